@@ -1,0 +1,131 @@
+/* ms_op.h: the kernel interface. Every operator is an ms_kernel: `infer` computes output types
+ * and shapes, `run` computes values. Kernels live in src/runtime/ops/, one file per family,
+ * each exporting a table that ms_ops.c registers. */
+#ifndef MS_OP_H
+#define MS_OP_H
+
+#include "mlship.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define MS_MAX_IO 64 /* node inputs or outputs beyond this are refused at load */
+
+typedef enum ms_attr_type {
+    MS_ATTR_UNDEFINED = 0,
+    MS_ATTR_FLOAT = 1,
+    MS_ATTR_INT = 2,
+    MS_ATTR_STRING = 3,
+    MS_ATTR_TENSOR = 4,
+    MS_ATTR_GRAPH = 5,
+    MS_ATTR_FLOATS = 6,
+    MS_ATTR_INTS = 7,
+    MS_ATTR_STRINGS = 8,
+    MS_ATTR_TENSORS = 9,
+    MS_ATTR_GRAPHS = 10,
+} ms_attr_type;
+
+typedef struct ms_attr {
+    const char *name;
+    ms_attr_type type;
+    float f;
+    int64_t i;
+    const char *s;       /* NUL-terminated; s_len excludes the NUL */
+    size_t s_len;
+    int32_t n;           /* element count for FLOATS / INTS / STRINGS */
+    const float *floats;
+    const int64_t *ints;
+    const char *const *strings;
+    const ms_tensor *t;  /* TENSOR */
+} ms_attr;
+
+typedef struct ms_kernel ms_kernel;
+
+typedef struct ms_node {
+    const char *name;    /* may be "" in the model; messages then use "#index" */
+    const char *op_type;
+    const char *domain;  /* "" for ai.onnx */
+    int32_t index;       /* position in the graph */
+    int32_t n_in, n_out;
+    int32_t *in, *out;   /* value ids; -1 for an omitted optional input/output */
+    int32_t n_attr;
+    ms_attr *attrs;
+    int32_t opset;       /* the model's opset for this node's domain */
+} ms_node;
+
+/* What a kernel sees for one node. In infer, inputs have dtype, shape and data (the planner
+ * executes nodes in order, so every input value is known, constant or not); outputs are to be
+ * filled with dtype and shape. In run, outputs also have `data`, sized from infer's shapes. */
+typedef struct ms_kctx {
+    const ms_node *node;
+    int32_t opset;
+    int32_t n_in, n_out;
+    const ms_tensor *const *in; /* n_in entries; NULL for an absent optional input */
+    ms_tensor *const *out;      /* n_out entries; NULL for an unused optional output */
+    void *scratch;              /* run: scratch_size bytes of workspace (arena) */
+    size_t scratch_size;        /* infer: set to the workspace bytes run needs */
+    void *state;                /* from prepare, if the kernel has one */
+    ms_error *err;
+} ms_kctx;
+
+struct ms_kernel {
+    const char *domain;  /* "" for ai.onnx, "ai.onnx.ml", ... */
+    const char *op_type;
+    int32_t since, until; /* opset versions of the domain this entry implements, inclusive */
+    ms_status (*infer)(ms_kctx *c);
+    ms_status (*run)(ms_kctx *c);
+    /* Optional: called once after planning (inputs as in infer) to precompute per-node state,
+     * e.g. packed weights. `release` frees it. */
+    ms_status (*prepare)(ms_kctx *c, void **state);
+    void (*release)(void *state);
+};
+
+/* ---- attributes ------------------------------------------------------------------------ */
+const ms_attr *ms_attr_find(const ms_node *n, const char *name);
+int64_t ms_attr_int(const ms_node *n, const char *name, int64_t dflt);
+float ms_attr_float(const ms_node *n, const char *name, float dflt);
+const char *ms_attr_string(const ms_node *n, const char *name, const char *dflt);
+/* Element count, or -1 when the attribute is absent. */
+int ms_attr_ints(const ms_node *n, const char *name, const int64_t **vals);
+int ms_attr_floats(const ms_node *n, const char *name, const float **vals);
+int ms_attr_strings(const ms_node *n, const char *name, const char *const **vals);
+const ms_tensor *ms_attr_tensor(const ms_node *n, const char *name);
+
+/* ---- errors ---------------------------------------------------------------------------- */
+/* Fill c->err with "Op node 'name': <message>" and return st. */
+ms_status ms_kfail(ms_kctx *c, ms_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Common checks: each returns MS_OK or fails with a message naming the node and input. */
+ms_status ms_kcheck_dtype(ms_kctx *c, int input, ms_dtype want);
+ms_status ms_kcheck_ninputs(ms_kctx *c, int min, int max);
+
+/* ---- shape helpers --------------------------------------------------------------------- */
+/* Numpy-style multidirectional broadcast of n shapes into out (MS_ERR_INVALID if they do not
+ * broadcast; message in c->err). */
+ms_status ms_broadcast_shapes(ms_kctx *c, const ms_tensor *const *ts, int n, ms_tensor *out);
+/* Row-major element strides of t's shape, with 0 for broadcast dimensions when aligned
+ * (right-justified) against out_ndim/out_shape. */
+void ms_broadcast_strides(const ms_tensor *t, int out_ndim, const int64_t *out_shape,
+                          int64_t *strides);
+/* Copy dtype/ndim/shape from src to dst (data untouched). */
+void ms_tensor_set_shape(ms_tensor *dst, ms_dtype dt, int ndim, const int64_t *shape);
+/* Normalise an axis in [-r, r-1] to [0, r-1]; returns -1 when out of range. */
+int ms_norm_axis(int64_t axis, int rank);
+/* Read element i of an integer tensor (int32/int64/uint8/...; bool) as int64. */
+int64_t ms_tensor_get_i64(const ms_tensor *t, int64_t i);
+/* Read element i of a numeric tensor as double. */
+double ms_tensor_get_f64(const ms_tensor *t, int64_t i);
+
+/* ---- registry (ms_ops.c) --------------------------------------------------------------- */
+const ms_kernel *ms_kernel_find(const char *domain, const char *op_type, int opset);
+
+/* Each ops file exports one table, terminated by an entry with op_type == NULL. */
+extern const ms_kernel ms_ops_elementwise[];
+extern const ms_kernel ms_ops_linalg[];
+extern const ms_kernel ms_ops_conv[];
+extern const ms_kernel ms_ops_reduce[];
+extern const ms_kernel ms_ops_norm[];
+extern const ms_kernel ms_ops_pool[];
+extern const ms_kernel ms_ops_shape[];
+
+#endif

@@ -1,0 +1,6 @@
+/* ops_conv.c: placeholder table until the family's kernels land. */
+#include "ms_op.h"
+
+const ms_kernel ms_ops_conv[] = {
+    {0},
+};

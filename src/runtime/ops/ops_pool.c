@@ -1,0 +1,6 @@
+/* ops_pool.c: placeholder table until the family's kernels land. */
+#include "ms_op.h"
+
+const ms_kernel ms_ops_pool[] = {
+    {0},
+};
