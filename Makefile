@@ -8,7 +8,7 @@ OPT     ?= -O2
 WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -Isrc -Isrc/runtime -MMD -MP
-LDLIBS  = -lm -lpthread
+LDLIBS  = -lcjson -lm -lpthread
 
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c src/runtime/ops/*.c))
 CODEC_SRC   := $(sort $(wildcard src/codec/*.c))
@@ -65,7 +65,8 @@ unit-asan:
 conformance: $(BUILD)/conformance
 	$(BUILD)/conformance --baseline tests/conformance_baseline.txt --table docs/CONFORMANCE.md
 
-test: deps
+test:
+	@sh scripts/deps.sh test
 	@sh tests/run_all.sh
 
 install: all

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs the Debian packages a target needs, only when some are missing (idempotent).
+# Usage: scripts/deps.sh build|test|bench
+set -e
+build="gcc make libc6-dev libcjson-dev"
+test="$build clang libclang-rt-14-dev libonnx-testdata"
+case "${1:-build}" in
+  build) want=$build ;;
+  test)  want=$test ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
