@@ -66,6 +66,8 @@ typedef struct ms_kctx {
     size_t scratch_size;        /* infer: set to the workspace bytes run needs */
     void *state;                /* from prepare, if the kernel has one */
     ms_error *err;
+    uint64_t const_inputs;      /* bit i set: input i is constant for this plan (a weight or
+                                 * folded from weights), so prepare may cache what it derives */
 } ms_kctx;
 
 struct ms_kernel {

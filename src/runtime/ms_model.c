@@ -1,0 +1,90 @@
+/* ms_model.c: loading entry points and the read-only model API. */
+#include "ms_model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *err)
+{
+    *out = NULL;
+    if (!buf && len) {
+        snprintf(err->msg, sizeof err->msg, "no model data");
+        return MS_ERR_INVALID;
+    }
+    ms_model *m = ms_calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return MS_ERR_RUNTIME;
+    }
+    ms_status st = ms_onnx_load(m, buf, len, err);
+    if (st) {
+        ms_model_free(m);
+        return st;
+    }
+    *out = m;
+    return MS_OK;
+}
+
+void ms_model_free(ms_model *m)
+{
+    if (!m) return;
+    ms_pool_free(&m->pool);
+    if (m->unmap) m->unmap(m->map_base, m->map_len);
+    ms_free(m);
+}
+
+int ms_model_num_inputs(const ms_model *m) { return m->n_inputs; }
+int ms_model_num_outputs(const ms_model *m) { return m->n_outputs; }
+
+const ms_value_info *ms_model_input(const ms_model *m, int i)
+{
+    return i >= 0 && i < m->n_inputs ? &m->input_info[i] : NULL;
+}
+
+const ms_value_info *ms_model_output(const ms_model *m, int i)
+{
+    return i >= 0 && i < m->n_outputs ? &m->output_info[i] : NULL;
+}
+
+int64_t ms_model_ir_version(const ms_model *m) { return m->ir_version; }
+const char *ms_model_producer(const ms_model *m) { return m->producer; }
+int ms_model_num_opsets(const ms_model *m) { return m->n_opsets; }
+
+void ms_model_opset(const ms_model *m, int i, const char **domain, int64_t *version)
+{
+    *domain = m->opsets[i].domain;
+    *version = m->opsets[i].version;
+}
+
+int ms_model_num_ops(const ms_model *m) { return m->n_optypes; }
+
+void ms_model_op(const ms_model *m, int i, const char **domain, const char **op_type,
+                 int *supported)
+{
+    *domain = m->optypes[i].domain;
+    *op_type = m->optypes[i].op_type;
+    *supported = m->optypes[i].supported;
+}
+
+ms_status ms_model_check_supported(const ms_model *m, ms_error *err)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (m->kernels[i]) continue;
+        const ms_node *n = &m->nodes[i];
+        const char *dom = n->domain[0] ? n->domain : "ai.onnx";
+        const char *why = ms_kernel_find(n->domain, n->op_type, 0) ||
+                                  ms_kernel_find(n->domain, n->op_type, 1)
+                              ? "is supported, but not at this opset"
+                              : "is not supported";
+        if (n->name[0])
+            snprintf(err->msg, sizeof err->msg,
+                     "operator %s (node '%s', %s opset %d) %s by mlship %s", n->op_type, n->name,
+                     dom, n->opset, why, MS_VERSION_STRING);
+        else
+            snprintf(err->msg, sizeof err->msg,
+                     "operator %s (node #%d, %s opset %d) %s by mlship %s", n->op_type, i, dom,
+                     n->opset, why, MS_VERSION_STRING);
+        return MS_ERR_UNSUPPORTED;
+    }
+    return MS_OK;
+}
