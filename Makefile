@@ -79,3 +79,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# fuzz drivers (clang + libFuzzer): rules in tests/fuzz/fuzz.mk
+-include tests/fuzz/fuzz.mk
