@@ -1,0 +1,38 @@
+#!/bin/sh
+# Every test, in order: builds (gcc and clang, warnings are errors), unit tests, unit tests
+# again under ASan+UBSan, ONNX conformance, CLI end-to-end, fuzz-corpus replay.
+# Each stage prints "N passed, N failed"; the last line adds them up for CI.
+cd "$(dirname "$0")/.." || exit 2
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+pass=0; fail=0; skip=0; log=build/test-logs; mkdir -p "$log"
+
+count() { # stage-name log-file exit-code
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+  p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); p=${p:-0}
+  f=$(echo "$line" | sed -n 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/p'); f=${f:-0}
+  s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p'); s=${s:-0}
+  if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a stage that failed without counting
+  if [ -z "$line" ] && [ "$3" -eq 0 ]; then p=1; fi   # a build step: one check
+  echo "== $1: $p passed, $f failed${s:+, $s skipped}"
+  pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
+}
+
+stage() { # name command...
+  name=$1; shift
+  echo "== $name"
+  "$@" > "$log/$name.log" 2>&1; rc=$?
+  grep -E '^(FAIL|CRASH|REGRESSION)|error:|runtime error' "$log/$name.log" | head -n 40
+  [ $rc -ne 0 ] && tail -n 20 "$log/$name.log"
+  count "$name" "$log/$name.log" $rc
+}
+
+stage build-gcc   make -j"$JOBS" all build/conformance
+stage build-clang make -j"$JOBS" BUILD=build/clang CC=clang all
+stage unit        make -j"$JOBS" unit
+stage unit-asan   make -j"$JOBS" unit-asan
+stage conformance make conformance
+[ -f tests/cli/test_cli.sh ] && stage cli sh tests/cli/test_cli.sh build/mlship
+[ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
+
+echo "total: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
