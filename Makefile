@@ -65,6 +65,10 @@ unit-asan:
 conformance: $(BUILD)/conformance
 	$(BUILD)/conformance --baseline tests/conformance_baseline.txt --table docs/CONFORMANCE.md
 
+# Until `mlship serve` lands, the main job scores the example model's request.
+run: deps all
+	$(BUILD)/mlship predict examples/fraud/model.onnx examples/fraud/request.json
+
 test:
 	@sh scripts/deps.sh test
 	@sh tests/run_all.sh
