@@ -129,5 +129,6 @@ extern const ms_kernel ms_ops_reduce[];
 extern const ms_kernel ms_ops_norm[];
 extern const ms_kernel ms_ops_pool[];
 extern const ms_kernel ms_ops_shape[];
+extern const ms_kernel ms_ops_gather[];
 
 #endif

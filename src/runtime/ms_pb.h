@@ -27,7 +27,11 @@ static inline ms_pb ms_pb_init(const void *buf, size_t len)
     ms_pb r = {(const uint8_t *)buf, (const uint8_t *)buf + len};
     return r;
 }
-static inline ms_pb ms_pb_sub(const ms_pb_field *f) { return ms_pb_init(f->data, f->len); }
+/* The bytes of a LEN field as a message; empty for any other wire type. */
+static inline ms_pb ms_pb_sub(const ms_pb_field *f)
+{
+    return f->wire == MS_PB_LEN ? ms_pb_init(f->data, f->len) : ms_pb_init(NULL, 0);
+}
 
 /* 1: a field was read; 0: end of message; -1: malformed (truncated, bad wire type). */
 int ms_pb_next(ms_pb *r, ms_pb_field *f);
