@@ -7,7 +7,11 @@ BUILD   ?= build
 OPT     ?= -O2
 WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -Isrc -Isrc/runtime -MMD -MP
+# gcc 12 at -O2 only vectorises loops whose trip count it knows; kernels need the dynamic model
+ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),)
+VECT    = -fvect-cost-model=dynamic
+endif
+ALL_CFLAGS = -std=c11 $(VECT) -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -Isrc -Isrc/runtime -MMD -MP
 LDLIBS  = -lcjson -lm -lpthread
 
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c src/runtime/ops/*.c))
@@ -49,6 +53,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
 
 $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
+
+# The CLI tests' tensor comparer (tests/cli/test_cli.sh builds it on demand).
+$(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------

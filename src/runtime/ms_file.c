@@ -21,8 +21,9 @@ ms_status ms_model_load_file(const char *path, ms_model **out, ms_error *err)
     *out = NULL;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        snprintf(err->msg, sizeof err->msg, "cannot open model '%s': %s", path, strerror(errno));
-        return errno == ENOENT || errno == EACCES ? MS_ERR_INVALID : MS_ERR_RUNTIME;
+        int e = errno;
+        snprintf(err->msg, sizeof err->msg, "cannot open model '%s': %s", path, strerror(e));
+        return e == ENOENT || e == EACCES || e == ENOTDIR ? MS_ERR_INVALID : MS_ERR_RUNTIME;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

@@ -20,12 +20,12 @@ static pbuf chain_model(int64_t width, const float *bias)
 {
     pbuf g = {0};
     const char *ops[] = {"Relu", "Neg", "Abs", "Neg", "Relu"};
-    char in[8], out[8];
+    char in[16], out[16];
     for (int i = 0; i < 5; i++) {
         snprintf(in, sizeof in, i ? "t%d" : "x", i);
         snprintf(out, sizeof out, "t%d", i + 1);
         const char *ii[] = {in}, *oo[] = {out};
-        char name[8];
+        char name[16];
         snprintf(name, sizeof name, "n%d", i);
         ob_node(&g, ops[i], name, ii, 1, oo, 1, NULL);
     }

@@ -806,7 +806,7 @@ UN_F(shrink, SHRINK)
 #define SIGNF(T, v, p) sign_##T(v)
 #define SIGNS(T, v, p) ((T)(((v) > 0) - ((v) < 0)))
 #define SIGNU(T, v, p) ((T)((v) != 0))
-#define RELU(T, v, p) ((v) > 0 ? (v) : 0) /* a NaN input gives 0 in numpy's max(x, 0) too */
+#define RELU(T, v, p) ((v) < 0 ? 0 : (v)) /* NaN stays NaN, as numpy.maximum(x, 0) gives */
 
 UN_FLOAT(abs, ABS, SAME) UN_SINT(abs, ABSS) UN_UINT(abs, ABSU)
 static const un_fn abs_tab[NDT] = {TAB_FLOAT(abs) TAB_SINT(abs) TAB_UINT(abs)};

@@ -1,0 +1,191 @@
+/* cli_common.c: helpers shared by the subcommands (see cli_common.h). */
+#include "cli/cli_common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec_buf.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mlship%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'mlship%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, ms_status st, const char *msg)
+{
+    fprintf(stderr, "mlship %s: %s\n", cmd, msg);
+    return (int)st;
+}
+
+int cli_is_help(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=' && name[1] == '-') { *val = a + n + 1; return 1; }
+    if (a[n] != 0) return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_load_model(const char *cmd, const char *path, ms_model **out)
+{
+    ms_error err = {{0}};
+    ms_status st = ms_model_load_file(path, out, &err);
+    if (st != MS_OK) {
+        fprintf(stderr, "mlship %s: %s\n", cmd, err.msg[0] ? err.msg : "cannot load the model");
+        return (int)st;
+    }
+    return 0;
+}
+
+/* ---- shapes as text --------------------------------------------------------------------- */
+
+static void format_dims(char *dst, size_t cap, const char *dtype, int ndim, const int64_t *shape,
+                        const char *const *names)
+{
+    size_t k = (size_t)snprintf(dst, cap, "%s", dtype);
+    if (ndim < 0) { /* no declared shape */
+        if (k < cap) snprintf(dst + k, cap - k, "[...]");
+        return;
+    }
+    if (k < cap) k += (size_t)snprintf(dst + k, cap - k, "[");
+    for (int i = 0; i < ndim && k < cap; i++) {
+        const char *sep = i ? "," : "";
+        if (shape[i] >= 0) k += (size_t)snprintf(dst + k, cap - k, "%s%lld", sep, (long long)shape[i]);
+        else if (names && names[i]) k += (size_t)snprintf(dst + k, cap - k, "%s%s", sep, names[i]);
+        else k += (size_t)snprintf(dst + k, cap - k, "%s?", sep);
+    }
+    if (k < cap) snprintf(dst + k, cap - k, "]");
+}
+
+void cli_format_decl(char *dst, size_t cap, const ms_value_info *vi)
+{
+    format_dims(dst, cap, vi->dtype ? ms_dtype_name(vi->dtype) : "any", vi->ndim, vi->shape,
+                vi->dim_names);
+}
+
+void cli_format_tensor(char *dst, size_t cap, const ms_tensor *t)
+{
+    format_dims(dst, cap, ms_dtype_name(t->dtype), t->ndim, t->shape, NULL);
+}
+
+/* ---- input checks ----------------------------------------------------------------------- */
+
+typedef struct dim_binding {
+    const char *name;
+    int64_t value;
+    const char *input;
+} dim_binding;
+
+ms_status cli_check_inputs(const ms_model *m, const ms_tensor *tensors, ms_error *err)
+{
+    dim_binding bind[64];
+    int nbind = 0;
+    int n = ms_model_num_inputs(m);
+    for (int i = 0; i < n; i++) {
+        const ms_value_info *vi = ms_model_input(m, i);
+        const ms_tensor *t = &tensors[i];
+        int ok = vi->dtype == MS_DTYPE_UNDEFINED || vi->dtype == t->dtype;
+        if (vi->ndim >= 0) {
+            ok = ok && vi->ndim == t->ndim;
+            for (int d = 0; ok && d < vi->ndim; d++)
+                if (vi->shape[d] >= 0 && vi->shape[d] != t->shape[d]) ok = 0;
+        }
+        if (!ok) {
+            char want[200], got[200];
+            cli_format_decl(want, sizeof want, vi);
+            cli_format_tensor(got, sizeof got, t);
+            return mc_fail(err, MS_ERR_INVALID, "input '%s' expects %s, got %s", vi->name, want, got);
+        }
+        /* A named symbolic dim ("batch") must take one value across all inputs. */
+        for (int d = 0; vi->ndim > 0 && d < vi->ndim; d++) {
+            if (vi->shape[d] >= 0 || !vi->dim_names[d] || !vi->dim_names[d][0]) continue;
+            int found = 0;
+            for (int b = 0; b < nbind; b++) {
+                if (strcmp(bind[b].name, vi->dim_names[d]) != 0) continue;
+                found = 1;
+                if (bind[b].value != t->shape[d])
+                    return mc_fail(err, MS_ERR_INVALID,
+                                   "dimension '%s' is %lld in input '%s' but %lld in input '%s'",
+                                   vi->dim_names[d], (long long)bind[b].value, bind[b].input,
+                                   (long long)t->shape[d], vi->name);
+            }
+            if (!found && nbind < (int)(sizeof bind / sizeof bind[0]))
+                bind[nbind++] = (dim_binding){vi->dim_names[d], t->shape[d], vi->name};
+        }
+    }
+    return MS_OK;
+}
+
+static int half_is_finite(uint16_t h) { return (h & 0x7c00) != 0x7c00; }
+
+ms_status cli_check_finite(const char *name, const ms_tensor *t, ms_error *err)
+{
+    int64_t n = ms_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double v;
+        if (t->dtype == MS_DTYPE_FLOAT) v = ((const float *)t->data)[i];
+        else if (t->dtype == MS_DTYPE_DOUBLE) v = ((const double *)t->data)[i];
+        else if (t->dtype == MS_DTYPE_FLOAT16) {
+            uint16_t h = ((const uint16_t *)t->data)[i];
+            v = half_is_finite(h) ? 0 : (h & 0x3ff) ? NAN : (h & 0x8000) ? -INFINITY : INFINITY;
+        }
+        else return MS_OK;
+        if (!isfinite(v))
+            return mc_fail(err, MS_ERR_INVALID,
+                           "input '%s': element %lld is %s (pass --allow-nonfinite to accept "
+                           "non-finite values)", name, (long long)i,
+                           isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+    }
+    return MS_OK;
+}
+
+void cli_model_name(char *dst, size_t cap, const char *path)
+{
+    /* ".../iris.onnx" -> "iris"; ".../iris/model.onnx" -> "iris" (a generic file name says
+     * less than the directory holding it, as in the ONNX test data and model repositories). */
+    const char *end = path + strlen(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t n = (size_t)((dot && dot != base ? dot : end) - base);
+    if (n == 5 && strncmp(base, "model", 5) == 0 && base > path + 1) {
+        const char *dir_end = base - 1, *dir = dir_end;
+        while (dir > path && dir[-1] != '/') dir--;
+        if (dir_end > dir) { base = dir; n = (size_t)(dir_end - dir); }
+    }
+    snprintf(dst, cap, "%.*s", (int)n, base);
+}

@@ -1,0 +1,56 @@
+/* cli_common.h: what the mlship subcommands share: argument helpers, exit-code conventions,
+ * model loading with messages, and checking tensors against a model's declared inputs.
+ *
+ * Exit codes are ms_status values: 0 ok, 1 runtime failure, 2 bad usage or bad input,
+ * 3 unsupported operator or feature. */
+#ifndef CLI_COMMON_H
+#define CLI_COMMON_H
+
+#include <stdio.h>
+
+#include "codec/codec_json.h"
+#include "mlship.h"
+
+#define CLI_EXIT_USAGE 2
+
+/* Subcommand entry points: argv[0] is the subcommand's name. */
+int cli_inspect(int argc, char **argv);
+int cli_predict(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* "mlship CMD: message" + a hint to --help, on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* "mlship CMD: message" on stderr; returns `st` (the exit code). */
+int cli_fail(const char *cmd, ms_status st, const char *msg);
+
+int cli_is_help(const char *arg);
+/* Match option `name` at argv[*i] as "--name VALUE" or "--name=VALUE" (short forms such as
+ * "-o" take "-o VALUE" only). Returns 1 and sets *val (advancing *i past a separate value),
+ * 0 if argv[*i] is another option, -1 if the value is missing. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+/* Strict number parsing: the whole string, within [lo, hi]. 0 on success. */
+int cli_parse_long(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double lo, double hi, double *out);
+
+/* Load a model, printing the error as "mlship CMD: ..."; returns the exit code. */
+int cli_load_model(const char *cmd, const char *path, ms_model **out);
+
+/* "float32[?,30]" / "float32[N,30]" for a declared input, "int64[1,29]" for a tensor. */
+void cli_format_decl(char *dst, size_t cap, const ms_value_info *vi);
+void cli_format_tensor(char *dst, size_t cap, const ms_tensor *t);
+
+/* Check tensors[i] against the model's input i, for all inputs: dtype and rank must match,
+ * fixed dims must be equal, symbolic dims match anything but one name binds one value
+ * across all inputs. Message: "input 'x' expects float32[?,30], got float32[1,29]". */
+ms_status cli_check_inputs(const ms_model *m, const ms_tensor *tensors, ms_error *err);
+/* MS_ERR_INVALID naming the first NaN or Inf in a float tensor, else MS_OK. */
+ms_status cli_check_finite(const char *name, const ms_tensor *t, ms_error *err);
+
+/* "models/iris.onnx" -> "iris" (into dst). */
+void cli_model_name(char *dst, size_t cap, const char *path);
+
+#endif
