@@ -30,7 +30,8 @@ static inline ms_pb ms_pb_init(const void *buf, size_t len)
 /* The bytes of a LEN field as a message; empty for any other wire type. */
 static inline ms_pb ms_pb_sub(const ms_pb_field *f)
 {
-    return f->wire == MS_PB_LEN ? ms_pb_init(f->data, f->len) : ms_pb_init(NULL, 0);
+    ms_pb empty = {NULL, NULL};
+    return f->wire == MS_PB_LEN ? ms_pb_init(f->data, f->len) : empty;
 }
 
 /* 1: a field was read; 0: end of message; -1: malformed (truncated, bad wire type). */

@@ -1,0 +1,766 @@
+/* ms_gemm.c: single-precision GEMM in the BLIS shape. op(B) is packed into NR-column panels,
+ * blocked so one panel stays in L1 while MR-row strips of A stream past it; a register-blocked
+ * MR x NR microkernel does the arithmetic. A row-major (not transposed) A is read in place, so
+ * only B is ever copied. Batch-1 products (M == 1) skip packing and stream B once (GEMV): there
+ * is no reuse of B to pay the copy back.
+ *
+ * Three instruction paths, picked per call from the CPU (a load and a bit test): AVX-512F
+ * (6 x 32 tile in 12 zmm accumulators), AVX2+FMA (the same tile as two 6 x 16 halves in 12 ymm)
+ * and portable C. The intrinsics paths are compiled with target attributes, so the library
+ * still runs on any x86-64 and the file builds unchanged for ARM, Cortex-M and WASM.
+ *
+ * Packed B layout (per call and ms_sgemm_pack_b alike): K is cut into KC-row blocks; block pc
+ * starts at pc * Npad (Npad = N rounded up to NR) and holds Npad / NR panels one after the
+ * other, each kc x NR row-major, zero-padded past N. The panel holding column j of block pc is
+ * therefore at pc * Npad + (j / NR) * NR * kc, whatever the split of N into NC blocks. */
+#include "ms_gemm.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MS_GEMM_X86 1
+#include <immintrin.h>
+#define MS_AVX2 __attribute__((target("avx2,fma")))
+#define MS_AVX512 __attribute__((target("avx512f")))
+/* Fully unroll the short loops over accumulator arrays, so the arrays live in registers. */
+#define MS_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+/* MR x NR = 6 x 32: 12 accumulators, plus 2 B vectors and a broadcast of A, fit AVX-512's 32
+ * registers with room to spare and AVX2's 16 exactly (as two halves). KC * NR * 4 = 32 KiB keeps
+ * one B panel in L1 (48 KiB here); an MC x KC strip of A (120 KiB) and a KC x NC block of B
+ * (1 MiB) stay in L2. */
+enum { MR = 6, NR = 32, KC = 256, MC = 120, NC = 1024 };
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+static float *align64(void *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* y = alpha * v + beta * y, not reading y when beta is 0 (it may be uninitialised) */
+static inline float axpby(float alpha, float v, float beta, float y)
+{
+    return beta == 0.0f ? alpha * v : alpha * v + beta * y;
+}
+
+/* ---- instruction set --------------------------------------------------------------------- */
+
+typedef enum isa { ISA_AUTO, ISA_C, ISA_AVX2, ISA_AVX512 } isa;
+
+/* Set only by tests and benchmarks (ms_sgemm_force_isa), before any multiply runs. */
+static int forced_isa;
+
+int ms_sgemm_force_isa(int which)
+{
+    if (which < 0 || which > ISA_AVX512) return 0;
+#ifdef MS_GEMM_X86
+    if (which == ISA_AVX512 && !__builtin_cpu_supports("avx512f")) return 0;
+    if (which == ISA_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
+        return 0;
+#else
+    if (which > ISA_C) return 0;
+#endif
+    forced_isa = which;
+    return 1;
+}
+
+static isa pick_isa(void)
+{
+    if (forced_isa) return (isa)forced_isa;
+#ifdef MS_GEMM_X86
+    /* reads the CPU model libgcc filled in at startup: cheap enough per call */
+    if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+#endif
+    return ISA_C;
+}
+
+/* ---- packing ----------------------------------------------------------------------------- */
+
+/* Pack mc (<= MR) rows x kc of op(A) into one MR-row panel, kc groups of MR values, zero-padded
+ * past mc. Used for a transposed A, and for the last partial strip of a plain one. */
+static void pack_a(bool trans, int64_t mc, int64_t kc, const float *A, int64_t lda, float *dst)
+{
+    for (int64_t p = 0; p < kc; p++)
+        for (int64_t i = 0; i < MR; i++)
+            dst[p * MR + i] = i >= mc ? 0.0f : trans ? A[p * lda + i] : A[i * lda + p];
+}
+
+/* Pack the kc x nc block of op(B) at B into NR-column panels, each kc x NR, zero-padded. */
+static void pack_b(bool trans, int64_t kc, int64_t nc, const float *B, int64_t ldb, float *dst)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+        int64_t nr = min64(NR, nc - j0);
+        if (!trans) {
+            const float *b = B + j0;
+            for (int64_t p = 0; p < kc; p++) {
+                memcpy(dst + p * NR, b + p * ldb, sizeof(float) * (size_t)nr);
+                for (int64_t j = nr; j < NR; j++) dst[p * NR + j] = 0.0f;
+            }
+        } else {
+            /* op(B)(p, j) = B[j * ldb + p]: read each stored row once, scatter by NR */
+            const float *b = B + j0 * ldb;
+            for (int64_t j = 0; j < NR; j++) {
+                if (j < nr)
+                    for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = b[j * ldb + p];
+                else
+                    for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = 0.0f;
+            }
+        }
+        dst += NR * kc;
+    }
+}
+
+/* ---- microkernels ------------------------------------------------------------------------ */
+
+/* C[mr x nr] = alpha * A[MR x kc] * Bpanel[kc x NR] + beta * C, C not read when beta is 0.
+ * Element (i, p) of A is at a[i * rs + p * ks]: rs = 1, ks = MR for a packed panel; rs = lda,
+ * ks = 1 for a row-major A read in place. */
+typedef void (*ukernel_fn)(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b,
+                           float *c, int64_t ldc, float alpha, float beta, int mr, int nr);
+
+static void ukernel_c(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b,
+                      float *c, int64_t ldc, float alpha, float beta, int mr, int nr)
+{
+    float acc[MR][NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < kc; p++, a += ks, b += NR)
+        for (int i = 0; i < MR; i++) {
+            float ai = a[i * rs];
+            for (int j = 0; j < NR; j++) acc[i][j] += ai * b[j];
+        }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = axpby(alpha, acc[i][j], beta, c[i * ldc + j]);
+}
+
+#ifdef MS_GEMM_X86
+/* One 6 x 16 half of the tile: columns [h, h + 16) of the panel, nr of them valid. */
+MS_AVX2 static void ukernel_avx2_half(int64_t kc, const float *a, int64_t rs, int64_t ks,
+                                      const float *b, float *c, int64_t ldc, float alpha,
+                                      float beta, int mr, int nr)
+{
+    const float *a0 = a, *a1 = a0 + rs, *a2 = a1 + rs, *a3 = a2 + rs, *a4 = a3 + rs;
+    const float *a5 = a4 + rs;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t p = 0, o = 0; p < kc; p++, o += ks, b += NR) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), ai;
+        ai = _mm256_broadcast_ss(a0 + o);
+        c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a1 + o);
+        c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a2 + o);
+        c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a3 + o);
+        c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+        ai = _mm256_broadcast_ss(a4 + o);
+        c40 = _mm256_fmadd_ps(ai, b0, c40); c41 = _mm256_fmadd_ps(ai, b1, c41);
+        ai = _mm256_broadcast_ss(a5 + o);
+        c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
+    }
+    __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    if (nr == 16) {
+        for (int i = 0; i < mr; i++) {
+            float *ci = c + i * ldc;
+            for (int h = 0; h < 2; h++) {
+                __m256 v = _mm256_mul_ps(va, acc[i][h]);
+                if (beta != 0.0f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8 * h), v);
+                _mm256_storeu_ps(ci + 8 * h, v);
+            }
+        }
+        return;
+    }
+    /* partial width: spill and copy the valid columns */
+    float t[16];
+    for (int i = 0; i < mr; i++) {
+        _mm256_storeu_ps(t, acc[i][0]);
+        _mm256_storeu_ps(t + 8, acc[i][1]);
+        for (int j = 0; j < nr; j++) c[i * ldc + j] = axpby(alpha, t[j], beta, c[i * ldc + j]);
+    }
+}
+
+MS_AVX2 static void ukernel_avx2(int64_t kc, const float *a, int64_t rs, int64_t ks,
+                                 const float *b, float *c, int64_t ldc, float alpha, float beta,
+                                 int mr, int nr)
+{
+    ukernel_avx2_half(kc, a, rs, ks, b, c, ldc, alpha, beta, mr, nr < 16 ? nr : 16);
+    if (nr > 16) ukernel_avx2_half(kc, a, rs, ks, b + 16, c + 16, ldc, alpha, beta, mr, nr - 16);
+}
+
+/* Lanes [0, n) of 16 (n clamped to [0, 16]). */
+static inline __mmask16 mask16(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+MS_AVX512 static void ukernel_avx512(int64_t kc, const float *a, int64_t rs, int64_t ks,
+                                     const float *b, float *c, int64_t ldc, float alpha,
+                                     float beta, int mr, int nr)
+{
+    const float *a0 = a, *a1 = a0 + rs, *a2 = a1 + rs, *a3 = a2 + rs, *a4 = a3 + rs;
+    const float *a5 = a4 + rs;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    if (nr <= 16) {
+        /* a narrow last panel (N = 10, say): skip the all-zero right half */
+        for (int64_t p = 0, o = 0; p < kc; p++, o += ks, b += NR) {
+            __m512 b0 = _mm512_loadu_ps(b);
+            c00 = _mm512_fmadd_ps(_mm512_set1_ps(a0[o]), b0, c00);
+            c10 = _mm512_fmadd_ps(_mm512_set1_ps(a1[o]), b0, c10);
+            c20 = _mm512_fmadd_ps(_mm512_set1_ps(a2[o]), b0, c20);
+            c30 = _mm512_fmadd_ps(_mm512_set1_ps(a3[o]), b0, c30);
+            c40 = _mm512_fmadd_ps(_mm512_set1_ps(a4[o]), b0, c40);
+            c50 = _mm512_fmadd_ps(_mm512_set1_ps(a5[o]), b0, c50);
+        }
+        kc = 0; /* the full loop below then does nothing */
+    }
+    for (int64_t p = 0, o = 0; p < kc; p++, o += ks, b += NR) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), ai;
+        ai = _mm512_set1_ps(a0[o]);
+        c00 = _mm512_fmadd_ps(ai, b0, c00); c01 = _mm512_fmadd_ps(ai, b1, c01);
+        ai = _mm512_set1_ps(a1[o]);
+        c10 = _mm512_fmadd_ps(ai, b0, c10); c11 = _mm512_fmadd_ps(ai, b1, c11);
+        ai = _mm512_set1_ps(a2[o]);
+        c20 = _mm512_fmadd_ps(ai, b0, c20); c21 = _mm512_fmadd_ps(ai, b1, c21);
+        ai = _mm512_set1_ps(a3[o]);
+        c30 = _mm512_fmadd_ps(ai, b0, c30); c31 = _mm512_fmadd_ps(ai, b1, c31);
+        ai = _mm512_set1_ps(a4[o]);
+        c40 = _mm512_fmadd_ps(ai, b0, c40); c41 = _mm512_fmadd_ps(ai, b1, c41);
+        ai = _mm512_set1_ps(a5[o]);
+        c50 = _mm512_fmadd_ps(ai, b0, c50); c51 = _mm512_fmadd_ps(ai, b1, c51);
+    }
+    __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __mmask16 m[2] = {mask16(nr), mask16(nr - 16)};
+    /* masked lanes are neither loaded nor stored, so edge tiles need no spill */
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        for (int h = 0; h < 2; h++) {
+            __m512 v = _mm512_mul_ps(va, acc[i][h]);
+            if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m[h], ci + 16 * h), v);
+            _mm512_mask_storeu_ps(ci + 16 * h, m[h], v);
+        }
+    }
+}
+#endif
+
+static ukernel_fn ukernel_for(isa k)
+{
+#ifdef MS_GEMM_X86
+    if (k == ISA_AVX512) return ukernel_avx512;
+    if (k == ISA_AVX2) return ukernel_avx2;
+#endif
+    (void)k;
+    return ukernel_c;
+}
+
+/* ---- blocked driver ---------------------------------------------------------------------- */
+
+/* C[0:M, 0:N] = alpha * op(A) * op(B) + beta * C, K > 0. B is either the caller's matrix
+ * (packed here block by block into bwork) or, when bpacked is set, a full ms_sgemm_pack_b copy. */
+static void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float *A, int64_t lda, const float *B, int64_t ldb,
+                         const float *bpacked, float beta, float *C, int64_t ldc, float *awork,
+                         float *bwork)
+{
+    ukernel_fn uk = ukernel_for(pick_isa());
+    int64_t npad = round_up(N, NR);
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = min64(NC, N - jc);
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc);
+            /* later K blocks add onto what the first one wrote */
+            float bbeta = pc == 0 ? beta : 1.0f;
+            const float *bp;
+            if (bpacked) {
+                bp = bpacked + pc * npad + jc * kc;
+            } else {
+                pack_b(tb, kc, nc, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, bwork);
+                bp = bwork;
+            }
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                int64_t mc = min64(MC, M - ic);
+                /* a plain A is read in place except a last partial strip, packed with zero
+                 * padding so the kernel never reads past row M; a transposed A is packed */
+                int64_t mfull = ta ? 0 : mc / MR * MR;
+                const float *ablk = ta ? A + pc * lda + ic : A + ic * lda + pc;
+                for (int64_t ir = mfull; ir < mc; ir += MR)
+                    pack_a(ta, min64(MR, mc - ir), kc, ta ? ablk + ir : ablk + ir * lda, lda,
+                           awork + (ir - mfull) * kc);
+                /* jr outer: one B panel stays in L1 while the A strips stream past it */
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int nr = (int)min64(NR, nc - jr);
+                    const float *bpanel = bp + jr * kc;
+                    float *cblk = C + ic * ldc + jc + jr;
+                    for (int64_t ir = 0; ir < mfull; ir += MR)
+                        uk(kc, ablk + ir * lda, lda, 1, bpanel, cblk + ir * ldc, ldc, alpha, bbeta,
+                           MR, nr);
+                    for (int64_t ir = mfull; ir < mc; ir += MR)
+                        uk(kc, awork + (ir - mfull) * kc, 1, MR, bpanel, cblk + ir * ldc, ldc,
+                           alpha, bbeta, (int)min64(MR, mc - ir), nr);
+                }
+            }
+        }
+    }
+}
+
+/* C = beta * C for K == 0 (an empty sum), without reading C when beta is 0. */
+static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
+{
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] = axpby(0.0f, 0.0f, beta, C[i * ldc + j]);
+}
+
+/* ---- batch-1 products (GEMV): portable ----------------------------------------------------- */
+
+/* y[N] = alpha * x[K] * B[K,N] + beta * y: rows of B streamed once */
+static void gemv_n_c(int64_t N, int64_t K, float alpha, const float *x, const float *B,
+                     int64_t ldb, float beta, float *y)
+{
+    enum { W = 64 };
+    for (int64_t j0 = 0; j0 < N; j0 += W) {
+        int64_t w = min64(W, N - j0);
+        float acc[W] = {0};
+        for (int64_t k = 0; k < K; k++) {
+            const float *b = B + k * ldb + j0;
+            float xk = x[k];
+            for (int64_t j = 0; j < w; j++) acc[j] += xk * b[j];
+        }
+        for (int64_t j = 0; j < w; j++) y[j0 + j] = axpby(alpha, acc[j], beta, y[j0 + j]);
+    }
+}
+
+/* y[N] = alpha * x[K] * B[N,K]^T + beta * y: one dot product per row of B */
+static void gemv_t_c(int64_t N, int64_t K, float alpha, const float *x, const float *B,
+                     int64_t ldb, float beta, float *y)
+{
+    for (int64_t j = 0; j < N; j++) {
+        const float *b = B + j * ldb;
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t k = 0;
+        for (; k + 4 <= K; k += 4) {
+            s0 += x[k] * b[k];
+            s1 += x[k + 1] * b[k + 1];
+            s2 += x[k + 2] * b[k + 2];
+            s3 += x[k + 3] * b[k + 3];
+        }
+        for (; k < K; k++) s0 += x[k] * b[k];
+        y[j] = axpby(alpha, (s0 + s1) + (s2 + s3), beta, y[j]);
+    }
+}
+
+/* y[N] = alpha * x[K] * packed + beta * y, packed from ms_sgemm_pack_b */
+static void gemv_packed_c(int64_t N, int64_t K, float alpha, const float *x, const float *bp,
+                          float beta, float *y)
+{
+    int64_t npad = round_up(N, NR);
+    for (int64_t j0 = 0; j0 < N; j0 += NR) {
+        float acc[NR] = {0};
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc);
+            const float *b = bp + pc * npad + j0 * kc;
+            for (int64_t p = 0; p < kc; p++, b += NR)
+                for (int j = 0; j < NR; j++) acc[j] += x[pc + p] * b[j];
+        }
+        int64_t w = min64(NR, N - j0);
+        for (int64_t j = 0; j < w; j++) y[j0 + j] = axpby(alpha, acc[j], beta, y[j0 + j]);
+    }
+}
+
+#ifdef MS_GEMM_X86
+/* ---- batch-1 products: AVX2 --------------------------------------------------------------- */
+
+/* Write the first n (<= 8) lanes of acc to y. */
+MS_AVX2 static void store8(__m256 acc, float alpha, float beta, float *y, int64_t n)
+{
+    float t[8];
+    _mm256_storeu_ps(t, acc);
+    for (int64_t j = 0; j < n && j < 8; j++) y[j] = axpby(alpha, t[j], beta, y[j]);
+}
+
+/* Lanes [0, n) of 8 set, for masked loads. */
+MS_AVX2 static __m256i mask8(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+MS_AVX2 static float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+MS_AVX2 static void gemv_n_avx2(int64_t N, int64_t K, float alpha, const float *x,
+                                const float *B, int64_t ldb, float beta, float *y)
+{
+    int64_t j0 = 0;
+    /* 64 columns at a time: 8 independent accumulators cover the FMA latency */
+    for (; j0 + 64 <= N; j0 += 64) {
+        __m256 acc[8];
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+        const float *b = B + j0;
+        for (int64_t k = 0; k < K; k++, b += ldb) {
+            __m256 xk = _mm256_broadcast_ss(x + k);
+            MS_UNROLL
+            for (int i = 0; i < 8; i++)
+                acc[i] = _mm256_fmadd_ps(xk, _mm256_loadu_ps(b + 8 * i), acc[i]);
+        }
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) store8(acc[i], alpha, beta, y + j0 + 8 * i, 8);
+    }
+    /* then 8 columns (masked at the end) at a time, K split four ways for latency */
+    for (; j0 < N; j0 += 8) {
+        __m256i m = mask8(N - j0);
+        __m256 s[4];
+        MS_UNROLL
+        for (int i = 0; i < 4; i++) s[i] = _mm256_setzero_ps();
+        const float *b = B + j0;
+        int64_t k = 0;
+        for (; k + 4 <= K; k += 4)
+            MS_UNROLL
+            for (int i = 0; i < 4; i++)
+                s[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + k + i),
+                                       _mm256_maskload_ps(b + (k + i) * ldb, m), s[i]);
+        for (; k < K; k++)
+            s[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + k), _mm256_maskload_ps(b + k * ldb, m),
+                                   s[0]);
+        store8(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])), alpha, beta,
+               y + j0, N - j0);
+    }
+}
+
+MS_AVX2 static void gemv_t_avx2(int64_t N, int64_t K, float alpha, const float *x,
+                                const float *B, int64_t ldb, float beta, float *y)
+{
+    int64_t kv = K & ~(int64_t)7;
+    __m256i m = mask8(K - kv);
+    int64_t j = 0;
+    /* four rows of B at a time share each load of x */
+    for (; j < N; j += 4) {
+        int rows = (int)min64(4, N - j);
+        __m256 s[4];
+        MS_UNROLL
+        for (int r = 0; r < 4; r++) s[r] = _mm256_setzero_ps();
+        const float *b = B + j * ldb;
+        if (rows == 4) {
+            for (int64_t k = 0; k < kv; k += 8) {
+                __m256 xv = _mm256_loadu_ps(x + k);
+                MS_UNROLL
+                for (int r = 0; r < 4; r++)
+                    s[r] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(b + r * ldb + k), s[r]);
+            }
+        } else {
+            for (int64_t k = 0; k < kv; k += 8) {
+                __m256 xv = _mm256_loadu_ps(x + k);
+                MS_UNROLL
+                for (int r = 0; r < rows; r++)
+                    s[r] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(b + r * ldb + k), s[r]);
+            }
+        }
+        if (kv < K) {
+            __m256 xv = _mm256_maskload_ps(x + kv, m);
+            MS_UNROLL
+            for (int r = 0; r < rows; r++)
+                s[r] = _mm256_fmadd_ps(xv, _mm256_maskload_ps(b + r * ldb + kv, m), s[r]);
+        }
+        MS_UNROLL
+        for (int r = 0; r < rows; r++) y[j + r] = axpby(alpha, hsum8(s[r]), beta, y[j + r]);
+    }
+}
+
+MS_AVX2 static void gemv_packed_avx2(int64_t N, int64_t K, float alpha, const float *x,
+                                     const float *bp, float beta, float *y)
+{
+    int64_t npad = round_up(N, NR), j0 = 0;
+    /* two panels (64 columns) at a time: 8 accumulators, 2 sequential streams */
+    for (; j0 + 2 * NR <= npad; j0 += 2 * NR) {
+        __m256 acc[8];
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc);
+            const float *p0 = bp + pc * npad + j0 * kc, *p1 = p0 + NR * kc;
+            for (int64_t p = 0; p < kc; p++) {
+                __m256 xv = _mm256_broadcast_ss(x + pc + p);
+                MS_UNROLL
+                for (int i = 0; i < 4; i++) {
+                    acc[i] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(p0 + p * NR + 8 * i), acc[i]);
+                    acc[4 + i] =
+                        _mm256_fmadd_ps(xv, _mm256_loadu_ps(p1 + p * NR + 8 * i), acc[4 + i]);
+                }
+            }
+        }
+        for (int i = 0; i < 8 && j0 + 8 * i < N; i++)
+            store8(acc[i], alpha, beta, y + j0 + 8 * i, N - j0 - 8 * i);
+    }
+    /* a last lone panel: K split two ways so the FMA latency stays covered */
+    if (j0 < npad) {
+        __m256 acc[8];
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc), p = 0;
+            const float *p0 = bp + pc * npad + j0 * kc;
+            for (; p + 2 <= kc; p += 2) {
+                __m256 x0 = _mm256_broadcast_ss(x + pc + p), x1 = _mm256_broadcast_ss(x + pc + p + 1);
+                MS_UNROLL
+                for (int i = 0; i < 4; i++) {
+                    acc[i] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(p0 + p * NR + 8 * i), acc[i]);
+                    acc[4 + i] =
+                        _mm256_fmadd_ps(x1, _mm256_loadu_ps(p0 + p * NR + NR + 8 * i), acc[4 + i]);
+                }
+            }
+            if (p < kc) {
+                __m256 x0 = _mm256_broadcast_ss(x + pc + p);
+                MS_UNROLL
+                for (int i = 0; i < 4; i++)
+                    acc[i] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(p0 + p * NR + 8 * i), acc[i]);
+            }
+        }
+        for (int i = 0; i < 4 && j0 + 8 * i < N; i++)
+            store8(_mm256_add_ps(acc[i], acc[4 + i]), alpha, beta, y + j0 + 8 * i, N - j0 - 8 * i);
+    }
+}
+
+/* ---- batch-1 products: AVX-512 ------------------------------------------------------------ */
+
+MS_AVX512 static void store16(__m512 acc, float alpha, float beta, float *y, __mmask16 m)
+{
+    __m512 v = _mm512_mul_ps(_mm512_set1_ps(alpha), acc);
+    if (beta != 0.0f)
+        v = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, y), v);
+    _mm512_mask_storeu_ps(y, m, v);
+}
+
+MS_AVX512 static void gemv_n_avx512(int64_t N, int64_t K, float alpha, const float *x,
+                                    const float *B, int64_t ldb, float beta, float *y)
+{
+    int64_t j0 = 0;
+    /* 128 columns at a time: 8 independent accumulators */
+    for (; j0 + 128 <= N; j0 += 128) {
+        __m512 acc[8];
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+        const float *b = B + j0;
+        for (int64_t k = 0; k < K; k++, b += ldb) {
+            __m512 xk = _mm512_set1_ps(x[k]);
+            MS_UNROLL
+            for (int i = 0; i < 8; i++)
+                acc[i] = _mm512_fmadd_ps(xk, _mm512_loadu_ps(b + 16 * i), acc[i]);
+        }
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) store16(acc[i], alpha, beta, y + j0 + 16 * i, 0xFFFF);
+    }
+    /* then 32 columns (masked at the end) at a time, K split two ways */
+    for (; j0 < N; j0 += 32) {
+        __mmask16 m0 = mask16(N - j0), m1 = mask16(N - j0 - 16);
+        __m512 s[4];
+        MS_UNROLL
+        for (int i = 0; i < 4; i++) s[i] = _mm512_setzero_ps();
+        const float *b = B + j0;
+        int64_t k = 0;
+        for (; k + 2 <= K; k += 2) {
+            __m512 x0 = _mm512_set1_ps(x[k]), x1 = _mm512_set1_ps(x[k + 1]);
+            const float *r0 = b + k * ldb, *r1 = r0 + ldb;
+            s[0] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m0, r0), s[0]);
+            s[1] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m1, r0 + 16), s[1]);
+            s[2] = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m0, r1), s[2]);
+            s[3] = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(m1, r1 + 16), s[3]);
+        }
+        if (k < K) {
+            __m512 x0 = _mm512_set1_ps(x[k]);
+            const float *r0 = b + k * ldb;
+            s[0] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m0, r0), s[0]);
+            s[1] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m1, r0 + 16), s[1]);
+        }
+        store16(_mm512_add_ps(s[0], s[2]), alpha, beta, y + j0, m0);
+        if (m1) store16(_mm512_add_ps(s[1], s[3]), alpha, beta, y + j0 + 16, m1);
+    }
+}
+
+MS_AVX512 static void gemv_t_avx512(int64_t N, int64_t K, float alpha, const float *x,
+                                    const float *B, int64_t ldb, float beta, float *y)
+{
+    int64_t kv = K & ~(int64_t)15;
+    __mmask16 m = mask16(K - kv);
+    /* four rows of B at a time share each load of x */
+    for (int64_t j = 0; j < N; j += 4) {
+        int rows = (int)min64(4, N - j);
+        __m512 s[4];
+        MS_UNROLL
+        for (int r = 0; r < 4; r++) s[r] = _mm512_setzero_ps();
+        const float *b = B + j * ldb;
+        if (rows == 4) {
+            for (int64_t k = 0; k < kv; k += 16) {
+                __m512 xv = _mm512_loadu_ps(x + k);
+                MS_UNROLL
+                for (int r = 0; r < 4; r++)
+                    s[r] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(b + r * ldb + k), s[r]);
+            }
+        } else {
+            for (int64_t k = 0; k < kv; k += 16) {
+                __m512 xv = _mm512_loadu_ps(x + k);
+                MS_UNROLL
+                for (int r = 0; r < rows; r++)
+                    s[r] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(b + r * ldb + k), s[r]);
+            }
+        }
+        if (m) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + kv);
+            MS_UNROLL
+            for (int r = 0; r < rows; r++)
+                s[r] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, b + r * ldb + kv), s[r]);
+        }
+        MS_UNROLL
+        for (int r = 0; r < rows; r++)
+            y[j + r] = axpby(alpha, _mm512_reduce_add_ps(s[r]), beta, y[j + r]);
+    }
+}
+
+MS_AVX512 static void gemv_packed_avx512(int64_t N, int64_t K, float alpha, const float *x,
+                                         const float *bp, float beta, float *y)
+{
+    int64_t npad = round_up(N, NR), j0 = 0;
+    /* four panels (128 columns) at a time: 8 accumulators, 4 sequential streams */
+    for (; j0 + 4 * NR <= npad; j0 += 4 * NR) {
+        __m512 acc[8];
+        MS_UNROLL
+        for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc);
+            const float *p0 = bp + pc * npad + j0 * kc;
+            for (int64_t p = 0; p < kc; p++) {
+                __m512 xv = _mm512_set1_ps(x[pc + p]);
+                MS_UNROLL
+                for (int i = 0; i < 8; i++)
+                    acc[i] = _mm512_fmadd_ps(
+                        xv, _mm512_loadu_ps(p0 + (i >> 1) * NR * kc + p * NR + 16 * (i & 1)),
+                        acc[i]);
+            }
+        }
+        for (int i = 0; i < 8 && j0 + 16 * i < N; i++)
+            store16(acc[i], alpha, beta, y + j0 + 16 * i, mask16(N - j0 - 16 * i));
+    }
+    /* the last panels one at a time, K split four ways so the FMA latency stays covered */
+    for (; j0 < npad; j0 += NR) {
+        __m512 s[8];
+        MS_UNROLL
+        for (int r = 0; r < 8; r++) s[r] = _mm512_setzero_ps();
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = min64(KC, K - pc), p = 0;
+            const float *pi = bp + pc * npad + j0 * kc;
+            for (; p + 4 <= kc; p += 4) {
+                MS_UNROLL
+                for (int r = 0; r < 4; r++) {
+                    __m512 xr = _mm512_set1_ps(x[pc + p + r]);
+                    const float *row = pi + (p + r) * NR;
+                    s[2 * r] = _mm512_fmadd_ps(xr, _mm512_loadu_ps(row), s[2 * r]);
+                    s[2 * r + 1] = _mm512_fmadd_ps(xr, _mm512_loadu_ps(row + 16), s[2 * r + 1]);
+                }
+            }
+            for (; p < kc; p++) {
+                __m512 xr = _mm512_set1_ps(x[pc + p]);
+                s[0] = _mm512_fmadd_ps(xr, _mm512_loadu_ps(pi + p * NR), s[0]);
+                s[1] = _mm512_fmadd_ps(xr, _mm512_loadu_ps(pi + p * NR + 16), s[1]);
+            }
+        }
+        __m512 lo = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[4], s[6]));
+        __m512 hi = _mm512_add_ps(_mm512_add_ps(s[1], s[3]), _mm512_add_ps(s[5], s[7]));
+        store16(lo, alpha, beta, y + j0, mask16(N - j0));
+        if (N - j0 > 16) store16(hi, alpha, beta, y + j0 + 16, mask16(N - j0 - 16));
+    }
+}
+#endif
+
+/* ---- public entry points ----------------------------------------------------------------- */
+
+size_t ms_sgemm_workspace(int64_t M, int64_t N, int64_t K)
+{
+    int64_t kc = min64(K < 1 ? 1 : K, KC);
+    (void)M;
+    /* one packed partial strip of A (MR rows; a transposed A is packed strip by strip into the
+     * same space, MC rows) and one KC x NC block of B, each 64-byte aligned */
+    int64_t a = round_up(MC, MR) * kc;
+    int64_t b = kc * round_up(min64(N < 1 ? 1 : N, NC), NR);
+    return sizeof(float) * (size_t)(a + b) + 128;
+}
+
+size_t ms_sgemm_packed_workspace(int64_t M, int64_t N, int64_t K)
+{
+    (void)M;
+    (void)N;
+    return sizeof(float) * (size_t)(round_up(MC, MR) * min64(K < 1 ? 1 : K, KC)) + 64;
+}
+
+void ms_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc, void *work)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
+    /* batch 1 with a contiguous x: no reuse of B, so stream it instead of packing it */
+    if (M == 1 && (!trans_a || lda == 1)) {
+        switch (pick_isa()) {
+#ifdef MS_GEMM_X86
+        case ISA_AVX512:
+            if (trans_b) gemv_t_avx512(N, K, alpha, A, B, ldb, beta, C);
+            else gemv_n_avx512(N, K, alpha, A, B, ldb, beta, C);
+            return;
+        case ISA_AVX2:
+            if (trans_b) gemv_t_avx2(N, K, alpha, A, B, ldb, beta, C);
+            else gemv_n_avx2(N, K, alpha, A, B, ldb, beta, C);
+            return;
+#endif
+        default:
+            if (trans_b) gemv_t_c(N, K, alpha, A, B, ldb, beta, C);
+            else gemv_n_c(N, K, alpha, A, B, ldb, beta, C);
+            return;
+        }
+    }
+    float *awork = align64(work);
+    float *bwork = align64(awork + round_up(MC, MR) * min64(K, KC));
+    gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, awork,
+                 bwork);
+}
+
+size_t ms_sgemm_pack_b_size(int64_t K, int64_t N)
+{
+    return sizeof(float) * (size_t)((K < 1 ? 1 : K) * round_up(N < 1 ? 1 : N, NR));
+}
+
+void ms_sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
+                     float *packed)
+{
+    if (K <= 0 || N <= 0) return;
+    int64_t npad = round_up(N, NR);
+    for (int64_t pc = 0; pc < K; pc += KC)
+        pack_b(trans_b, min64(KC, K - pc), N, trans_b ? B + pc : B + pc * ldb, ldb,
+               packed + pc * npad);
+}
+
+void ms_sgemm_packed(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *packed_b, float beta, float *C, int64_t ldc,
+                     void *work)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
+    if (M == 1 && (!trans_a || lda == 1)) {
+        switch (pick_isa()) {
+#ifdef MS_GEMM_X86
+        case ISA_AVX512: gemv_packed_avx512(N, K, alpha, A, packed_b, beta, C); return;
+        case ISA_AVX2: gemv_packed_avx2(N, K, alpha, A, packed_b, beta, C); return;
+#endif
+        default: gemv_packed_c(N, K, alpha, A, packed_b, beta, C); return;
+        }
+    }
+    gemm_blocked(trans_a, false, M, N, K, alpha, A, lda, NULL, 0, packed_b, beta, C, ldc,
+                 align64(work), NULL);
+}

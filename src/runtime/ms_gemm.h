@@ -1,0 +1,44 @@
+/* ms_gemm.h: single-precision matrix multiply, the core under MatMul, Gemm and Conv.
+ *
+ *     C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C        (all row-major)
+ *
+ * op(X) is X, or X transposed when its trans flag is set; lda/ldb/ldc are row strides in
+ * elements of the matrices as stored. No call allocates: the caller passes `work`, at least
+ * ms_sgemm_workspace() bytes (any alignment). When beta is 0, C is not read (it may hold NaN).
+ * No threads. On x86-64 an AVX2+FMA path is picked at run time when the CPU has it; a portable
+ * C path serves everything else (ARM, Cortex-M, WASM, older x86).
+ *
+ * A matrix B that stays the same across calls (a weight) can be packed once with
+ * ms_sgemm_pack_b and then multiplied with ms_sgemm_packed, which skips the per-call packing. */
+#ifndef MS_GEMM_H
+#define MS_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes of workspace ms_sgemm needs for these sizes. */
+size_t ms_sgemm_workspace(int64_t M, int64_t N, int64_t K);
+
+void ms_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc, void *work);
+
+/* Bytes of a packed copy of op(B) (K x N). */
+size_t ms_sgemm_pack_b_size(int64_t K, int64_t N);
+/* Pack op(B) into `packed` (ms_sgemm_pack_b_size bytes, 32-byte aligned for speed). */
+void ms_sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int64_t ldb,
+                     float *packed);
+/* Bytes of workspace ms_sgemm_packed needs (less than ms_sgemm's: B is already packed). */
+size_t ms_sgemm_packed_workspace(int64_t M, int64_t N, int64_t K);
+/* As ms_sgemm, with B from ms_sgemm_pack_b for the same K and N. */
+void ms_sgemm_packed(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                     int64_t lda, const float *packed_b, float beta, float *C, int64_t ldc,
+                     void *work);
+
+/* For tests and benchmarks: use one instruction path (1 portable C, 2 AVX2+FMA, 3 AVX-512F;
+ * 0 picks from the CPU again). Returns 0, changing nothing, when this CPU or build lacks it.
+ * Process-wide and not thread-safe: call it before any multiply runs. */
+int ms_sgemm_force_isa(int which);
+
+#endif
