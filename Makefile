@@ -5,7 +5,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 OPT     ?= -O2
-WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS  ?= $(OPT) -g
 # gcc 12 at -O2 only vectorises loops whose trip count it knows; kernels need the dynamic model
 ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),)

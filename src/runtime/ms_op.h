@@ -68,6 +68,8 @@ typedef struct ms_kctx {
     ms_error *err;
     uint64_t const_inputs;      /* bit i set: input i is constant for this plan (a weight or
                                  * folded from weights), so prepare may cache what it derives */
+    uint8_t post_relu;          /* apply max(x, 0) to output 0 (a Relu fused into this node;
+                                 * only set for kernels whose entry has fuse_relu) */
 } ms_kctx;
 
 struct ms_kernel {
@@ -80,6 +82,8 @@ struct ms_kernel {
      * e.g. packed weights. `release` frees it. */
     ms_status (*prepare)(ms_kctx *c, void **state);
     void (*release)(void *state);
+    /* 1: run honours c->post_relu, so the planner may fold a following Relu into this node */
+    uint8_t fuse_relu;
 };
 
 /* ---- attributes ------------------------------------------------------------------------ */
@@ -129,6 +133,8 @@ extern const ms_kernel ms_ops_reduce[];
 extern const ms_kernel ms_ops_norm[];
 extern const ms_kernel ms_ops_pool[];
 extern const ms_kernel ms_ops_shape[];
+extern const ms_kernel ms_ops_ml_trees[];
 extern const ms_kernel ms_ops_gather[];
+extern const ms_kernel ms_ops_ml[];        /* ai.onnx.ml, ops_ml.c */
 
 #endif

@@ -21,10 +21,13 @@
 typedef struct node_rt {
     const ms_tensor **in;
     ms_tensor **out;
+    int32_t *out_ids;    /* the node's output value ids (a fused Relu's output replaces v0) */
     uint64_t const_mask;
     size_t scratch;
     void *state;
     uint8_t folded;
+    uint8_t post_relu;   /* a Relu follows and is computed by this node */
+    uint8_t fused_away;  /* this Relu is computed by its producer: skip it */
 } node_rt;
 
 struct ms_session {
@@ -34,6 +37,7 @@ struct ms_session {
     node_rt *nodes;
     const ms_tensor **in_ptrs;
     ms_tensor **out_ptrs;
+    int32_t *out_id_pool;
 
     int planned;
     ms_tensor *plan_sig; /* the input dtypes/shapes the plan was made for */
@@ -61,12 +65,13 @@ static ms_status session_alloc(ms_session *s, ms_error *err)
     s->nodes = ms_calloc(nn, sizeof *s->nodes);
     s->in_ptrs = ms_calloc(nin, sizeof *s->in_ptrs);
     s->out_ptrs = ms_calloc(nout, sizeof *s->out_ptrs);
+    s->out_id_pool = ms_calloc(nout, sizeof *s->out_id_pool);
     s->plan_sig = ms_calloc((size_t)m->n_inputs, sizeof *s->plan_sig);
     s->is_const = ms_calloc(nv, 1);
     s->offset = ms_calloc(nv, sizeof *s->offset);
     s->cap = ms_calloc(nv, sizeof *s->cap);
     s->owned = ms_calloc(nv, sizeof *s->owned);
-    if (!s->vals || !s->last_use || !s->nodes || !s->in_ptrs || !s->out_ptrs || !s->plan_sig ||
+    if (!s->vals || !s->last_use || !s->nodes || !s->in_ptrs || !s->out_ptrs || !s->out_id_pool || !s->plan_sig ||
         !s->is_const || !s->offset || !s->cap || !s->owned)
         return FAIL(err, MS_ERR_RUNTIME, "out of memory creating a session");
     return MS_OK;
@@ -78,6 +83,7 @@ static void session_wire(ms_session *s)
     const ms_model *m = s->m;
     const ms_tensor **ip = s->in_ptrs;
     ms_tensor **op = s->out_ptrs;
+    int32_t *oid = s->out_id_pool;
     for (int v = 0; v < m->n_values; v++) {
         s->last_use[v] = -1;
         if (m->values[v].kind == MS_VALUE_CONST) s->vals[v] = m->values[v].t;
@@ -86,15 +92,50 @@ static void session_wire(ms_session *s)
         const ms_node *n = &m->nodes[i];
         s->nodes[i].in = ip;
         s->nodes[i].out = op;
+        s->nodes[i].out_ids = oid;
         for (int k = 0; k < n->n_in; k++) {
             ip[k] = n->in[k] >= 0 ? &s->vals[n->in[k]] : NULL;
             if (n->in[k] >= 0) s->last_use[n->in[k]] = i;
         }
-        for (int k = 0; k < n->n_out; k++) op[k] = n->out[k] >= 0 ? &s->vals[n->out[k]] : NULL;
+        for (int k = 0; k < n->n_out; k++) {
+            op[k] = n->out[k] >= 0 ? &s->vals[n->out[k]] : NULL;
+            oid[k] = n->out[k];
+        }
         ip += n->n_in;
         op += n->n_out;
+        oid += n->n_out;
     }
     for (int k = 0; k < m->n_outputs; k++) s->last_use[m->outputs[k]] = m->n_nodes;
+}
+
+/* Fold X -> Relu into X when X's kernel can apply the activation itself and the Relu is the
+ * only reader of X's output: one pass over the data instead of two. The Relu's output value
+ * becomes X's output; the intermediate is never materialised. */
+static void session_fuse(ms_session *s)
+{
+    const ms_model *m = s->m;
+    int32_t *readers = ms_calloc((size_t)m->n_values, sizeof *readers);
+    if (!readers) return; /* fusion is an optimisation: without memory, skip it */
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] >= 0) readers[m->nodes[i].in[k]]++;
+    for (int k = 0; k < m->n_outputs; k++) readers[m->outputs[k]]++;
+    for (int j = 0; j < m->n_nodes; j++) {
+        const ms_node *r = &m->nodes[j];
+        if (r->domain[0] || strcmp(r->op_type, "Relu") || !m->kernels[j] || r->n_in != 1 ||
+            r->n_out != 1 || r->in[0] < 0 || r->out[0] < 0)
+            continue;
+        int v = r->in[0];
+        const ms_value *val = &m->values[v];
+        if (val->kind != MS_VALUE_NODE || readers[v] != 1) continue;
+        int i = val->producer;
+        if (!m->kernels[i]->fuse_relu || m->nodes[i].out[0] != v) continue;
+        s->nodes[i].post_relu = 1;
+        s->nodes[i].out_ids[0] = r->out[0];
+        s->nodes[i].out[0] = &s->vals[r->out[0]];
+        s->nodes[j].fused_away = 1;
+    }
+    ms_free(readers);
 }
 
 ms_status ms_session_create(const ms_model *m, const ms_session_options *opt, ms_session **out,
@@ -112,6 +153,7 @@ ms_status ms_session_create(const ms_model *m, const ms_session_options *opt, ms
         return st;
     }
     session_wire(s);
+    session_fuse(s);
     *out = s;
     return MS_OK;
 }
@@ -150,6 +192,7 @@ static void ctx_init(ms_session *s, int i, ms_kctx *c, ms_error *err)
     c->state = s->nodes[i].state;
     c->err = err;
     c->const_inputs = s->nodes[i].const_mask;
+    c->post_relu = s->nodes[i].post_relu;
 }
 
 /* Check what infer produced and return the bytes the output needs. */
@@ -157,7 +200,11 @@ static ms_status output_bytes(ms_kctx *c, int k, size_t *bytes)
 {
     const ms_tensor *t = c->out[k];
     size_t esz = ms_dtype_size(t->dtype);
-    if (!esz) return ms_kfail(c, MS_ERR_RUNTIME, "internal error: output %d has no element type", k);
+    /* a kernel sets every output its operator has; one left untyped is an extra output the
+     * model declares but the operator does not produce */
+    if (!esz)
+        return ms_kfail(c, MS_ERR_INVALID, "the node declares %d outputs; the operator does not "
+                        "produce output %d", c->n_out, k);
     if (t->ndim < 0 || t->ndim > MS_MAX_DIMS)
         return ms_kfail(c, MS_ERR_UNSUPPORTED, "output %d would have %d dimensions", k, t->ndim);
     uint64_t n = 1;
@@ -188,6 +235,7 @@ static ms_status plan_node(ms_session *s, int i, void **tmp, size_t *bytes_of, m
     const ms_node *n = &m->nodes[i];
     node_rt *rt = &s->nodes[i];
     const ms_kernel *k = m->kernels[i];
+    if (rt->fused_away) return MS_OK;
     rt->const_mask = 0;
     for (int j = 0; j < n->n_in && j < 64; j++)
         if (n->in[j] >= 0 && s->is_const[n->in[j]]) rt->const_mask |= (uint64_t)1 << j;
@@ -197,7 +245,7 @@ static ms_status plan_node(ms_session *s, int i, void **tmp, size_t *bytes_of, m
     ms_status st = k->infer(&c);
     if (st) return st;
     for (int j = 0; j < n->n_out; j++) {
-        int v = n->out[j];
+        int v = rt->out_ids[j];
         if (v < 0) continue;
         size_t b;
         if ((st = output_bytes(&c, j, &b))) return st;
@@ -233,14 +281,14 @@ static ms_status plan_layout(ms_session *s, const size_t *bytes_of, ms_error *er
     size_t top = 0, max_scratch = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         const ms_node *n = &m->nodes[i];
-        if (s->nodes[i].folded) continue;
+        if (s->nodes[i].folded || s->nodes[i].fused_away) continue;
         if (s->nodes[i].scratch > max_scratch) max_scratch = s->nodes[i].scratch;
         int w = 0; /* drop blocks dead before this node */
         for (int b = 0; b < nlive; b++)
             if (live[b].end >= i) live[w++] = live[b];
         nlive = w;
         for (int j = 0; j < n->n_out; j++) {
-            int v = n->out[j];
+            int v = s->nodes[i].out_ids[j];
             if (v < 0) continue;
             size_t size = ALIGN64(bytes_of[v]);
             size_t off = 0;
@@ -351,13 +399,13 @@ static int run_nodes(ms_session *s, ms_status *st, ms_error *err)
     const ms_model *m = s->m;
     for (int i = 0; i < m->n_nodes; i++) {
         node_rt *rt = &s->nodes[i];
-        if (rt->folded) continue;
+        if (rt->folded || rt->fused_away) continue;
         const ms_node *n = &m->nodes[i];
         ms_kctx c;
         ctx_init(s, i, &c, err);
         if ((*st = m->kernels[i]->infer(&c))) return 1;
         for (int j = 0; j < n->n_out; j++) {
-            int v = n->out[j];
+            int v = rt->out_ids[j];
             if (v < 0) continue;
             size_t b;
             if ((*st = output_bytes(&c, j, &b))) return 1;
@@ -406,6 +454,7 @@ void ms_session_free(ms_session *s)
     ms_free(s->nodes);
     ms_free(s->in_ptrs);
     ms_free(s->out_ptrs);
+    ms_free(s->out_id_pool);
     ms_free(s->plan_sig);
     ms_free(s->is_const);
     ms_free(s->offset);
