@@ -116,6 +116,12 @@ int ms_model_num_inputs(const ms_model *m);
 int ms_model_num_outputs(const ms_model *m);
 const ms_value_info *ms_model_input(const ms_model *m, int i);
 const ms_value_info *ms_model_output(const ms_model *m, int i);
+/* 1 when output i is a label->probability map per row (an ONNX-ML ZipMap, whose declared type
+ * is a sequence of maps): the output tensor is then the float32 [N,C] probability matrix, and
+ * column c belongs to labels[c]. label_type is MS_DTYPE_INT64 (labels is `const int64_t *`) or
+ * MS_DTYPE_STRING (`const char *const *`); both live as long as the model. 0 otherwise. */
+int ms_model_output_labels(const ms_model *m, int i, ms_dtype *label_type, int64_t *n_labels,
+                           const void **labels);
 int64_t ms_model_ir_version(const ms_model *m);
 const char *ms_model_producer(const ms_model *m); /* "name version", or "" */
 int ms_model_num_opsets(const ms_model *m);

@@ -1,5 +1,7 @@
 /* ms_model.c: loading entry points and the read-only model API. */
 #include "ms_model.h"
+#include "ms_trees.h"
+#include "ms_xgboost.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +18,11 @@ ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *e
         snprintf(err->msg, sizeof err->msg, "out of memory");
         return MS_ERR_RUNTIME;
     }
-    ms_status st = ms_onnx_load(m, buf, len, err);
+    /* XGBoost's JSON model starts with '{'; everything else is read as ONNX */
+    ms_status st = ms_xgboost_sniff(buf, len) ? ms_xgboost_load(m, buf, len, err)
+                                              : ms_onnx_load(m, buf, len, err);
+    /* tree ensembles are validated now, so a bad tree never reaches a run */
+    if (!st) st = ms_ml_trees_check_model(m, err);
     if (st) {
         ms_model_free(m);
         return st;
@@ -44,6 +50,23 @@ const ms_value_info *ms_model_input(const ms_model *m, int i)
 const ms_value_info *ms_model_output(const ms_model *m, int i)
 {
     return i >= 0 && i < m->n_outputs ? &m->output_info[i] : NULL;
+}
+
+int ms_model_output_labels(const ms_model *m, int i, ms_dtype *label_type, int64_t *n_labels,
+                           const void **labels)
+{
+    if (i < 0 || i >= m->n_outputs || m->output_zipmap[i] < 0) return 0;
+    const ms_node *n = &m->nodes[m->output_zipmap[i]];
+    const int64_t *ints;
+    const char *const *strs;
+    int ni = ms_attr_ints(n, "classlabels_int64s", &ints);
+    int ns = ms_attr_strings(n, "classlabels_strings", &strs);
+    if (ni > 0) {
+        *label_type = MS_DTYPE_INT64, *n_labels = ni, *labels = ints;
+    } else {
+        *label_type = MS_DTYPE_STRING, *n_labels = ns > 0 ? ns : 0, *labels = ns > 0 ? strs : NULL;
+    }
+    return 1;
 }
 
 int64_t ms_model_ir_version(const ms_model *m) { return m->ir_version; }

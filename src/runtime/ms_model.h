@@ -49,6 +49,7 @@ struct ms_model {
     int32_t n_inputs, n_outputs;
     int32_t *inputs, *outputs; /* value ids */
     ms_value_info *input_info, *output_info;
+    int32_t *output_zipmap;    /* per output: the ZipMap node producing it, or -1 */
 
     int32_t n_optypes;
     ms_optype *optypes;

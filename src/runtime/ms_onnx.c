@@ -73,7 +73,7 @@ static ms_status tp_scan_fields(const uint8_t *buf, size_t len, tp_scan *s, ms_e
         case TP_LOCATION: if (f.v == 1) s->external = 1; break;
         case TP_FLOAT: case TP_INT32: case TP_STRING: case TP_INT64: case TP_DOUBLE: case TP_UINT64: {
             int fixed = f.num == TP_FLOAT ? 4 : f.num == TP_DOUBLE ? 8 : 0;
-            int64_t n = f.num == TP_STRING ? 1 : ms_pb_count(&f, fixed);
+            int64_t n = f.num != TP_STRING ? ms_pb_count(&f, fixed) : f.wire == MS_PB_LEN ? 1 : -1;
             if (n < 0) return MALFORMED(err, "packed tensor data");
             s->count[f.num] += n;
             if (s->occurrences[f.num]++ == 0 && f.wire == MS_PB_LEN && fixed) {
@@ -247,7 +247,10 @@ ms_status ms_tensorpb_decode(const uint8_t *buf, size_t len, ms_pool *pool, ms_t
     }
     if (!(out->data = tp_alloc(pool, (size_t)bytes))) return FAIL(err, MS_ERR_RUNTIME, "out of memory");
     st = tp_copy_typed(buf, len, field, out->dtype, out->data, err);
-    if (st && !pool) ms_free(out->data);
+    if (st && !pool) {
+        ms_free(out->data);
+        out->data = NULL; /* the caller must not see (and free) a dangling block */
+    }
     return st;
 }
 
@@ -389,7 +392,12 @@ static ms_status attr_read(loader *L, const ms_pb_field *af, ms_attr *a)
     while ((rc = ms_pb_next(&r, &f)) > 0) {
         switch (f.num) {
         case AP_NAME: a->name = pool_str(L, &f); break;
-        case AP_TYPE: a->type = (ms_attr_type)f.v; break;
+        case AP_TYPE:
+            if (f.v > 14) /* AttributeProto.AttributeType ends at TYPE_PROTOS = 14 */
+                return FAIL(L->err, MS_ERR_INVALID, "invalid model: attribute has unknown type %llu",
+                            (unsigned long long)f.v);
+            a->type = (ms_attr_type)f.v;
+            break;
         case AP_F: { uint32_t bits = (uint32_t)f.v; memcpy(&a->f, &bits, 4); break; }
         case AP_I: a->i = (int64_t)f.v; break;
         case AP_S: a->s = pool_str(L, &f); a->s_len = f.len; break;
@@ -491,18 +499,31 @@ static ms_status node_read(loader *L, const ms_pb_field *nf, ms_node *n)
             ko++;
         }
     }
+    /* inputs resolve against what is defined so far, and a node's outputs may be serialized
+     * before its inputs: refuse a node that would read its own output */
+    for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0 && L->m->values[n->in[k]].kind == MS_VALUE_NODE &&
+            L->m->values[n->in[k]].producer == n->index)
+            return FAIL(L->err, MS_ERR_INVALID, "invalid model: node '%s' (%s) reads its own output "
+                        "'%s'", n->name, n->op_type, L->m->values[n->in[k]].name);
     return MS_OK;
 }
 
 /* ---- value infos (graph inputs and outputs) -------------------------------------------- */
 
-static ms_status read_type(loader *L, const ms_pb_field *tf, ms_value_info *vi)
+/* A value that is not a tensor is refused, except a sequence when `seq` is given: *seq is set
+ * and the caller decides (a graph output produced by ZipMap). */
+static ms_status read_type(loader *L, const ms_pb_field *tf, ms_value_info *vi, int *seq)
 {
     ms_pb r = ms_pb_sub(tf), tr, sr, dr;
     ms_pb_field f, g, d, e;
     vi->ndim = -1;
     while (ms_pb_next(&r, &f) > 0) {
         if (f.num != 1 || f.wire != MS_PB_LEN) {
+            if (f.num == 4 && seq) {
+                *seq = 1;
+                continue;
+            }
             if (f.num == 4 || f.num == 5 || f.num == 8 || f.num == 9)
                 return FAIL(L->err, MS_ERR_UNSUPPORTED, "value '%s' is a sequence, map or optional: "
                             "only tensor inputs and outputs are supported", vi->name);
@@ -533,7 +554,7 @@ static ms_status read_type(loader *L, const ms_pb_field *tf, ms_value_info *vi)
     return MS_OK;
 }
 
-static ms_status read_value_info(loader *L, const ms_pb_field *vf, ms_value_info *vi)
+static ms_status read_value_info(loader *L, const ms_pb_field *vf, ms_value_info *vi, int *seq)
 {
     ms_pb r = ms_pb_sub(vf);
     ms_pb_field f;
@@ -548,7 +569,7 @@ static ms_status read_value_info(loader *L, const ms_pb_field *vf, ms_value_info
     r = ms_pb_sub(vf);
     while (ms_pb_next(&r, &f) > 0)
         if (f.num == 2 && f.wire == MS_PB_LEN) {
-            ms_status st = read_type(L, &f, vi);
+            ms_status st = read_type(L, &f, vi, seq);
             if (st) return st;
         }
     return MS_OK;
@@ -598,9 +619,10 @@ static ms_status graph_alloc(loader *L, const graph_counts *c)
     m->outputs = ms_pool_alloc(&m->pool, (size_t)c->outputs * 4, 4);
     m->input_info = ms_pool_alloc(&m->pool, (size_t)c->inputs * sizeof(ms_value_info), 8);
     m->output_info = ms_pool_alloc(&m->pool, (size_t)c->outputs * sizeof(ms_value_info), 8);
+    m->output_zipmap = ms_pool_alloc(&m->pool, (size_t)c->outputs * 4, 4);
     m->optypes = ms_pool_alloc(&m->pool, (size_t)c->nodes * sizeof(ms_optype), 8);
     if (!L->map.slots || !m->values || !m->nodes || !m->kernels || !m->inputs || !m->outputs ||
-        !m->input_info || !m->output_info || !m->optypes)
+        !m->input_info || !m->output_info || !m->output_zipmap || !m->optypes)
         return FAIL(L->err, MS_ERR_RUNTIME, "out of memory");
     memset(L->map.slots, 0xff, slots * sizeof(int32_t));
     return MS_OK;
@@ -635,7 +657,7 @@ static ms_status graph_inputs(loader *L, const ms_pb_field *gf)
     while (ms_pb_next(&r, &f) > 0) {
         if (f.num != GP_INPUT || f.wire != MS_PB_LEN) continue;
         ms_value_info *vi = &m->input_info[m->n_inputs];
-        ms_status st = read_value_info(L, &f, vi);
+        ms_status st = read_value_info(L, &f, vi, NULL);
         if (st) return st;
         /* an input that has an initializer is a constant with a default (IR < 4 style) */
         if (map_find(L, vi->name) >= 0) continue;
@@ -679,6 +701,32 @@ static ms_status graph_nodes(loader *L, const ms_pb_field *gf)
     return MS_OK;
 }
 
+/* ZipMap's output is a sequence of maps: the kernel yields its [N,C] float probabilities and
+ * ms_model_output_labels gives the labels. *node: the ZipMap producing output value id, or -1.
+ * A sequence output (`seq`) from anything else is refused. */
+static ms_status zipmap_output(loader *L, int32_t id, int seq, ms_value_info *vi, int32_t *node)
+{
+    const ms_value *v = &L->m->values[id];
+    const ms_node *n = v->kind == MS_VALUE_NODE ? &L->m->nodes[v->producer] : NULL;
+    *node = -1;
+    if (!n || strcmp(n->op_type, "ZipMap") || strcmp(n->domain, "ai.onnx.ml")) {
+        if (!seq) return MS_OK;
+        return FAIL(L->err, MS_ERR_UNSUPPORTED, "value '%s' is a sequence, map or optional: only "
+                    "tensor inputs and outputs are supported", vi->name);
+    }
+    const int64_t *ints;
+    const char *const *strs;
+    int ni = ms_attr_ints(n, "classlabels_int64s", &ints);
+    int ns = ms_attr_strings(n, "classlabels_strings", &strs);
+    vi->dtype = MS_DTYPE_FLOAT;
+    vi->ndim = 2;
+    vi->shape[0] = -1;
+    vi->shape[1] = ni > 0 ? ni : ns > 0 ? ns : -1;
+    vi->dim_names[0] = vi->dim_names[1] = NULL;
+    *node = n->index;
+    return MS_OK;
+}
+
 static ms_status graph_outputs(loader *L, const ms_pb_field *gf)
 {
     ms_pb r = ms_pb_sub(gf);
@@ -687,12 +735,14 @@ static ms_status graph_outputs(loader *L, const ms_pb_field *gf)
     while (ms_pb_next(&r, &f) > 0) {
         if (f.num != GP_OUTPUT || f.wire != MS_PB_LEN) continue;
         ms_value_info *vi = &m->output_info[m->n_outputs];
-        ms_status st = read_value_info(L, &f, vi);
+        int seq = 0;
+        ms_status st = read_value_info(L, &f, vi, &seq);
         if (st) return st;
         int32_t id = map_find(L, vi->name);
         if (id < 0)
             return FAIL(L->err, MS_ERR_INVALID, "invalid model: graph output '%s' is not produced "
                         "by any node", vi->name);
+        if ((st = zipmap_output(L, id, seq, vi, &m->output_zipmap[m->n_outputs]))) return st;
         m->outputs[m->n_outputs++] = id;
     }
     return MS_OK;

@@ -7,6 +7,7 @@
 static const ms_kernel *const families[] = {
     ms_ops_elementwise, ms_ops_linalg, ms_ops_conv, ms_ops_reduce,
     ms_ops_norm,        ms_ops_pool,   ms_ops_shape,  ms_ops_gather,
+    ms_ops_ml,          ms_ops_ml_trees,
 };
 
 const ms_kernel *ms_kernel_find(const char *domain, const char *op_type, int opset)

@@ -23,6 +23,11 @@ int ms_pb_next(ms_pb *r, ms_pb_field *f)
     if (ms_pb_varint(r, &key) < 0) return -1;
     f->num = (uint32_t)(key >> 3);
     f->wire = (int)(key & 7);
+    /* no stale data from an earlier field: a caller that reads `data` of a field that came
+     * with the wrong wire type gets an empty string, not the previous field's bytes */
+    f->v = 0;
+    f->data = r->p;
+    f->len = 0;
     if (f->num == 0 || key >> 32) return -1;
     switch (f->wire) {
     case MS_PB_VARINT:
