@@ -196,16 +196,21 @@ static ms_status write_stdout(const char *model_path, const ms_model *m, const m
     cli_model_name(model_name, sizeof model_name, model_path);
     const char **names = malloc(sizeof *names * (size_t)(n_sel ? n_sel : 1));
     ms_tensor *tens = malloc(sizeof *tens * (size_t)(n_sel ? n_sel : 1));
-    if (!names || !tens) {
+    mc_label_map *maps = calloc((size_t)(n_sel ? n_sel : 1), sizeof *maps);
+    if (!names || !tens || !maps) {
         free(names);
         free(tens);
+        free(maps);
         return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     for (int k = 0; k < n_sel; k++) {
         names[k] = ms_model_output(m, sel[k])->name;
         tens[k] = out[sel[k]];
+        /* ZipMap outputs print as label -> probability objects */
+        if (!ms_model_output_labels(m, sel[k], &maps[k].type, &maps[k].n, &maps[k].labels))
+            maps[k].type = MS_DTYPE_UNDEFINED;
     }
-    mc_oip_response r = {model_name, NULL, id, n_sel, names, tens};
+    mc_oip_response r = {model_name, NULL, id, n_sel, names, tens, maps};
     mc_buf b = {0};
     ms_status st = mc_json_write_response(&b, &r, err);
     mc_buf_putc(&b, '\n');
@@ -215,6 +220,7 @@ static ms_status write_stdout(const char *model_path, const ms_model *m, const m
     mc_buf_free(&b);
     free(names);
     free(tens);
+    free(maps);
     return st;
 }
 

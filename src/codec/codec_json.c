@@ -510,6 +510,38 @@ ms_status mc_json_write_tensor(mc_buf *b, const char *name, const ms_tensor *t, 
     return mc_buf_failed(b) ? mc_fail(err, MS_ERR_RUNTIME, "out of memory writing JSON") : MS_OK;
 }
 
+ms_status mc_json_write_label_map(mc_buf *b, const char *name, const ms_tensor *t,
+                                  const mc_label_map *lm, ms_error *err)
+{
+    if (t->dtype != MS_DTYPE_FLOAT || t->ndim != 2 || t->shape[1] != lm->n)
+        return mc_fail(err, MS_ERR_INVALID, "output '%s': a label map needs float32[N,%lld]",
+                       name, (long long)lm->n);
+    mc_buf_append(b, "{\"name\":", 8);
+    mc_buf_put_json_str(b, name);
+    mc_buf_puts(b, ",\"datatype\":\"FP32\",\"shape\":[");
+    mc_buf_put_i64(b, t->shape[0]);
+    mc_buf_puts(b, "],\"parameters\":{\"label_map\":true},\"data\":[");
+    const float *p = t->data;
+    for (int64_t r = 0; r < t->shape[0]; r++) {
+        mc_buf_append(b, r ? ",{" : "{", r ? 2 : 1);
+        for (int64_t k = 0; k < lm->n; k++) {
+            if (k) mc_buf_putc(b, ',');
+            if (lm->type == MS_DTYPE_STRING) {
+                mc_buf_put_json_str(b, ((const char *const *)lm->labels)[k]);
+            } else {
+                mc_buf_putc(b, '"');
+                mc_buf_put_i64(b, ((const int64_t *)lm->labels)[k]);
+                mc_buf_putc(b, '"');
+            }
+            mc_buf_putc(b, ':');
+            put_double(b, p[r * lm->n + k], 9);
+        }
+        mc_buf_putc(b, '}');
+    }
+    mc_buf_append(b, "]}", 2);
+    return mc_buf_failed(b) ? mc_fail(err, MS_ERR_RUNTIME, "out of memory writing JSON") : MS_OK;
+}
+
 ms_status mc_json_write_response(mc_buf *b, const mc_oip_response *r, ms_error *err)
 {
     mc_buf_append(b, "{\"model_name\":", 14);
@@ -525,7 +557,10 @@ ms_status mc_json_write_response(mc_buf *b, const mc_oip_response *r, ms_error *
     mc_buf_append(b, ",\"outputs\":[", 12);
     for (int i = 0; i < r->n_outputs; i++) {
         if (i) mc_buf_putc(b, ',');
-        ms_status st = mc_json_write_tensor(b, r->names[i], &r->outputs[i], err);
+        const mc_label_map *lm = r->label_maps ? &r->label_maps[i] : NULL;
+        ms_status st = lm && lm->type != MS_DTYPE_UNDEFINED
+                           ? mc_json_write_label_map(b, r->names[i], &r->outputs[i], lm, err)
+                           : mc_json_write_tensor(b, r->names[i], &r->outputs[i], err);
         if (st != MS_OK) return st;
     }
     mc_buf_append(b, "]}", 2);

@@ -64,6 +64,20 @@ void mc_named_tensor_free(mc_named_tensor *t);
 /* Append one output object {"name":..,"datatype":..,"shape":[..],"data":[..]}. */
 ms_status mc_json_write_tensor(mc_buf *b, const char *name, const ms_tensor *t, ms_error *err);
 
+/* A classifier output that is a list of label -> probability maps (ONNX-ML ZipMap): the
+ * tensor holds the probabilities [N, C]; labels are int64_t* or const char** (n == C). */
+typedef struct mc_label_map {
+    ms_dtype type; /* MS_DTYPE_INT64 or MS_DTYPE_STRING; MS_DTYPE_UNDEFINED: a plain tensor */
+    int64_t n;
+    const void *labels;
+} mc_label_map;
+
+/* Append {"name":..,"datatype":"FP32","shape":[N],"parameters":{"label_map":true},
+ *         "data":[{"label":p,...},...]}: one object per row. JSON keys are strings, so int64
+ * labels print as "7". */
+ms_status mc_json_write_label_map(mc_buf *b, const char *name, const ms_tensor *t,
+                                  const mc_label_map *lm, ms_error *err);
+
 typedef struct mc_oip_response {
     const char *model_name;    /* required */
     const char *model_version; /* NULL: omitted */
@@ -71,6 +85,7 @@ typedef struct mc_oip_response {
     int n_outputs;
     const char *const *names;  /* n_outputs names */
     const ms_tensor *outputs;  /* n_outputs tensors */
+    const mc_label_map *label_maps; /* NULL, or n_outputs entries (type UNDEFINED: plain) */
 } mc_oip_response;
 
 /* Append a whole response object. */

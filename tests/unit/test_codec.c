@@ -509,8 +509,33 @@ TEST(format_sniff)
     CHECK(mc_format_sniff("", 0) == MC_FORMAT_PB);
 }
 
+TEST(json_label_map)
+{
+    /* two rows over labels 7 and 9, and string labels: the ZipMap form */
+    float p[4] = {0.25f, 0.75f, 1.0f, 0.0f};
+    ms_tensor t = {MS_DTYPE_FLOAT, 2, {2, 2}, p};
+    int64_t ids[2] = {7, 9};
+    const char *names[2] = {"no", "y\"es"};
+    mc_label_map lm = {MS_DTYPE_INT64, 2, ids};
+    mc_buf b = {0};
+    ms_error err;
+    CHECK(mc_json_write_label_map(&b, "probs", &t, &lm, &err) == MS_OK);
+    CHECK_MSG(b.len && !strcmp(b.data, "{\"name\":\"probs\",\"datatype\":\"FP32\",\"shape\":[2],"
+                               "\"parameters\":{\"label_map\":true},"
+                               "\"data\":[{\"7\":0.25,\"9\":0.75},{\"7\":1,\"9\":0}]}"), "%s", b.data);
+    mc_buf_reset(&b);
+    mc_label_map ls = {MS_DTYPE_STRING, 2, names};
+    CHECK(mc_json_write_label_map(&b, "p", &t, &ls, &err) == MS_OK);
+    CHECK_MSG(strstr(b.data, "{\"no\":0.25,\"y\\\"es\":0.75}") != NULL, "%s", b.data);
+    mc_buf_reset(&b);
+    lm.n = 3; /* width mismatch is refused, not read out of bounds */
+    CHECK(mc_json_write_label_map(&b, "p", &t, &lm, &err) == MS_ERR_INVALID);
+    mc_buf_free(&b);
+}
+
 int main(void)
 {
+    RUN(json_label_map);
     RUN(npy_write_exact_header);
     RUN(npy_round_trip);
     RUN(npy_read_variants);
