@@ -100,6 +100,22 @@ ms_status ms_kcheck_ninputs(ms_kctx *c, int min, int max)
     return MS_OK;
 }
 
+ms_status ms_kneed_out(ms_kctx *c, int i)
+{
+    if (i >= c->n_out || !c->out[i]) return ms_kfail(c, MS_ERR_INVALID, "output %d is missing", i);
+    return MS_OK;
+}
+
+ms_status ms_kelem_size(ms_kctx *c, ms_dtype dt, size_t *es)
+{
+    size_t s = dt == MS_DTYPE_STRING ? 0 : ms_dtype_size(dt);
+    if (!s)
+        return ms_kfail(c, MS_ERR_UNSUPPORTED, "tensors of type %s are not supported",
+                        ms_dtype_name(dt));
+    *es = s;
+    return MS_OK;
+}
+
 /* ---- shapes ---------------------------------------------------------------------------- */
 
 ms_status ms_broadcast_shapes(ms_kctx *c, const ms_tensor *const *ts, int n, ms_tensor *out)

@@ -104,6 +104,12 @@ ms_status ms_kfail(ms_kctx *c, ms_status st, const char *fmt, ...)
 /* Common checks: each returns MS_OK or fails with a message naming the node and input. */
 ms_status ms_kcheck_dtype(ms_kctx *c, int input, ms_dtype want);
 ms_status ms_kcheck_ninputs(ms_kctx *c, int min, int max);
+/* Input i, or NULL when the node has fewer inputs or omits it. */
+static inline const ms_tensor *ms_kin(const ms_kctx *c, int i) { return i < c->n_in ? c->in[i] : NULL; }
+/* Output i must exist (MS_ERR_INVALID otherwise). */
+ms_status ms_kneed_out(ms_kctx *c, int i);
+/* Bytes per element for kernels that move elements; strings and unknown types unsupported. */
+ms_status ms_kelem_size(ms_kctx *c, ms_dtype dt, size_t *es);
 
 /* ---- shape helpers --------------------------------------------------------------------- */
 /* Numpy-style multidirectional broadcast of n shapes into out (MS_ERR_INVALID if they do not

@@ -9,27 +9,6 @@
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static const ms_tensor *in_opt(const ms_kctx *c, int i)
-{
-    return i < c->n_in ? c->in[i] : NULL;
-}
-
-static ms_status elem_size(ms_kctx *c, ms_dtype dt, size_t *es)
-{
-    size_t s = dt == MS_DTYPE_STRING ? 0 : ms_dtype_size(dt);
-    if (!s)
-        return ms_kfail(c, MS_ERR_UNSUPPORTED, "tensors of type %s are not supported",
-                        ms_dtype_name(dt));
-    *es = s;
-    return MS_OK;
-}
-
-static ms_status need_out(ms_kctx *c, int i)
-{
-    if (i >= c->n_out || !c->out[i]) return ms_kfail(c, MS_ERR_INVALID, "output %d is missing", i);
-    return MS_OK;
-}
-
 static ms_status check_index_type(ms_kctx *c, int input)
 {
     ms_dtype t = c->in[input]->dtype;
@@ -77,7 +56,7 @@ static ms_status gather_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0)) ||
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0)) ||
         (st = check_index_type(c, 1)))
         return st;
     const ms_tensor *x = c->in[0], *ind = c->in[1];
@@ -143,7 +122,7 @@ static ms_status gather_elements_infer(ms_kctx *c)
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
     int axis;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0)) ||
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0)) ||
         (st = check_index_type(c, 1)) || (st = elements_axis(c, c->in[0], c->in[1], &axis)))
         return st;
     ms_tensor_set_shape(c->out[0], c->in[0]->dtype, c->in[1]->ndim, c->in[1]->shape);
@@ -255,7 +234,7 @@ static ms_status scatter_elements_infer(ms_kctx *c)
     ms_status st = ms_kcheck_ninputs(c, 3, 3);
     size_t es;
     int axis, red;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0)) ||
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0)) ||
         (st = check_index_type(c, 1)) || (st = elements_axis(c, c->in[0], c->in[1], &axis)) ||
         (st = parse_reduction(c, c->in[0]->dtype, &red)))
         return st;
@@ -340,7 +319,7 @@ static ms_status gathernd_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0], *ind = c->in[1];
     int b = c->opset >= 12 ? (int)ms_attr_int(c->node, "batch_dims", 0) : 0;
     nd_plan p;
@@ -381,7 +360,7 @@ static ms_status scatternd_infer(ms_kctx *c)
     ms_status st = ms_kcheck_ninputs(c, 3, 3);
     size_t es;
     int red;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0)) ||
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0)) ||
         (st = parse_reduction(c, c->in[0]->dtype, &red)))
         return st;
     const ms_tensor *x = c->in[0], *ind = c->in[1], *upd = c->in[2];
@@ -452,7 +431,7 @@ static ms_status compress_infer(ms_kctx *c)
     size_t es;
     int axis;
     int64_t kept;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0)) ||
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0)) ||
         (st = compress_count(c, &axis, &kept)))
         return st;
     const ms_tensor *x = c->in[0];
@@ -526,7 +505,7 @@ static ms_status onehot_infer(ms_kctx *c)
     ms_status st = ms_kcheck_ninputs(c, 3, 3);
     size_t es;
     int64_t depth;
-    if (st || (st = need_out(c, 0)) || (st = elem_size(c, c->in[2]->dtype, &es)) ||
+    if (st || (st = ms_kneed_out(c, 0)) || (st = ms_kelem_size(c, c->in[2]->dtype, &es)) ||
         (st = onehot_depth(c, &depth)))
         return st;
     const ms_tensor *ind = c->in[0], *vals = c->in[2];
@@ -602,7 +581,7 @@ static ms_status revseq_infer(ms_kctx *c)
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
     int b, t;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0)) ||
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0)) ||
         (st = revseq_axes(c, &b, &t)))
         return st;
     ms_tensor_set_shape(c->out[0], c->in[0]->dtype, c->in[0]->ndim, c->in[0]->shape);
@@ -705,11 +684,11 @@ static ms_status rs_shape(ms_kctx *c, rs_plan *p, bool upsample)
         int n = ms_attr_floats(c->node, "scales", &attr_scales);
         if (n != r) return ms_kfail(c, MS_ERR_INVALID, "scales must have %d entries", r);
     } else if (upsample || c->opset < 11) {
-        scales = in_opt(c, 1);
+        scales = ms_kin(c, 1);
     } else {
-        roi = in_opt(c, 1);
-        scales = in_opt(c, 2);
-        sizes = in_opt(c, 3);
+        roi = ms_kin(c, 1);
+        scales = ms_kin(c, 2);
+        sizes = ms_kin(c, 3);
     }
     if (scales && ms_tensor_numel(scales) == 0) scales = NULL;
     if (sizes && ms_tensor_numel(sizes) == 0) sizes = NULL;
@@ -844,7 +823,7 @@ static ms_status rs_infer_common(ms_kctx *c, bool upsample)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, upsample ? 2 : 4);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     rs_plan p;
     if ((st = rs_parse(c, &p, upsample))) return st;

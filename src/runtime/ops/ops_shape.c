@@ -15,28 +15,6 @@
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-static const ms_tensor *in_opt(const ms_kctx *c, int i)
-{
-    return i < c->n_in ? c->in[i] : NULL;
-}
-
-/* Bytes per element for a kernel that moves elements; strings and unknown types refused. */
-static ms_status elem_size(ms_kctx *c, ms_dtype dt, size_t *es)
-{
-    size_t s = dt == MS_DTYPE_STRING ? 0 : ms_dtype_size(dt);
-    if (!s)
-        return ms_kfail(c, MS_ERR_UNSUPPORTED, "tensors of type %s are not supported",
-                        ms_dtype_name(dt));
-    *es = s;
-    return MS_OK;
-}
-
-static ms_status need_out(ms_kctx *c, int i)
-{
-    if (i >= c->n_out || !c->out[i]) return ms_kfail(c, MS_ERR_INVALID, "output %d is missing", i);
-    return MS_OK;
-}
-
 /* Product of dims, failing instead of overflowing. */
 static ms_status checked_numel(ms_kctx *c, int nd, const int64_t *shape, int64_t *n)
 {
@@ -85,7 +63,7 @@ static ms_status ints_attr_or_input(ms_kctx *c, const char *name, int since_inpu
         *n = cnt;
         return MS_OK;
     }
-    const ms_tensor *t = in_opt(c, input);
+    const ms_tensor *t = ms_kin(c, input);
     if (!t) return MS_OK;
     return read_ints(c, t, name, max, v, n);
 }
@@ -258,7 +236,7 @@ static ms_status reshape_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0], *s = c->in[1];
     if (s->dtype != MS_DTYPE_INT64 || s->ndim != 1)
         return ms_kfail(c, MS_ERR_INVALID, "shape must be a 1-D int64 tensor");
@@ -305,7 +283,7 @@ static ms_status flatten_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     int64_t axis = ms_attr_int(c->node, "axis", 1);
     if (axis < 0) axis += x->ndim;
@@ -322,7 +300,7 @@ static ms_status squeeze_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     int64_t axes[MS_MAX_DIMS];
     int n;
@@ -353,7 +331,7 @@ static ms_status unsqueeze_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     int64_t axes[MS_MAX_DIMS];
     int n;
@@ -380,7 +358,7 @@ static ms_status identity_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     ms_tensor_set_shape(c->out[0], c->in[0]->dtype, c->in[0]->ndim, c->in[0]->shape);
     return MS_OK;
 }
@@ -392,9 +370,9 @@ static ms_status dropout_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, c->opset >= 12 ? 3 : 1);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
-    const ms_tensor *ratio = in_opt(c, 1), *train = in_opt(c, 2);
+    const ms_tensor *ratio = ms_kin(c, 1), *train = ms_kin(c, 2);
     if (train) {
         if (train->dtype != MS_DTYPE_BOOL || ms_tensor_numel(train) != 1)
             return ms_kfail(c, MS_ERR_INVALID, "training_mode must be a bool scalar");
@@ -456,7 +434,7 @@ static ms_status transpose_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     int64_t perm[MS_MAX_DIMS], shape[MS_MAX_DIMS];
     if ((st = transpose_perm(c, perm))) return st;
@@ -481,14 +459,14 @@ static ms_status transpose_run(ms_kctx *c)
 
 static ms_status concat_infer(ms_kctx *c)
 {
-    ms_status st = need_out(c, 0);
+    ms_status st = ms_kneed_out(c, 0);
     if (st) return st;
     if (c->n_in < 1) return ms_kfail(c, MS_ERR_INVALID, "needs at least one input");
     for (int i = 0; i < c->n_in; i++)
         if (!c->in[i]) return ms_kfail(c, MS_ERR_INVALID, "input %d is missing", i);
     const ms_tensor *x = c->in[0];
     size_t es;
-    if ((st = elem_size(c, x->dtype, &es))) return st;
+    if ((st = ms_kelem_size(c, x->dtype, &es))) return st;
     const ms_attr *aa = ms_attr_find(c->node, "axis");
     if (!aa && c->opset >= 4) return ms_kfail(c, MS_ERR_INVALID, "attribute axis is required");
     int64_t axis_attr = aa ? aa->i : 1;
@@ -582,7 +560,7 @@ static ms_status split_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es))) return st;
     if (c->n_out < 1 || c->n_out > MS_MAX_IO) return ms_kfail(c, MS_ERR_INVALID, "bad output count");
     int axis;
     int64_t sizes[MS_MAX_IO];
@@ -696,7 +674,7 @@ static ms_status slice_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, c->opset < 10 ? 1 : 3, c->opset < 10 ? 1 : 5);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     view v;
     if ((st = slice_plan(c, &v))) return st;
     ms_tensor_set_shape(c->out[0], c->in[0]->dtype, v.nd, v.shape);
@@ -723,7 +701,7 @@ static ms_status expand_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0], *s = c->in[1];
     int64_t want[MS_MAX_DIMS];
     int n;
@@ -760,7 +738,7 @@ static ms_status tile_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     int64_t rep[MS_MAX_DIMS], shape[MS_MAX_DIMS];
     int n;
@@ -850,7 +828,7 @@ static ms_status pad_parse(ms_kctx *c, pad_plan *p, bool set_shape)
     memset(p->value, 0, sizeof p->value);
     if (p->mode != PAD_CONSTANT) return MS_OK;
     if (c->opset >= 11) {
-        const ms_tensor *v = in_opt(c, 2);
+        const ms_tensor *v = ms_kin(c, 2);
         if (v && ms_tensor_numel(v) > 0) {
             if (v->dtype != x->dtype)
                 return ms_kfail(c, MS_ERR_INVALID, "constant_value type differs from the data");
@@ -870,7 +848,7 @@ static ms_status pad_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, c->opset < 11 ? 1 : 2, c->opset < 11 ? 1 : 4);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     pad_plan p;
     if ((st = pad_parse(c, &p, true))) return st;
     int64_t maps = 0;
@@ -965,7 +943,7 @@ static void shape_range(const ms_kctx *c, int64_t *start, int64_t *end)
 static ms_status shape_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
-    if (st || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kneed_out(c, 0))) return st;
     int64_t s, e;
     shape_range(c, &s, &e);
     int64_t n = e - s;
@@ -984,7 +962,7 @@ static ms_status shape_run(ms_kctx *c)
 static ms_status size_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
-    if (st || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kneed_out(c, 0))) return st;
     ms_tensor_set_shape(c->out[0], MS_DTYPE_INT64, 0, NULL);
     return MS_OK;
 }
@@ -1040,8 +1018,8 @@ static ms_status constant_infer(ms_kctx *c)
     ms_tensor tmp;
     const ms_tensor *v;
     size_t es;
-    ms_status st = need_out(c, 0);
-    if (st || (st = constant_value(c, &tmp, &v)) || (st = elem_size(c, v->dtype, &es))) return st;
+    ms_status st = ms_kneed_out(c, 0);
+    if (st || (st = constant_value(c, &tmp, &v)) || (st = ms_kelem_size(c, v->dtype, &es))) return st;
     ms_tensor_set_shape(c->out[0], v->dtype, v->ndim, v->shape);
     return MS_OK;
 }
@@ -1076,11 +1054,11 @@ static ms_status cos_value(ms_kctx *c, const void **val, ms_dtype *dt)
 static ms_status cos_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
-    if (st || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kneed_out(c, 0))) return st;
     const void *val;
     ms_dtype dt;
     size_t es;
-    if ((st = cos_value(c, &val, &dt)) || (st = elem_size(c, dt, &es))) return st;
+    if ((st = cos_value(c, &val, &dt)) || (st = ms_kelem_size(c, dt, &es))) return st;
     int64_t shape[MS_MAX_DIMS], total;
     int n;
     if (c->in[0]->dtype != MS_DTYPE_INT64) return ms_kfail(c, MS_ERR_INVALID, "input must be int64");
@@ -1114,7 +1092,7 @@ static ms_status cast_check(ms_kctx *c, ms_dtype from, ms_dtype to)
 static ms_status cast_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
-    if (st || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kneed_out(c, 0))) return st;
     const ms_attr *to = ms_attr_find(c->node, "to");
     if (!to || to->type != MS_ATTR_INT) return ms_kfail(c, MS_ERR_INVALID, "attribute 'to' is required");
     if (to->i == MS_DTYPE_STRING || to->i == 16 /* bfloat16 */ || to->i == MS_DTYPE_FLOAT16 ||
@@ -1128,7 +1106,7 @@ static ms_status cast_infer(ms_kctx *c)
 static ms_status castlike_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 2, 2);
-    if (st || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kneed_out(c, 0))) return st;
     if ((st = cast_check(c, c->in[0]->dtype, c->in[1]->dtype))) return st;
     ms_tensor_set_shape(c->out[0], c->in[1]->dtype, c->in[0]->ndim, c->in[0]->shape);
     return MS_OK;
@@ -1186,7 +1164,7 @@ static ms_status range_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 3, 3);
     int64_t n;
-    if (st || (st = need_out(c, 0)) || (st = range_count(c, &n))) return st;
+    if (st || (st = ms_kneed_out(c, 0)) || (st = range_count(c, &n))) return st;
     ms_tensor_set_shape(c->out[0], c->in[0]->dtype, 1, &n);
     return MS_OK;
 }
@@ -1213,7 +1191,7 @@ static ms_status range_run(ms_kctx *c)
 static ms_status eyelike_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
-    if (st || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kneed_out(c, 0))) return st;
     const ms_tensor *x = c->in[0];
     if (x->ndim != 2) return ms_kfail(c, MS_ERR_INVALID, "input must be 2-D");
     ms_dtype dt = (ms_dtype)ms_attr_int(c->node, "dtype", x->dtype);
@@ -1240,8 +1218,8 @@ static ms_status trilu_infer(ms_kctx *c)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 2);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
-    const ms_tensor *x = c->in[0], *k = in_opt(c, 1);
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
+    const ms_tensor *x = c->in[0], *k = ms_kin(c, 1);
     if (x->ndim < 2) return ms_kfail(c, MS_ERR_INVALID, "input must have rank >= 2");
     if (k && (ms_tensor_numel(k) != 1 || k->dtype != MS_DTYPE_INT64))
         return ms_kfail(c, MS_ERR_INVALID, "k must be an int64 scalar");
@@ -1253,7 +1231,7 @@ static ms_status trilu_infer(ms_kctx *c)
  * zero in every numeric type). */
 static ms_status trilu_run(ms_kctx *c)
 {
-    const ms_tensor *x = c->in[0], *kt = in_opt(c, 1);
+    const ms_tensor *x = c->in[0], *kt = ms_kin(c, 1);
     ms_tensor *y = c->out[0];
     int64_t k = kt ? ms_tensor_get_i64(kt, 0) : 0;
     bool upper = ms_attr_int(c->node, "upper", 1) != 0;
@@ -1315,7 +1293,7 @@ static ms_status d2s_infer_common(ms_kctx *c, bool to_space)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
     size_t es;
-    if (st || (st = elem_size(c, c->in[0]->dtype, &es)) || (st = need_out(c, 0))) return st;
+    if (st || (st = ms_kelem_size(c, c->in[0]->dtype, &es)) || (st = ms_kneed_out(c, 0))) return st;
     int64_t oshape[4], vshape[6], vst[6];
     if ((st = d2s_view(c, to_space, oshape, vshape, vst))) return st;
     ms_tensor_set_shape(c->out[0], c->in[0]->dtype, 4, oshape);
