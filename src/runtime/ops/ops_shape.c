@@ -468,8 +468,9 @@ static ms_status concat_infer(ms_kctx *c)
     size_t es;
     if ((st = ms_kelem_size(c, x->dtype, &es))) return st;
     const ms_attr *aa = ms_attr_find(c->node, "axis");
-    if (!aa && c->opset >= 4) return ms_kfail(c, MS_ERR_INVALID, "attribute axis is required");
-    int64_t axis_attr = aa ? aa->i : 1;
+    if ((!aa && c->opset >= 4) || (aa && aa->type != MS_ATTR_INT))
+        return ms_kfail(c, MS_ERR_INVALID, "attribute axis (an int) is required");
+    int64_t axis_attr = ms_attr_int(c->node, "axis", 1); /* the same read as run's */
     int axis = ms_norm_axis(axis_attr, x->ndim);
     if (axis < 0)
         return ms_kfail(c, MS_ERR_INVALID, "axis %lld out of range for rank %d",
