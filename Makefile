@@ -12,11 +12,24 @@ ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),)
 VECT    = -fvect-cost-model=dynamic
 endif
 ALL_CFLAGS = -std=c11 $(VECT) -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -Iinclude -Isrc -Isrc/runtime -MMD -MP
-LDLIBS  = -lcjson -lm -lpthread
+LDLIBS  = -lcjson -lmicrohttpd -lm -lpthread
+
+# Store backends (src/store/): each is on by default; WITH_PG=0 etc. builds a stub that answers
+# "built without PostgreSQL support". After changing a knob, `make clean` (objects keep the old).
+WITH_SQLITE ?= 1
+WITH_PG     ?= 1
+WITH_REDIS  ?= 1
+STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_PG)),-lpq) \
+              $(if $(filter 1,$(WITH_REDIS)),-lhiredis)
+STORE_CFLAGS = -DMS_WITH_SQLITE=$(WITH_SQLITE) -DMS_WITH_PG=$(WITH_PG) \
+               -DMS_WITH_REDIS=$(WITH_REDIS) -I/usr/include/postgresql
 
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c src/runtime/ops/*.c))
 CODEC_SRC   := $(sort $(wildcard src/codec/*.c))
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
+STORE_SRC   := $(sort $(wildcard src/store/*.c))
+SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
+BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -24,6 +37,9 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 RUNTIME_OBJ := $(call obj,$(RUNTIME_SRC))
 CODEC_OBJ   := $(call obj,$(CODEC_SRC))
 CLI_OBJ     := $(call obj,$(CLI_SRC))
+STORE_OBJ   := $(call obj,$(STORE_SRC))
+SERVE_OBJ   := $(call obj,$(SERVE_SRC))
+BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps run test unit unit-asan conformance badinput fuzz install clean bench
@@ -45,12 +61,19 @@ $(BUILD)/libmlship_codec.a: $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mlship: $(CLI_OBJ) $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
-
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
+$(STORE_OBJ): ALL_CFLAGS += $(STORE_CFLAGS)
+$(BUILD)/libmlship_store.a: $(STORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
 
 $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)

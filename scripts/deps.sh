@@ -2,12 +2,13 @@
 # Installs the Debian packages a target needs, only when some are missing (idempotent).
 # Usage: scripts/deps.sh build|test|bench
 set -e
-build="gcc make libc6-dev libcjson-dev"
-test="$build clang libclang-rt-14-dev libonnx-testdata"
+build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev"
+test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server"
 case "${1:-build}" in
   build) want=$build ;;
   test)  want=$test ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  bench) want="$build wrk curl nginx-light python3-flask python3-sklearn gunicorn" ;;
+  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

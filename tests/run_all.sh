@@ -32,6 +32,7 @@ stage unit        make -j"$JOBS" unit
 stage unit-asan   make -j"$JOBS" unit-asan
 stage conformance make conformance
 [ -f tests/cli/test_cli.sh ] && stage cli sh tests/cli/test_cli.sh build/mlship
+[ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 
 echo "total: $pass passed, $fail failed, $skip skipped"

@@ -17,6 +17,8 @@
 int cli_inspect(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_features(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* "mlship CMD: message" + a hint to --help, on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -12,6 +12,8 @@ static const struct {
     {"inspect", cli_inspect, "show a model's inputs, outputs, opsets and operators (JSON)"},
     {"predict", cli_predict, "run a model on input tensors (.npy, .pb, JSON)"},
     {"bench", cli_bench, "measure latency and throughput of a model"},
+    {"features", cli_features, "load feature rows from CSV into a store (SQLite, PostgreSQL, Redis)"},
+    {"serve", cli_serve, "serve models over HTTP (Open Inference Protocol, /predict, /v1)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,168 @@
+/* cli_serve.c: `mlship serve`: the real-time HTTP inference server (src/serve/).
+ *
+ * Flow: parse options, open the model repository (loads, plans and warms every model), open
+ * the access log, start HTTP, then the main thread waits for signals and rescans the
+ * repository every --poll-ms. SIGTERM/SIGINT: stop accepting, let in-flight requests finish
+ * (at most --drain-ms), then exit 0. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli_common.h"
+#include "serve/sv_http.h"
+#include "serve/sv_log.h"
+#include "serve/sv_repo.h"
+#include "serve/sv_routes.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mlship serve --models DIR | --model PATH [options]\n"
+            "\n"
+            "Serve models over HTTP/1.1 (keep-alive): the Open Inference Protocol (KServe V2,\n"
+            "as Triton speaks it, with the binary tensor data extension), the tutorial's\n"
+            "POST /predict {\"features\": [..]}, and TF-Serving's POST /v1/models/M:predict.\n"
+            "\n"
+            "  --models DIR        a model repository: DIR/<name>/<version>/model.onnx (or\n"
+            "                      XGBoost model.json), optional DIR/<name>/config.json;\n"
+            "                      rescanned for new, changed and removed versions (hot reload)\n"
+            "  --model PATH        one model file, served as model 'default' version '1'\n"
+            "  --host H            address to bind (default 127.0.0.1)\n"
+            "  --port N            port (default 8080; 0 picks a free one, printed at start)\n"
+            "  --store URL         feature store for models whose config.json names no store:\n"
+            "                      sqlite:///abs.db, sqlite://rel.db, postgresql://..., redis://...\n"
+            "  --admin-token T     bearer token for the repository API (POST /v2/repository/...);\n"
+            "                      default $MLSHIP_ADMIN_TOKEN; without one that API answers 403\n"
+            "  --api-token T       require 'Authorization: Bearer T' on inference and metadata\n"
+            "                      routes (health and /metrics stay open); default $MLSHIP_API_TOKEN\n"
+            "  --max-body BYTES    largest request body (default 16777216); larger gets 413\n"
+            "  --timeout-ms N      per-request time limit in the server (default 30000; 0: none);\n"
+            "                      a request still queued past it gets 504\n"
+            "  --threads N         HTTP event-loop threads (default: the number of CPUs)\n"
+            "  --access-log FILE   append one JSON object per request to FILE\n"
+            "  --poll-ms N         repository rescan period (default 1000; 0: only on\n"
+            "                      POST /v2/repository/index)\n"
+            "  --drain-ms N        on SIGTERM, wait at most this long for in-flight requests\n"
+            "                      (default 30000)\n"
+            "  -h, --help          show this help\n"
+            "\n"
+            "config.json: {\"default_version\": \"2\",\n"
+            "              \"batching\": {\"max_batch_size\": 64, \"max_queue_delay_us\": 500,\n"
+            "                           \"max_queue_size\": 1024},\n"
+            "              \"features\": {\"store\": URL, \"table\": T, \"key\": COL,\n"
+            "                           \"columns\": [\"f0\", ...]},\n"
+            "              \"predict\": {\"output\": NAME, \"column\": 1}}\n"
+            "\n"
+            "Routes: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/M[/versions/V],\n"
+            "  .../ready; POST .../infer; POST /predict; GET /v1/models/M; POST\n"
+            "  /v1/models/M:predict ({\"instances\": [..]} or {\"keys\": [..], \"overrides\": {..}});\n"
+            "  POST /v2/repository/index, /v2/repository/models/M/load|unload; GET /metrics.\n"
+            "\n"
+            "exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 runtime failure\n"
+            "(cannot listen), 2 bad usage or a model that does not load (--model), 3 unsupported.\n");
+}
+
+int cli_serve(int argc, char **argv)
+{
+    const char *models = NULL, *model = NULL, *host = "127.0.0.1", *store = NULL;
+    const char *admin = getenv("MLSHIP_ADMIN_TOKEN"), *api = getenv("MLSHIP_API_TOKEN");
+    const char *access_log = NULL;
+    long port = 8080, max_body = 16L << 20, timeout_ms = 30000, threads = 0, poll_ms = 1000,
+         drain_ms = 30000;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        if (cli_is_help(a)) { usage(stdout); return 0; }
+        struct { const char *name; const char **s; long *n; long lo, hi; } opts[] = {
+            {"--models", &models, NULL, 0, 0},      {"--model", &model, NULL, 0, 0},
+            {"--host", &host, NULL, 0, 0},          {"--store", &store, NULL, 0, 0},
+            {"--admin-token", &admin, NULL, 0, 0},  {"--api-token", &api, NULL, 0, 0},
+            {"--access-log", &access_log, NULL, 0, 0},
+            {"--port", NULL, &port, 0, 65535},      {"--max-body", NULL, &max_body, 1, 1L << 40},
+            {"--timeout-ms", NULL, &timeout_ms, 0, 86400000L},
+            {"--threads", NULL, &threads, 1, 1024}, {"--poll-ms", NULL, &poll_ms, 0, 86400000L},
+            {"--drain-ms", NULL, &drain_ms, 0, 86400000L},
+        };
+        int matched = 0;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
+            int rc = cli_opt(argc, argv, &i, opts[k].name, &val);
+            if (rc == 0) continue;
+            if (rc < 0) return cli_usage_error("serve", "option '%s' needs a value", opts[k].name);
+            matched = 1;
+            if (opts[k].s) *opts[k].s = val;
+            else if (cli_parse_long(val, opts[k].lo, opts[k].hi, opts[k].n))
+                return cli_usage_error("serve", "%s: '%s' is not an integer in [%ld, %ld]", opts[k].name, val,
+                                       opts[k].lo, opts[k].hi);
+        }
+        if (!matched) {
+            if (a[0] == '-') return cli_usage_error("serve", "unknown option '%s'", a);
+            return cli_usage_error("serve", "unexpected argument '%s'", a);
+        }
+    }
+    if (!models == !model) return cli_usage_error("serve", "give exactly one of --models DIR or --model PATH");
+    if (admin && !admin[0]) admin = NULL;
+    if (api && !api[0]) api = NULL;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? n : 1;
+    }
+
+    /* Signals: every thread inherits the mask; the main thread takes them with sigtimedwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ms_error err = {{0}};
+    sv_repo *repo = NULL;
+    ms_status st = models ? sv_repo_open_dir(models, store, &repo, &err) : sv_repo_open_file(model, store, &repo, &err);
+    if (st != MS_OK) return cli_fail("serve", st, err.msg);
+    if (sv_log_open(access_log, &err) != MS_OK) {
+        sv_repo_free(repo);
+        return cli_fail("serve", MS_ERR_RUNTIME, err.msg);
+    }
+    static sv_server server;
+    server.repo = repo;
+    server.admin_token = admin;
+    server.api_token = api;
+    server.timeout_ms = (uint64_t)timeout_ms;
+    sv_http_opts ho = {host, (int)port, (int)threads, (uint64_t)max_body, 60,
+                       sv_routes_handle, sv_routes_done, &server};
+    sv_http *http = NULL;
+    if ((st = sv_http_start(&ho, &http, &err)) != MS_OK) {
+        sv_log_close();
+        sv_repo_free(repo);
+        return cli_fail("serve", st, err.msg);
+    }
+    sv_log_event("listening on http://%s%s%s:%d (%ld threads%s%s)", strchr(host, ':') ? "[" : "", host,
+                 strchr(host, ':') ? "]" : "", sv_http_port(http), threads,
+                 admin ? ", repository API on" : "", api ? ", API token required" : "");
+
+    for (;;) {
+        struct timespec ts = {poll_ms ? poll_ms / 1000 : 3600, poll_ms ? (poll_ms % 1000) * 1000000L : 0};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            sv_log_event("%s: draining %d in-flight request(s), then exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                         sv_http_inflight(http));
+            break;
+        }
+        if (sig < 0 && poll_ms) sv_repo_poll(repo);
+    }
+    atomic_store(&server.draining, 1);
+    sv_http_quiesce(http);
+    uint64_t until = sv_now_ns() + (uint64_t)drain_ms * 1000000u;
+    while (sv_http_inflight(http) > 0 && sv_now_ns() < until) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    int left = sv_http_inflight(http);
+    sv_http_stop(http);
+    sv_repo_free(repo);
+    sv_log_event("stopped%s", left ? " (drain time ran out)" : "");
+    sv_log_close();
+    return 0;
+}

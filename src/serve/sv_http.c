@@ -1,0 +1,275 @@
+/* sv_http.c: HTTP/1.1 on GNU libmicrohttpd (Debian libmicrohttpd-dev).
+ *
+ * Why libmicrohttpd: it is a maintained, widely packaged C library that does the parts that are
+ * easy to get wrong (request parsing, chunked bodies, keep-alive, pipelining, timeouts,
+ * Expect: 100-continue), runs its own pool of epoll event-loop threads, and can suspend a
+ * connection while its request waits in a batch queue and resume it from another thread.
+ * h2o would be faster still but is a much larger dependency with its own event loop to embed;
+ * a home-made loop would have to re-earn all of the above. The measurements in bench/RESULTS.md
+ * say how close this gets to nginx's ceiling.
+ *
+ * Threads: MHD_OPTION_THREAD_POOL_SIZE event-loop threads, each owning its connections.
+ * Handlers run on those threads and must not block for long: model runs are short, and a
+ * request that waits for a dynamic batch is suspended instead of blocking its thread. */
+#define _GNU_SOURCE
+#include "serve/sv_http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+struct sv_http {
+    struct MHD_Daemon *d;
+    sv_http_opts o;
+    atomic_int inflight;
+    atomic_int draining;
+    int port;
+};
+
+enum { PH_READ, PH_SUSPENDED, PH_READY, PH_SENT };
+
+typedef struct sv_req_int {
+    struct MHD_Connection *conn;
+    sv_http *h;
+    int phase;
+    int too_large;
+    char *path; /* owned copy without the query string */
+} sv_req_int;
+
+uint64_t sv_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+const char *sv_req_header(sv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->in->conn, MHD_HEADER_KIND, name);
+}
+
+int sv_req_add_header(sv_req *r, const char *name, const char *value)
+{
+    if (r->n_headers >= SV_MAX_HEADERS) return -1;
+    snprintf(r->header_name[r->n_headers], sizeof r->header_name[0], "%s", name);
+    snprintf(r->header_value[r->n_headers], sizeof r->header_value[0], "%s", value);
+    r->n_headers++;
+    return 0;
+}
+
+void sv_req_error(sv_req *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->error, sizeof r->error, fmt, ap);
+    va_end(ap);
+    /* The message itself may be longer than r->error: format again into the body. */
+    char msg[1024];
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mc_buf_reset(&r->out);
+    mc_buf_puts(&r->out, "{\"error\":");
+    mc_buf_put_json_str(&r->out, msg);
+    mc_buf_puts(&r->out, "}");
+    r->content_type = "application/json";
+    r->status = status;
+}
+
+void sv_req_suspend(sv_req *r)
+{
+    r->in->phase = PH_SUSPENDED;
+    MHD_suspend_connection(r->in->conn);
+}
+
+void sv_req_resume(sv_req *r)
+{
+    struct MHD_Connection *c = r->in->conn;
+    r->in->phase = PH_READY; /* the handler runs again on the connection's thread and sends */
+    MHD_resume_connection(c);
+}
+
+static void free_buf(void *p) { free(p); }
+
+static enum MHD_Result send_response(sv_req *r)
+{
+    sv_req_int *in = r->in;
+    sv_http *h = in->h;
+    if (!r->status) sv_req_error(r, 500, "internal error: no response");
+    struct MHD_Response *resp;
+    size_t len = r->out.len;
+    if (r->out.data && !r->out.failed) {
+        resp = MHD_create_response_from_buffer_with_free_callback(len, r->out.data, free_buf);
+        if (resp) r->out.data = NULL, r->out.len = r->out.cap = 0;
+    } else {
+        if (r->out.failed) r->status = 500;
+        len = 0;
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    for (int i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->header_name[i], r->header_value[i]);
+    if (atomic_load(&h->draining)) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(in->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    in->phase = PH_SENT;
+    if (h->o.done) {
+        char remote[64] = "";
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(in->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, remote, sizeof remote);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote, sizeof remote);
+        }
+        h->o.done(h->o.ctx, r, remote, len);
+    }
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    sv_http *h = cls;
+    sv_req *r = *con_cls;
+    if (!r) { /* first call: headers are in */
+        r = calloc(1, sizeof *r);
+        sv_req_int *in = r ? calloc(1, sizeof *in) : NULL;
+        if (!in) { free(r); return MHD_NO; }
+        r->in = in;
+        in->conn = conn;
+        in->h = h;
+        r->t0_ns = sv_now_ns();
+        r->method = method;
+        size_t n = strcspn(url, "?");
+        if (!(in->path = strndup(url, n))) { free(in); free(r); return MHD_NO; }
+        r->path = in->path;
+        snprintf(r->route, sizeof r->route, "other");
+        *con_cls = r;
+        atomic_fetch_add(&h->inflight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (*end || v > h->o.max_body) {
+                /* Answer before reading the body; MHD then closes the connection. */
+                sv_req_error(r, 413, "request body of %s bytes exceeds the limit of %llu bytes (--max-body)",
+                             cl, (unsigned long long)h->o.max_body);
+                return send_response(r);
+            }
+            if (v) mc_buf_reserve(&r->body, (size_t)v);
+        }
+        return MHD_YES;
+    }
+    sv_req_int *in = r->in;
+    if (*upload_data_size) { /* a piece of the body */
+        if (in->too_large || r->body.len + *upload_data_size > h->o.max_body) in->too_large = 1;
+        else mc_buf_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (in->phase == PH_READY) return send_response(r);
+    if (in->phase != PH_READ) return MHD_YES; /* spurious call while suspended or after sending */
+    if (in->too_large) {
+        sv_req_error(r, 413, "request body exceeds the limit of %llu bytes (--max-body)",
+                     (unsigned long long)h->o.max_body);
+        return send_response(r);
+    }
+    if (r->body.failed) {
+        sv_req_error(r, 500, "out of memory reading the request body");
+        return send_response(r);
+    }
+    if (!r->body.data) mc_buf_reserve(&r->body, 1); /* an empty body is "" */
+    h->o.handler(h->o.ctx, r);
+    if (in->phase == PH_SUSPENDED || in->phase == PH_READY) return MHD_YES;
+    return send_response(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    sv_http *h = cls;
+    sv_req *r = *con_cls;
+    if (!r) return;
+    if (r->state_free) r->state_free(r->state);
+    mc_buf_free(&r->body);
+    mc_buf_free(&r->out);
+    free(r->in->path);
+    free(r->in);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&h->inflight, 1);
+}
+
+ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
+{
+    *out = NULL;
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%d", o->port);
+    int gai = getaddrinfo(o->host, port, &hints, &ai);
+    if (gai != 0 || !ai)
+        return mc_fail(err, MS_ERR_INVALID, "cannot resolve --host '%s': %s", o->host, gai_strerror(gai));
+    sv_http *h = calloc(1, sizeof *h);
+    if (!h) { freeaddrinfo(ai); return mc_fail(err, MS_ERR_RUNTIME, "out of memory"); }
+    h->o = *o;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_TURBO;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
+        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h,
+                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!h->d) {
+        free(h);
+        return mc_fail(err, MS_ERR_RUNTIME, "cannot listen on %s:%d (address in use, or not allowed)",
+                       o->host, o->port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : o->port;
+    *out = h;
+    return MS_OK;
+}
+
+int sv_http_port(const sv_http *h) { return h->port; }
+int sv_http_inflight(const sv_http *h) { return atomic_load(&((sv_http *)h)->inflight); }
+
+void sv_http_quiesce(sv_http *h)
+{
+    atomic_store(&h->draining, 1);
+    MHD_socket s = MHD_quiesce_daemon(h->d);
+    if (s != MHD_INVALID_SOCKET) close(s);
+}
+
+void sv_http_stop(sv_http *h)
+{
+    if (!h) return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

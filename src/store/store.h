@@ -1,0 +1,210 @@
+/* store.h: the store layer: feature rows (read by `mlship serve`, written by `mlship features
+ * load`) and batch predictions with atomic publish (written by `mlship batch`, read by lookups).
+ * One interface; one backend per file (store_sqlite.c, store_pg.c, store_redis.c), chosen by URL:
+ *
+ *     sqlite:///abs/path.db     absolute path (three slashes)
+ *     sqlite://rel/path.db      relative to the working directory (two slashes)
+ *     sqlite::memory:           a private in-memory database (tests)
+ *     postgresql://user:pw@host:port/db?opt=v   also postgres://; handed to libpq unchanged
+ *     redis://[user:pw@]host[:port][/db]        default port 6379, db 0 (features only)
+ *
+ * A typical read, as the server does it:
+ *
+ *     st_store *s;
+ *     if (st_open("sqlite:///var/lib/mlship/store.db", &s, &err) != MS_OK) { ...err.msg... }
+ *     const char *cols[] = {"f0", "f1", "f2"};
+ *     st_features spec = {"customer_features", "customer_id", cols, 3};
+ *     const char *keys[] = {"c_17", "c_42"};
+ *     float x[2 * 3]; uint8_t found[2];
+ *     if (st_features_fetch(s, &spec, keys, 2, x, found, &err) != MS_OK) { ... }
+ *     st_close(s);
+ *
+ * Threads: a handle is one connection and is NOT thread-safe; open one per thread (as with
+ * ms_session). SQLite files are opened in WAL mode, so a batch job can write while servers read.
+ *
+ * Errors: every call returns MS_OK or fills `err`: MS_ERR_INVALID for bad input (malformed URL,
+ * bad identifier, run in the wrong state), MS_ERR_RUNTIME for the server or file failing
+ * (unreachable, disk full, constraint), MS_ERR_UNSUPPORTED for a backend built without its
+ * library or an operation the backend does not offer (predictions on Redis). A call that fails
+ * leaves the stored data as it was: every multi-statement write is one transaction.
+ *
+ * Identifiers (table and column names) must match [A-Za-z_][A-Za-z0-9_]* (at most 63 chars);
+ * they are checked and then double-quoted, so no SQL is ever built from unchecked text. Keys and
+ * values always travel as bound parameters (or COPY data / Redis arguments).
+ *
+ * Prediction tables (created on first use, SQL backends): mlship_runs (one row per run and
+ * shard: status, counts, times, model version, input fingerprint, last committed chunk),
+ * mlship_rejects (run_id, shard, line, reason), mlship_published (model -> run_id), and the
+ * predictions (key, outputs JSON text, scored_at; model, version and run from mlship_runs):
+ * PostgreSQL keeps one table, mlship_predictions (model, run_id, key, ...), written with COPY;
+ * SQLite keeps one append-only table per run, mlship_pred_<n> (n from mlship_run_numbers),
+ * indexed when the run completes and dropped when it is pruned: bulk writes stay fast. */
+#ifndef ST_STORE_H
+#define ST_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlship.h"
+
+typedef struct st_store st_store;
+
+/* ---- connections --------------------------------------------------------------------- */
+
+ms_status st_open(const char *url, st_store **out, ms_error *err);
+void st_close(st_store *s); /* NULL is fine */
+/* "sqlite", "postgresql" or "redis". */
+const char *st_backend(const st_store *s);
+/* 1 if the backend was built in (e.g. st_backend_available("postgresql")). */
+int st_backend_available(const char *backend);
+
+/* MS_OK if `name` is a valid identifier, else MS_ERR_INVALID naming `what` ("table", ...). */
+ms_status st_check_ident(const char *what, const char *name, ms_error *err);
+
+/* The strict number rule every backend applies to feature values: the whole string (spaces
+ * around it allowed) is a decimal number, "nan" or "inf"; no hex. 0 on success. */
+int st_parse_number(const char *s, double *out);
+
+/* ---- features ------------------------------------------------------------------------ */
+
+/* Where a model's features live: table, key column, feature columns in model input order.
+ * Redis: entity hash "<table>:<key>", one field per column (the key column is not stored). */
+typedef struct st_features {
+    const char *table;
+    const char *key;
+    const char *const *columns;
+    int ncolumns;
+} st_features;
+
+/* Read the rows of `keys` into out[nkeys * ncolumns] (row-major float32) and found[nkeys].
+ * An unknown key is not an error: found[i] = 0 and its row is left as NaN. A NULL (SQL) or
+ * missing (Redis) value is NaN, the usual "missing" for tree models. A stored value that is
+ * not a number is MS_ERR_INVALID naming the key and column. A missing table or column is
+ * MS_ERR_INVALID. Statements are prepared once per handle and (table, columns). */
+ms_status st_features_fetch(st_store *s, const st_features *spec, const char *const *keys,
+                            size_t nkeys, float *out, uint8_t *found, ms_error *err);
+
+/* Upsert feature rows: begin, any number of put calls, then commit or abort.
+ * begin creates the table if missing (key column text primary key, feature columns numeric:
+ * REAL in SQLite, double precision in PostgreSQL) and adds missing columns, then opens one
+ * transaction (SQL backends): nothing is visible to readers until commit, and abort (or a
+ * failure anywhere) leaves the table exactly as before. Redis has no such transaction: rows are
+ * pipelined as they come (HSET; an empty value deletes the field), so validate the input first.
+ * put takes nrows rows of (1 + ncolumns) strings each: the key, then the values in the order of
+ * spec->columns; a NULL or "" value is stored as NULL (missing). Values must be numbers
+ * (strict: the whole string); a row with a later duplicate key is replaced by the later one.
+ * On any failure the upsert is aborted and freed; after commit or abort `u` is freed. */
+typedef struct st_upsert st_upsert;
+ms_status st_upsert_begin(st_store *s, const st_features *spec, st_upsert **out, ms_error *err);
+ms_status st_upsert_put(st_upsert *u, const char *const *cells, size_t nrows, ms_error *err);
+ms_status st_upsert_commit(st_upsert *u, size_t *rows_written, ms_error *err);
+void st_upsert_abort(st_upsert *u); /* NULL is fine */
+
+/* ---- batch runs and predictions (SQL backends) ---------------------------------------- */
+
+#define ST_NAME_MAX 128 /* model names, versions, run ids: [A-Za-z0-9._:-], < 128 chars */
+
+typedef enum st_run_status {
+    ST_RUN_RUNNING = 0,
+    ST_RUN_COMPLETE = 1,  /* all rows scored; not (or no longer) the published run */
+    ST_RUN_FAILED = 2,    /* never visible */
+    ST_RUN_PUBLISHED = 3, /* the run lookups answer from (one per model) */
+} st_run_status;
+const char *st_run_status_name(st_run_status st); /* "running", "complete", ... */
+
+/* One shard of a run (a run without --shard is shard 0 of 1). Shards of one run share run_id,
+ * model, model_version and shard_count; the run is published when all shards are complete. */
+typedef struct st_run {
+    char run_id[ST_NAME_MAX];
+    char model[ST_NAME_MAX];
+    char model_version[ST_NAME_MAX];
+    char input_fingerprint[ST_NAME_MAX]; /* free text, e.g. "sha256:..."; "" if none */
+    int32_t shard, shard_count;          /* 0 <= shard < shard_count */
+    st_run_status status;                /* filled by reads; begin ignores it */
+    int64_t rows_scored, rows_rejected;  /* filled by reads */
+    int64_t last_chunk;                  /* last committed chunk, -1 before the first */
+    char started_at[32], finished_at[32]; /* "2025-06-01T02:00:00Z"; finished "" if not */
+} st_run;
+
+/* A fresh run id: UTC time plus randomness, "20250601T020000Z-1a2b3c", sortable by time. */
+void st_run_make_id(char *dst, size_t cap);
+
+/* Record a new shard of a run (status running, last_chunk -1). MS_ERR_INVALID if that run and
+ * shard already exist, or if other shards of the run disagree on model or shard_count. */
+ms_status st_run_begin(st_store *s, const st_run *run, ms_error *err);
+/* Read one shard's row: *found = 0 if there is none. */
+ms_status st_run_get(st_store *s, const char *run_id, int32_t shard, st_run *out, int *found,
+                     ms_error *err);
+/* The most recently started run of `model` for this shard (what --resume continues). */
+ms_status st_run_latest(st_store *s, const char *model, int32_t shard, st_run *out, int *found,
+                        ms_error *err);
+/* Every shard row of `model`, newest first. fn returns nonzero to stop. */
+ms_status st_run_list(st_store *s, const char *model, int (*fn)(void *ctx, const st_run *run),
+                      void *ctx, ms_error *err);
+
+typedef struct st_prediction {
+    const char *key;
+    const char *outputs; /* JSON text, stored verbatim */
+} st_prediction;
+typedef struct st_reject {
+    int64_t line; /* input line number (1-based, header is line 1 for CSV) */
+    const char *reason;
+} st_reject;
+
+/* Commit chunk number `chunk` of a run's shard: insert its predictions and rejects, add to
+ * rows_scored/rows_rejected, and set last_chunk = chunk, all in ONE transaction. So after a
+ * crash, last_chunk says exactly which rows are stored, and --resume restarts at chunk + 1.
+ * The shard must be running and `chunk` must be last_chunk + 1 (else MS_ERR_INVALID, nothing
+ * written). A key already written in this run is replaced (the last write wins).
+ * PostgreSQL writes with COPY. */
+ms_status st_run_write_chunk(st_store *s, const char *run_id, int32_t shard, int64_t chunk,
+                             const st_prediction *preds, size_t npreds,
+                             const st_reject *rejects, size_t nrejects, ms_error *err);
+/* Mark a shard failed (never visible). A failed run is not published. */
+ms_status st_run_fail(st_store *s, const char *run_id, int32_t shard, ms_error *err);
+/* Mark a shard complete. If that completes every shard of the run, publish it in the same
+ * transaction (lookups switch from the previous run to this one at once), then keep the last
+ * `keep` runs of the model (keep <= 0: keep all) and delete older runs' rows; *published
+ * (may be NULL) says whether this call published. Concurrent shards completing at the same
+ * time serialize on the run's rows, so exactly one of them publishes. */
+ms_status st_run_complete(st_store *s, const char *run_id, int32_t shard, int keep,
+                          int *published, ms_error *err);
+/* Make `run_id` (complete or published, all shards) the published run of its model, in one
+ * transaction: roll back or forward. Deletes nothing. */
+ms_status st_run_publish(st_store *s, const char *run_id, ms_error *err);
+/* Keep the `keep` most recent finished runs of `model` plus the published one and any running
+ * run; delete the other runs and their predictions and rejects. */
+ms_status st_runs_prune(st_store *s, const char *model, int keep, ms_error *err);
+
+/* A published prediction, valid only during the callback. */
+typedef struct st_pred_row {
+    const char *key, *outputs, *model, *model_version, *run_id;
+    const char *scored_at; /* "2025-06-01T02:00:03Z" */
+} st_pred_row;
+/* index: the position in `keys` (lookup) or a running count (scan). row NULL: not found.
+ * Return nonzero to stop early. The callback must not call the same handle. */
+typedef int (*st_pred_fn)(void *ctx, size_t index, const st_pred_row *row);
+
+/* Look keys up in the published run of `model`: fn once per key, in order, row NULL when the
+ * key is unknown or the model has no published run. Each key is read from one consistent
+ * snapshot, so a reader never sees a partial run. */
+ms_status st_pred_lookup(st_store *s, const char *model, const char *const *keys, size_t nkeys,
+                         st_pred_fn fn, void *ctx, ms_error *err);
+/* Every prediction of the published run of `model`, ordered by key, streamed from one snapshot
+ * with bounded memory (SQLite: one statement; PostgreSQL: single-row mode). */
+ms_status st_pred_scan(st_store *s, const char *model, st_pred_fn fn, void *ctx, ms_error *err);
+/* The rejects of a run (all shards), by shard then line. */
+ms_status st_run_rejects(st_store *s, const char *run_id,
+                         int (*fn)(void *ctx, int32_t shard, int64_t line, const char *reason),
+                         void *ctx, ms_error *err);
+
+/* ---- queries (batch input "sql:SELECT ...") -------------------------------------------- */
+
+/* Run one read query written by the user and stream its rows as text (NULL for SQL NULL):
+ * fn(ctx, ncols, names, values), with bounded memory. fn returns nonzero to stop.
+ * MS_ERR_UNSUPPORTED on Redis. */
+typedef int (*st_row_fn)(void *ctx, int ncols, const char *const *names,
+                         const char *const *values);
+ms_status st_query(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err);
+
+#endif

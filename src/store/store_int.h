@@ -1,0 +1,117 @@
+/* store_int.h: what the store backends share, private to src/store/: the backend table (one
+ * struct of function pointers per backend, as redis' ConnectionType), the parsed URL, and small
+ * helpers (errors, identifiers, a string builder, strict numbers, UTC time).
+ *
+ * store.c checks every argument (identifiers, names, numbers, chunk order is the backend's)
+ * before calling a backend, so backends may assume valid identifiers and names. An operation a
+ * backend does not offer is a NULL pointer: store.c answers MS_ERR_UNSUPPORTED. */
+#ifndef ST_STORE_INT_H
+#define ST_STORE_INT_H
+
+#include <stdarg.h>
+
+#include "store/store.h"
+
+typedef struct st_url {
+    const char *url; /* the whole URL as given */
+    char *path;      /* sqlite: the file path (":memory:" for sqlite::memory:) */
+    char *host;      /* redis */
+    int port;        /* redis */
+    int db;          /* redis */
+    char *user, *password; /* redis AUTH, or NULL */
+} st_url;
+
+typedef struct st_backend_ops {
+    const char *name;
+    ms_status (*open)(const st_url *u, st_store **out, ms_error *err);
+    void (*close)(st_store *s);
+
+    ms_status (*fetch)(st_store *s, const st_features *spec, const char *const *keys, size_t nkeys,
+                       float *out, uint8_t *found, ms_error *err);
+    ms_status (*upsert_begin)(st_store *s, const st_features *spec, st_upsert **out,
+                              ms_error *err);
+    /* cells as in st_upsert_put; vals[r * ncolumns + c] is the parsed number (cells checked) */
+    ms_status (*upsert_put)(st_upsert *u, const char *const *cells, const double *vals,
+                            size_t nrows, ms_error *err);
+    ms_status (*upsert_commit)(st_upsert *u, ms_error *err);
+    void (*upsert_abort)(st_upsert *u); /* rolls back and frees */
+
+    ms_status (*run_begin)(st_store *s, const st_run *run, ms_error *err);
+    ms_status (*run_get)(st_store *s, const char *run_id, int32_t shard, st_run *out, int *found,
+                         ms_error *err);
+    ms_status (*run_latest)(st_store *s, const char *model, int32_t shard, st_run *out,
+                            int *found, ms_error *err);
+    ms_status (*run_list)(st_store *s, const char *model, int (*fn)(void *, const st_run *),
+                          void *ctx, ms_error *err);
+    ms_status (*write_chunk)(st_store *s, const char *run_id, int32_t shard, int64_t chunk,
+                             const st_prediction *preds, size_t npreds, const st_reject *rejects,
+                             size_t nrejects, ms_error *err);
+    ms_status (*run_fail)(st_store *s, const char *run_id, int32_t shard, ms_error *err);
+    ms_status (*run_complete)(st_store *s, const char *run_id, int32_t shard, int keep,
+                              int *published, ms_error *err);
+    ms_status (*run_publish)(st_store *s, const char *run_id, ms_error *err);
+    ms_status (*runs_prune)(st_store *s, const char *model, int keep, ms_error *err);
+    ms_status (*pred_lookup)(st_store *s, const char *model, const char *const *keys,
+                             size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err);
+    ms_status (*pred_scan)(st_store *s, const char *model, st_pred_fn fn, void *ctx,
+                           ms_error *err);
+    ms_status (*run_rejects)(st_store *s, const char *run_id,
+                             int (*fn)(void *, int32_t, int64_t, const char *), void *ctx,
+                             ms_error *err);
+    ms_status (*query)(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err);
+} st_backend_ops;
+
+/* Every backend's handle starts with this. */
+struct st_store {
+    const st_backend_ops *ops;
+};
+/* Every backend's upsert starts with this. */
+struct st_upsert {
+    st_store *store;
+    int ncolumns;
+    size_t rows;
+};
+
+extern const st_backend_ops st_sqlite_ops, st_pg_ops, st_redis_ops;
+/* 1 when the backend was compiled with its library (WITH_SQLITE/WITH_PG/WITH_REDIS). */
+extern const int st_sqlite_built, st_pg_built, st_redis_built;
+
+/* ---- helpers (store.c) ---------------------------------------------------------------- */
+
+ms_status st_fail(ms_error *err, ms_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* MS_ERR_UNSUPPORTED "mlship was built without X support (...)". */
+ms_status st_not_built(ms_error *err, const char *what, const char *knob, const char *pkg);
+
+int st_ident_ok(const char *name);
+
+/* Strict number: the whole string (spaces around allowed), decimal or nan/inf. 0 on success. */
+int st_parse_num(const char *s, double *out);
+int st_parse_num_n(const char *s, size_t n, double *out);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" for now (UTC). */
+void st_now_iso(char dst[32]);
+
+/* A growable string; on allocation failure `oom` is set and appends do nothing. */
+typedef struct st_sb {
+    char *p;
+    size_t len, cap;
+    int oom;
+} st_sb;
+void st_sb_put(st_sb *b, const char *s, size_t n);
+void st_sb_puts(st_sb *b, const char *s);
+void st_sb_printf(st_sb *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* An identifier already checked by st_ident_ok, double-quoted. */
+void st_sb_ident(st_sb *b, const char *ident);
+void st_sb_free(st_sb *b);
+
+char *st_strdup(const char *s);
+
+#endif

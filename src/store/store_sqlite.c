@@ -1,0 +1,1137 @@
+/* store_sqlite.c: the SQLite backend (the default store): features and batch predictions in one
+ * database file, opened in WAL mode so one writer (a batch job, a features load) and many
+ * readers (servers) work at once. Every write is one `BEGIN IMMEDIATE` transaction.
+ *
+ * Predictions: each run gets its own append-only table, mlship_pred_<run_no> (key, outputs,
+ * scored_at), numbered by mlship_run_numbers. Chunks append without index maintenance (random
+ * B-tree inserts were 5x slower); the run's completion builds the key index in one sort, in the
+ * same transaction that publishes it; pruning a run is a DROP TABLE. A key written twice in a
+ * run answers with its last row (highest rowid). */
+#include "store/store_int.h"
+
+#ifndef MS_WITH_SQLITE
+#define MS_WITH_SQLITE 1
+#endif
+
+#if !MS_WITH_SQLITE
+
+const int st_sqlite_built = 0;
+static ms_status sq_open_stub(const st_url *u, st_store **out, ms_error *err)
+{
+    return st_not_built(err, "SQLite", "WITH_SQLITE", "libsqlite3-dev");
+}
+static void sq_close_stub(st_store *s) {}
+const st_backend_ops st_sqlite_ops = {.name = "sqlite", .open = sq_open_stub,
+                                      .close = sq_close_stub};
+
+#else
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const int st_sqlite_built = 1;
+
+#define FETCH_CACHE 16
+#define PRED_GROUP 64 /* rows per multi-row INSERT: fewer statement steps per prediction */
+
+typedef struct sq_store {
+    st_store base;
+    sqlite3 *db;
+    char *path;
+    int schema_ready;
+    struct {
+        char *sig;
+        sqlite3_stmt *stmt;
+        unsigned long used;
+    } cache[FETCH_CACHE]; /* fetch statements per (table, key, columns) */
+    unsigned long tick;
+    sqlite3_stmt *ins_pred, *ins_pred_many, *ins_rej, *lookup; /* many: PRED_GROUP rows */
+    int64_t ins_pred_no, lookup_no; /* the run table those two statements are for */
+} sq_store;
+
+typedef struct sq_upsert {
+    st_upsert base;
+    sqlite3_stmt *ins;
+} sq_upsert;
+
+/* ==== small helpers ===================================================================== */
+
+static ms_status sq_err(sq_store *s, ms_error *err, const char *what)
+{
+    const char *m = sqlite3_errmsg(s->db);
+    /* a missing table or column is the caller's mistake, not the store failing */
+    ms_status st = (strstr(m, "no such table") || strstr(m, "no such column") ||
+                    strstr(m, "syntax error"))
+                       ? MS_ERR_INVALID
+                       : MS_ERR_RUNTIME;
+    return st_fail(err, st, "sqlite store '%s': %s: %s", s->path, what, m);
+}
+
+static ms_status sq_exec(sq_store *s, const char *sql, ms_error *err)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) return sq_err(s, err, sql);
+    return MS_OK;
+}
+
+static void sq_rollback(sq_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static ms_status sq_prep(sq_store *s, const char *sql, sqlite3_stmt **st, ms_error *err)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        *st = NULL;
+        return sq_err(s, err, "prepare");
+    }
+    return MS_OK;
+}
+
+/* Bind by format: 's' text (NULL binds NULL), 'i' int64, 'n' int. Texts must outlive the step. */
+static void sq_bind(sqlite3_stmt *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_reset(st);
+    for (int i = 1; *fmt; fmt++, i++) {
+        if (*fmt == 's') {
+            const char *v = va_arg(ap, const char *);
+            if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+            else sqlite3_bind_null(st, i);
+        } else if (*fmt == 'i') {
+            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+        } else {
+            sqlite3_bind_int(st, i, va_arg(ap, int));
+        }
+    }
+    va_end(ap);
+}
+
+/* Step a statement that returns no rows. */
+static ms_status sq_done(sq_store *s, sqlite3_stmt *st, const char *what, ms_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        ms_status r = sq_err(s, err, what);
+        sqlite3_reset(st);
+        return r;
+    }
+    sqlite3_reset(st);
+    return MS_OK;
+}
+
+static ms_status sq_run(sq_store *s, const char *sql, const char *fmt, ms_error *err, ...)
+{
+    sqlite3_stmt *st = NULL;
+    ms_status r = sq_prep(s, sql, &st, err);
+    if (r != MS_OK) return r;
+    /* re-dispatch the varargs through a tiny local binder */
+    va_list ap;
+    va_start(ap, err);
+    for (int i = 1; *fmt; fmt++, i++) {
+        if (*fmt == 's') {
+            const char *v = va_arg(ap, const char *);
+            if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+            else sqlite3_bind_null(st, i);
+        } else if (*fmt == 'i') {
+            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+        } else {
+            sqlite3_bind_int(st, i, va_arg(ap, int));
+        }
+    }
+    va_end(ap);
+    r = sq_done(s, st, sql, err);
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* ==== open / close ====================================================================== */
+
+static void sq_close(st_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    for (int i = 0; i < FETCH_CACHE; i++) {
+        sqlite3_finalize(s->cache[i].stmt);
+        free(s->cache[i].sig);
+    }
+    sqlite3_finalize(s->ins_pred);
+    sqlite3_finalize(s->ins_pred_many);
+    sqlite3_finalize(s->ins_rej);
+    sqlite3_finalize(s->lookup);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+static ms_status sq_open(const st_url *u, st_store **out, ms_error *err)
+{
+    sq_store *s = calloc(1, sizeof *s);
+    if (!s) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    s->base.ops = &st_sqlite_ops;
+    s->path = st_strdup(u->path);
+    if (!s->path) {
+        free(s);
+        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    }
+    int rc = sqlite3_open_v2(u->path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ms_status st = st_fail(err, MS_ERR_RUNTIME, "cannot open sqlite store '%s': %s", u->path,
+                               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        sq_close(&s->base);
+        return st;
+    }
+    sqlite3_busy_timeout(s->db, 30000);
+    /* WAL: readers never block the writer; NORMAL sync is crash-safe in WAL mode (a power
+     * loss may lose the last commits, never corrupt; a killed process loses nothing). The
+     * first statement also tells a file that is not a database. */
+    ms_status st = MS_OK;
+    if (strcmp(u->path, ":memory:") != 0) st = sq_exec(s, "PRAGMA journal_mode=WAL", err);
+    if (st == MS_OK) st = sq_exec(s, "PRAGMA synchronous=NORMAL", err);
+    if (st == MS_OK) st = sq_exec(s, "PRAGMA cache_size=-32768", err); /* 32 MiB */
+    if (st != MS_OK) {
+        sq_close(&s->base);
+        return st;
+    }
+    *out = &s->base;
+    return MS_OK;
+}
+
+/* ==== features ========================================================================== */
+
+static char *spec_sig(const st_features *spec)
+{
+    st_sb b = {0};
+    st_sb_puts(&b, spec->table);
+    st_sb_put(&b, "\x1f", 1);
+    st_sb_puts(&b, spec->key);
+    for (int i = 0; i < spec->ncolumns; i++) {
+        st_sb_put(&b, "\x1f", 1);
+        st_sb_puts(&b, spec->columns[i]);
+    }
+    if (b.oom) {
+        st_sb_free(&b);
+        return NULL;
+    }
+    return b.p;
+}
+
+static ms_status fetch_stmt(sq_store *s, const st_features *spec, sqlite3_stmt **out,
+                            ms_error *err)
+{
+    char *sig = spec_sig(spec);
+    if (!sig) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    int victim = 0;
+    for (int i = 0; i < FETCH_CACHE; i++) {
+        if (s->cache[i].sig && strcmp(s->cache[i].sig, sig) == 0) {
+            free(sig);
+            s->cache[i].used = ++s->tick;
+            *out = s->cache[i].stmt;
+            return MS_OK;
+        }
+        if (s->cache[i].used < s->cache[victim].used) victim = i;
+    }
+    st_sb q = {0};
+    st_sb_puts(&q, "SELECT ");
+    for (int i = 0; i < spec->ncolumns; i++) {
+        if (i) st_sb_puts(&q, ", ");
+        st_sb_ident(&q, spec->columns[i]);
+    }
+    st_sb_puts(&q, " FROM ");
+    st_sb_ident(&q, spec->table);
+    st_sb_puts(&q, " WHERE ");
+    st_sb_ident(&q, spec->key);
+    st_sb_puts(&q, " = ?1 LIMIT 1");
+    sqlite3_stmt *st = NULL;
+    ms_status r = MS_OK;
+    if (q.oom) r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    else if (sqlite3_prepare_v3(s->db, q.p, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+             SQLITE_OK)
+        r = sq_err(s, err, "features table");
+    st_sb_free(&q);
+    if (r != MS_OK) {
+        free(sig);
+        return r;
+    }
+    sqlite3_finalize(s->cache[victim].stmt);
+    free(s->cache[victim].sig);
+    s->cache[victim].sig = sig;
+    s->cache[victim].stmt = st;
+    s->cache[victim].used = ++s->tick;
+    *out = st;
+    return MS_OK;
+}
+
+static ms_status sq_fetch(st_store *base, const st_features *spec, const char *const *keys,
+                          size_t nkeys, float *out, uint8_t *found, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = NULL;
+    ms_status r = fetch_stmt(s, spec, &st, err);
+    if (r != MS_OK) return r;
+    int nc = spec->ncolumns;
+    for (size_t k = 0; k < nkeys; k++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, keys[k], -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) continue;
+        if (rc != SQLITE_ROW) {
+            r = sq_err(s, err, "fetch");
+            break;
+        }
+        float *row = out + k * (size_t)nc;
+        for (int c = 0; c < nc && r == MS_OK; c++) {
+            switch (sqlite3_column_type(st, c)) {
+            case SQLITE_NULL: row[c] = NAN; break;
+            case SQLITE_INTEGER:
+            case SQLITE_FLOAT: row[c] = (float)sqlite3_column_double(st, c); break;
+            default: {
+                const char *t = (const char *)sqlite3_column_text(st, c);
+                int n = sqlite3_column_bytes(st, c);
+                double d;
+                if (t && st_parse_num_n(t, (size_t)n, &d) == 0) {
+                    row[c] = (float)d;
+                } else {
+                    r = st_fail(err, MS_ERR_INVALID,
+                                "table '%s', key '%.100s', column '%s': stored value '%.40s' is "
+                                "not a number",
+                                spec->table, keys[k], spec->columns[c], t ? t : "(blob)");
+                }
+            }
+            }
+        }
+        if (r != MS_OK) break;
+        found[k] = 1;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return r;
+}
+
+/* Create the table if missing, add missing columns, check the key column exists. Runs inside
+ * the upsert's transaction, so a later failure undoes it too. */
+static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_error *err)
+{
+    st_sb q = {0};
+    st_sb_puts(&q, "CREATE TABLE IF NOT EXISTS ");
+    st_sb_ident(&q, spec->table);
+    st_sb_puts(&q, " (");
+    st_sb_ident(&q, spec->key);
+    st_sb_puts(&q, " TEXT PRIMARY KEY NOT NULL");
+    for (int i = 0; i < spec->ncolumns; i++) {
+        st_sb_puts(&q, ", ");
+        st_sb_ident(&q, spec->columns[i]);
+        st_sb_puts(&q, " REAL");
+    }
+    st_sb_puts(&q, ")");
+    ms_status r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, q.p, err);
+    st_sb_free(&q);
+    if (r != MS_OK) return r;
+
+    /* which of our columns exist? */
+    sqlite3_stmt *st = NULL;
+    if ((r = sq_prep(s, "SELECT name FROM pragma_table_info(?1)", &st, err)) != MS_OK) return r;
+    sqlite3_bind_text(st, 1, spec->table, -1, SQLITE_STATIC);
+    int have_key = 0;
+    char *have = calloc((size_t)spec->ncolumns + 1, 1);
+    if (!have) {
+        sqlite3_finalize(st);
+        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name) continue;
+        if (strcmp(name, spec->key) == 0) have_key = 1;
+        for (int i = 0; i < spec->ncolumns; i++)
+            if (strcmp(name, spec->columns[i]) == 0) have[i] = 1;
+    }
+    sqlite3_finalize(st);
+    if (!have_key)
+        r = st_fail(err, MS_ERR_INVALID, "table '%s' exists but has no key column '%s'",
+                    spec->table, spec->key);
+    for (int i = 0; i < spec->ncolumns && r == MS_OK; i++) {
+        if (have[i]) continue;
+        st_sb a = {0};
+        st_sb_puts(&a, "ALTER TABLE ");
+        st_sb_ident(&a, spec->table);
+        st_sb_puts(&a, " ADD COLUMN ");
+        st_sb_ident(&a, spec->columns[i]);
+        st_sb_puts(&a, " REAL");
+        r = a.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, a.p, err);
+        st_sb_free(&a);
+    }
+    free(have);
+    return r;
+}
+
+static ms_status sq_upsert_begin(st_store *base, const st_features *spec, st_upsert **out,
+                                 ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sq_upsert *u = calloc(1, sizeof *u);
+    if (!u) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    ms_status r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    if (r == MS_OK) r = ensure_feature_table(s, spec, err);
+    if (r == MS_OK) {
+        st_sb q = {0};
+        st_sb_puts(&q, "INSERT INTO ");
+        st_sb_ident(&q, spec->table);
+        st_sb_puts(&q, " (");
+        st_sb_ident(&q, spec->key);
+        for (int i = 0; i < spec->ncolumns; i++) {
+            st_sb_puts(&q, ", ");
+            st_sb_ident(&q, spec->columns[i]);
+        }
+        st_sb_puts(&q, ") VALUES (?");
+        for (int i = 0; i < spec->ncolumns; i++) st_sb_puts(&q, ", ?");
+        st_sb_puts(&q, ") ON CONFLICT (");
+        st_sb_ident(&q, spec->key);
+        if (spec->ncolumns == 0) {
+            st_sb_puts(&q, ") DO NOTHING");
+        } else {
+            st_sb_puts(&q, ") DO UPDATE SET ");
+            for (int i = 0; i < spec->ncolumns; i++) {
+                if (i) st_sb_puts(&q, ", ");
+                st_sb_ident(&q, spec->columns[i]);
+                st_sb_puts(&q, " = excluded.");
+                st_sb_ident(&q, spec->columns[i]);
+            }
+        }
+        r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &u->ins, err);
+        st_sb_free(&q);
+    }
+    if (r != MS_OK) {
+        sq_rollback(s);
+        free(u);
+        return r;
+    }
+    *out = &u->base;
+    return MS_OK;
+}
+
+static ms_status sq_upsert_put(st_upsert *base, const char *const *cells, const double *vals,
+                               size_t nrows, ms_error *err)
+{
+    sq_upsert *u = (sq_upsert *)base;
+    sq_store *s = (sq_store *)base->store;
+    int nc = base->ncolumns;
+    for (size_t r = 0; r < nrows; r++) {
+        const char *const *row = cells + r * (size_t)(nc + 1);
+        sqlite3_reset(u->ins);
+        sqlite3_bind_text(u->ins, 1, row[0], -1, SQLITE_STATIC);
+        for (int c = 0; c < nc; c++) {
+            if (!row[1 + c] || !*row[1 + c] || isnan(vals[r * (size_t)nc + (size_t)c]))
+                sqlite3_bind_null(u->ins, 2 + c);
+            else
+                sqlite3_bind_double(u->ins, 2 + c, vals[r * (size_t)nc + (size_t)c]);
+        }
+        if (sqlite3_step(u->ins) != SQLITE_DONE) {
+            ms_status st = sq_err(s, err, "upsert");
+            sqlite3_reset(u->ins);
+            return st;
+        }
+    }
+    sqlite3_reset(u->ins);
+    return MS_OK;
+}
+
+static void sq_upsert_abort(st_upsert *base)
+{
+    sq_upsert *u = (sq_upsert *)base;
+    sqlite3_finalize(u->ins);
+    sq_rollback((sq_store *)base->store);
+    free(u);
+}
+
+static ms_status sq_upsert_commit(st_upsert *base, ms_error *err)
+{
+    sq_upsert *u = (sq_upsert *)base;
+    sq_store *s = (sq_store *)base->store;
+    sqlite3_finalize(u->ins);
+    u->ins = NULL;
+    ms_status r = sq_exec(s, "COMMIT", err);
+    sq_rollback(s);
+    free(u);
+    return r;
+}
+
+/* ==== runs and predictions ============================================================== */
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS mlship_runs ("
+    " run_id TEXT NOT NULL, shard INTEGER NOT NULL, shard_count INTEGER NOT NULL,"
+    " model TEXT NOT NULL, model_version TEXT NOT NULL, status TEXT NOT NULL,"
+    " rows_scored INTEGER NOT NULL DEFAULT 0, rows_rejected INTEGER NOT NULL DEFAULT 0,"
+    " last_chunk INTEGER NOT NULL DEFAULT -1, input_fingerprint TEXT NOT NULL DEFAULT '',"
+    " started_at TEXT NOT NULL, finished_at TEXT, PRIMARY KEY (run_id, shard));"
+    "CREATE INDEX IF NOT EXISTS mlship_runs_model ON mlship_runs (model);"
+    "CREATE TABLE IF NOT EXISTS mlship_run_numbers ("
+    " run_no INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS mlship_rejects ("
+    " run_id TEXT NOT NULL, shard INTEGER NOT NULL, line INTEGER NOT NULL, reason TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS mlship_rejects_run ON mlship_rejects (run_id, shard, line);"
+    "CREATE TABLE IF NOT EXISTS mlship_published ("
+    " model TEXT PRIMARY KEY NOT NULL, run_id TEXT NOT NULL, published_at TEXT NOT NULL);";
+
+static ms_status schema(sq_store *s, ms_error *err)
+{
+    if (s->schema_ready) return MS_OK;
+    ms_status r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    if (r == MS_OK) r = sq_exec(s, SCHEMA, err);
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    sq_rollback(s);
+    if (r == MS_OK) s->schema_ready = 1;
+    return r;
+}
+
+#define RUN_COLS                                                                              \
+    "SELECT r.run_id, r.model, r.model_version, r.input_fingerprint, r.shard, r.shard_count," \
+    " r.status, r.rows_scored, r.rows_rejected, r.last_chunk, r.started_at,"                  \
+    " COALESCE(r.finished_at, ''), p.run_id IS NOT NULL"                                      \
+    " FROM mlship_runs r LEFT JOIN mlship_published p"                                        \
+    " ON p.model = r.model AND p.run_id = r.run_id "
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    snprintf(dst, cap, "%s", t ? t : "");
+}
+
+static st_run_status parse_status(const char *t, int published)
+{
+    if (strcmp(t, "running") == 0) return ST_RUN_RUNNING;
+    if (strcmp(t, "failed") == 0) return ST_RUN_FAILED;
+    return published ? ST_RUN_PUBLISHED : ST_RUN_COMPLETE;
+}
+
+static void read_run(sqlite3_stmt *st, st_run *r)
+{
+    memset(r, 0, sizeof *r);
+    copy_col(r->run_id, sizeof r->run_id, st, 0);
+    copy_col(r->model, sizeof r->model, st, 1);
+    copy_col(r->model_version, sizeof r->model_version, st, 2);
+    copy_col(r->input_fingerprint, sizeof r->input_fingerprint, st, 3);
+    r->shard = sqlite3_column_int(st, 4);
+    r->shard_count = sqlite3_column_int(st, 5);
+    const char *status = (const char *)sqlite3_column_text(st, 6);
+    r->status = parse_status(status ? status : "", sqlite3_column_int(st, 12));
+    r->rows_scored = sqlite3_column_int64(st, 7);
+    r->rows_rejected = sqlite3_column_int64(st, 8);
+    r->last_chunk = sqlite3_column_int64(st, 9);
+    copy_col(r->started_at, sizeof r->started_at, st, 10);
+    copy_col(r->finished_at, sizeof r->finished_at, st, 11);
+}
+
+/* One row of a run query into *out (found 0/1). */
+static ms_status run_one(sq_store *s, const char *sql, const char *a, int32_t b, int use_b,
+                         st_run *out, int *found, ms_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    ms_status r = sq_prep(s, sql, &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (use_b) sqlite3_bind_int(st, 2, b);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_run(st, out);
+        *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        r = sq_err(s, err, "runs");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static ms_status sq_run_get(st_store *base, const char *run_id, int32_t shard, st_run *out,
+                            int *found, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r != MS_OK) return r;
+    return run_one(s, RUN_COLS "WHERE r.run_id = ?1 AND r.shard = ?2", run_id, shard, 1, out,
+                   found, err);
+}
+
+static ms_status sq_run_latest(st_store *base, const char *model, int32_t shard, st_run *out,
+                               int *found, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r != MS_OK) return r;
+    return run_one(s, RUN_COLS "WHERE r.model = ?1 AND r.shard = ?2 ORDER BY r.rowid DESC LIMIT 1",
+                   model, shard, 1, out, found, err);
+}
+
+static ms_status sq_run_list(st_store *base, const char *model, int (*fn)(void *, const st_run *),
+                             void *ctx, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK) r = sq_prep(s, RUN_COLS "WHERE r.model = ?1 ORDER BY r.rowid DESC", &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        st_run run;
+        read_run(st, &run);
+        if (fn(ctx, &run)) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "runs");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* The number of a run's prediction table. */
+static ms_status run_number(sq_store *s, const char *run_id, int64_t *no, ms_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    ms_status r = sq_prep(s, "SELECT run_no FROM mlship_run_numbers WHERE run_id = ?1", &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *no = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE) r = st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+    else r = sq_err(s, err, "runs");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Forget cached statements on run table `no` (before it is dropped), or all (no < 0). */
+static void forget_run_stmts(sq_store *s, int64_t no)
+{
+    if (no < 0 || s->ins_pred_no == no) {
+        sqlite3_finalize(s->ins_pred);
+        sqlite3_finalize(s->ins_pred_many);
+        s->ins_pred = s->ins_pred_many = NULL;
+        s->ins_pred_no = 0;
+    }
+    if (no < 0 || s->lookup_no == no) {
+        sqlite3_finalize(s->lookup);
+        s->lookup = NULL;
+        s->lookup_no = 0;
+    }
+}
+
+static ms_status sq_run_begin(st_store *base, const st_run *run, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK)
+        r = sq_prep(s, "SELECT model, shard_count, shard = ?2 FROM mlship_runs WHERE run_id = ?1",
+                    &st, err);
+    if (r == MS_OK) {
+        sqlite3_bind_text(st, 1, run->run_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, run->shard);
+        while (r == MS_OK && sqlite3_step(st) == SQLITE_ROW) {
+            const char *model = (const char *)sqlite3_column_text(st, 0);
+            if (sqlite3_column_int(st, 2))
+                r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d already exists",
+                            run->run_id, (int)run->shard);
+            else if (strcmp(model ? model : "", run->model) != 0 ||
+                     sqlite3_column_int(st, 1) != run->shard_count)
+                r = st_fail(err, MS_ERR_INVALID,
+                            "run '%s' exists for model '%s' with %d shards; cannot add a shard "
+                            "of model '%s' with %d shards",
+                            run->run_id, model ? model : "", sqlite3_column_int(st, 1),
+                            run->model, (int)run->shard_count);
+        }
+        sqlite3_finalize(st);
+    }
+    int64_t no = 0;
+    if (r == MS_OK)
+        r = sq_run(s, "INSERT OR IGNORE INTO mlship_run_numbers (run_id) VALUES (?1)", "s", err,
+                   run->run_id);
+    if (r == MS_OK) r = run_number(s, run->run_id, &no, err);
+    if (r == MS_OK) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS mlship_pred_%lld (key TEXT NOT NULL,"
+                 " outputs TEXT NOT NULL, scored_at TEXT NOT NULL)", (long long)no);
+        r = sq_exec(s, sql, err);
+    }
+    if (r == MS_OK) {
+        char now[32];
+        st_now_iso(now);
+        r = sq_run(s,
+                   "INSERT INTO mlship_runs (run_id, shard, shard_count, model, model_version,"
+                   " status, input_fingerprint, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                   "snnssss", err, run->run_id, (int)run->shard, (int)run->shard_count, run->model,
+                   run->model_version, run->input_fingerprint, now);
+    }
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    sq_rollback(s);
+    return r;
+}
+
+/* Inside a transaction: the shard's model, version, status and last chunk. */
+static ms_status shard_state(sq_store *s, const char *run_id, int32_t shard, st_run *out,
+                             ms_error *err)
+{
+    int found = 0;
+    ms_status r = run_one(s, RUN_COLS "WHERE r.run_id = ?1 AND r.shard = ?2", run_id, shard, 1,
+                          out, &found, err);
+    if (r == MS_OK && !found)
+        r = st_fail(err, MS_ERR_INVALID, "no run '%s' shard %d in this store", run_id, (int)shard);
+    return r;
+}
+
+static ms_status sq_write_chunk(st_store *base, const char *run_id, int32_t shard, int64_t chunk,
+                                const st_prediction *preds, size_t npreds,
+                                const st_reject *rejects, size_t nrejects, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r != MS_OK) return r;
+    if (!s->ins_rej &&
+        (r = sq_prep(s, "INSERT INTO mlship_rejects (run_id, shard, line, reason)"
+                        " VALUES (?1, ?2, ?3, ?4)", &s->ins_rej, err)) != MS_OK)
+        return r;
+    st_run run;
+    int64_t no = 0;
+    if ((r = sq_exec(s, "BEGIN IMMEDIATE", err)) != MS_OK) return r;
+    r = shard_state(s, run_id, shard, &run, err);
+    if (r == MS_OK) r = run_number(s, run_id, &no, err);
+    if (r == MS_OK && s->ins_pred_no != no) {
+        forget_run_stmts(s, s->ins_pred_no);
+        st_sb q = {0};
+        st_sb_printf(&q, "INSERT INTO mlship_pred_%lld (key, outputs, scored_at) VALUES (?, ?, ?3)",
+                     (long long)no);
+        r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &s->ins_pred, err);
+        for (int i = 1; i < PRED_GROUP; i++) st_sb_puts(&q, ", (?, ?, ?3)");
+        if (r == MS_OK)
+            r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory")
+                      : sq_prep(s, q.p, &s->ins_pred_many, err);
+        st_sb_free(&q);
+        if (r == MS_OK) s->ins_pred_no = no;
+    }
+    if (r == MS_OK && run.status != ST_RUN_RUNNING)
+        r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s, not running", run_id,
+                    (int)shard, st_run_status_name(run.status));
+    if (r == MS_OK && chunk != run.last_chunk + 1)
+        r = st_fail(err, MS_ERR_INVALID,
+                    "run '%s' shard %d: chunk %lld out of order (last committed chunk is %lld)",
+                    run_id, (int)shard, (long long)chunk, (long long)run.last_chunk);
+    char now[32];
+    st_now_iso(now);
+    /* PRED_GROUP rows per statement, then one at a time. Parameters: ?1 key, ?2 outputs,
+     * ?3 time (shared), then the next row's key and outputs at ?4, ?5, and so on. */
+    size_t i = 0;
+    for (sqlite3_stmt *ip = s->ins_pred_many; r == MS_OK && i + PRED_GROUP <= npreds;
+         i += PRED_GROUP) {
+        sqlite3_bind_text(ip, 3, now, -1, SQLITE_STATIC);
+        for (int j = 0; j < PRED_GROUP; j++) {
+            int k = j == 0 ? 1 : 4 + 2 * (j - 1);
+            sqlite3_bind_text(ip, k, preds[i + j].key, -1, SQLITE_STATIC);
+            sqlite3_bind_text(ip, k + 1, preds[i + j].outputs, -1, SQLITE_STATIC);
+        }
+        if (sqlite3_step(ip) != SQLITE_DONE) r = sq_err(s, err, "write predictions");
+        sqlite3_reset(ip);
+    }
+    for (sqlite3_stmt *ip = s->ins_pred; r == MS_OK && i < npreds; i++) {
+        sqlite3_bind_text(ip, 1, preds[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ip, 2, preds[i].outputs, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ip, 3, now, -1, SQLITE_STATIC);
+        if (sqlite3_step(ip) != SQLITE_DONE) r = sq_err(s, err, "write predictions");
+        sqlite3_reset(ip);
+    }
+    for (size_t j = 0; j < nrejects && r == MS_OK; j++) {
+        sq_bind(s->ins_rej, "snis", run_id, (int)shard, rejects[j].line, rejects[j].reason);
+        r = sq_done(s, s->ins_rej, "write rejects", err);
+    }
+    if (r == MS_OK)
+        r = sq_run(s,
+                   "UPDATE mlship_runs SET rows_scored = rows_scored + ?1, rows_rejected ="
+                   " rows_rejected + ?2, last_chunk = ?3 WHERE run_id = ?4 AND shard = ?5",
+                   "iiisn", err, (int64_t)npreds, (int64_t)nrejects, chunk, run_id, (int)shard);
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    if (s->ins_pred) sqlite3_clear_bindings(s->ins_pred);
+    if (s->ins_pred_many) sqlite3_clear_bindings(s->ins_pred_many);
+    sq_bind(s->ins_rej, "");
+    sq_rollback(s);
+    return r;
+}
+
+static ms_status sq_run_fail(st_store *base, const char *run_id, int32_t shard, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    st_run run;
+    if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    if (r == MS_OK) r = shard_state(s, run_id, shard, &run, err);
+    if (r == MS_OK && run.status != ST_RUN_RUNNING && run.status != ST_RUN_FAILED)
+        r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s; only a running run can fail",
+                    run_id, (int)shard, st_run_status_name(run.status));
+    if (r == MS_OK && run.status == ST_RUN_RUNNING) {
+        char now[32];
+        st_now_iso(now);
+        r = sq_run(s, "UPDATE mlship_runs SET status = 'failed', finished_at = ?1"
+                      " WHERE run_id = ?2 AND shard = ?3", "ssn", err, now, run_id, (int)shard);
+    }
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    sq_rollback(s);
+    return r;
+}
+
+static ms_status set_published(sq_store *s, const char *model, const char *run_id, ms_error *err)
+{
+    char now[32];
+    st_now_iso(now);
+    return sq_run(s,
+                  "INSERT INTO mlship_published (model, run_id, published_at) VALUES (?1, ?2, ?3)"
+                  " ON CONFLICT (model) DO UPDATE SET run_id = excluded.run_id,"
+                  " published_at = excluded.published_at",
+                  "sss", err, model, run_id, now);
+}
+
+/* Inside a transaction: delete all but the newest `keep` finished runs, the published one and
+ * the running ones. */
+static ms_status prune(sq_store *s, const char *model, int keep, ms_error *err)
+{
+    if (keep <= 0) return MS_OK;
+    sqlite3_stmt *st = NULL;
+    ms_status r = sq_prep(s,
+                          "SELECT r.run_id, max(r.rowid) AS seq, sum(r.status = 'running'),"
+                          " EXISTS (SELECT 1 FROM mlship_published p WHERE p.model = ?1"
+                          " AND p.run_id = r.run_id)"
+                          " FROM mlship_runs r WHERE r.model = ?1 GROUP BY r.run_id"
+                          " ORDER BY seq DESC",
+                          &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    char **doomed = NULL;
+    size_t n = 0, cap = 0;
+    int kept = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 2) > 0 || sqlite3_column_int(st, 3)) continue;
+        if (kept < keep) {
+            kept++;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            char **p = realloc(doomed, cap * sizeof *p);
+            if (!p) {
+                r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+                break;
+            }
+            doomed = p;
+        }
+        doomed[n] = st_strdup((const char *)sqlite3_column_text(st, 0));
+        if (!doomed[n]) {
+            r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+            break;
+        }
+        n++;
+    }
+    if (r == MS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "prune");
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n; i++) {
+        int64_t no = -1;
+        if (r == MS_OK) r = run_number(s, doomed[i], &no, err);
+        if (r == MS_OK) {
+            char sql[96];
+            forget_run_stmts(s, no);
+            snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS mlship_pred_%lld", (long long)no);
+            r = sq_exec(s, sql, err);
+        }
+        if (r == MS_OK)
+            r = sq_run(s, "DELETE FROM mlship_run_numbers WHERE run_id = ?1", "s", err, doomed[i]);
+        if (r == MS_OK)
+            r = sq_run(s, "DELETE FROM mlship_rejects WHERE run_id = ?1", "s", err, doomed[i]);
+        if (r == MS_OK)
+            r = sq_run(s, "DELETE FROM mlship_runs WHERE run_id = ?1", "s", err, doomed[i]);
+        free(doomed[i]);
+    }
+    free(doomed);
+    return r;
+}
+
+static ms_status sq_run_complete(st_store *base, const char *run_id, int32_t shard, int keep,
+                                 int *published, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    st_run run;
+    if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    if (r == MS_OK) r = shard_state(s, run_id, shard, &run, err);
+    if (r == MS_OK && run.status == ST_RUN_FAILED)
+        r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d failed; it cannot complete", run_id,
+                    (int)shard);
+    int was_running = r == MS_OK && run.status == ST_RUN_RUNNING;
+    if (was_running) {
+        char now[32];
+        st_now_iso(now);
+        r = sq_run(s, "UPDATE mlship_runs SET status = 'complete', finished_at = ?1"
+                      " WHERE run_id = ?2 AND shard = ?3", "ssn", err, now, run_id, (int)shard);
+        sqlite3_stmt *st = NULL;
+        if (r == MS_OK)
+            r = sq_prep(s, "SELECT count(*) FROM mlship_runs WHERE run_id = ?1"
+                           " AND status = 'complete'", &st, err);
+        if (r == MS_OK) {
+            sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+            int done = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+            sqlite3_finalize(st);
+            if (done == run.shard_count) {
+                int64_t no = 0;
+                r = run_number(s, run_id, &no, err);
+                if (r == MS_OK) {
+                    char sql[160];
+                    snprintf(sql, sizeof sql, "CREATE INDEX IF NOT EXISTS mlship_pred_%lld_key ON"
+                             " mlship_pred_%lld (key)", (long long)no, (long long)no);
+                    r = sq_exec(s, sql, err);
+                }
+                if (r == MS_OK) r = set_published(s, run.model, run_id, err);
+                if (r == MS_OK) r = prune(s, run.model, keep, err);
+                if (r == MS_OK) *published = 1;
+            }
+        }
+    }
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    if (r != MS_OK) *published = 0;
+    sq_rollback(s);
+    return r;
+}
+
+static ms_status sq_run_publish(st_store *base, const char *run_id, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    if (r == MS_OK)
+        r = sq_prep(s, "SELECT model, max(shard_count), sum(status = 'complete'), count(*)"
+                       " FROM mlship_runs WHERE run_id = ?1 GROUP BY model", &st, err);
+    if (r == MS_OK) {
+        sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            r = st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+        } else {
+            char model[ST_NAME_MAX];
+            copy_col(model, sizeof model, st, 0);
+            int shards = sqlite3_column_int(st, 1), done = sqlite3_column_int(st, 2);
+            if (done != shards)
+                r = st_fail(err, MS_ERR_INVALID,
+                            "run '%s' is not complete (%d of %d shards complete); only a "
+                            "complete run can be published",
+                            run_id, done, shards);
+            else
+                r = set_published(s, model, run_id, err);
+        }
+        sqlite3_finalize(st);
+    }
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    sq_rollback(s);
+    return r;
+}
+
+static ms_status sq_runs_prune(st_store *base, const char *model, int keep, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
+    if (r == MS_OK) r = prune(s, model, keep, err);
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
+    sq_rollback(s);
+    return r;
+}
+
+/* Inside a read transaction: the published run of `model` (*no = 0 when none). */
+static ms_status published_run(sq_store *s, const char *model, int64_t *no, char *run_id,
+                               char *version, ms_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    *no = 0;
+    ms_status r = sq_prep(s,
+                          "SELECT n.run_no, pub.run_id, r.model_version FROM mlship_published pub"
+                          " JOIN mlship_run_numbers n ON n.run_id = pub.run_id"
+                          " JOIN mlship_runs r ON r.run_id = pub.run_id AND r.shard = 0"
+                          " WHERE pub.model = ?1",
+                          &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *no = sqlite3_column_int64(st, 0);
+        copy_col(run_id, ST_NAME_MAX, st, 1);
+        copy_col(version, ST_NAME_MAX, st, 2);
+    } else if (rc != SQLITE_DONE) {
+        r = sq_err(s, err, "published run");
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static ms_status sq_pred_lookup(st_store *base, const char *model, const char *const *keys,
+                                size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r != MS_OK) return r;
+    /* one read transaction: the published pointer and every key from the same snapshot */
+    int own_tx = sqlite3_get_autocommit(s->db);
+    if (own_tx && (r = sq_exec(s, "BEGIN", err)) != MS_OK) return r;
+    int64_t no;
+    char run_id[ST_NAME_MAX], version[ST_NAME_MAX];
+    r = published_run(s, model, &no, run_id, version, err);
+    if (r == MS_OK && no && s->lookup_no != no) {
+        forget_run_stmts(s, s->lookup_no);
+        char sql[160];
+        snprintf(sql, sizeof sql, "SELECT outputs, scored_at FROM mlship_pred_%lld WHERE key = ?1"
+                 " ORDER BY rowid DESC LIMIT 1", (long long)no);
+        if ((r = sq_prep(s, sql, &s->lookup, err)) == MS_OK) s->lookup_no = no;
+    }
+    for (size_t i = 0; i < nkeys && r == MS_OK; i++) {
+        int stop;
+        if (!no) {
+            stop = fn(ctx, i, NULL);
+        } else {
+            sqlite3_reset(s->lookup);
+            sqlite3_bind_text(s->lookup, 1, keys[i], -1, SQLITE_STATIC);
+            int rc = sqlite3_step(s->lookup);
+            if (rc == SQLITE_ROW) {
+                st_pred_row row = {.key = keys[i], .model = model, .run_id = run_id,
+                                   .model_version = version};
+                row.outputs = (const char *)sqlite3_column_text(s->lookup, 0);
+                row.scored_at = (const char *)sqlite3_column_text(s->lookup, 1);
+                stop = fn(ctx, i, &row);
+            } else if (rc == SQLITE_DONE) {
+                stop = fn(ctx, i, NULL);
+            } else {
+                r = sq_err(s, err, "lookup");
+                break;
+            }
+        }
+        if (stop) break;
+    }
+    if (s->lookup) {
+        sqlite3_reset(s->lookup);
+        sqlite3_clear_bindings(s->lookup);
+    }
+    if (own_tx) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return r;
+}
+
+static ms_status sq_pred_scan(st_store *base, const char *model, st_pred_fn fn, void *ctx,
+                              ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    if (r != MS_OK) return r;
+    int own_tx = sqlite3_get_autocommit(s->db);
+    if (own_tx && (r = sq_exec(s, "BEGIN", err)) != MS_OK) return r;
+    int64_t no;
+    char run_id[ST_NAME_MAX], version[ST_NAME_MAX];
+    sqlite3_stmt *st = NULL;
+    r = published_run(s, model, &no, run_id, version, err);
+    if (r == MS_OK && no) {
+        /* one row per key, the last written (SQLite takes the bare columns from the max row) */
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT key, outputs, scored_at, max(rowid) FROM"
+                 " mlship_pred_%lld GROUP BY key ORDER BY key", (long long)no);
+        r = sq_prep(s, sql, &st, err);
+    }
+    if (r == MS_OK && st) {
+        size_t i = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            st_pred_row row = {.key = (const char *)sqlite3_column_text(st, 0), .model = model,
+                               .run_id = run_id, .model_version = version};
+            row.outputs = (const char *)sqlite3_column_text(st, 1);
+            row.scored_at = (const char *)sqlite3_column_text(st, 2);
+            if (fn(ctx, i++, &row)) break;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "scan");
+    }
+    sqlite3_finalize(st);
+    if (own_tx) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return r;
+}
+
+static ms_status sq_run_rejects(st_store *base, const char *run_id,
+                                int (*fn)(void *, int32_t, int64_t, const char *), void *ctx,
+                                ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK)
+        r = sq_prep(s, "SELECT shard, line, reason FROM mlship_rejects WHERE run_id = ?1"
+                       " ORDER BY shard, line", &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1),
+               (const char *)sqlite3_column_text(st, 2)))
+            break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "rejects");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* ==== queries =========================================================================== */
+
+static ms_status sq_query(st_store *base, const char *sql, st_row_fn fn, void *ctx,
+                          ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = NULL;
+    const char *tail;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, &tail) != SQLITE_OK)
+        return st_fail(err, MS_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
+    while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';' ||
+                    *tail == '\r'))
+        tail++;
+    ms_status r = MS_OK;
+    if (!st) r = st_fail(err, MS_ERR_INVALID, "query: empty");
+    else if (tail && *tail) r = st_fail(err, MS_ERR_INVALID, "query: one statement only");
+    else if (!sqlite3_stmt_readonly(st))
+        r = st_fail(err, MS_ERR_INVALID, "query: only a read-only SELECT is allowed");
+    int nc = st ? sqlite3_column_count(st) : 0;
+    const char **names = calloc((size_t)nc + 1, sizeof *names);
+    const char **vals = calloc((size_t)nc + 1, sizeof *vals);
+    if (r == MS_OK && (!names || !vals)) r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (int i = 0; r == MS_OK && i < nc; i++) names[i] = sqlite3_column_name(st, i);
+    int rc = SQLITE_DONE;
+    while (r == MS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < nc; i++) vals[i] = (const char *)sqlite3_column_text(st, i);
+        if (fn(ctx, nc, names, vals)) break;
+    }
+    if (r == MS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        r = st_fail(err, MS_ERR_RUNTIME, "query: %s", sqlite3_errmsg(s->db));
+    free(names);
+    free(vals);
+    sqlite3_finalize(st);
+    return r;
+}
+
+const st_backend_ops st_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .fetch = sq_fetch,
+    .upsert_begin = sq_upsert_begin,
+    .upsert_put = sq_upsert_put,
+    .upsert_commit = sq_upsert_commit,
+    .upsert_abort = sq_upsert_abort,
+    .run_begin = sq_run_begin,
+    .run_get = sq_run_get,
+    .run_latest = sq_run_latest,
+    .run_list = sq_run_list,
+    .write_chunk = sq_write_chunk,
+    .run_fail = sq_run_fail,
+    .run_complete = sq_run_complete,
+    .run_publish = sq_run_publish,
+    .runs_prune = sq_runs_prune,
+    .pred_lookup = sq_pred_lookup,
+    .pred_scan = sq_pred_scan,
+    .run_rejects = sq_run_rejects,
+    .query = sq_query,
+};
+
+#endif
