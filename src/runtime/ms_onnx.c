@@ -1,6 +1,7 @@
 /* ms_onnx.c: reads an ONNX ModelProto (wire format, via ms_pb) into an ms_model.
  * Field numbers are those of onnx.proto (IR version 3 to 8). Weights are referenced in the
  * caller's buffer when their layout allows it; everything else goes into the model's pool. */
+#include "ms_arity.h"
 #include "ms_model.h"
 #include "ms_pb.h"
 
@@ -442,6 +443,36 @@ static int32_t opset_for(const ms_model *m, const char *domain)
     return -1;
 }
 
+/* The schema version in force for a node: the newest `since` not above the node's opset. */
+static const ms_arity *arity_find(const ms_node *n)
+{
+    const char *dom = strcmp(n->domain, "ai.onnx") ? n->domain : "";
+    const ms_arity *best = NULL;
+    for (int i = 0; i < ms_arity_count; i++) {
+        const ms_arity *a = &ms_arity_table[i];
+        if (a->since <= n->opset && (!best || a->since > best->since) &&
+            !strcmp(a->op_type, n->op_type) && !strcmp(a->domain, dom))
+            best = a;
+    }
+    return best;
+}
+
+/* A node must have as many inputs and outputs as its operator's schema allows, so kernels
+ * can index their inputs without checking the count. Operators without a schema here
+ * (other domains, newer ops) are left to their kernels. */
+static ms_status node_check_arity(loader *L, const ms_node *n)
+{
+    const ms_arity *a = arity_find(n);
+    if (!a) return MS_OK;
+    if (n->n_in >= a->min_in && n->n_in <= a->max_in && n->n_out >= a->min_out &&
+        n->n_out <= a->max_out)
+        return MS_OK;
+    return FAIL(L->err, MS_ERR_INVALID, "invalid model: node '%s' (%s, opset %d) has %d inputs "
+                "and %d outputs; the operator takes %d to %d inputs and %d to %d outputs",
+                n->name, n->op_type, n->opset, n->n_in, n->n_out, a->min_in, a->max_in,
+                a->min_out, a->max_out);
+}
+
 static ms_status node_read(loader *L, const ms_pb_field *nf, ms_node *n)
 {
     ms_pb r = ms_pb_sub(nf);
@@ -471,6 +502,8 @@ static ms_status node_read(loader *L, const ms_pb_field *nf, ms_node *n)
     if (n->opset < 0)
         return FAIL(L->err, MS_ERR_INVALID, "invalid model: node '%s' (%s) uses domain '%s', which "
                     "the model does not import", n->name, n->op_type, n->domain);
+    ms_status ast = node_check_arity(L, n);
+    if (ast) return ast;
     int ki = 0, ko = 0, ka = 0;
     r = ms_pb_sub(nf);
     while (ms_pb_next(&r, &f) > 0) {

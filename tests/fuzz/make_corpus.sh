@@ -1,0 +1,53 @@
+#!/bin/sh
+# make_corpus.sh OUT_DIR: seed corpora for the fuzz drivers, derived from the ONNX test data
+# (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json}.
+#   corpus_model:  every model.onnx under the test data up to 64 KB
+#   corpus_tensor: the first input of every node test up to 16 KB
+#   corpus_npy:    .npy files of each supported dtype and a few shapes (numpy when present,
+#                  else a handful written by hand)
+#   corpus_json:   inference requests covering each datatype and the nested "data" form
+set -eu
+out=${1:-build/fuzz}
+data=${MS_TESTDATA:-/usr/share/libonnx-testdata/data}
+mkdir -p "$out/corpus_model" "$out/corpus_tensor" "$out/corpus_npy" "$out/corpus_json"
+
+if [ -d "$data" ]; then
+  find "$data" -name model.onnx -size -64k | while read -r f; do
+    d=$(dirname "$f"); cp "$f" "$out/corpus_model/$(basename "$(dirname "$d")")_$(basename "$d").onnx"
+  done
+  find "$data/node" -path '*test_data_set_0/input_0.pb' -size -16k | while read -r f; do
+    d=$(dirname "$(dirname "$f")"); cp "$f" "$out/corpus_tensor/$(basename "$d").pb"
+  done
+else
+  echo "make_corpus.sh: $data is absent: model and tensor corpora start empty" >&2
+fi
+
+py=$(command -v /usr/bin/python3 || command -v python3 || true)
+if [ -n "$py" ] && "$py" -c 'import numpy' 2>/dev/null; then
+  "$py" - "$out/corpus_npy" <<'PY'
+import sys, numpy as np
+out = sys.argv[1]
+shapes = [(), (0,), (3,), (2, 3), (1, 2, 1, 2)]
+for t in ['<f2', '<f4', '<f8', '<i2', '<i4', '<i8', '<u2', '<u4', '<u8', '|b1', '|i1', '|u1']:
+    for k, s in enumerate(shapes):
+        n = int(np.prod(s))
+        a = (np.arange(n) % 2 == 1) if t == '|b1' else np.arange(n).astype(t)
+        np.save('%s/%s_%d.npy' % (out, t[1:], k), a.reshape(s))
+np.save(out + '/fortran.npy', np.asfortranarray(np.ones((2, 3), '<f4')))
+np.save(out + '/bigendian.npy', np.ones(3, '>f4'))
+PY
+else
+  printf '\223NUMPY\001\000v\000{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (2,), }%60s\n' '' > "$out/corpus_npy/f4.npy"
+  printf '\000\000\200\077\000\000\000\100' >> "$out/corpus_npy/f4.npy"
+fi
+
+j=$out/corpus_json
+printf '%s' '{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3,4]}]}' > "$j/fp32.json"
+printf '%s' '{"id":"7","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1.5,-2],[3e-3,4]]}],"outputs":[{"name":"y"}]}' > "$j/nested.json"
+printf '%s' '{"inputs":[{"name":"a","shape":[3],"datatype":"INT64","data":[1,-2,9007199254740991]},{"name":"b","shape":[2],"datatype":"BOOL","data":[true,false]}]}' > "$j/two.json"
+printf '%s' '{"name":"t","datatype":"UINT8","shape":[1,3],"data":[0,1,255]}' > "$j/tensor.json"
+printf '%s' '{"inputs":[{"name":"x","shape":[],"datatype":"FP64","data":[0.1]}],"parameters":{"k":1}}' > "$j/scalar.json"
+for t in INT8 INT16 INT32 UINT16 UINT32 UINT64 FP16 BYTES; do
+  printf '{"inputs":[{"name":"x","shape":[2],"datatype":"%s","data":[1,2]}]}' "$t" > "$j/$t.json"
+done
+echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json"
