@@ -10,7 +10,7 @@
 # Debian package creates. Authentication is `trust` on 127.0.0.1 only: these are test servers.
 set -e
 cd "$(dirname "$0")/.."
-ENV=build/services.env
+ENV=${MLSHIP_SERVICES_ENV:-build/services.env}
 PGBIN=/usr/lib/postgresql/15/bin
 
 as_postgres() { # command string, run as the postgres user (we are root in CI)

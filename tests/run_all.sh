@@ -26,12 +26,22 @@ stage() { # name command...
   count "$name" "$log/$name.log" $rc
 }
 
+# PostgreSQL and Redis for the store, serve and batch tests: started here (throwaway, on
+# loopback, free ports) unless the caller already points MLSHIP_TEST_PG_URL at servers.
+if [ -z "${MLSHIP_TEST_PG_URL:-}" ]; then
+  export MLSHIP_SERVICES_ENV=build/test-services.env
+  trap 'sh scripts/services.sh stop >/dev/null 2>&1' EXIT
+  stage services sh scripts/services.sh start
+  [ -f "$MLSHIP_SERVICES_ENV" ] && . "./$MLSHIP_SERVICES_ENV"
+fi
+
 stage build-gcc   make -j"$JOBS" all build/conformance
 stage build-clang make -j"$JOBS" BUILD=build/clang CC=clang all
 stage unit        make -j"$JOBS" unit
 stage unit-asan   make -j"$JOBS" unit-asan
 stage conformance make conformance
 [ -f tests/cli/test_cli.sh ] && stage cli sh tests/cli/test_cli.sh build/mlship
+[ -f tests/store/test_features_cli.sh ] && stage store-cli sh tests/store/test_features_cli.sh build/mlship
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 
