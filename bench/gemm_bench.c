@@ -1,5 +1,6 @@
 /* gemm_bench.c: GFLOP/s of ms_sgemm (per-call packing and pre-packed B) against a naive
- * triple loop, single thread, for the shapes the MLP and conv models hit.
+ * triple loop, single thread, for the shapes the MLP and conv models hit; then the implicit GEMM
+ * under stride-1 Conv (ms_sgemm_implicit, weights pre-packed) on 3x3 pad-1 convolutions.
  *
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc/runtime -o build/gemm_bench \
  *      bench/gemm_bench.c src/runtime/ms_gemm.c -lm && build/gemm_bench [ISA]
@@ -137,6 +138,46 @@ static double gflops(const job *j, double *best)
     return flop / r[3] * 1e-9;
 }
 
+/* One 3x3 pad-1 stride-1 convolution of a C x H x W image to M channels, as ops_conv.c runs
+ * it: the input copied with its padding, taps as offsets, W packed once. */
+static void implicit_row(int64_t C, int64_t H, int64_t W, int64_t M)
+{
+    int64_t Hp = H + 2, Wp = W + 2, K = C * 9;
+    float *x = calloc((size_t)(C * Hp * Wp + MS_SGEMM_TILE), sizeof(float));
+    float *w = malloc(sizeof(float) * (size_t)(M * K));
+    float *y = malloc(sizeof(float) * (size_t)(M * H * W));
+    float *wp = aligned_alloc(64, (ms_sgemm_pack_a_size(M, K) + 63) / 64 * 64);
+    int64_t *boff = malloc(sizeof(int64_t) * (size_t)K);
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t i = 0; i < H; i++)
+            for (int64_t j = 0; j < W; j++)
+                x[(c * Hp + i + 1) * Wp + j + 1] = (float)(rand() % 200 - 100) / 100.0f;
+    for (int64_t i = 0; i < M * K; i++) w[i] = (float)(rand() % 200 - 100) / 100.0f;
+    for (int64_t c = 0, k = 0; c < C; c++)
+        for (int64_t r = 0; r < 3; r++)
+            for (int64_t q = 0; q < 3; q++) boff[k++] = (c * Hp + r) * Wp + q;
+    ms_sgemm_pack_a(M, K, w, K, wp);
+    ms_sgemm_grid grid = {H, Wp, W};
+    double r[7];
+    for (int t = 0; t < 7; t++) {
+        long n = 0;
+        double t0 = now(), t1;
+        do {
+            ms_sgemm_implicit(M, K, NULL, K, wp, x, boff, &grid, y, H * W, NULL, true, NULL);
+            n++;
+        } while ((t1 = now()) - t0 < 0.05);
+        r[t] = (t1 - t0) / (double)n;
+    }
+    qsort(r, 7, sizeof *r, cmp_double);
+    double flop = 2.0 * (double)(M * K * H * W);
+    char name[48];
+    snprintf(name, sizeof name, "%lldx%lldx%lld->%lld", (long long)C, (long long)H, (long long)W,
+             (long long)M);
+    printf("%-18s %7.2f [%6.2f] %8.2f\n", name, flop / r[3] * 1e-9, flop / r[0] * 1e-9,
+           r[3] * 1e6);
+    free(x); free(w); free(y); free(wp); free(boff);
+}
+
 int main(int argc, char **argv)
 {
     /* optional argument: 1 portable C, 2 AVX2, 3 AVX-512 (default: what the CPU has) */
@@ -183,5 +224,11 @@ int main(int argc, char **argv)
                    2.0 * (double)(M * N * K) / g_s * 1e-3);
             free(A); free(B); free(C); free(Bp); free(work);
         }
+    printf("\nimplicit GEMM (Conv 3x3, pad 1, stride 1, + Relu), GFLOP/s of useful work\n");
+    printf("%-18s %16s %8s\n", "CxHxW->M", "GFLOP/s", "us/call");
+    static const int64_t convs[][4] = {{1, 28, 28, 8}, {8, 14, 14, 16}, {64, 56, 56, 64},
+                                       {256, 14, 14, 256}};
+    for (size_t s = 0; s < sizeof convs / sizeof *convs; s++)
+        implicit_row(convs[s][0], convs[s][1], convs[s][2], convs[s][3]);
     return 0;
 }

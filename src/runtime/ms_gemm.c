@@ -12,7 +12,12 @@
  * Packed B layout (per call and ms_sgemm_pack_b alike): K is cut into KC-row blocks; block pc
  * starts at pc * Npad (Npad = N rounded up to NR) and holds Npad / NR panels one after the
  * other, each kc x NR row-major, zero-padded past N. The panel holding column j of block pc is
- * therefore at pc * Npad + (j / NR) * NR * kc, whatever the split of N into NC blocks. */
+ * therefore at pc * Npad + (j / NR) * NR * kc, whatever the split of N into NC blocks.
+ *
+ * The store stage takes an epilogue (a per-column bias, a Relu), so Gemm's bias and a fused Relu
+ * cost no extra pass over C. The implicit GEMM under stride-1 Conv turns the roles around: the
+ * weights are the packed operand (8-row strips, ms_sgemm_pack_a) and B is never packed, each
+ * kernel tap being a shifted window of the padded input (see ms_gemm.h). */
 #include "ms_gemm.h"
 
 #include <string.h>
@@ -116,14 +121,31 @@ static void pack_b(bool trans, int64_t kc, int64_t nc, const float *B, int64_t l
 
 /* ---- microkernels ------------------------------------------------------------------------ */
 
-/* C[mr x nr] = alpha * A[MR x kc] * Bpanel[kc x NR] + beta * C, C not read when beta is 0.
- * Element (i, p) of A is at a[i * rs + p * ks]: rs = 1, ks = MR for a packed panel; rs = lda,
- * ks = 1 for a row-major A read in place. */
+/* The store stage's extras for one tile: + cs * cb[j] (a per-column bias, NULL for none) and
+ * then max(0, v) when relu (NaN stays NaN, as in the Relu kernel). */
+typedef struct uepi {
+    const float *cb;
+    float cs;
+    int relu;
+} uepi;
+
+/* alpha * acc + beta * c (c not read when beta is 0), then the epilogue, for column j */
+static inline float store_val(float acc, float alpha, float beta, float c, uepi e, int64_t j)
+{
+    float v = beta == 0.0f ? alpha * acc : alpha * acc + beta * c;
+    if (e.cb) v += e.cs * e.cb[j];
+    return e.relu && v < 0.0f ? 0.0f : v;
+}
+
+/* C[mr x nr] = alpha * A[MR x kc] * Bpanel[kc x NR] + beta * C (+ epilogue), C not read when
+ * beta is 0. Element (i, p) of A is at a[i * rs + p * ks]: rs = 1, ks = MR for a packed panel;
+ * rs = lda, ks = 1 for a row-major A read in place. */
 typedef void (*ukernel_fn)(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b,
-                           float *c, int64_t ldc, float alpha, float beta, int mr, int nr);
+                           float *c, int64_t ldc, float alpha, float beta, int mr, int nr,
+                           uepi e);
 
 static void ukernel_c(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b,
-                      float *c, int64_t ldc, float alpha, float beta, int mr, int nr)
+                      float *c, int64_t ldc, float alpha, float beta, int mr, int nr, uepi e)
 {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -133,14 +155,15 @@ static void ukernel_c(int64_t kc, const float *a, int64_t rs, int64_t ks, const 
             for (int j = 0; j < NR; j++) acc[i][j] += ai * b[j];
         }
     for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) c[i * ldc + j] = axpby(alpha, acc[i][j], beta, c[i * ldc + j]);
+        for (int j = 0; j < nr; j++)
+            c[i * ldc + j] = store_val(acc[i][j], alpha, beta, c[i * ldc + j], e, j);
 }
 
 #ifdef MS_GEMM_X86
 /* One 6 x 16 half of the tile: columns [h, h + 16) of the panel, nr of them valid. */
 MS_AVX2 static void ukernel_avx2_half(int64_t kc, const float *a, int64_t rs, int64_t ks,
                                       const float *b, float *c, int64_t ldc, float alpha,
-                                      float beta, int mr, int nr)
+                                      float beta, int mr, int nr, uepi e)
 {
     const float *a0 = a, *a1 = a0 + rs, *a2 = a1 + rs, *a3 = a2 + rs, *a4 = a3 + rs;
     const float *a5 = a4 + rs;
@@ -162,13 +185,19 @@ MS_AVX2 static void ukernel_avx2_half(int64_t kc, const float *a, int64_t rs, in
         c50 = _mm256_fmadd_ps(ai, b0, c50); c51 = _mm256_fmadd_ps(ai, b1, c51);
     }
     __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), zero = _mm256_setzero_ps();
     if (nr == 16) {
+        __m256 bias[2] = {zero, zero};
+        if (e.cb)
+            for (int h = 0; h < 2; h++)
+                bias[h] = _mm256_mul_ps(_mm256_set1_ps(e.cs), _mm256_loadu_ps(e.cb + 8 * h));
         for (int i = 0; i < mr; i++) {
             float *ci = c + i * ldc;
             for (int h = 0; h < 2; h++) {
                 __m256 v = _mm256_mul_ps(va, acc[i][h]);
                 if (beta != 0.0f) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8 * h), v);
+                if (e.cb) v = _mm256_add_ps(v, bias[h]);
+                if (e.relu) v = _mm256_max_ps(zero, v);
                 _mm256_storeu_ps(ci + 8 * h, v);
             }
         }
@@ -179,16 +208,19 @@ MS_AVX2 static void ukernel_avx2_half(int64_t kc, const float *a, int64_t rs, in
     for (int i = 0; i < mr; i++) {
         _mm256_storeu_ps(t, acc[i][0]);
         _mm256_storeu_ps(t + 8, acc[i][1]);
-        for (int j = 0; j < nr; j++) c[i * ldc + j] = axpby(alpha, t[j], beta, c[i * ldc + j]);
+        for (int j = 0; j < nr; j++)
+            c[i * ldc + j] = store_val(t[j], alpha, beta, c[i * ldc + j], e, j);
     }
 }
 
 MS_AVX2 static void ukernel_avx2(int64_t kc, const float *a, int64_t rs, int64_t ks,
                                  const float *b, float *c, int64_t ldc, float alpha, float beta,
-                                 int mr, int nr)
+                                 int mr, int nr, uepi e)
 {
-    ukernel_avx2_half(kc, a, rs, ks, b, c, ldc, alpha, beta, mr, nr < 16 ? nr : 16);
-    if (nr > 16) ukernel_avx2_half(kc, a, rs, ks, b + 16, c + 16, ldc, alpha, beta, mr, nr - 16);
+    ukernel_avx2_half(kc, a, rs, ks, b, c, ldc, alpha, beta, mr, nr < 16 ? nr : 16, e);
+    if (e.cb) e.cb += 16;
+    if (nr > 16)
+        ukernel_avx2_half(kc, a, rs, ks, b + 16, c + 16, ldc, alpha, beta, mr, nr - 16, e);
 }
 
 /* Lanes [0, n) of 16 (n clamped to [0, 16]). */
@@ -199,7 +231,7 @@ static inline __mmask16 mask16(int64_t n)
 
 MS_AVX512 static void ukernel_avx512(int64_t kc, const float *a, int64_t rs, int64_t ks,
                                      const float *b, float *c, int64_t ldc, float alpha,
-                                     float beta, int mr, int nr)
+                                     float beta, int mr, int nr, uepi e)
 {
     const float *a0 = a, *a1 = a0 + rs, *a2 = a1 + rs, *a3 = a2 + rs, *a4 = a3 + rs;
     const float *a5 = a4 + rs;
@@ -234,14 +266,21 @@ MS_AVX512 static void ukernel_avx512(int64_t kc, const float *a, int64_t rs, int
         c50 = _mm512_fmadd_ps(ai, b0, c50); c51 = _mm512_fmadd_ps(ai, b1, c51);
     }
     __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), zero = _mm512_setzero_ps();
     __mmask16 m[2] = {mask16(nr), mask16(nr - 16)};
+    __m512 bias[2] = {zero, zero};
+    if (e.cb)
+        for (int h = 0; h < 2; h++)
+            bias[h] = _mm512_mul_ps(_mm512_set1_ps(e.cs),
+                                    _mm512_maskz_loadu_ps(m[h], e.cb + 16 * h));
     /* masked lanes are neither loaded nor stored, so edge tiles need no spill */
     for (int i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         for (int h = 0; h < 2; h++) {
             __m512 v = _mm512_mul_ps(va, acc[i][h]);
             if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m[h], ci + 16 * h), v);
+            if (e.cb) v = _mm512_add_ps(v, bias[h]);
+            if (e.relu) v = _mm512_max_ps(zero, v);
             _mm512_mask_storeu_ps(ci + 16 * h, m[h], v);
         }
     }
@@ -260,12 +299,13 @@ static ukernel_fn ukernel_for(isa k)
 
 /* ---- blocked driver ---------------------------------------------------------------------- */
 
-/* C[0:M, 0:N] = alpha * op(A) * op(B) + beta * C, K > 0. B is either the caller's matrix
- * (packed here block by block into bwork) or, when bpacked is set, a full ms_sgemm_pack_b copy. */
+/* C[0:M, 0:N] = alpha * op(A) * op(B) + beta * C (+ epilogue), K > 0. B is either the caller's
+ * matrix (packed here block by block into bwork) or, when bpacked is set, a full
+ * ms_sgemm_pack_b copy. The bias joins on the first K block, the Relu on the last. */
 static void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                          const float *A, int64_t lda, const float *B, int64_t ldb,
                          const float *bpacked, float beta, float *C, int64_t ldc, float *awork,
-                         float *bwork)
+                         float *bwork, const ms_sgemm_epilogue *ep)
 {
     ukernel_fn uk = ukernel_for(pick_isa());
     int64_t npad = round_up(N, NR);
@@ -296,16 +336,28 @@ static void gemm_blocked(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
                     int nr = (int)min64(NR, nc - jr);
                     const float *bpanel = bp + jr * kc;
                     float *cblk = C + ic * ldc + jc + jr;
+                    uepi e = {pc == 0 && ep && ep->col_bias ? ep->col_bias + jc + jr : NULL,
+                              ep ? ep->col_scale : 0.0f, ep && ep->relu && pc + kc >= K};
                     for (int64_t ir = 0; ir < mfull; ir += MR)
                         uk(kc, ablk + ir * lda, lda, 1, bpanel, cblk + ir * ldc, ldc, alpha, bbeta,
-                           MR, nr);
+                           MR, nr, e);
                     for (int64_t ir = mfull; ir < mc; ir += MR)
                         uk(kc, awork + (ir - mfull) * kc, 1, MR, bpanel, cblk + ir * ldc, ldc,
-                           alpha, bbeta, (int)min64(MR, mc - ir), nr);
+                           alpha, bbeta, (int)min64(MR, mc - ir), nr, e);
                 }
             }
         }
     }
+}
+
+/* The epilogue as a pass over C, for the paths whose kernels do not apply it (GEMV, K == 0). */
+static void epilogue_pass(int64_t M, int64_t N, float *C, int64_t ldc, const ms_sgemm_epilogue *ep)
+{
+    if (!ep) return;
+    uepi e = {ep->col_bias, ep->col_scale, ep->relu};
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++)
+            C[i * ldc + j] = store_val(C[i * ldc + j], 1.0f, 0.0f, 0.0f, e, j);
 }
 
 /* C = beta * C for K == 0 (an empty sum), without reading C when beta is 0. */
@@ -680,6 +732,266 @@ MS_AVX512 static void gemv_packed_avx512(int64_t N, int64_t K, float alpha, cons
 }
 #endif
 
+/* ---- implicit GEMM tiles (convolution) --------------------------------------------------------
+ *
+ * A tile is IMR rows of C (one strip of packed A: for each k, IMR values) by INR grid positions.
+ * Tap k of position q0 + j reads src[boff[k] + q0 + j]: each tap is one contiguous INR-wide load,
+ * so B is never packed. The store stage maps lanes to C through segments (one per grid row the
+ * tile touches) and applies the epilogue: + bias on the first K block, + C on later ones, then
+ * max(0, v) on the last when relu (written so a NaN stays NaN, as the Relu kernel does). */
+enum { IMR = 8, INR = MS_SGEMM_TILE };
+_Static_assert(MC % IMR == 0, "an MC-row block of A is whole strips");
+
+/* Lanes in `mask` go to C_row + off + lane. */
+typedef struct tile_seg {
+    uint32_t mask;
+    int64_t off;
+} tile_seg;
+
+typedef struct tile_epi {
+    const float *bias; /* the strip's first row's bias, or NULL */
+    int first, relu;
+} tile_epi;
+
+typedef void (*itile_fn)(int64_t kc, const float *a, const float *src, const int64_t *boff,
+                         float *c, int64_t ldc, int mr, const tile_seg *seg, int nseg,
+                         tile_epi e);
+
+/* The segments of the tile starting at position q0, whose first grid row is r (q0 / pitch);
+ * returns their count (<= INR + 1). */
+static int tile_segments(const ms_sgemm_grid *g, int64_t q0, int64_t r, tile_seg *seg)
+{
+    int n = 0;
+    for (int64_t lo = r * g->pitch - q0; r < g->rows && lo < INR; r++, lo += g->pitch) {
+        int64_t a = lo < 0 ? 0 : lo, b = lo + g->width > INR ? INR : lo + g->width;
+        if (b <= a) continue;
+        uint32_t bits = b - a == 32 ? 0xFFFFFFFFu : (1u << (b - a)) - 1;
+        seg[n++] = (tile_seg){bits << a, q0 + r * (g->width - g->pitch)};
+    }
+    return n;
+}
+
+/* v + add (the bias, or what C holds), then the optional Relu */
+static inline float epi_apply(float v, float add, int relu)
+{
+    v += add;
+    return relu && v < 0.0f ? 0.0f : v;
+}
+
+static void itile_c(int64_t kc, const float *a, const float *src, const int64_t *boff, float *c,
+                    int64_t ldc, int mr, const tile_seg *seg, int nseg, tile_epi e)
+{
+    float acc[IMR][INR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < kc; p++, a += IMR) {
+        const float *b = src + boff[p];
+        for (int i = 0; i < IMR; i++)
+            for (int j = 0; j < INR; j++) acc[i][j] += a[i] * b[j];
+    }
+    for (int i = 0; i < mr; i++)
+        for (int s = 0; s < nseg; s++)
+            for (int j = 0; j < INR; j++) {
+                if (!(seg[s].mask >> j & 1)) continue;
+                float *cp = &c[i * ldc + seg[s].off + j];
+                float add = e.first ? (e.bias ? e.bias[i] : 0.0f) : *cp;
+                *cp = epi_apply(acc[i][j], add, e.relu);
+            }
+}
+
+#ifdef MS_GEMM_X86
+/* 8 lanes from the low 8 bits of `bits`, as a maskload/maskstore mask */
+MS_AVX2 static __m256i bits8(uint32_t bits)
+{
+    __m256i pos = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), pos), pos);
+}
+
+/* Rows [0, rows) (<= 4) of the strip at `a` times lanes [col, col + 16) of the tile. */
+MS_AVX2 static void itile_avx2_4x16(int64_t kc, const float *a, const float *src,
+                                    const int64_t *boff, float *c, int64_t ldc, int rows,
+                                    int col, const tile_seg *seg, int nseg, tile_epi e)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00;
+    for (int64_t p = 0; p < kc; p++, a += IMR) {
+        const float *b = src + boff[p] + col;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), ai;
+        ai = _mm256_broadcast_ss(a);
+        c00 = _mm256_fmadd_ps(ai, b0, c00); c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(ai, b0, c10); c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(ai, b0, c20); c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(ai, b0, c30); c31 = _mm256_fmadd_ps(ai, b1, c31);
+    }
+    __m256 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    __m256 zero = _mm256_setzero_ps();
+    MS_UNROLL
+    for (int i = 0; i < 4; i++) {
+        if (i >= rows) break;
+        __m256 add = e.first && e.bias ? _mm256_set1_ps(e.bias[i]) : zero;
+        for (int s = 0; s < nseg; s++) {
+            uint32_t bits = seg[s].mask >> col & 0xFFFF;
+            if (!bits) continue;
+            float *cp = c + i * ldc + seg[s].off + col;
+            MS_UNROLL
+            for (int h = 0; h < 2; h++) {
+                __m256i m = bits8(bits >> (8 * h));
+                __m256 prev = e.first ? add : _mm256_maskload_ps(cp + 8 * h, m);
+                __m256 v = _mm256_add_ps(acc[i][h], prev);
+                if (e.relu) v = _mm256_max_ps(zero, v);
+                _mm256_maskstore_ps(cp + 8 * h, m, v);
+            }
+        }
+    }
+}
+
+/* AVX2 has 16 registers: the 8 x 32 tile goes as four 4 x 16 blocks. */
+MS_AVX2 static void itile_avx2(int64_t kc, const float *a, const float *src, const int64_t *boff,
+                               float *c, int64_t ldc, int mr, const tile_seg *seg, int nseg,
+                               tile_epi e)
+{
+    uint32_t any = 0;
+    for (int s = 0; s < nseg; s++) any |= seg[s].mask;
+    for (int r = 0; r < mr; r += 4) {
+        tile_epi er = {e.bias ? e.bias + r : NULL, e.first, e.relu};
+        int rows = mr - r < 4 ? mr - r : 4;
+        for (int col = 0; col < INR; col += 16)
+            if (any >> col & 0xFFFF)
+                itile_avx2_4x16(kc, a + r, src, boff, c + r * ldc, ldc, rows, col, seg, nseg, er);
+    }
+}
+
+MS_AVX512 static void itile_avx512(int64_t kc, const float *a, const float *src,
+                                   const int64_t *boff, float *c, int64_t ldc, int mr,
+                                   const tile_seg *seg, int nseg, tile_epi e)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int64_t p = 0; p < kc; p++, a += IMR) {
+        const float *b = src + boff[p];
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), ai;
+        ai = _mm512_set1_ps(a[0]);
+        c00 = _mm512_fmadd_ps(ai, b0, c00); c01 = _mm512_fmadd_ps(ai, b1, c01);
+        ai = _mm512_set1_ps(a[1]);
+        c10 = _mm512_fmadd_ps(ai, b0, c10); c11 = _mm512_fmadd_ps(ai, b1, c11);
+        ai = _mm512_set1_ps(a[2]);
+        c20 = _mm512_fmadd_ps(ai, b0, c20); c21 = _mm512_fmadd_ps(ai, b1, c21);
+        ai = _mm512_set1_ps(a[3]);
+        c30 = _mm512_fmadd_ps(ai, b0, c30); c31 = _mm512_fmadd_ps(ai, b1, c31);
+        ai = _mm512_set1_ps(a[4]);
+        c40 = _mm512_fmadd_ps(ai, b0, c40); c41 = _mm512_fmadd_ps(ai, b1, c41);
+        ai = _mm512_set1_ps(a[5]);
+        c50 = _mm512_fmadd_ps(ai, b0, c50); c51 = _mm512_fmadd_ps(ai, b1, c51);
+        ai = _mm512_set1_ps(a[6]);
+        c60 = _mm512_fmadd_ps(ai, b0, c60); c61 = _mm512_fmadd_ps(ai, b1, c61);
+        ai = _mm512_set1_ps(a[7]);
+        c70 = _mm512_fmadd_ps(ai, b0, c70); c71 = _mm512_fmadd_ps(ai, b1, c71);
+    }
+    __m512 acc[IMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                          {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+    __m512 zero = _mm512_setzero_ps();
+    MS_UNROLL
+    for (int i = 0; i < IMR; i++) {
+        if (i >= mr) break;
+        __m512 add = e.first && e.bias ? _mm512_set1_ps(e.bias[i]) : zero;
+        for (int s = 0; s < nseg; s++) {
+            /* masked lanes are neither loaded nor stored */
+            __mmask16 m[2] = {(__mmask16)seg[s].mask, (__mmask16)(seg[s].mask >> 16)};
+            float *cp = c + i * ldc + seg[s].off;
+            MS_UNROLL
+            for (int h = 0; h < 2; h++) {
+                __m512 v = _mm512_add_ps(
+                    acc[i][h], e.first ? add : _mm512_maskz_loadu_ps(m[h], cp + 16 * h));
+                if (e.relu) v = _mm512_max_ps(zero, v);
+                _mm512_mask_storeu_ps(cp + 16 * h, m[h], v);
+            }
+        }
+    }
+}
+#endif
+
+static itile_fn itile_for(isa k)
+{
+#ifdef MS_GEMM_X86
+    if (k == ISA_AVX512) return itile_avx512;
+    if (k == ISA_AVX2) return itile_avx2;
+#endif
+    (void)k;
+    return itile_c;
+}
+
+/* One strip of A (mr <= IMR rows of K) as K groups of IMR values, zero past mr. */
+static void pack_a_strip(int64_t mr, int64_t K, const float *A, int64_t lda, float *dst)
+{
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < IMR; i++) dst[k * IMR + i] = i < mr ? A[i * lda + k] : 0.0f;
+}
+
+size_t ms_sgemm_pack_a_size(int64_t M, int64_t K)
+{
+    return sizeof(float) * (size_t)(round_up(M < 1 ? 1 : M, IMR) * (K < 1 ? 1 : K));
+}
+
+void ms_sgemm_pack_a(int64_t M, int64_t K, const float *A, int64_t lda, float *packed)
+{
+    for (int64_t i = 0; i < M; i += IMR)
+        pack_a_strip(min64(IMR, M - i), K, A + i * lda, lda, packed + i * K);
+}
+
+size_t ms_sgemm_implicit_workspace(int64_t K)
+{
+    return sizeof(float) * (size_t)(IMR * (K < 1 ? 1 : K)) + 64;
+}
+
+/* One tile (its segments given) against strip s of A (`a`: the strip, K x IMR), K block pc. */
+static void implicit_tile(itile_fn tk, int64_t M, int64_t K, int64_t pc, const float *a,
+                          int64_t s, const float *src, const int64_t *boff, float *C, int64_t ldc,
+                          const float *bias, bool relu, int64_t q0, const tile_seg *seg, int nseg)
+{
+    int64_t kc = min64(KC, K - pc);
+    tile_epi e = {bias ? bias + s : NULL, pc == 0, relu && pc + kc >= K};
+    tk(kc, a + pc * IMR, src + q0, boff + pc, C + s * ldc, ldc, (int)min64(IMR, M - s), seg, nseg,
+       e);
+}
+
+void ms_sgemm_implicit(int64_t M, int64_t K, const float *A, int64_t lda, const float *apacked,
+                       const float *src, const int64_t *boff, const ms_sgemm_grid *grid,
+                       float *C, int64_t ldc, const float *bias, bool relu, void *work)
+{
+    if (M <= 0 || grid->rows <= 0 || grid->width <= 0) return;
+    itile_fn tk = itile_for(pick_isa());
+    int64_t qend = (grid->rows - 1) * grid->pitch + grid->width; /* one past the last position */
+    int64_t kend = K <= 0 ? 1 : K; /* K == 0: one empty block, which stores the bias */
+    tile_seg seg[INR + 1];
+    if (apacked) {
+        /* per tile, the strips of an MC-row block of A (kept in L2) reuse the tile's B rows
+         * from L1 */
+        for (int64_t pc = 0; pc < kend; pc += KC)
+            for (int64_t ic = 0; ic < M; ic += MC)
+                for (int64_t q0 = 0, r = 0; q0 < qend; q0 += INR) {
+                    while ((r + 1) * grid->pitch <= q0) r++;
+                    int nseg = tile_segments(grid, q0, r, seg);
+                    for (int64_t s = ic; s < M && s < ic + MC; s += IMR)
+                        implicit_tile(tk, M, K, pc, apacked + s * K, s, src, boff, C, ldc, bias,
+                                      relu, q0, seg, nseg);
+                }
+        return;
+    }
+    float *ap = align64(work);
+    for (int64_t s = 0; s < M; s += IMR) {
+        pack_a_strip(min64(IMR, M - s), K, A + s * lda, lda, ap);
+        for (int64_t pc = 0; pc < kend; pc += KC)
+            for (int64_t q0 = 0, r = 0; q0 < qend; q0 += INR) {
+                while ((r + 1) * grid->pitch <= q0) r++;
+                int nseg = tile_segments(grid, q0, r, seg);
+                implicit_tile(tk, M, K, pc, ap, s, src, boff, C, ldc, bias, relu, q0, seg, nseg);
+            }
+    }
+}
+
 /* ---- public entry points ----------------------------------------------------------------- */
 
 size_t ms_sgemm_workspace(int64_t M, int64_t N, int64_t K)
@@ -700,12 +1012,16 @@ size_t ms_sgemm_packed_workspace(int64_t M, int64_t N, int64_t K)
     return sizeof(float) * (size_t)(round_up(MC, MR) * min64(K < 1 ? 1 : K, KC)) + 64;
 }
 
-void ms_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-              int64_t ldc, void *work)
+void ms_sgemm_ex(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                 int64_t ldc, const ms_sgemm_epilogue *ep, void *work)
 {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
+        epilogue_pass(M, N, C, ldc, ep);
+        return;
+    }
     /* batch 1 with a contiguous x: no reuse of B, so stream it instead of packing it */
     if (M == 1 && (!trans_a || lda == 1)) {
         switch (pick_isa()) {
@@ -713,22 +1029,31 @@ void ms_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
         case ISA_AVX512:
             if (trans_b) gemv_t_avx512(N, K, alpha, A, B, ldb, beta, C);
             else gemv_n_avx512(N, K, alpha, A, B, ldb, beta, C);
-            return;
+            break;
         case ISA_AVX2:
             if (trans_b) gemv_t_avx2(N, K, alpha, A, B, ldb, beta, C);
             else gemv_n_avx2(N, K, alpha, A, B, ldb, beta, C);
-            return;
+            break;
 #endif
         default:
             if (trans_b) gemv_t_c(N, K, alpha, A, B, ldb, beta, C);
             else gemv_n_c(N, K, alpha, A, B, ldb, beta, C);
-            return;
+            break;
         }
+        epilogue_pass(1, N, C, ldc, ep);
+        return;
     }
     float *awork = align64(work);
     float *bwork = align64(awork + round_up(MC, MR) * min64(K, KC));
     gemm_blocked(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, NULL, beta, C, ldc, awork,
-                 bwork);
+                 bwork, ep);
+}
+
+void ms_sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc, void *work)
+{
+    ms_sgemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, work);
 }
 
 size_t ms_sgemm_pack_b_size(int64_t K, int64_t N)
@@ -746,21 +1071,34 @@ void ms_sgemm_pack_b(bool trans_b, int64_t K, int64_t N, const float *B, int64_t
                packed + pc * npad);
 }
 
+void ms_sgemm_packed_ex(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float *A, int64_t lda, const float *packed_b, float beta, float *C,
+                        int64_t ldc, const ms_sgemm_epilogue *ep, void *work)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        scale_c(M, N, beta, C, ldc);
+        epilogue_pass(M, N, C, ldc, ep);
+        return;
+    }
+    if (M == 1 && (!trans_a || lda == 1)) {
+        switch (pick_isa()) {
+#ifdef MS_GEMM_X86
+        case ISA_AVX512: gemv_packed_avx512(N, K, alpha, A, packed_b, beta, C); break;
+        case ISA_AVX2: gemv_packed_avx2(N, K, alpha, A, packed_b, beta, C); break;
+#endif
+        default: gemv_packed_c(N, K, alpha, A, packed_b, beta, C); break;
+        }
+        epilogue_pass(1, N, C, ldc, ep);
+        return;
+    }
+    gemm_blocked(trans_a, false, M, N, K, alpha, A, lda, NULL, 0, packed_b, beta, C, ldc,
+                 align64(work), NULL, ep);
+}
+
 void ms_sgemm_packed(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                      int64_t lda, const float *packed_b, float beta, float *C, int64_t ldc,
                      void *work)
 {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
-    if (M == 1 && (!trans_a || lda == 1)) {
-        switch (pick_isa()) {
-#ifdef MS_GEMM_X86
-        case ISA_AVX512: gemv_packed_avx512(N, K, alpha, A, packed_b, beta, C); return;
-        case ISA_AVX2: gemv_packed_avx2(N, K, alpha, A, packed_b, beta, C); return;
-#endif
-        default: gemv_packed_c(N, K, alpha, A, packed_b, beta, C); return;
-        }
-    }
-    gemm_blocked(trans_a, false, M, N, K, alpha, A, lda, NULL, 0, packed_b, beta, C, ldc,
-                 align64(work), NULL);
+    ms_sgemm_packed_ex(trans_a, M, N, K, alpha, A, lda, packed_b, beta, C, ldc, NULL, work);
 }

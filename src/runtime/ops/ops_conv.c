@@ -1,8 +1,11 @@
 /* ops_conv.c: Conv and ConvTranspose over any number of spatial dimensions (1-D, 2-D, 3-D...),
- * float32. Conv lowers each group to one GEMM: W[Mg, Cg*k] times the im2col matrix of the
- * input patches [Cg*k, out]; a 1x1 stride-1 unpadded conv uses the input as that matrix as is,
- * and a conv with one input channel per group (depthwise) is a direct loop instead, since its
- * GEMM would have K = k and M = 1. ConvTranspose is the adjoint: a GEMM W^T * X gives one row
+ * float32. Conv lowers each group to one GEMM: W[Mg, Cg*k] times the matrix of input patches
+ * [Cg*k, out]. A stride-1 1-D or 2-D conv (the common 3x3 and 1x1 ones) never builds that
+ * matrix: it copies the input with its padding once and ms_sgemm_implicit reads each kernel tap
+ * as a shifted window of the copy, with W packed once in prepare and bias + a fused Relu applied
+ * as the results are stored. Other convs write the patch matrix (im2col) for ms_sgemm; a conv
+ * with one input channel per group (depthwise) is a direct loop instead, since its GEMM would
+ * have K = k and M = 1. ConvTranspose is the adjoint: a GEMM W^T * X gives one row
  * per (output channel, kernel offset), scattered back into the output (col2im).
  *
  * Both walk the same index map: for a kernel offset kk, position o of the "small" grid meets
@@ -10,11 +13,16 @@
  * big = input; ConvTranspose: small = input, big = output). patch_row does that walk. */
 #include "ms_op.h"
 
+#include "ms_alloc.h"
 #include "ms_gemm.h"
 
 #include <string.h>
 
 #define OPSET_MAX 21
+
+/* Kernel sizes, strides, dilations, pads and output sizes above this are refused (no real model
+ * comes near), so the geometry arithmetic cannot overflow int64. */
+#define GEOM_MAX ((int64_t)1 << 20)
 
 /* ---- geometry ----------------------------------------------------------------------------- */
 
@@ -114,8 +122,25 @@ static ms_status geom_common(ms_kctx *c, conv_geom *g, bool transpose, int64_t *
             return ms_kfail(c, MS_ERR_INVALID, "strides and dilations must be positive");
         if (pads[d] < 0 || pads[nd + d] < 0)
             return ms_kfail(c, MS_ERR_UNSUPPORTED, "negative pads are not supported");
+        if (g->k[d] > GEOM_MAX || g->stride[d] > GEOM_MAX || g->dil[d] > GEOM_MAX ||
+            pads[d] > GEOM_MAX || pads[nd + d] > GEOM_MAX)
+            return ms_kfail(c, MS_ERR_UNSUPPORTED, "kernel, stride, dilation or pad above %lld",
+                            (long long)GEOM_MAX);
         g->in_sp *= g->in[d];
         g->k_sp *= g->k[d];
+    }
+    return MS_OK;
+}
+
+/* g->out_sp from g->out, refusing an output too large to address. */
+static ms_status out_size(ms_kctx *c, conv_geom *g)
+{
+    g->out_sp = 1;
+    for (int d = 0; d < g->nd; d++) {
+        if (g->out[d] > ((int64_t)1 << 40) ||
+            (g->out[d] && g->out_sp > ((int64_t)1 << 40) / g->out[d]))
+            return ms_kfail(c, MS_ERR_INVALID, "the output would be impossibly large");
+        g->out_sp *= g->out[d];
     }
     return MS_OK;
 }
@@ -148,8 +173,7 @@ static ms_status conv_geom_get(ms_kctx *c, conv_geom *g)
         g->out[d] = room / s + 1;
         g->pad[d] = pb;
     }
-    for (int d = 0; d < g->nd; d++) g->out_sp *= g->out[d];
-    return MS_OK;
+    return out_size(c, g);
 }
 
 static ms_status convt_geom_get(ms_kctx *c, conv_geom *g)
@@ -167,6 +191,10 @@ static ms_status convt_geom_get(ms_kctx *c, conv_geom *g)
             return ms_kfail(c, MS_ERR_INVALID, "output_shape has %d values, expected %d", nos,
                             g->nd);
         memcpy(oshape, os + (nos - g->nd), sizeof(int64_t) * (size_t)g->nd);
+        for (int d = 0; d < g->nd; d++)
+            if (oshape[d] < 0 || oshape[d] > ((int64_t)1 << 40))
+                return ms_kfail(c, MS_ERR_INVALID, "output_shape[%d] = %lld is out of range", d,
+                                (long long)oshape[d]);
     }
     g->out_sp = 1;
     for (int d = 0; d < g->nd; d++) {
@@ -193,9 +221,8 @@ static ms_status convt_geom_get(ms_kctx *c, conv_geom *g)
         if (g->out[d] < 0)
             return ms_kfail(c, MS_ERR_INVALID, "spatial dimension %d of the output would be %lld",
                             d, (long long)g->out[d]);
-        g->out_sp *= g->out[d];
     }
-    return MS_OK;
+    return out_size(c, g);
 }
 
 static void set_output(ms_kctx *c, const conv_geom *g)
@@ -304,12 +331,171 @@ static size_t col_bytes(const conv_geom *g)
     return (sizeof(float) * (size_t)(g->Cg * g->k_sp * g->out_sp) + 63) & ~(size_t)63;
 }
 
+/* ---- Conv: implicit GEMM (stride 1, 1-D and 2-D) ----------------------------------------- */
+
+/* Stride 1, 1-D or 2-D, not depthwise; and the columns computed but not kept (the dilated
+ * kernel's width less one, per output row) do not outnumber the output's. */
+static bool conv_is_implicit(const conv_geom *g)
+{
+    if (g->nd > 2 || conv_is_depthwise(g)) return false;
+    for (int d = 0; d < g->nd; d++)
+        if (g->stride[d] != 1) return false;
+    int L = g->nd - 1;
+    return (g->k[L] - 1) * g->dil[L] <= g->out[L] + 8;
+}
+
+/* The 2-D view of an implicit conv (1-D: one row) and its padded input plane Hp x Wp. With
+ * stride 1, output row oh and kernel row r read padded row oh + r * dh, so the grid of output
+ * positions is the padded plane's rows (pitch Wp) and tap (ch, r, s) starts at
+ * ch * Hp * Wp + r * dh * Wp + s * dw. */
+typedef struct conv_plane {
+    int64_t H, W, kh, kw, dh, dw, ph, pw, OH, OW, Hp, Wp;
+} conv_plane;
+
+static conv_plane conv_plane_of(const conv_geom *g)
+{
+    conv_plane p;
+    int L = g->nd - 1;
+    bool one = g->nd == 1;
+    p.H = one ? 1 : g->in[0];
+    p.kh = one ? 1 : g->k[0];
+    p.dh = one ? 1 : g->dil[0];
+    p.ph = one ? 0 : g->pad[0];
+    p.OH = one ? 1 : g->out[0];
+    p.W = g->in[L];
+    p.kw = g->k[L];
+    p.dw = g->dil[L];
+    p.pw = g->pad[L];
+    p.OW = g->out[L];
+    /* the padded extent: for stride 1, out = padded - dilated kernel + 1 */
+    p.Hp = p.OH + (p.kh - 1) * p.dh;
+    p.Wp = p.OW + (p.kw - 1) * p.dw;
+    return p;
+}
+
+/* The padded copy of one group's input, plus the MS_SGEMM_TILE floats the last tile reads past
+ * it; 64-byte multiple. */
+static size_t xpad_bytes(const conv_geom *g, const conv_plane *p)
+{
+    return (sizeof(float) * (size_t)(g->Cg * p->Hp * p->Wp + MS_SGEMM_TILE) + 63) & ~(size_t)63;
+}
+
+static size_t boff_bytes(int64_t K) { return (sizeof(int64_t) * (size_t)K + 63) & ~(size_t)63; }
+
+/* Prepare's state when W is a constant: the geometry for the X shape it saw (so a run with that
+ * shape parses no attributes) and, for the implicit path, W packed per group. */
+typedef struct conv_state {
+    int32_t xndim;
+    int64_t xshape[MS_MAX_DIMS];
+    conv_geom g;
+    float *data; /* implicit path: group gi at gi * ms_sgemm_pack_a_size(Mg, K) bytes; or NULL */
+} conv_state;
+
+static void conv_release(void *state)
+{
+    conv_state *st = state;
+    if (!st) return;
+    ms_aligned_free(st->data);
+    ms_free(st);
+}
+
+/* The geometry of this call: prepare's copy when X still has the shape it was made for. */
+static ms_status conv_geom_cached(ms_kctx *c, conv_geom *g)
+{
+    const conv_state *cs = c->state;
+    if (!cs || c->n_in < 2 || !c->in[0]) return conv_geom_get(c, g);
+    const ms_tensor *x = c->in[0], *b = c->n_in > 2 ? c->in[2] : NULL;
+    /* W is a constant; a bias that is not could change shape: check it as geom_common does */
+    if (x->ndim == cs->xndim &&
+        !memcmp(x->shape, cs->xshape, sizeof(int64_t) * (size_t)x->ndim) &&
+        (!b || (b->ndim == 1 && b->shape[0] == cs->g.M))) {
+        *g = cs->g;
+        return MS_OK;
+    }
+    return conv_geom_get(c, g);
+}
+
+static ms_status conv_prepare(ms_kctx *c, void **state)
+{
+    *state = NULL;
+    conv_geom g;
+    if (!(c->const_inputs & 2)) return MS_OK;
+    ms_status st = conv_geom_get(c, &g);
+    if (st) return st;
+    conv_state *cs = ms_malloc(sizeof *cs);
+    if (!cs) return ms_kfail(c, MS_ERR_RUNTIME, "out of memory preparing the node");
+    cs->xndim = c->in[0]->ndim;
+    memcpy(cs->xshape, c->in[0]->shape, sizeof cs->xshape);
+    cs->g = g;
+    cs->data = NULL;
+    if (conv_is_implicit(&g) && g.Mg > 0) {
+        int64_t K = g.Cg * g.k_sp;
+        size_t gsize = ms_sgemm_pack_a_size(g.Mg, K);
+        cs->data = ms_aligned_alloc(gsize * (size_t)g.group);
+        if (!cs->data) {
+            ms_free(cs);
+            return ms_kfail(c, MS_ERR_RUNTIME, "out of memory packing the weights");
+        }
+        const float *W = c->in[1]->data;
+        for (int64_t gi = 0; gi < g.group; gi++)
+            ms_sgemm_pack_a(g.Mg, K, W + gi * g.Mg * K, K,
+                            (float *)((char *)cs->data + gsize * (size_t)gi));
+    }
+    *state = cs;
+    return MS_OK;
+}
+
+static void conv_run_implicit(ms_kctx *c, const conv_geom *g, const float *X, const float *W,
+                              const float *bias, float *Y)
+{
+    conv_plane p = conv_plane_of(g);
+    int64_t K = g->Cg * g->k_sp, plane = p.Hp * p.Wp;
+    size_t xb = xpad_bytes(g, &p), gsize = ms_sgemm_pack_a_size(g->Mg, K);
+    float *xpad = c->scratch;
+    int64_t *boff = (int64_t *)((char *)c->scratch + xb);
+    void *work = (char *)boff + boff_bytes(K);
+    const conv_state *cs = c->state;
+    /* the packing holds for W's shape, which a constant W keeps */
+    if (cs && (!cs->data || cs->g.Mg != g->Mg || cs->g.Cg * cs->g.k_sp != K ||
+               cs->g.group != g->group))
+        cs = NULL;
+    for (int64_t ch = 0, k = 0; ch < g->Cg; ch++)
+        for (int64_t r = 0; r < p.kh; r++)
+            for (int64_t s = 0; s < p.kw; s++) boff[k++] = ch * plane + r * p.dh * p.Wp + s * p.dw;
+    /* the padding stays zero: each image only rewrites the interior */
+    memset(xpad, 0, xb);
+    int64_t rows = p.H < p.Hp - p.ph ? p.H : p.Hp - p.ph;
+    int64_t cols = p.W < p.Wp - p.pw ? p.W : p.Wp - p.pw;
+    ms_sgemm_grid grid = {p.OH, p.Wp, p.OW};
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *xg = X + (n * g->C + gi * g->Cg) * g->in_sp;
+            for (int64_t ch = 0; ch < g->Cg; ch++)
+                for (int64_t ih = 0; ih < rows; ih++)
+                    memcpy(xpad + ch * plane + (ih + p.ph) * p.Wp + p.pw,
+                           xg + ch * g->in_sp + ih * p.W, sizeof(float) * (size_t)cols);
+            const float *ap = cs ? (const float *)((const char *)cs->data + gsize * (size_t)gi)
+                                 : NULL;
+            ms_sgemm_implicit(g->Mg, K, W + gi * g->Mg * K, K, ap, xpad, boff, &grid,
+                              Y + (n * g->M + gi * g->Mg) * g->out_sp, g->out_sp,
+                              bias ? bias + gi * g->Mg : NULL, c->post_relu, work);
+        }
+}
+
+/* ---- Conv: the other shapes ------------------------------------------------------------- */
+
 static ms_status conv_infer(ms_kctx *c)
 {
     conv_geom g;
-    ms_status st = conv_geom_get(c, &g);
+    ms_status st = conv_geom_cached(c, &g);
     if (st) return st;
     set_output(c, &g);
+    if (conv_is_implicit(&g)) {
+        conv_plane p = conv_plane_of(&g);
+        int64_t K = g.Cg * g.k_sp;
+        c->scratch_size = xpad_bytes(&g, &p) + boff_bytes(K) + ms_sgemm_implicit_workspace(K);
+        return MS_OK;
+    }
     if (conv_is_depthwise(&g)) return MS_OK;
     c->scratch_size = (conv_is_pointwise(&g) ? 0 : col_bytes(&g)) +
                       ms_sgemm_workspace(g.Mg, g.out_sp, g.Cg * g.k_sp);
@@ -336,11 +522,15 @@ static void conv_depthwise(const conv_geom *g, const float *x, const float *w, c
 static ms_status conv_run(ms_kctx *c)
 {
     conv_geom g;
-    ms_status st = conv_geom_get(c, &g);
+    ms_status st = conv_geom_cached(c, &g);
     if (st) return st;
     const float *X = c->in[0]->data, *W = c->in[1]->data;
     const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     float *Y = c->out[0]->data;
+    if (conv_is_implicit(&g)) {
+        conv_run_implicit(c, &g, X, W, bias, Y);
+        return MS_OK;
+    }
     bool depthwise = conv_is_depthwise(&g), pointwise = conv_is_pointwise(&g);
     float *col = c->scratch;
     void *work = (char *)c->scratch + (pointwise ? 0 : col_bytes(&g));
@@ -370,6 +560,10 @@ static ms_status conv_run(ms_kctx *c)
             ms_sgemm(false, false, g.Mg, g.out_sp, K, 1.0f, W + gi * g.Mg * K, K, B, g.out_sp,
                      bias ? 1.0f : 0.0f, yg, g.out_sp, work);
         }
+    }
+    if (c->post_relu) { /* a fused Relu; NaN stays NaN, as in the Relu kernel */
+        int64_t n = g.N * g.M * g.out_sp;
+        for (int64_t i = 0; i < n; i++) Y[i] = Y[i] < 0.0f ? 0.0f : Y[i];
     }
     return MS_OK;
 }
@@ -422,7 +616,7 @@ static ms_status convt_run(ms_kctx *c)
 }
 
 const ms_kernel ms_ops_conv[] = {
-    {"", "Conv", 1, OPSET_MAX, conv_infer, conv_run, NULL, NULL},
+    {"", "Conv", 1, OPSET_MAX, conv_infer, conv_run, conv_prepare, conv_release, 1},
     {"", "ConvTranspose", 1, OPSET_MAX, convt_infer, convt_run, NULL, NULL},
     {0},
 };

@@ -75,6 +75,34 @@ static void mm_typed(ms_dtype t, const void *A, const void *B, void *C, const mm
     }
 }
 
+/* A fused Relu (c->post_relu) on the typed fallback: max(y, 0) over the output, in place while
+ * it is still in cache (float32 applies it in the GEMM's store stage instead). NaN stays NaN,
+ * as in the Relu kernel; unsigned types are already >= 0. */
+static void post_relu(const ms_kctx *c)
+{
+    const ms_tensor *y = c->out[0];
+    int64_t n = ms_tensor_numel(y);
+    if (!c->post_relu) return;
+    switch (y->dtype) {
+    case MS_DTYPE_DOUBLE: {
+        double *v = y->data;
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0.0 ? 0.0 : v[i];
+        break;
+    }
+    case MS_DTYPE_INT32: {
+        int32_t *v = y->data;
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0 ? 0 : v[i];
+        break;
+    }
+    case MS_DTYPE_INT64: {
+        int64_t *v = y->data;
+        for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0 ? 0 : v[i];
+        break;
+    }
+    default: break;
+    }
+}
+
 /* ---- packed weights (prepare) ------------------------------------------------------------- */
 
 /* A constant B packed once for ms_sgemm_packed; run uses it only if K and N still match. */
@@ -213,7 +241,7 @@ static int64_t batch_offset(const mm_plan *p, const int64_t *str, int64_t bi)
     return off;
 }
 
-static ms_status matmul_run(ms_kctx *c)
+static ms_status matmul_compute(ms_kctx *c)
 {
     const ms_tensor *a = c->in[0], *b = c->in[1];
     ms_tensor *y = c->out[0];
@@ -225,16 +253,21 @@ static ms_status matmul_run(ms_kctx *c)
         const float *A = a->data, *B = b->data;
         float *Y = y->data;
         const packed_b *pb = packed_for(c, K, N);
+        ms_sgemm_epilogue ep = {NULL, 0.0f, c->post_relu != 0};
         if (p.b_shared) {
             /* one B for every batch: the batch is just more rows of A */
-            if (pb) ms_sgemm_packed(false, p.batch * M, N, K, 1.0f, A, K, pb->data, 0.0f, Y, N,
-                                    c->scratch);
-            else ms_sgemm(false, false, p.batch * M, N, K, 1.0f, A, K, B, N, 0.0f, Y, N, c->scratch);
+            if (pb)
+                ms_sgemm_packed_ex(false, p.batch * M, N, K, 1.0f, A, K, pb->data, 0.0f, Y, N, &ep,
+                                   c->scratch);
+            else
+                ms_sgemm_ex(false, false, p.batch * M, N, K, 1.0f, A, K, B, N, 0.0f, Y, N, &ep,
+                            c->scratch);
             return MS_OK;
         }
         for (int64_t bi = 0; bi < p.batch; bi++)
-            ms_sgemm(false, false, M, N, K, 1.0f, A + batch_offset(&p, p.astr, bi) * mk, K,
-                     B + batch_offset(&p, p.bstr, bi) * kn, N, 0.0f, Y + bi * mn, N, c->scratch);
+            ms_sgemm_ex(false, false, M, N, K, 1.0f, A + batch_offset(&p, p.astr, bi) * mk, K,
+                        B + batch_offset(&p, p.bstr, bi) * kn, N, 0.0f, Y + bi * mn, N, &ep,
+                        c->scratch);
         return MS_OK;
     }
     size_t es = ms_dtype_size(a->dtype);
@@ -244,6 +277,13 @@ static ms_status matmul_run(ms_kctx *c)
                  (const char *)b->data + es * (size_t)(batch_offset(&p, p.bstr, bi) * kn),
                  (char *)y->data + es * (size_t)(bi * mn), &d, 1.0, 0.0);
     return MS_OK;
+}
+
+static ms_status matmul_run(ms_kctx *c)
+{
+    ms_status st = matmul_compute(c);
+    if (!st) post_relu(c);
+    return st;
 }
 
 /* Pack a constant float B once, when every batch shares it. */
@@ -344,7 +384,7 @@ static void gemm_fill_c(const ms_tensor *C, int64_t M, int64_t N, size_t es, voi
     }
 }
 
-static ms_status gemm_run(ms_kctx *c)
+static ms_status gemm_compute(ms_kctx *c)
 {
     gemm_args g;
     ms_status st = gemm_args_get(c, &g);
@@ -353,24 +393,39 @@ static ms_status gemm_run(ms_kctx *c)
     ms_tensor *y = c->out[0];
     ms_dtype t = a->dtype;
     size_t es = ms_dtype_size(t);
-    /* Y starts as C, then the product is added with beta scaling it */
     bool with_c = g.C && g.beta != 0.0f && ms_tensor_numel(g.C) > 0;
-    if (with_c) gemm_fill_c(g.C, g.M, g.N, es, y->data);
-    float beta = with_c ? g.beta : 0.0f;
     int64_t lda = a->shape[1], ldb = b->shape[1];
     if (t == MS_DTYPE_FLOAT) {
+        /* a C of one row ([N] or [1, N], the usual bias) joins in the GEMM's store stage, with
+         * the fused Relu; any other C is copied into Y first and added with beta */
+        const ms_tensor *C = g.C;
+        bool col_bias = with_c && C->ndim >= 1 && ms_tensor_numel(C) == g.N &&
+                        C->shape[C->ndim - 1] == g.N && (C->ndim == 1 || C->shape[0] == 1);
+        if (with_c && !col_bias) gemm_fill_c(C, g.M, g.N, es, y->data);
+        ms_sgemm_epilogue ep = {col_bias ? C->data : NULL, g.beta, c->post_relu != 0};
+        float beta = with_c && !col_bias ? g.beta : 0.0f;
         const packed_b *pb = packed_for(c, g.K, g.N);
         if (pb)
-            ms_sgemm_packed(g.ta, g.M, g.N, g.K, g.alpha, a->data, lda, pb->data, beta, y->data,
-                            g.N, c->scratch);
+            ms_sgemm_packed_ex(g.ta, g.M, g.N, g.K, g.alpha, a->data, lda, pb->data, beta,
+                               y->data, g.N, &ep, c->scratch);
         else
-            ms_sgemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, a->data, lda, b->data, ldb, beta,
-                     y->data, g.N, c->scratch);
+            ms_sgemm_ex(g.ta, g.tb, g.M, g.N, g.K, g.alpha, a->data, lda, b->data, ldb, beta,
+                        y->data, g.N, &ep, c->scratch);
         return MS_OK;
     }
+    /* Y starts as C, then the product is added with beta scaling it */
+    if (with_c) gemm_fill_c(g.C, g.M, g.N, es, y->data);
+    float beta = with_c ? g.beta : 0.0f;
     mm_dims d = {g.ta, g.tb, g.M, g.N, g.K, lda, ldb, g.N};
     mm_typed(t, a->data, b->data, y->data, &d, g.alpha, beta);
     return MS_OK;
+}
+
+static ms_status gemm_run(ms_kctx *c)
+{
+    ms_status st = gemm_compute(c);
+    if (!st) post_relu(c);
+    return st;
 }
 
 static ms_status gemm_prepare(ms_kctx *c, void **state)
@@ -384,7 +439,8 @@ static ms_status gemm_prepare(ms_kctx *c, void **state)
 }
 
 const ms_kernel ms_ops_linalg[] = {
-    {"", "MatMul", 1, OPSET_MAX, matmul_infer, matmul_run, matmul_prepare, packed_b_release},
-    {"", "Gemm", 1, OPSET_MAX, gemm_infer, gemm_run, gemm_prepare, packed_b_release},
+    {"", "MatMul", 1, OPSET_MAX, matmul_infer, matmul_run, matmul_prepare, packed_b_release,
+     1},
+    {"", "Gemm", 1, OPSET_MAX, gemm_infer, gemm_run, gemm_prepare, packed_b_release, 1},
     {0},
 };

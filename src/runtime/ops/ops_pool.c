@@ -12,7 +12,15 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define POOL_X86 1
+#include <immintrin.h>
+#define POOL_AVX2 __attribute__((target("avx2")))
+#define POOL_AVX512 __attribute__((target("avx512f")))
+#endif
+
 #define POOL_ND 3 /* spatial axes handled; 1-D and 2-D are lifted to 3-D */
+#define POOL_GEOM_MAX ((int64_t)1 << 20)
 
 /* The window of one output position along one axis. Input coordinate of tap k is
  * start + k * dilation; taps klo..khi-1 are inside the input; npad counts the taps inside the
@@ -72,6 +80,11 @@ static ms_status pool_geom_init(ms_kctx *c, const ms_tensor *x, pool_geom *g)
             return ms_kfail(c, MS_ERR_INVALID, "strides and dilations must be positive");
         if (pads[i] < 0 || pads[nd + i] < 0)
             return ms_kfail(c, MS_ERR_INVALID, "pads must not be negative");
+        /* no real model comes near; the bound keeps the geometry arithmetic in range */
+        if (k[i] > POOL_GEOM_MAX || s[i] > POOL_GEOM_MAX || d[i] > POOL_GEOM_MAX ||
+            pads[i] > POOL_GEOM_MAX || pads[nd + i] > POOL_GEOM_MAX)
+            return ms_kfail(c, MS_ERR_UNSUPPORTED, "kernel, stride, dilation or pad above %lld",
+                            (long long)POOL_GEOM_MAX);
     }
     const char *ap = ms_attr_string(c->node, "auto_pad", "NOTSET");
     int same_upper = !strcmp(ap, "SAME_UPPER"), same_lower = !strcmp(ap, "SAME_LOWER");
@@ -121,7 +134,13 @@ static ms_status pool_geom_init(ms_kctx *c, const ms_tensor *x, pool_geom *g)
         g->pb[a] = pb; g->pe[a] = pe;
     }
     g->in_plane = g->in[0] * g->in[1] * g->in[2];
-    g->out_plane = g->out[0] * g->out[1] * g->out[2];
+    /* out <= in + 2^21 per axis: only absurd pads on small axes could overflow the product */
+    g->out_plane = 1;
+    for (int a = 0; a < POOL_ND; a++) {
+        if (g->out[a] > 0 && g->out_plane > ((int64_t)1 << 40) / g->out[a])
+            return ms_kfail(c, MS_ERR_INVALID, "the output would be impossibly large");
+        g->out_plane *= g->out[a];
+    }
     return MS_OK;
 }
 
@@ -176,13 +195,61 @@ static ms_status pool_check_windows(ms_kctx *c, const pool_geom *g)
     return MS_OK;
 }
 
+/* Prepare's state: the checked geometry for the input shape it saw, so that runs with that shape
+ * parse no attributes (a string compare per lookup, which shows at batch 1). */
+typedef struct pool_state {
+    int32_t ndim;
+    int64_t shape[MS_MAX_DIMS];
+    pool_geom g;
+} pool_state;
+
+static const pool_geom *pool_cached(const ms_kctx *c, const ms_tensor *x)
+{
+    const pool_state *ps = c->state;
+    if (ps && x->ndim == ps->ndim &&
+        !memcmp(x->shape, ps->shape, sizeof(int64_t) * (size_t)x->ndim))
+        return &ps->g;
+    return NULL;
+}
+
+/* pool_geom_init, or the cached geometry */
+static ms_status pool_geom_get(ms_kctx *c, const ms_tensor *x, pool_geom *g)
+{
+    const pool_geom *cg = pool_cached(c, x);
+    if (!cg) return pool_geom_init(c, x, g);
+    *g = *cg;
+    return MS_OK;
+}
+
+static ms_status pool_prepare(ms_kctx *c, void **state)
+{
+    *state = NULL;
+    pool_state *ps = ms_malloc(sizeof *ps);
+    if (!ps) return MS_OK; /* only an optimisation */
+    ps->ndim = c->in[0]->ndim;
+    memcpy(ps->shape, c->in[0]->shape, sizeof ps->shape);
+    if (pool_geom_init(c, c->in[0], &ps->g) != MS_OK) { /* infer accepted it: not expected */
+        ms_free(ps);
+        return MS_OK;
+    }
+    *state = ps;
+    return MS_OK;
+}
+
+static void pool_release(void *state) { ms_free(state); }
+
 static ms_status pool_infer_common(ms_kctx *c, pool_geom *g)
 {
     ms_status st = ms_kcheck_ninputs(c, 1, 1);
     if (st != MS_OK) return st;
     const ms_tensor *x = c->in[0];
-    if ((st = pool_geom_init(c, x, g)) != MS_OK) return st;
-    if ((st = pool_check_windows(c, g)) != MS_OK) return st;
+    const pool_geom *cg = pool_cached(c, x);
+    if (cg) {
+        *g = *cg; /* checked by the planning infer, which ran before prepare */
+    } else {
+        if ((st = pool_geom_init(c, x, g)) != MS_OK) return st;
+        if ((st = pool_check_windows(c, g)) != MS_OK) return st;
+    }
     int64_t shape[MS_MAX_DIMS];
     shape[0] = x->shape[0];
     shape[1] = x->shape[1];
@@ -310,6 +377,104 @@ static void pool_rows_f32(const pool_geom *g, pool_tap *const tab[POOL_ND], cons
         }
 }
 
+/* ---- float32 2x2 stride-2 max pooling ------------------------------------------------------
+ * The CNN downsampling step. Each output row reads two input rows: a vertical max of the rows,
+ * then the max of each even/odd pair. Every step is max(v, m) = v > m ? v : m starting from
+ * -inf, as in the generic kernels: a NaN input is skipped, and the result is the max of the
+ * window's other values. SIMD paths are picked from the CPU at run time. */
+
+static inline float max_step(float v, float m) { return v > m ? v : m; }
+
+/* Each function below pools `rows` output rows of ow values: output row o reads input rows 2o
+ * and 2o + 1 of x (w values apart); y is written densely. */
+
+static void max2x2_c(const float *x, int64_t w, int64_t rows, int64_t ow, float *y)
+{
+    for (int64_t o = 0; o < rows; o++, x += 2 * w, y += ow)
+        for (int64_t j = 0; j < ow; j++) {
+            float e = max_step(x[w + 2 * j], max_step(x[2 * j], -INFINITY));
+            float d = max_step(x[w + 2 * j + 1], max_step(x[2 * j + 1], -INFINITY));
+            y[j] = max_step(d, e);
+        }
+}
+
+#ifdef POOL_X86
+/* _mm*_max_ps(v, m) is exactly max_step(v, m): it returns its second operand unless v > m. */
+POOL_AVX2 static void max2x2_avx2(const float *x, int64_t w, int64_t rows, int64_t ow, float *y)
+{
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    int64_t full = ow & ~(int64_t)7;
+    for (int64_t o = 0; o < rows; o++, x += 2 * w, y += ow) {
+        for (int64_t j = 0; j < full; j += 8) {
+            const float *a = x + 2 * j, *b = a + w;
+            __m256 t0 = _mm256_max_ps(_mm256_loadu_ps(b), _mm256_max_ps(_mm256_loadu_ps(a), ninf));
+            __m256 t1 = _mm256_max_ps(_mm256_loadu_ps(b + 8),
+                                      _mm256_max_ps(_mm256_loadu_ps(a + 8), ninf));
+            /* evens and odds of t0:t1, per 128-bit lane; the permute puts them back in order */
+            __m256 ev = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+            __m256 od = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1));
+            __m256 m = _mm256_max_ps(od, ev);
+            _mm256_storeu_ps(y + j, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                        _mm256_castps_pd(m), _MM_SHUFFLE(3, 1, 2, 0))));
+        }
+        if (full < ow) max2x2_c(x + 2 * full, w, 1, ow - full, y + full);
+    }
+}
+
+static __mmask16 lanes16(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+POOL_AVX512 static void max2x2_avx512(const float *x, int64_t w, int64_t rows, int64_t ow,
+                                      float *y)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    /* the last block of a row (n outputs) loads only the 2n inputs it needs */
+    int64_t last = (ow - 1) & ~(int64_t)15, n = ow - last;
+    __mmask16 lm0 = lanes16(2 * n), lm1 = lanes16(2 * n - 16), lmy = lanes16(n);
+    for (int64_t o = 0; o < rows; o++, x += 2 * w, y += ow)
+        for (int64_t j = 0; j < ow; j += 16) {
+            int tail = j == last;
+            __mmask16 m0 = tail ? lm0 : 0xFFFF, m1 = tail ? lm1 : 0xFFFF;
+            const float *a = x + 2 * j, *b = a + w;
+            __m512 t0 = _mm512_max_ps(_mm512_maskz_loadu_ps(m0, b),
+                                      _mm512_max_ps(_mm512_maskz_loadu_ps(m0, a), ninf));
+            __m512 t1 = _mm512_max_ps(_mm512_maskz_loadu_ps(m1, b + 16),
+                                      _mm512_max_ps(_mm512_maskz_loadu_ps(m1, a + 16), ninf));
+            __m512 m = _mm512_max_ps(_mm512_permutex2var_ps(t0, od, t1),
+                                     _mm512_permutex2var_ps(t0, ev, t1));
+            _mm512_mask_storeu_ps(y + j, tail ? lmy : 0xFFFF, m);
+        }
+}
+#endif
+
+/* Geometry the fast path takes: 2-D (or lifted 1-D with a unit axis), a 2x2 window at stride 2,
+ * no dilation, every window inside the input (so no padding that any window reaches). */
+static int pool_is_2x2s2(const pool_geom *g)
+{
+    if (g->k[0] != 1 || g->s[0] != 1 || g->pb[0] || g->pe[0]) return 0;
+    for (int a = 1; a < POOL_ND; a++)
+        if (g->k[a] != 2 || g->s[a] != 2 || g->d[a] != 1 || g->pb[a] ||
+            (g->out[a] - 1) * 2 + 2 > g->in[a])
+            return 0;
+    return 1;
+}
+
+static void maxpool2x2_f32(const pool_geom *g, const float *x, float *y)
+{
+    void (*pool)(const float *, int64_t, int64_t, int64_t, float *) = max2x2_c;
+#ifdef POOL_X86
+    if (__builtin_cpu_supports("avx512f")) pool = max2x2_avx512;
+    else if (__builtin_cpu_supports("avx2")) pool = max2x2_avx2;
+#endif
+    const int64_t W = g->in[2], OH = g->out[1], OW = g->out[2];
+    for (int64_t p = 0; p < g->planes * g->in[0]; p++, x += g->in[1] * W, y += OH * OW)
+        pool(x, W, OH, OW, y);
+}
+
 static ms_status maxpool_infer(ms_kctx *c)
 {
     pool_geom g;
@@ -331,13 +496,17 @@ static ms_status maxpool_infer(ms_kctx *c)
 static ms_status maxpool_run(ms_kctx *c)
 {
     pool_geom g;
-    ms_status st = pool_geom_init(c, c->in[0], &g);
+    ms_status st = pool_geom_get(c, c->in[0], &g);
     if (st != MS_OK) return st;
-    pool_tap *tab[POOL_ND];
-    pool_tables(&g, c->scratch, tab);
     const void *x = c->in[0]->data;
     void *y = c->out[0]->data;
     int64_t *ind = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+    if (c->in[0]->dtype == MS_DTYPE_FLOAT && !ind && pool_is_2x2s2(&g)) {
+        maxpool2x2_f32(&g, x, y);
+        return MS_OK;
+    }
+    pool_tap *tab[POOL_ND];
+    pool_tables(&g, c->scratch, tab);
     int cm = ms_attr_int(c->node, "storage_order", 0) == 1;
     switch (c->in[0]->dtype) {
     case MS_DTYPE_FLOAT:
@@ -437,7 +606,7 @@ static ms_status avgpool_infer(ms_kctx *c)
 static ms_status sumpool_run(ms_kctx *c, int mode, double pw)
 {
     pool_geom g;
-    ms_status st = pool_geom_init(c, c->in[0], &g);
+    ms_status st = pool_geom_get(c, c->in[0], &g);
     if (st != MS_OK) return st;
     pool_tap *tab[POOL_ND];
     pool_tables(&g, c->scratch, tab);
@@ -638,9 +807,9 @@ static ms_status unpool_run(ms_kctx *c)
  * an int)/11/18 (ceil_mode, dilations); MaxUnpool 9/11. Later attributes are read at any
  * version since an earlier model cannot carry them. */
 const ms_kernel ms_ops_pool[] = {
-    {"", "MaxPool", 1, 21, maxpool_infer, maxpool_run, NULL, NULL},
-    {"", "AveragePool", 1, 21, avgpool_infer, avgpool_run, NULL, NULL},
-    {"", "LpPool", 2, 21, lppool_infer, lppool_run, NULL, NULL},
+    {"", "MaxPool", 1, 21, maxpool_infer, maxpool_run, pool_prepare, pool_release},
+    {"", "AveragePool", 1, 21, avgpool_infer, avgpool_run, pool_prepare, pool_release},
+    {"", "LpPool", 2, 21, lppool_infer, lppool_run, pool_prepare, pool_release},
     {"", "GlobalAveragePool", 1, 21, global_infer, gavg_run, NULL, NULL},
     {"", "GlobalMaxPool", 1, 21, global_infer, gmax_run, NULL, NULL},
     {"", "MaxUnpool", 9, 21, unpool_infer, unpool_run, NULL, NULL},
