@@ -7,7 +7,8 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 pass=0; fail=0; skip=0; log=build/test-logs; mkdir -p "$log"
 
 count() { # stage-name log-file exit-code
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+  # a stage's own summary: "N passed, N failed[, N skipped]", perhaps after "word: "
+  line=$(sed -n 's/^\([a-z-]*: \)\{0,1\}\([0-9]* passed, [0-9]* failed.*\)/\2/p' "$2" | tail -n 1)
   p=$(echo "$line" | sed -n 's/^\([0-9]*\) passed.*/\1/p'); p=${p:-0}
   f=$(echo "$line" | sed -n 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/p'); f=${f:-0}
   s=$(echo "$line" | sed -n 's/.*, \([0-9]*\) skipped.*/\1/p'); s=${s:-0}
@@ -43,6 +44,7 @@ stage conformance make conformance
 [ -f tests/cli/test_cli.sh ] && stage cli sh tests/cli/test_cli.sh build/mlship
 [ -f tests/store/test_features_cli.sh ] && stage store-cli sh tests/store/test_features_cli.sh build/mlship
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
+[ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 
 echo "total: $pass passed, $fail failed, $skip skipped"
