@@ -190,8 +190,34 @@ TEST(undefined_input_is_invalid)
     free(mb.p);
 }
 
+TEST(external_data_is_refused_clearly)
+{
+    pbuf g = {0}, t = {0}, kv = {0};
+    pb_int(&t, 1, 4);
+    pb_int(&t, 2, 1);
+    pb_str(&t, 8, "weights");
+    pb_str(&kv, 1, "location");
+    pb_str(&kv, 2, "weights.bin");
+    pb_msg(&t, 13, &kv);
+    pb_int(&t, 14, 1); /* data_location = EXTERNAL */
+    pb_msg(&g, 5, &t);
+    const char *ii[] = {"x", "weights"}, *oo[] = {"y"};
+    ob_node(&g, "Add", "add", ii, 2, oo, 1, NULL);
+    int64_t d[1] = {4};
+    ob_value(&g, 11, "x", 1, 1, d);
+    ob_value(&g, 12, "y", 1, 1, d);
+    pbuf mb = ob_model(&g, 13);
+    ms_model *m;
+    ms_error err;
+    CHECK(ms_model_load(mb.p, mb.n, &m, &err) == MS_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(err.msg, "weights") && strstr(err.msg, "external data is not supported yet"),
+              "%s", err.msg);
+    free(mb.p);
+}
+
 int main(void)
 {
+    RUN(external_data_is_refused_clearly);
     RUN(chain_computes_and_reuses_memory);
     RUN(planned_run_does_not_allocate);
     RUN(weights_are_referenced_in_place);
