@@ -14,6 +14,8 @@ static const struct {
     {"bench", cli_bench, "measure latency and throughput of a model"},
     {"features", cli_features, "load feature rows from CSV into a store (SQLite, PostgreSQL, Redis)"},
     {"serve", cli_serve, "serve models over HTTP (Open Inference Protocol, /predict, /v1)"},
+    {"batch", cli_batch, "score a CSV, JSON Lines file or SQL query into the prediction store"},
+    {"lookup", cli_lookup, "look up published batch predictions by key"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,84 @@
+/* csv_parse_bench.c: mc_parse_f32 against strtof, for exactness and speed, and mc_format_f32
+ * round trips. Build and run (from the repository root):
+ *     make build/libmlship_codec.a
+ *     cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/batch/csv_parse_bench.c \
+ *        build/libmlship_codec.a -lm -o build/csv_parse_bench && build/csv_parse_bench 4000000
+ * Value shapes: random float32 bit patterns printed with %.9g (shortest-ish, exponents
+ * everywhere), uniform [-10,10) printed with %.7g (what a float32 CSV looks like), float64
+ * uniform printed with %.17g (numpy/pandas to_csv), and short decimals (%.3f). Exit 1 on any
+ * mismatch. Prints ns per value for each parser. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec/codec_csv.h"
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 1000000;
+    const char *kinds[] = {"bits %.9g", "uniform %.7g", "float64 %.17g", "short %.3f"};
+    int bad = 0;
+    for (int k = 0; k < 4; k++) {
+        char *text = malloc((size_t)n * 32);
+        size_t *off = malloc((size_t)(n + 1) * sizeof *off), pos = 0;
+        for (long i = 0; i < n; i++) {
+            off[i] = pos;
+            double u = (double)(next() >> 11) / 9007199254740992.0;
+            if (k == 0) {
+                uint32_t b;
+                float f;
+                do { b = (uint32_t)next(); memcpy(&f, &b, 4); } while (!isfinite(f));
+                pos += (size_t)sprintf(text + pos, "%.9g", (double)f);
+            } else if (k == 1) pos += (size_t)sprintf(text + pos, "%.7g", (double)(float)(20 * u - 10));
+            else if (k == 2) pos += (size_t)sprintf(text + pos, "%.17g", 20 * u - 10);
+            else pos += (size_t)sprintf(text + pos, "%.3f", 2000 * u - 1000);
+            text[pos++] = 0;
+        }
+        off[n] = pos;
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        double t0 = now();
+        for (long i = 0; i < n; i++) a[i] = strtof(text + off[i], NULL);
+        double t1 = now();
+        for (long i = 0; i < n; i++)
+            if (mc_parse_f32(text + off[i], off[i + 1] - off[i] - 1, &b[i])) b[i] = -1;
+        double t2 = now();
+        long mism = 0;
+        for (long i = 0; i < n; i++)
+            if (memcmp(&a[i], &b[i], 4)) {
+                if (mism++ < 5) fprintf(stderr, "MISMATCH '%s': strtof %.9g, mc %.9g\n", text + off[i], a[i], b[i]);
+            }
+        /* format round trip */
+        long fbad = 0;
+        char buf[40];
+        double t3 = now();
+        for (long i = 0; i < n; i++) {
+            int len = mc_format_f32(buf, a[i]);
+            float back = strtof(buf, NULL);
+            if (len <= 0 || (back != a[i] && !(isnan(a[i])))) {
+                if (fbad++ < 5) fprintf(stderr, "FORMAT %.9g -> '%s'\n", a[i], buf);
+            }
+        }
+        double t4 = now();
+        for (long i = 0; i < n; i++) snprintf(buf, sizeof buf, "%.9g", (double)a[i]);
+        double t5 = now();
+        printf("%-14s n=%ld strtof %.1f ns, mc_parse_f32 %.1f ns (%.1fx), mismatches %ld; "
+               "format+strtof %.1f ns, snprintf %%.9g %.1f ns, format failures %ld\n",
+               kinds[k], n, (t1 - t0) / n * 1e9, (t2 - t1) / n * 1e9, (t1 - t0) / (t2 - t1), mism,
+               (t4 - t3) / n * 1e9, (t5 - t4) / n * 1e9, fbad);
+        bad += mism > 0 || fbad > 0;
+        free(text); free(off); free(a); free(b);
+    }
+    return bad ? 1 : 0;
+}

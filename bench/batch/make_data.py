@@ -1,0 +1,64 @@
+#!/usr/bin/python3
+"""Batch benchmark inputs (issue 5 section 6): a gradient-boosted classifier with 30 features and
+150 trees (scikit-learn GradientBoostingClassifier, depth 4), written as ONNX-ML
+TreeEnsembleClassifier with the fixture builder of tests/fixtures/make_trees.py and pickled for
+the pandas pipeline, and a CSV of ROWS rows (key column `id`, then f0..f29 as float32 printed
+with %.7g, as a float32 export looks).
+
+    /usr/bin/python3 bench/batch/make_data.py [ROWS]     # writes bench/batch/out/
+"""
+import os
+import pickle
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "fixtures"))
+from make_trees import Ensemble, add_sk_tree, classifier  # noqa: E402
+
+OUT = os.path.join(HERE, "out")
+D, TREES = 30, 150
+
+
+def model():
+    from sklearn.ensemble import GradientBoostingClassifier
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(8000, D)).astype(np.float32)
+    z = X[:, 0] * 1.5 + np.sin(X[:, 1] * 2) + X[:, 2] * X[:, 3] - X[:, 4] ** 2 * 0.3
+    y = (z > 0).astype(np.int64)
+    m = GradientBoostingClassifier(n_estimators=TREES, max_depth=4, random_state=0).fit(X, y)
+    ens = Ensemble()
+    for ti, est in enumerate(m.estimators_[:, 0]):
+        add_sk_tree(ens, ti, est.tree_, lambda i, t=est.tree_: [(0, m.learning_rate * t.value[i, 0, 0])])
+    base = m._raw_predict_init(X[:1])[0]
+    onx = classifier(ens, D, [0, 1], base=base, post="LOGISTIC")
+    import onnx
+    onnx.save(onx, os.path.join(OUT, "gbdt.onnx"))
+    with open(os.path.join(OUT, "gbdt.pkl"), "wb") as f:
+        pickle.dump(m, f)
+    return m
+
+
+def data(rows, path):
+    rng = np.random.RandomState(1)
+    with open(path, "w") as f:
+        f.write("id," + ",".join("f%d" % i for i in range(D)) + "\n")
+        for at in range(0, rows, 100000):
+            n = min(100000, rows - at)
+            X = rng.normal(size=(n, D)).astype(np.float32)
+            keys = np.array(["k%d" % (at + i) for i in range(n)], dtype=object)
+            lines = [k + "," + ",".join(r) for k, r in zip(keys, np.char.mod("%.7g", X).tolist())]
+            f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+    os.makedirs(OUT, exist_ok=True)
+    if not os.path.exists(os.path.join(OUT, "gbdt.onnx")):
+        model()
+    for n, name in ((rows, "data.csv"), (rows // 10, "data_small.csv")):
+        p = os.path.join(OUT, name)
+        if not os.path.exists(p):
+            data(n, p)
+    print("wrote", OUT)

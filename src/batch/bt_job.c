@@ -1,0 +1,514 @@
+/* bt_job.c: one batch run, pipelined and resumable (see bt_job.h). */
+#include "batch/bt_job.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch/bt_progress.h"
+#include "batch/bt_score.h"
+#include "batch/bt_source.h"
+#include "codec/codec_buf.h"
+
+/* ==== identity ========================================================================== */
+
+static void clean_name(char *s)
+{
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != ':' && *s != '-') *s = '_';
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    if (!n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+void bt_model_identity(const char *path, char *name, char *version)
+{
+    name[0] = version[0] = 0;
+    /* split into up to three trailing components: gp/parent/base */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *pe = base > path ? base - 1 : NULL; /* the slash before base */
+    const char *ps = pe ? pe : NULL;
+    while (ps && ps > path && ps[-1] != '/') ps--;
+    size_t plen = pe ? (size_t)(pe - ps) : 0;
+    if (strncmp(base, "model.", 6) == 0 && plen) {
+        if (all_digits(ps, plen) && ps > path) {
+            const char *ge = ps - 1, *gs = ge;
+            while (gs > path && gs[-1] != '/') gs--;
+            snprintf(name, ST_NAME_MAX, "%.*s", (int)(ge - gs), gs);
+            snprintf(version, ST_NAME_MAX, "%.*s", (int)plen, ps);
+        } else {
+            snprintf(name, ST_NAME_MAX, "%.*s", (int)plen, ps);
+        }
+    }
+    if (!name[0]) {
+        const char *dot = strrchr(base, '.');
+        size_t n = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+        snprintf(name, ST_NAME_MAX, "%.*s", (int)n, base);
+    }
+    if (!version[0]) {
+        mc_buf b = {0};
+        ms_error e;
+        if (mc_read_file(path, &b, &e) == MS_OK)
+            snprintf(version, ST_NAME_MAX, "fnv-%016llx",
+                     (unsigned long long)bt_fnv1a(b.data, b.len, BT_FNV_INIT));
+        else
+            snprintf(version, ST_NAME_MAX, "unknown");
+        mc_buf_free(&b);
+    }
+    clean_name(name);
+    clean_name(version);
+}
+
+/* ==== the pipeline ====================================================================== */
+
+enum { SLOT_FREE, SLOT_READY, SLOT_WRITING };
+#define NSLOTS 3
+
+typedef struct job_slot {
+    bt_chunk chunk;
+    bt_scored res;
+    int state;
+} job_slot;
+
+typedef struct job {
+    const bt_job_opts *o;
+    bt_job_result *r;
+    st_store *store;
+    bt_source *src;
+    bt_scorer *scorer;
+    bt_progress prog;
+    job_slot slots[NSLOTS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int writer_quit, abort;       /* abort: the writer failed or rejects went over the limit */
+    int over_limit;
+    ms_status wst;
+    ms_error werr;
+    int64_t chunks_written;
+    int key_col;
+    /* writer scratch */
+    st_prediction *preds;
+    st_reject *rejs;
+    size_t scratch_cap;
+} job;
+
+static void *writer_main(void *arg)
+{
+    job *j = arg;
+    int next = 0;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        job_slot *s = &j->slots[next];
+        while (s->state != SLOT_READY && !j->writer_quit) pthread_cond_wait(&j->cv, &j->mu);
+        if (s->state != SLOT_READY) break; /* quit with nothing queued */
+        s->state = SLOT_WRITING;
+        pthread_mutex_unlock(&j->mu);
+
+        /* keys: the rows' key cells */
+        ms_error e = {{0}};
+        ms_status st = MS_OK;
+        if (!j->abort) {
+            bt_chunk *c = &s->chunk;
+            bt_scored *res = &s->res;
+            if (j->scratch_cap < c->nrows) {
+                st_prediction *p = realloc(j->preds, c->nrows * sizeof *p);
+                if (p) j->preds = p;
+                st_reject *q = realloc(j->rejs, c->nrows * sizeof *q);
+                if (q) j->rejs = q;
+                if (!p || !q) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
+                else j->scratch_cap = c->nrows;
+            }
+            size_t np = 0, nr = 0;
+            for (size_t r = 0; st == MS_OK && r < c->nrows; r++) {
+                if (res->kind[r] == BT_ROW_OK) {
+                    j->preds[np].key = bt_cell(c, r, j->key_col);
+                    j->preds[np].outputs = bt_scored_text(res, r);
+                    np++;
+                } else if (res->kind[r] == BT_ROW_REJECT) {
+                    j->rejs[nr].line = c->line[r];
+                    j->rejs[nr].reason = bt_scored_text(res, r);
+                    nr++;
+                }
+            }
+            if (st == MS_OK)
+                st = st_run_write_chunk(j->store, j->r->run_id, j->r->shard, c->index, j->preds,
+                                        np, j->rejs, nr, &e);
+            if (st == MS_OK) {
+                j->r->rows_scored += (int64_t)np;
+                j->r->rows_rejected += (int64_t)nr;
+                j->chunks_written++;
+                bt_progress_update(&j->prog, j->r->rows_scored, j->r->rows_rejected,
+                                   bt_source_offset(j->src));
+            }
+        }
+        pthread_mutex_lock(&j->mu);
+        if (st != MS_OK && j->wst == MS_OK) {
+            j->wst = st;
+            j->werr = e;
+            j->abort = 1;
+        }
+        if (st == MS_OK && j->o->max_rejects >= 0 && j->r->rows_rejected > j->o->max_rejects) {
+            j->over_limit = 1;
+            j->abort = 1;
+        }
+        if (st == MS_OK && j->o->stop_after_chunks >= 0 &&
+            j->chunks_written >= j->o->stop_after_chunks)
+            j->abort = 1;
+        s->state = SLOT_FREE;
+        pthread_cond_broadcast(&j->cv);
+        next = (next + 1) % NSLOTS;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* ==== deciding the run ================================================================== */
+
+static const char *fp_source_part(const char *fp)
+{
+    const char *semi = strchr(fp, ';');
+    return semi ? semi + 1 : fp;
+}
+
+static long fp_chunk(const char *fp)
+{
+    if (strncmp(fp, "chunk=", 6) != 0) return -1;
+    return strtol(fp + 6, NULL, 10);
+}
+
+static void note(const bt_job_opts *o, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void note(const bt_job_opts *o, const char *fmt, ...)
+{
+    if (!o->log) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mlship batch: ", o->log);
+    vfprintf(o->log, fmt, ap);
+    fputc('\n', o->log);
+    va_end(ap);
+}
+
+/* Fill r->run_id and decide: returns 1 to resume `prev`, 0 to begin a new run, 2 when there
+ * is nothing to do (already complete). */
+static ms_status decide(job *j, const char *fp, st_run *prev, int *what, ms_error *err)
+{
+    const bt_job_opts *o = j->o;
+    bt_job_result *r = j->r;
+    int found = 0;
+    ms_status st = MS_OK;
+    *what = 0;
+    if (o->run_id) {
+        st = st_run_get(j->store, o->run_id, r->shard, prev, &found, err);
+        snprintf(r->run_id, sizeof r->run_id, "%s", o->run_id);
+    } else if (o->resume) {
+        st = st_run_latest(j->store, r->model, r->shard, prev, &found, err);
+    }
+    if (st != MS_OK) return st;
+    if (found && !o->resume)
+        return mc_fail(err, MS_ERR_INVALID,
+                       "run '%s' shard %d/%d already exists (%s); add --resume to continue it, or "
+                       "give a new --run", prev->run_id, r->shard + 1, r->nshards,
+                       st_run_status_name(prev->status));
+    if (found && strcmp(prev->model, r->model) != 0)
+        return mc_fail(err, MS_ERR_INVALID, "run '%s' belongs to model '%s', not '%s'",
+                       prev->run_id, prev->model, r->model);
+    /* a different input (tomorrow's file under a timer) is a new run, not a resume */
+    const char *a = found ? fp_source_part(prev->input_fingerprint) : "", *b = fp_source_part(fp);
+    int changed = found && *a && *b && strcmp(a, b) != 0;
+    if (found && changed && prev->status == ST_RUN_RUNNING && !o->run_id) {
+        note(o, "run %s was started on a different input (%s; now %s): marking it failed and "
+             "starting a new run", prev->run_id, a, b);
+        ms_error e2;
+        if (st_run_fail(j->store, prev->run_id, prev->shard, &e2) != MS_OK)
+            note(o, "could not mark run %s failed: %s", prev->run_id, e2.msg);
+        found = 0;
+    } else if (found && changed && prev->status == ST_RUN_RUNNING) {
+        return mc_fail(err, MS_ERR_INVALID,
+                       "run '%s' was started on a different input (%s; now %s); resume it with "
+                       "the same input", prev->run_id, a, b);
+    } else if (found && changed) {
+        note(o, "the last run (%s) is complete but had a different input; starting a new run",
+             prev->run_id);
+        found = 0;
+    }
+    if (found && prev->status == ST_RUN_RUNNING) {
+        if (!*a || !*b) note(o, "cannot check that the input is the same as run %s's (stdin)", prev->run_id);
+        if (strcmp(prev->model_version, r->model_version) != 0)
+            return mc_fail(err, MS_ERR_INVALID,
+                           "run '%s' was scored by model version '%s'; this is '%s'",
+                           prev->run_id, prev->model_version, r->model_version);
+        snprintf(r->run_id, sizeof r->run_id, "%s", prev->run_id);
+        *what = 1;
+        return MS_OK;
+    }
+    if (found && (prev->status == ST_RUN_COMPLETE || prev->status == ST_RUN_PUBLISHED)) {
+        snprintf(r->run_id, sizeof r->run_id, "%s", prev->run_id);
+        r->rows_scored = prev->rows_scored;
+        r->rows_rejected = prev->rows_rejected;
+        r->published = prev->status == ST_RUN_PUBLISHED;
+        *what = 2;
+        return MS_OK;
+    }
+    if (found && prev->status == ST_RUN_FAILED) {
+        if (o->run_id)
+            return mc_fail(err, MS_ERR_INVALID, "run '%s' failed and cannot be resumed; start a "
+                           "new run with another --run", prev->run_id);
+        note(o, "the last run (%s) failed; starting a new run", prev->run_id);
+    } else if (o->resume && !found && !changed) {
+        note(o, "no run to resume; starting a new run");
+    }
+    if (!o->run_id) st_run_make_id(r->run_id, sizeof r->run_id);
+    return MS_OK;
+}
+
+/* ==== the run =========================================================================== */
+
+static ms_status run(job *j, ms_error *err)
+{
+    const bt_job_opts *o = j->o;
+    bt_job_result *r = j->r;
+    ms_model *model = NULL;
+    ms_status st = ms_model_load_file(o->model_path, &model, err);
+    if (st != MS_OK) return st;
+
+    char name[ST_NAME_MAX], version[ST_NAME_MAX];
+    bt_model_identity(o->model_path, name, version);
+    snprintf(r->model, sizeof r->model, "%s", o->name ? o->name : name);
+    snprintf(r->model_version, sizeof r->model_version, "%s",
+             o->model_version ? o->model_version : version);
+
+    if (st == MS_OK) st = st_open(o->store_url, &j->store, err);
+    if (st == MS_OK) st = bt_source_open(o->input, o->format, o->store_url, &j->src, err);
+    bt_score_opts so = {o->key, o->features, o->threads, o->shard, o->nshards, 1};
+    if (st == MS_OK)
+        st = bt_scorer_create(model, bt_source_columns(j->src), bt_source_ncols(j->src), &so,
+                              &j->scorer, err);
+    if (st != MS_OK) goto out;
+    for (int i = 0; i < bt_source_ncols(j->src); i++)
+        if (strcmp(bt_source_columns(j->src)[i], o->key) == 0) j->key_col = i;
+
+    char srcfp[96], fp[ST_NAME_MAX];
+    bt_source_fingerprint(j->src, srcfp, sizeof srcfp);
+    st_run prev;
+    int what;
+    snprintf(fp, sizeof fp, "chunk=%ld;%s", o->chunk_rows, srcfp);
+    if ((st = decide(j, fp, &prev, &what, err)) != MS_OK) goto out;
+    if (what == 2) {
+        r->status = "already-complete";
+        note(o, "run %s shard %d/%d is already %s; nothing to do", r->run_id, r->shard + 1,
+             r->nshards, r->published ? "published" : "complete");
+        goto out;
+    }
+    long chunk_rows = o->chunk_rows;
+    int64_t first_chunk = 0;
+    if (what == 1) {
+        long c = fp_chunk(prev.input_fingerprint);
+        if (c > 0) chunk_rows = c;
+        first_chunk = prev.last_chunk + 1;
+        r->resumed_at_chunk = first_chunk;
+        r->rows_scored = prev.rows_scored;
+        r->rows_rejected = prev.rows_rejected;
+        note(o, "resuming run %s at chunk %lld (%lld rows already scored)", r->run_id,
+             (long long)first_chunk, (long long)prev.rows_scored);
+        int64_t skipped;
+        if ((st = bt_source_skip(j->src, first_chunk * chunk_rows, &skipped, err)) != MS_OK) goto out;
+        if (skipped < first_chunk * chunk_rows) {
+            st = mc_fail(err, MS_ERR_INVALID, "run '%s' committed %lld chunks of %ld rows but the "
+                         "input now has only %lld rows", r->run_id, (long long)first_chunk,
+                         chunk_rows, (long long)skipped);
+            goto out;
+        }
+    } else {
+        st_run nr;
+        memset(&nr, 0, sizeof nr);
+        snprintf(nr.run_id, sizeof nr.run_id, "%s", r->run_id);
+        snprintf(nr.model, sizeof nr.model, "%s", r->model);
+        snprintf(nr.model_version, sizeof nr.model_version, "%s", r->model_version);
+        snprintf(nr.input_fingerprint, sizeof nr.input_fingerprint, "%s", fp);
+        nr.shard = r->shard;
+        nr.shard_count = r->nshards;
+        if ((st = st_run_begin(j->store, &nr, err)) != MS_OK) goto out;
+    }
+
+    /* the pipeline */
+    bt_progress_start(&j->prog, stderr, o->progress, bt_source_size(j->src));
+    j->prog.base_rows = r->rows_scored;
+    pthread_t writer;
+    if (pthread_create(&writer, NULL, writer_main, j) != 0) {
+        st = mc_fail(err, MS_ERR_RUNTIME, "cannot start the writer thread");
+        goto out;
+    }
+    /* slot k is read while slot k-1 is being scored (pool threads) and k-2 written */
+    int64_t index = first_chunk;
+    job_slot *scoring = NULL;
+    for (int next = 0;; next = (next + 1) % NSLOTS) {
+        job_slot *s = &j->slots[next];
+        pthread_mutex_lock(&j->mu);
+        while (s->state != SLOT_FREE && !j->abort) pthread_cond_wait(&j->cv, &j->mu);
+        int stop = j->abort;
+        pthread_mutex_unlock(&j->mu);
+        if (stop) break;
+        if ((st = bt_source_next(j->src, &s->chunk, (size_t)chunk_rows, err)) != MS_OK) break;
+        if (scoring) { /* hand the previous chunk to the writer */
+            if ((st = bt_scorer_wait(j->scorer, err)) != MS_OK) break;
+            pthread_mutex_lock(&j->mu);
+            scoring->state = SLOT_READY;
+            pthread_cond_broadcast(&j->cv);
+            pthread_mutex_unlock(&j->mu);
+            scoring = NULL;
+        }
+        if (s->chunk.nrows == 0) break;
+        s->chunk.index = index++;
+        r->rows_read += (int64_t)s->chunk.nrows;
+        pthread_mutex_lock(&j->mu);
+        s->state = SLOT_WRITING; /* busy scoring: neither free nor ready */
+        pthread_mutex_unlock(&j->mu);
+        if ((st = bt_scorer_start(j->scorer, &s->chunk, &s->res, err)) != MS_OK) break;
+        scoring = s;
+    }
+    if (scoring) {
+        ms_error e2;
+        ms_status st2 = bt_scorer_wait(j->scorer, &e2);
+        if (st == MS_OK && st2 != MS_OK) {
+            st = st2;
+            *err = e2;
+        }
+        if (st == MS_OK) {
+            pthread_mutex_lock(&j->mu);
+            scoring->state = SLOT_READY;
+            pthread_cond_broadcast(&j->cv);
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+    pthread_mutex_lock(&j->mu);
+    j->writer_quit = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    pthread_join(writer, NULL);
+    bt_progress_finish(&j->prog);
+    if (st == MS_OK && j->wst != MS_OK) {
+        st = j->wst;
+        *err = j->werr;
+    }
+    if (st != MS_OK) {
+        r->status = "running"; /* resumable: whole chunks are committed */
+        goto out;
+    }
+    if (j->over_limit) {
+        ms_error e2;
+        if (st_run_fail(j->store, r->run_id, r->shard, &e2) != MS_OK)
+            note(o, "could not mark run %s failed: %s", r->run_id, e2.msg);
+        r->status = "failed";
+        st = mc_fail(err, MS_ERR_INVALID,
+                     "run %s failed: %lld rows rejected, more than --max-rejects %lld; it is not "
+                     "published (see `mlship batch rejects --run %s`)",
+                     r->run_id, (long long)r->rows_rejected, (long long)o->max_rejects, r->run_id);
+        goto out;
+    }
+    if (j->abort) { /* stop_after_chunks */
+        r->status = "running";
+        st = mc_fail(err, MS_ERR_RUNTIME, "stopped after %lld chunks (--stop-after); run %s is "
+                     "resumable", (long long)j->chunks_written, r->run_id);
+        goto out;
+    }
+    int published = 0;
+    if ((st = st_run_complete(j->store, r->run_id, r->shard, o->keep, &published, err)) != MS_OK)
+        goto out;
+    r->published = published;
+    r->status = published ? "published" : "complete";
+
+out:
+    bt_scorer_free(j->scorer);
+    j->scorer = NULL;
+    ms_model_free(model);
+    return st;
+}
+
+ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->shard = o->shard;
+    r->nshards = o->nshards < 1 ? 1 : o->nshards;
+    r->resumed_at_chunk = -1;
+    r->status = "failed";
+    if (r->nshards > 1 && !o->run_id)
+        return mc_fail(err, MS_ERR_INVALID,
+                       "--shard needs --run ID: every shard of a run must use the same id "
+                       "(e.g. --run $(date +%%Y%%m%%d))");
+    if (o->chunk_rows < 1) return mc_fail(err, MS_ERR_INVALID, "chunk size must be positive");
+    job *j = calloc(1, sizeof *j);
+    if (!j) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    j->o = o;
+    j->r = r;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    double t0 = bt_now();
+    ms_status st = run(j, err);
+    r->seconds = bt_now() - t0;
+    for (int i = 0; i < NSLOTS; i++) {
+        bt_chunk_free(&j->slots[i].chunk);
+        bt_scored_free(&j->slots[i].res);
+    }
+    free(j->preds);
+    free(j->rejs);
+    bt_source_close(j->src);
+    st_close(j->store);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+    return st;
+}
+
+/* ==== summaries ========================================================================= */
+
+void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
+{
+    char a[32], b[32], c[32];
+    double rate = r->seconds > 0 ? (double)r->rows_read / r->seconds : 0;
+    char shard[32] = "";
+    if (r->nshards > 1) snprintf(shard, sizeof shard, " shard %d/%d", r->shard + 1, r->nshards);
+    if (strcmp(r->status, "already-complete") == 0) {
+        snprintf(dst, cap, "run %s%s of %s is already %s (%s rows scored, %s rejected); nothing to do\n",
+                 r->run_id, shard, r->model, r->published ? "published" : "complete",
+                 bt_fmt_count(a, r->rows_scored), bt_fmt_count(b, r->rows_rejected));
+        return;
+    }
+    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected; read %s rows in "
+             "%.2f s (%.0f rows/s); %s\n",
+             r->run_id, shard, r->model, r->model_version, bt_fmt_count(a, r->rows_scored),
+             bt_fmt_count(b, r->rows_rejected), bt_fmt_count(c, r->rows_read), r->seconds, rate,
+             strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
+                                                : r->status);
+}
+
+void bt_job_summary_json(const bt_job_result *r, char *dst, size_t cap)
+{
+    mc_buf b = {0};
+    mc_buf_puts(&b, "{\"run_id\":");
+    mc_buf_put_json_str(&b, r->run_id);
+    mc_buf_puts(&b, ",\"model\":");
+    mc_buf_put_json_str(&b, r->model);
+    mc_buf_puts(&b, ",\"model_version\":");
+    mc_buf_put_json_str(&b, r->model_version);
+    mc_buf_printf(&b, ",\"shard\":%d,\"shards\":%d,\"status\":\"%s\",\"published\":%s,"
+                  "\"rows_read\":%lld,\"rows_scored\":%lld,\"rows_rejected\":%lld,"
+                  "\"resumed_at_chunk\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.1f}\n",
+                  r->shard + 1, r->nshards, r->status, r->published ? "true" : "false",
+                  (long long)r->rows_read, (long long)r->rows_scored, (long long)r->rows_rejected,
+                  (long long)r->resumed_at_chunk, r->seconds,
+                  r->seconds > 0 ? (double)r->rows_read / r->seconds : 0.0);
+    snprintf(dst, cap, "%s", b.data ? b.data : "{}\n");
+    mc_buf_free(&b);
+}

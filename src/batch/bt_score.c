@@ -1,0 +1,611 @@
+/* bt_score.c: bind text columns to a model's inputs and score chunks on N sessions (see
+ * bt_score.h). */
+#include "batch/bt_score.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec_csv.h"
+
+#define BT_MAX_INPUTS 64
+
+typedef struct bt_slice {
+    struct bt_scorer *sc;
+    int id;
+    ms_session *sess;
+    void *in_data[BT_MAX_INPUTS];
+    size_t in_cap; /* rows allocated per input */
+    size_t *rows;  /* chunk row of each batched row */
+    size_t rows_cap;
+    ms_tensor *out;
+    /* per call */
+    const bt_chunk *c;
+    bt_scored *res;
+    size_t lo, hi;
+    ms_status st;
+    ms_error err;
+    pthread_t thread;
+    int started;
+} bt_slice;
+
+struct bt_scorer {
+    const ms_model *m;
+    int n_in, n_out;
+    int matrix;              /* one 2-D input fed from `nfeat` columns */
+    int nfeat;               /* columns per row for the matrix input */
+    int *feat_col;           /* matrix: column of each feature; named: column of each input */
+    const char **feat_name;
+    ms_dtype in_type[BT_MAX_INPUTS];
+    int in_rank[BT_MAX_INPUTS];
+    int one_row;             /* some input has a fixed batch dimension of 1 */
+    int key_col;
+    int shard, nshards;
+    const char **out_names;
+    char **out_keys;         /* "\"name\":" ready to append */
+    int *out_lm;             /* output has labels */
+    ms_dtype *lm_type;
+    int64_t *lm_n;
+    const void **lm_labels;
+    char describe[512];
+    /* pool */
+    int nslices;
+    bt_slice *slices;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, done_cv;
+    unsigned gen;
+    int pending, quit;
+    int async;        /* every slice on a pool thread: the caller is free while scoring */
+    bt_scored *cur;   /* the call in flight */
+};
+
+int bt_key_shard(const char *key, int nshards)
+{
+    if (nshards <= 1) return 0;
+    return (int)(bt_fnv1a(key, strlen(key), BT_FNV_INIT) % (uint64_t)nshards);
+}
+
+void bt_scored_free(bt_scored *s)
+{
+    free(s->kind);
+    free(s->slice);
+    free(s->off);
+    for (int i = 0; i < s->nbufs; i++) mc_buf_free(&s->bufs[i]);
+    free(s->bufs);
+    memset(s, 0, sizeof *s);
+}
+
+/* ==== binding =========================================================================== */
+
+static int find_col(const char *const *cols, int ncols, const char *name, size_t n)
+{
+    for (int i = 0; i < ncols; i++)
+        if (strlen(cols[i]) == n && memcmp(cols[i], name, n) == 0) return i;
+    return -1;
+}
+
+static int dtype_ok(ms_dtype t)
+{
+    return t == MS_DTYPE_FLOAT || t == MS_DTYPE_DOUBLE || t == MS_DTYPE_INT64 ||
+           t == MS_DTYPE_INT32 || t == MS_DTYPE_STRING || t == MS_DTYPE_BOOL;
+}
+
+static ms_status bind(bt_scorer *s, const char *const *cols, int ncols, const bt_score_opts *o,
+                      ms_error *err)
+{
+    const ms_model *m = s->m;
+    s->key_col = find_col(cols, ncols, o->key, strlen(o->key));
+    if (s->key_col < 0)
+        return mc_fail(err, MS_ERR_INVALID, "key column '%s' is not in the input (columns: %s%s%s%s)",
+                       o->key, ncols > 0 ? cols[0] : "", ncols > 1 ? ", " : "",
+                       ncols > 1 ? cols[1] : "", ncols > 2 ? ", ..." : "");
+    for (int i = 0; i < s->n_in; i++) {
+        const ms_value_info *vi = ms_model_input(m, i);
+        if (!dtype_ok(vi->dtype))
+            return mc_fail(err, MS_ERR_UNSUPPORTED, "input '%s' is %s; batch reads float, double, "
+                           "int32, int64, bool and string inputs", vi->name, ms_dtype_name(vi->dtype));
+        s->in_type[i] = vi->dtype;
+        s->in_rank[i] = vi->ndim;
+        if (vi->ndim > 0 && vi->shape[0] == 1) s->one_row = 1;
+        else if (vi->ndim > 0 && vi->shape[0] > 1)
+            return mc_fail(err, MS_ERR_UNSUPPORTED, "input '%s' has a fixed batch dimension of %lld",
+                           vi->name, (long long)vi->shape[0]);
+    }
+    const ms_value_info *v0 = ms_model_input(m, 0);
+    s->matrix = s->n_in == 1 && v0->ndim == 2;
+    if (s->matrix) {
+        if (o->features) {
+            const char *p = o->features;
+            for (;;) {
+                const char *e = strchr(p, ',');
+                size_t n = e ? (size_t)(e - p) : strlen(p);
+                int col = find_col(cols, ncols, p, n);
+                if (col < 0)
+                    return mc_fail(err, MS_ERR_INVALID, "--features: no column '%.*s' in the input",
+                                   (int)n, p);
+                int *fc = realloc(s->feat_col, (size_t)(s->nfeat + 1) * sizeof *fc);
+                if (!fc) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+                s->feat_col = fc;
+                s->feat_col[s->nfeat++] = col;
+                if (!e) break;
+                p = e + 1;
+            }
+        } else {
+            s->feat_col = malloc((size_t)(ncols ? ncols : 1) * sizeof *s->feat_col);
+            if (!s->feat_col) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            for (int i = 0; i < ncols; i++)
+                if (i != s->key_col) s->feat_col[s->nfeat++] = i;
+        }
+        if (v0->shape[1] >= 0 && v0->shape[1] != s->nfeat)
+            return mc_fail(err, MS_ERR_INVALID,
+                           "input '%s' expects %s[?,%lld] but %d columns are given (%s); choose "
+                           "them with --features a,b,c",
+                           v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1], s->nfeat,
+                           o->features ? "--features" : "every column but the key");
+        if (s->nfeat == 0) return mc_fail(err, MS_ERR_INVALID, "no feature columns");
+        snprintf(s->describe, sizeof s->describe, "input '%s' <- %d columns (%s%s%s)", v0->name,
+                 s->nfeat, cols[s->feat_col[0]], s->nfeat > 1 ? " .. " : "",
+                 s->nfeat > 1 ? cols[s->feat_col[s->nfeat - 1]] : "");
+    } else {
+        if (o->features)
+            return mc_fail(err, MS_ERR_INVALID, "--features applies to a model with one 2-D input; "
+                           "this model's inputs are taken from the columns of the same name");
+        s->feat_col = malloc((size_t)s->n_in * sizeof *s->feat_col);
+        if (!s->feat_col) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        size_t k = (size_t)snprintf(s->describe, sizeof s->describe, "inputs by column name:");
+        for (int i = 0; i < s->n_in; i++) {
+            const ms_value_info *vi = ms_model_input(m, i);
+            if (!(vi->ndim == 1 || (vi->ndim == 2 && vi->shape[1] == 1)))
+                return mc_fail(err, MS_ERR_UNSUPPORTED,
+                               "input '%s' must be [N] or [N,1] to be read from one column", vi->name);
+            int col = find_col(cols, ncols, vi->name, strlen(vi->name));
+            if (col < 0)
+                return mc_fail(err, MS_ERR_INVALID, "model input '%s' has no column of that name",
+                               vi->name);
+            s->feat_col[i] = col;
+            if (k < sizeof s->describe)
+                k += (size_t)snprintf(s->describe + k, sizeof s->describe - k, " %s", vi->name);
+        }
+    }
+    return MS_OK;
+}
+
+static ms_status bind_outputs(bt_scorer *s, ms_error *err)
+{
+    int n = s->n_out;
+    s->out_keys = calloc((size_t)n, sizeof *s->out_keys);
+    s->out_lm = calloc((size_t)n, sizeof *s->out_lm);
+    s->lm_type = calloc((size_t)n, sizeof *s->lm_type);
+    s->lm_n = calloc((size_t)n, sizeof *s->lm_n);
+    s->lm_labels = calloc((size_t)n, sizeof *s->lm_labels);
+    if (!s->out_keys || !s->out_lm || !s->lm_type || !s->lm_n || !s->lm_labels)
+        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < n; i++) {
+        mc_buf b = {0};
+        mc_buf_put_json_str(&b, ms_model_output(s->m, i)->name);
+        mc_buf_putc(&b, ':');
+        if (mc_buf_failed(&b)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        s->out_keys[i] = b.data;
+        s->out_lm[i] = ms_model_output_labels(s->m, i, &s->lm_type[i], &s->lm_n[i], &s->lm_labels[i]);
+    }
+    return MS_OK;
+}
+
+/* ==== one slice ========================================================================= */
+
+static ms_status slice_reserve(bt_slice *sl, size_t rows, ms_error *err)
+{
+    bt_scorer *s = sl->sc;
+    if (rows <= sl->in_cap) return MS_OK;
+    for (int i = 0; i < s->n_in; i++) {
+        size_t per = (s->matrix ? (size_t)s->nfeat : 1) * ms_dtype_size(s->in_type[i]);
+        void *p = realloc(sl->in_data[i], rows * per);
+        if (!p) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        sl->in_data[i] = p;
+    }
+    size_t *r = realloc(sl->rows, rows * sizeof *r);
+    if (!r) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    sl->rows = r;
+    sl->in_cap = rows;
+    return MS_OK;
+}
+
+/* Parse one cell into element k of input buffer `data` of type t. NULL on success, else a
+ * static reason. */
+static const char *put_cell(ms_dtype t, void *data, size_t k, const char *cell)
+{
+    size_t n = cell ? strlen(cell) : 0;
+    switch (t) {
+    case MS_DTYPE_FLOAT: {
+        float v = NAN;
+        if (n && mc_parse_f32(cell, n, &v)) return "is not a number";
+        ((float *)data)[k] = v;
+        return NULL;
+    }
+    case MS_DTYPE_DOUBLE: {
+        double v = NAN;
+        if (n && mc_parse_f64(cell, n, &v)) return "is not a number";
+        ((double *)data)[k] = v;
+        return NULL;
+    }
+    case MS_DTYPE_INT64:
+    case MS_DTYPE_INT32:
+    case MS_DTYPE_BOOL: {
+        int64_t v;
+        if (!n) return "is missing (an integer input has no missing value)";
+        if (mc_parse_i64(cell, n, &v)) return "is not an integer";
+        if (t == MS_DTYPE_INT64) ((int64_t *)data)[k] = v;
+        else if (t == MS_DTYPE_INT32) {
+            if (v < INT32_MIN || v > INT32_MAX) return "is out of int32 range";
+            ((int32_t *)data)[k] = (int32_t)v;
+        } else {
+            if (v != 0 && v != 1) return "is not 0 or 1";
+            ((uint8_t *)data)[k] = (uint8_t)v;
+        }
+        return NULL;
+    }
+    case MS_DTYPE_STRING:
+        ((const char **)data)[k] = cell ? cell : "";
+        return NULL;
+    default: return "has an unsupported type";
+    }
+}
+
+static void reject(bt_slice *sl, size_t r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void reject(bt_slice *sl, size_t r, const char *fmt, ...)
+{
+    mc_buf *b = &sl->res->bufs[sl->id];
+    sl->res->kind[r] = BT_ROW_REJECT;
+    sl->res->off[r] = (uint32_t)b->len;
+    char tmp[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    mc_buf_append(b, tmp, strlen(tmp) + 1);
+}
+
+static void put_elem(mc_buf *b, const ms_tensor *t, int64_t i)
+{
+    char num[40];
+    switch (t->dtype) {
+    case MS_DTYPE_FLOAT: mc_buf_append(b, num, (size_t)mc_format_f32(num, ((const float *)t->data)[i])); break;
+    case MS_DTYPE_DOUBLE: {
+        double v = ((const double *)t->data)[i];
+        if (!isfinite(v)) mc_buf_puts(b, "null");
+        else mc_buf_printf(b, "%.17g", v);
+        break;
+    }
+    case MS_DTYPE_INT64: mc_buf_put_i64(b, ((const int64_t *)t->data)[i]); break;
+    case MS_DTYPE_INT32: mc_buf_put_i64(b, ((const int32_t *)t->data)[i]); break;
+    case MS_DTYPE_INT16: mc_buf_put_i64(b, ((const int16_t *)t->data)[i]); break;
+    case MS_DTYPE_INT8: mc_buf_put_i64(b, ((const int8_t *)t->data)[i]); break;
+    case MS_DTYPE_UINT8: mc_buf_put_i64(b, ((const uint8_t *)t->data)[i]); break;
+    case MS_DTYPE_UINT16: mc_buf_put_i64(b, ((const uint16_t *)t->data)[i]); break;
+    case MS_DTYPE_UINT32: mc_buf_put_i64(b, ((const uint32_t *)t->data)[i]); break;
+    case MS_DTYPE_UINT64: mc_buf_put_u64(b, ((const uint64_t *)t->data)[i]); break;
+    case MS_DTYPE_BOOL: mc_buf_puts(b, ((const uint8_t *)t->data)[i] ? "true" : "false"); break;
+    case MS_DTYPE_STRING: mc_buf_put_json_str(b, ((const char *const *)t->data)[i]); break;
+    default: mc_buf_puts(b, "null"); break;
+    }
+}
+
+/* Elements [at, at + prod(shape[d..])) as nested arrays. */
+static void put_nested(mc_buf *b, const ms_tensor *t, int d, int64_t at)
+{
+    if (d == t->ndim) {
+        put_elem(b, t, at);
+        return;
+    }
+    int64_t inner = 1;
+    for (int k = d + 1; k < t->ndim; k++) inner *= t->shape[k];
+    mc_buf_putc(b, '[');
+    for (int64_t i = 0; i < t->shape[d]; i++) {
+        if (i) mc_buf_putc(b, ',');
+        put_nested(b, t, d + 1, at + i * inner);
+    }
+    mc_buf_putc(b, ']');
+}
+
+/* Row j (of n batched rows) of every output, as one JSON object, NUL-terminated. */
+static void format_row(bt_slice *sl, size_t r, int64_t j, int64_t n)
+{
+    bt_scorer *s = sl->sc;
+    mc_buf *b = &sl->res->bufs[sl->id];
+    sl->res->kind[r] = BT_ROW_OK;
+    sl->res->off[r] = (uint32_t)b->len;
+    mc_buf_putc(b, '{');
+    for (int i = 0; i < s->n_out; i++) {
+        const ms_tensor *t = &sl->out[i];
+        if (i) mc_buf_putc(b, ',');
+        mc_buf_puts(b, s->out_keys[i]);
+        if (t->ndim < 1 || t->shape[0] != n) { /* not batched: the whole tensor */
+            put_nested(b, t, 0, 0);
+            continue;
+        }
+        int64_t per = 1;
+        for (int k = 1; k < t->ndim; k++) per *= t->shape[k];
+        if (s->out_lm[i] && t->dtype == MS_DTYPE_FLOAT && per == s->lm_n[i]) {
+            const float *p = (const float *)t->data + j * per;
+            char num[40];
+            mc_buf_putc(b, '{');
+            for (int64_t k = 0; k < per; k++) {
+                if (k) mc_buf_putc(b, ',');
+                if (s->lm_type[i] == MS_DTYPE_STRING) {
+                    mc_buf_put_json_str(b, ((const char *const *)s->lm_labels[i])[k]);
+                } else {
+                    mc_buf_putc(b, '"');
+                    mc_buf_put_i64(b, ((const int64_t *)s->lm_labels[i])[k]);
+                    mc_buf_putc(b, '"');
+                }
+                mc_buf_putc(b, ':');
+                mc_buf_append(b, num, (size_t)mc_format_f32(num, p[k]));
+            }
+            mc_buf_putc(b, '}');
+        } else if (t->ndim == 1) {
+            put_elem(b, t, j);
+        } else {
+            ms_tensor row = *t;
+            put_nested(b, &row, 1, j * per);
+        }
+    }
+    mc_buf_putc(b, '}');
+    mc_buf_putc(b, 0);
+}
+
+/* Run the session on rows [0, n) of the slice's input buffers (row offset `from`). */
+static ms_status slice_exec(bt_slice *sl, size_t from, size_t n, ms_error *err)
+{
+    bt_scorer *s = sl->sc;
+    ms_tensor in[BT_MAX_INPUTS];
+    for (int i = 0; i < s->n_in; i++) {
+        size_t per = (s->matrix ? (size_t)s->nfeat : 1);
+        in[i].dtype = s->in_type[i];
+        in[i].ndim = s->in_rank[i] < 0 ? 1 : s->in_rank[i];
+        in[i].shape[0] = (int64_t)n;
+        if (in[i].ndim == 2) in[i].shape[1] = s->matrix ? s->nfeat : 1;
+        in[i].data = (char *)sl->in_data[i] + from * per * ms_dtype_size(s->in_type[i]);
+    }
+    return ms_session_run(sl->sess, in, s->n_in, sl->out, s->n_out, err);
+}
+
+static void slice_run(bt_slice *sl)
+{
+    bt_scorer *s = sl->sc;
+    const bt_chunk *c = sl->c;
+    bt_scored *res = sl->res;
+    sl->st = MS_OK;
+    mc_buf_reset(&res->bufs[sl->id]);
+    if ((sl->st = slice_reserve(sl, sl->hi - sl->lo, &sl->err)) != MS_OK) return;
+    size_t nb = 0;
+    for (size_t r = sl->lo; r < sl->hi; r++) {
+        res->slice[r] = (uint8_t)sl->id;
+        res->kind[r] = BT_ROW_SKIP;
+        const char *key = bt_cell(c, r, s->key_col);
+        const char *rerr = bt_chunk_row_error(c, r);
+        if (rerr) {
+            reject(sl, r, "%s", rerr);
+            continue;
+        }
+        if (!key || !*key) {
+            reject(sl, r, "key column '%s' is empty", s->feat_name[s->key_col]);
+            continue;
+        }
+        if (s->nshards > 1 && bt_key_shard(key, s->nshards) != s->shard) continue;
+        const char *why = NULL;
+        int bad_col = -1;
+        if (s->matrix) {
+            for (int f = 0; f < s->nfeat && !why; f++) {
+                why = put_cell(s->in_type[0], sl->in_data[0], nb * (size_t)s->nfeat + (size_t)f,
+                               bt_cell(c, r, s->feat_col[f]));
+                if (why) bad_col = s->feat_col[f];
+            }
+        } else {
+            for (int i = 0; i < s->n_in && !why; i++) {
+                why = put_cell(s->in_type[i], sl->in_data[i], nb, bt_cell(c, r, s->feat_col[i]));
+                if (why) bad_col = s->feat_col[i];
+            }
+        }
+        if (why) {
+            const char *v = bt_cell(c, r, bad_col);
+            reject(sl, r, "column '%s': value '%.60s' %s", s->feat_name[bad_col], v ? v : "", why);
+            continue;
+        }
+        sl->rows[nb++] = r;
+    }
+    if (nb == 0) return;
+    ms_error e;
+    if (!s->one_row && slice_exec(sl, 0, nb, &e) == MS_OK) {
+        for (size_t j = 0; j < nb; j++) format_row(sl, sl->rows[j], (int64_t)j, (int64_t)nb);
+    } else {
+        /* one row at a time, so a row the model refuses is rejected alone */
+        for (size_t j = 0; j < nb; j++) {
+            if (slice_exec(sl, j, 1, &e) == MS_OK) format_row(sl, sl->rows[j], 0, 1);
+            else reject(sl, sl->rows[j], "scoring failed: %s", e.msg);
+        }
+    }
+    if (mc_buf_failed(&res->bufs[sl->id]))
+        sl->st = mc_fail(&sl->err, MS_ERR_RUNTIME, "out of memory formatting outputs");
+}
+
+/* ==== the pool ========================================================================== */
+
+static void *worker_main(void *arg)
+{
+    bt_slice *sl = arg;
+    bt_scorer *s = sl->sc;
+    unsigned seen = 0;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->gen == seen && !s->quit) pthread_cond_wait(&s->cv, &s->mu);
+        if (s->quit) break;
+        seen = s->gen;
+        pthread_mutex_unlock(&s->mu);
+        slice_run(sl);
+        pthread_mutex_lock(&s->mu);
+        if (--s->pending == 0) pthread_cond_signal(&s->done_cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_error *err)
+{
+    size_t n = c->nrows;
+    if (res->cap < n) {
+        size_t cap = n;
+        uint8_t *k = realloc(res->kind, cap);
+        if (k) res->kind = k;
+        uint8_t *sl = realloc(res->slice, cap);
+        if (sl) res->slice = sl;
+        uint32_t *o = realloc(res->off, cap * sizeof *o);
+        if (o) res->off = o;
+        if (!k || !sl || !o) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        res->cap = cap;
+    }
+    if (res->nbufs < s->nslices) {
+        mc_buf *b = realloc(res->bufs, (size_t)s->nslices * sizeof *b);
+        if (!b) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        for (int i = res->nbufs; i < s->nslices; i++) memset(&b[i], 0, sizeof b[i]);
+        res->bufs = b;
+        res->nbufs = s->nslices;
+    }
+    res->n = n;
+    int ns = s->nslices;
+    for (int i = 0; i < ns; i++) {
+        bt_slice *sl = &s->slices[i];
+        sl->c = c;
+        sl->res = res;
+        sl->lo = n * (size_t)i / (size_t)ns;
+        sl->hi = n * (size_t)(i + 1) / (size_t)ns;
+    }
+    s->cur = res;
+    if (s->async || ns > 1) {
+        pthread_mutex_lock(&s->mu);
+        s->pending = s->async ? ns : ns - 1;
+        s->gen++;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (!s->async) slice_run(&s->slices[0]);
+    return MS_OK;
+}
+
+ms_status bt_scorer_wait(bt_scorer *s, ms_error *err)
+{
+    bt_scored *res = s->cur;
+    if (!res) return MS_OK;
+    s->cur = NULL;
+    pthread_mutex_lock(&s->mu);
+    while (s->pending > 0) pthread_cond_wait(&s->done_cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    res->n_ok = res->n_reject = 0;
+    for (size_t r = 0; r < res->n; r++) {
+        res->n_ok += res->kind[r] == BT_ROW_OK;
+        res->n_reject += res->kind[r] == BT_ROW_REJECT;
+    }
+    for (int i = 0; i < s->nslices; i++)
+        if (s->slices[i].st != MS_OK) {
+            *err = s->slices[i].err;
+            return s->slices[i].st;
+        }
+    return MS_OK;
+}
+
+ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_error *err)
+{
+    ms_status st = bt_scorer_start(s, c, res, err);
+    return st != MS_OK ? st : bt_scorer_wait(s, err);
+}
+
+/* ==== create / free ===================================================================== */
+
+ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols,
+                           const bt_score_opts *o, bt_scorer **out, ms_error *err)
+{
+    bt_scorer *s = calloc(1, sizeof *s);
+    if (!s) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    s->m = m;
+    s->n_in = ms_model_num_inputs(m);
+    s->n_out = ms_model_num_outputs(m);
+    s->shard = o->shard;
+    s->nshards = o->nshards < 1 ? 1 : o->nshards;
+    s->async = o->async;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->done_cv, NULL);
+    ms_status st = MS_OK;
+    if (s->n_in < 1 || s->n_in > BT_MAX_INPUTS)
+        st = mc_fail(err, MS_ERR_UNSUPPORTED, "batch scores models with 1 to %d inputs", BT_MAX_INPUTS);
+    if (st == MS_OK) st = ms_model_check_supported(m, err);
+    if (st == MS_OK) st = bind(s, cols, ncols, o, err);
+    if (st == MS_OK) st = bind_outputs(s, err);
+    if (st == MS_OK) {
+        s->feat_name = malloc((size_t)(ncols ? ncols : 1) * sizeof *s->feat_name);
+        if (!s->feat_name) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        else for (int i = 0; i < ncols; i++) s->feat_name[i] = cols[i];
+    }
+    int threads = o->threads < 1 ? 1 : o->threads > 255 ? 255 : o->threads;
+    if (st == MS_OK && !(s->slices = calloc((size_t)threads, sizeof *s->slices)))
+        st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (int i = 0; st == MS_OK && i < threads; i++) {
+        bt_slice *sl = &s->slices[i];
+        sl->sc = s;
+        sl->id = i;
+        s->nslices++;
+        if (!(sl->out = calloc((size_t)s->n_out, sizeof *sl->out)))
+            st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        else st = ms_session_create(m, NULL, &sl->sess, err);
+        if (st == MS_OK && (i > 0 || s->async)) {
+            if (pthread_create(&sl->thread, NULL, worker_main, sl) != 0)
+                st = mc_fail(err, MS_ERR_RUNTIME, "cannot start scoring thread %d", i);
+            else sl->started = 1;
+        }
+    }
+    if (st != MS_OK) {
+        bt_scorer_free(s);
+        return st;
+    }
+    *out = s;
+    return MS_OK;
+}
+
+const char *bt_scorer_describe(const bt_scorer *s) { return s->describe; }
+
+void bt_scorer_free(bt_scorer *s)
+{
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->quit = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nslices; i++) {
+        bt_slice *sl = &s->slices[i];
+        if (sl->started) pthread_join(sl->thread, NULL);
+        if (sl->sess) ms_session_free(sl->sess);
+        for (int k = 0; k < BT_MAX_INPUTS; k++) free(sl->in_data[k]);
+        free(sl->rows);
+        free(sl->out);
+    }
+    free(s->slices);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->done_cv);
+    if (s->out_keys)
+        for (int i = 0; i < s->n_out; i++) free(s->out_keys[i]);
+    free(s->out_keys);
+    free(s->out_lm);
+    free(s->lm_type);
+    free(s->lm_n);
+    free(s->lm_labels);
+    free(s->feat_col);
+    free(s->feat_name);
+    free(s);
+}

@@ -1,0 +1,72 @@
+/* bt_score.h: scoring a chunk of text rows on N threads, one ms_session each, into one JSON
+ * object of outputs per row.
+ *
+ * Binding columns to inputs (bt_scorer_create):
+ * - a model with one 2-D input [N, F] takes F columns: `features` (comma-separated, in that
+ *   order) or else every column but the key, in file order; F must match a fixed dimension;
+ * - a model with several inputs (or one 1-D input) takes each input from the column of the same
+ *   name; each such input must be [N] or [N, 1].
+ * Cells: float/double inputs read numbers exactly (mc_parse_f32); an empty cell, SQL NULL or a
+ * missing JSON key is NaN (the "missing" of tree models); int inputs need an integer; string
+ * inputs take the text. A row with a bad value is rejected with a reason naming the column.
+ *
+ * Outputs per row: {"label":1,"probabilities":{"0":0.1,"1":0.9}}: each graph output by name;
+ * the row's slice of the tensor (a scalar for [N], an array for [N, k], nested beyond);
+ * label->probability maps (ZipMap) as objects; float32 in the shortest form that reads back
+ * exactly; NaN/Inf as null.
+ *
+ * Threads: bt_scorer_run splits the chunk's rows into `threads` slices; the calling thread runs
+ * slice 0 and pool threads (started once) the others. Each slice parses its rows, runs its own
+ * session and formats its rows' JSON into its own buffer, so nothing is shared while working.
+ * A slice whose batch run fails is rerun row by row, so one unscorable row is rejected alone. */
+#ifndef BT_SCORE_H
+#define BT_SCORE_H
+
+#include "batch/bt_source.h"
+#include "mlship.h"
+
+enum { BT_ROW_SKIP = 0, BT_ROW_OK = 1, BT_ROW_REJECT = 2 };
+
+/* A chunk's results: per row a kind and a text (outputs JSON, or the reject reason). */
+typedef struct bt_scored {
+    size_t n, cap;
+    uint8_t *kind;
+    uint8_t *slice;
+    uint32_t *off; /* into bufs[slice[r]] */
+    mc_buf *bufs;
+    int nbufs;
+    size_t n_ok, n_reject;
+} bt_scored;
+
+static inline const char *bt_scored_text(const bt_scored *s, size_t r)
+{
+    return s->bufs[s->slice[r]].data + s->off[r];
+}
+void bt_scored_free(bt_scored *s);
+
+typedef struct bt_scorer bt_scorer;
+
+typedef struct bt_score_opts {
+    const char *key;      /* key column name (required) */
+    const char *features; /* "a,b,c" or NULL */
+    int threads;          /* >= 1 */
+    int shard, nshards;   /* keep rows whose key hashes to shard (0-based); nshards 1: all */
+    int async;            /* run every slice on a pool thread, so bt_scorer_start returns at
+                             once and the caller can read the next chunk meanwhile */
+} bt_score_opts;
+
+ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols,
+                           const bt_score_opts *o, bt_scorer **out, ms_error *err);
+/* "matrix X[?,30] <- 30 columns (f0..f29)" or "inputs by name: a, b": for the job's log. */
+const char *bt_scorer_describe(const bt_scorer *s);
+ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_scored *out, ms_error *err);
+/* The same in two halves: start scoring `c` (c and out must stay untouched until the wait),
+ * then wait for it. One call in flight at a time. */
+ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *out, ms_error *err);
+ms_status bt_scorer_wait(bt_scorer *s, ms_error *err);
+void bt_scorer_free(bt_scorer *s); /* NULL is fine */
+
+/* The shard (0-based) of a key: FNV-1a 64 of its bytes, modulo nshards. */
+int bt_key_shard(const char *key, int nshards);
+
+#endif

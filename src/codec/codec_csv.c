@@ -1,0 +1,573 @@
+/* codec_csv.c: streaming CSV records and exact float32 parsing/formatting (see codec_csv.h). */
+#include "codec/codec_csv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/codec_buf.h"
+
+/* ==== the reader ======================================================================== */
+
+#define CSV_BLOCK (1u << 20) /* first buffer and read size */
+
+struct mc_csv {
+    int fd, own_fd;
+    char *name;
+    char *buf;
+    size_t cap, pos, len; /* unread data is buf[pos, len) */
+    int eof, started;
+    int64_t line; /* line number of buf[pos] */
+    int64_t base; /* file offset of buf[0] */
+    int64_t size;
+    mc_csv_field *fields;
+    int fcap;
+};
+
+static ms_status csv_init(mc_csv *c, int fd, const char *name, ms_error *err)
+{
+    c->fd = fd;
+    c->name = strdup(name);
+    c->cap = CSV_BLOCK;
+    c->buf = malloc(c->cap + 1);
+    c->fcap = 64;
+    c->fields = malloc((size_t)c->fcap * sizeof *c->fields);
+    c->line = 1;
+    c->size = -1;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) c->size = (int64_t)sb.st_size;
+    if (!c->name || !c->buf || !c->fields) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+#ifdef POSIX_FADV_SEQUENTIAL
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+    return MS_OK;
+}
+
+ms_status mc_csv_open_fd(int fd, const char *name, mc_csv **out, ms_error *err)
+{
+    mc_csv *c = calloc(1, sizeof *c);
+    if (!c) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    ms_status st = csv_init(c, fd, name, err);
+    if (st != MS_OK) {
+        mc_csv_close(c);
+        return st;
+    }
+    *out = c;
+    return MS_OK;
+}
+
+ms_status mc_csv_open(const char *path, mc_csv **out, ms_error *err)
+{
+    if (strcmp(path, "-") == 0) return mc_csv_open_fd(0, "stdin", out, err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return mc_fail(err, MS_ERR_RUNTIME, "cannot open '%s': %s", path, strerror(errno));
+    ms_status st = mc_csv_open_fd(fd, path, out, err);
+    if (st != MS_OK) {
+        close(fd);
+        return st;
+    }
+    (*out)->own_fd = 1;
+    return MS_OK;
+}
+
+void mc_csv_close(mc_csv *c)
+{
+    if (!c) return;
+    if (c->own_fd) close(c->fd);
+    free(c->name);
+    free(c->buf);
+    free(c->fields);
+    free(c);
+}
+
+int64_t mc_csv_offset(const mc_csv *c) { return c->base + (int64_t)c->pos; }
+int64_t mc_csv_size(const mc_csv *c) { return c->size; }
+
+/* Read more input after buf[len), first moving the unread part to the front; grow the buffer
+ * when a single record fills it. Returns 0 when data was added or EOF reached, else fatal. */
+static ms_status csv_fill(mc_csv *c, ms_error *err)
+{
+    if (c->pos > 0) {
+        memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+        c->len -= c->pos;
+        c->base += (int64_t)c->pos;
+        c->pos = 0;
+    }
+    if (c->len == c->cap) {
+        if (c->cap >= MC_CSV_MAX_RECORD)
+            return mc_fail(err, MS_ERR_INVALID,
+                           "%s: line %lld: record longer than %u MiB (a quote never closed?)",
+                           c->name, (long long)c->line, MC_CSV_MAX_RECORD >> 20);
+        size_t ncap = c->cap * 2;
+        char *nb = realloc(c->buf, ncap + 1);
+        if (!nb) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        c->buf = nb;
+        c->cap = ncap;
+    }
+    for (;;) {
+        ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return mc_fail(err, MS_ERR_RUNTIME, "%s: read: %s", c->name, strerror(errno));
+        if (r == 0) c->eof = 1;
+        c->len += (size_t)r;
+        break;
+    }
+    if (!c->started && c->len - c->pos >= 3) {
+        c->started = 1;
+        if (memcmp(c->buf + c->pos, "\xEF\xBB\xBF", 3) == 0) c->pos += 3;
+    } else if (c->eof) {
+        c->started = 1;
+    }
+    return MS_OK;
+}
+
+/* Find the end of the record at buf[pos]: *end is the index of its terminating LF (or len at
+ * the end of the input), *nl the newlines inside it, *quoted whether it has a quote. Returns
+ * MS_OK with *end == SIZE_MAX at the end of the input. */
+static ms_status csv_find(mc_csv *c, size_t *end, int64_t *nl, int *quoted, ms_error *err)
+{
+    ms_status st;
+    if (!c->started && (st = csv_fill(c, err)) != MS_OK) return st;
+    for (;;) {
+        const char *b = c->buf + c->pos;
+        size_t avail = c->len - c->pos;
+        const char *lf = memchr(b, '\n', avail);
+        const char *q = memchr(b, '"', lf ? (size_t)(lf - b) : avail);
+        if (!q) {
+            if (lf) {
+                *end = (size_t)(lf - c->buf);
+                *nl = 0;
+                *quoted = 0;
+                return MS_OK;
+            }
+            if (c->eof) {
+                *end = avail ? c->len : SIZE_MAX;
+                *nl = 0;
+                *quoted = 0;
+                return MS_OK;
+            }
+        } else {
+            /* quotes: walk the state machine to the first LF outside quotes */
+            int in_q = 0;
+            int64_t n = 0;
+            size_t i;
+            for (i = c->pos; i < c->len; i++) {
+                char ch = c->buf[i];
+                if (ch == '"') in_q = !in_q; /* "" inside a quote toggles twice: fine */
+                else if (ch == '\n') {
+                    if (!in_q) break;
+                    n++;
+                }
+            }
+            if (i < c->len || c->eof) {
+                if (i == c->len && in_q)
+                    return mc_fail(err, MS_ERR_INVALID,
+                                   "%s: line %lld: quoted field not closed before the end of the "
+                                   "input", c->name, (long long)c->line);
+                *end = i;
+                *nl = n;
+                *quoted = 1;
+                return MS_OK;
+            }
+        }
+        if ((st = csv_fill(c, err)) != MS_OK) return st;
+    }
+}
+
+static int add_field(mc_csv *c, int *nf, const char *p, size_t n)
+{
+    if (*nf == c->fcap) {
+        if (c->fcap >= MC_CSV_MAX_FIELDS) return -1;
+        mc_csv_field *f = realloc(c->fields, (size_t)c->fcap * 2 * sizeof *f);
+        if (!f) return -1;
+        c->fields = f;
+        c->fcap *= 2;
+    }
+    c->fields[*nf].p = p;
+    c->fields[*nf].n = n;
+    (*nf)++;
+    return 0;
+}
+
+ms_status mc_csv_next(mc_csv *c, mc_csv_record *rec, ms_error *err)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->fields = c->fields;
+    for (;;) {
+        size_t end;
+        int64_t nl;
+        int quoted;
+        ms_status st = csv_find(c, &end, &nl, &quoted, err);
+        if (st != MS_OK) return st;
+        if (end == SIZE_MAX) return MS_OK;
+        char *s = c->buf + c->pos, *e = c->buf + end;
+        size_t next = end < c->len ? end + 1 : end;
+        if (e > s && e[-1] == '\r') e--;
+        rec->line = c->line;
+        c->line += 1 + nl;
+        c->pos = next;
+        if (e == s) continue; /* blank line */
+        int nf = 0;
+        if (!quoted) {
+            for (;;) {
+                char *comma = memchr(s, ',', (size_t)(e - s));
+                char *fe = comma ? comma : e;
+                if (add_field(c, &nf, s, (size_t)(fe - s)))
+                    return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: more than %d fields",
+                                   c->name, (long long)rec->line, MC_CSV_MAX_FIELDS);
+                if (!comma) break;
+                s = comma + 1;
+            }
+        } else {
+            for (;;) {
+                char *fs = s, *fe;
+                if (s < e && *s == '"') {
+                    /* unquote in place: the record is complete, nothing rescans it */
+                    char *w = s, *r = s + 1;
+                    fs = w;
+                    for (;;) {
+                        if (r >= e) { rec->error = "quoted field not closed"; break; }
+                        if (*r == '"') {
+                            if (r + 1 < e && r[1] == '"') { *w++ = '"'; r += 2; continue; }
+                            r++;
+                            break;
+                        }
+                        *w++ = *r++;
+                    }
+                    fe = w;
+                    s = r;
+                    if (s < e && *s != ',' && !rec->error)
+                        rec->error = "text after a closing quote";
+                    while (s < e && *s != ',') s++;
+                } else {
+                    while (s < e && *s != ',') s++;
+                    fe = s;
+                }
+                if (add_field(c, &nf, fs, (size_t)(fe - fs)))
+                    return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: more than %d fields",
+                                   c->name, (long long)rec->line, MC_CSV_MAX_FIELDS);
+                if (s >= e) break;
+                s++; /* the comma */
+                if (s == e) {
+                    if (add_field(c, &nf, e, 0))
+                        return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: too many fields",
+                                       c->name, (long long)rec->line);
+                    break;
+                }
+            }
+        }
+        rec->fields = c->fields;
+        rec->nfields = nf;
+        return MS_OK;
+    }
+}
+
+ms_status mc_csv_skip(mc_csv *c, int *skipped, ms_error *err)
+{
+    *skipped = 0;
+    for (;;) {
+        size_t end;
+        int64_t nl;
+        int quoted;
+        ms_status st = csv_find(c, &end, &nl, &quoted, err);
+        if (st != MS_OK || end == SIZE_MAX) return st;
+        char *s = c->buf + c->pos, *e = c->buf + end;
+        if (e > s && e[-1] == '\r') e--;
+        c->line += 1 + nl;
+        c->pos = end < c->len ? end + 1 : end;
+        if (e == s) continue;
+        *skipped = 1;
+        return MS_OK;
+    }
+}
+
+/* ==== numbers =========================================================================== */
+
+static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static int is_sp(char ch) { return ch == ' ' || ch == '\t'; }
+
+static int slow_f32(const char *p, size_t n, float *out)
+{
+    char tmp[128], *b = tmp;
+    if (n >= sizeof tmp && !(b = malloc(n + 1))) return -1;
+    memcpy(b, p, n);
+    b[n] = 0;
+    char *end;
+    errno = 0;
+    float v = strtof(b, &end);
+    int ok = end == b + n && n > 0;
+    if (b != tmp) free(b);
+    if (!ok) return -1;
+    *out = v;
+    return 0;
+}
+
+/* The common CSV number, "[-]ddd.ddd" in at most 19 characters (so at most 19 digits: no
+ * overflow to track): one pass, no exponent. Returns 1 when it handled the text. */
+static inline int quick_f32(const char *p, size_t n, float *out)
+{
+    if (n == 0 || n > 19) return 0;
+    const char *end = p + n;
+    int neg = *p == '-';
+    p += neg;
+    uint64_t m = 0;
+    int frac = 0, dot = 0, nd = 0;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d < 10) {
+            m = m * 10 + d;
+            frac += dot;
+            nd++;
+        } else if (*p == '.' && !dot) {
+            dot = 1;
+        } else {
+            return 0;
+        }
+    }
+    if (!nd || m > (1ull << 53)) return 0;
+    if (m == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return 1;
+    }
+    double d = (double)m / POW10[frac]; /* frac <= 18: exact power, one rounding */
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    if ((bits & 0x1FFFFFFFu) == 0x10000000u || d < 1.1754943508222875e-38) return 0;
+    float f = (float)d;
+    *out = neg ? -f : f;
+    return 1;
+}
+
+int mc_parse_f32(const char *s, size_t n, float *out)
+{
+    if (quick_f32(s, n, out)) return 0;
+    const char *p = s, *end = s + n;
+    while (p < end && is_sp(*p)) p++;
+    while (end > p && is_sp(end[-1])) end--;
+    if (p == end) return -1;
+    const char *start = p;
+    int neg = 0;
+    if (*p == '-' || *p == '+') neg = *p++ == '-';
+    uint64_t m = 0;
+    int nd = 0, dexp = 0, any = 0, lost = 0;
+    for (; p < end && (unsigned)(*p - '0') < 10; p++) {
+        any = 1;
+        if (nd < 19) {
+            m = m * 10 + (uint64_t)(*p - '0');
+            if (m) nd++;
+        } else {
+            dexp++;
+            lost |= *p != '0';
+        }
+    }
+    if (p < end && *p == '.') {
+        for (p++; p < end && (unsigned)(*p - '0') < 10; p++) {
+            any = 1;
+            if (nd < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                if (m) nd++;
+                dexp--;
+            } else {
+                lost |= *p != '0';
+            }
+        }
+    }
+    if (!any) return slow_f32(start, (size_t)(end - start), out); /* nan, inf, or garbage */
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        int eneg = 0, ex = 0, ed = 0;
+        if (p < end && (*p == '-' || *p == '+')) eneg = *p++ == '-';
+        for (; p < end && (unsigned)(*p - '0') < 10; p++, ed++)
+            if (ex < 100000) ex = ex * 10 + (*p - '0');
+        if (!ed) return -1;
+        dexp += eneg ? -ex : ex;
+    }
+    if (p != end) return -1;
+    if (m == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return 0;
+    }
+    if (!lost && m <= (1ull << 53) && dexp >= -22 && dexp <= 22) {
+        double d = (double)m; /* exact */
+        d = dexp < 0 ? d / POW10[-dexp] : d * POW10[dexp]; /* one correctly rounded op */
+        uint64_t bits;
+        memcpy(&bits, &d, sizeof bits);
+        /* d -> float rounds correctly unless d sits exactly on a float midpoint (then the
+         * exact decimal may be on either side of it); normal float range only */
+        if ((bits & 0x1FFFFFFFu) != 0x10000000u && d >= 1.1754943508222875e-38 &&
+            d < 3.4028234663852886e38) {
+            float f = (float)d;
+            *out = neg ? -f : f;
+            return 0;
+        }
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    /* x87 extended precision: 64-bit mantissa holds any 19-digit m exactly, and 10^k exactly
+     * up to k = 27; the same midpoint check with 40 dropped bits (numpy's %.17g output) */
+    if (!lost && dexp >= -27 && dexp <= 27) {
+        static const long double P[28] = {1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L,
+            1e9L, 1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L,
+            1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+        long double x = (long double)m;
+        x = dexp < 0 ? x / P[-dexp] : x * P[dexp];
+        int ex;
+        long double fr = frexpl(x, &ex);
+        uint64_t mant = (uint64_t)ldexpl(fr, 64);
+        if ((mant & 0xFFFFFFFFFFull) != 0x8000000000ull && x >= 1.1754943508222875e-38L &&
+            x < 3.4028234663852886e38L) {
+            float f = (float)x;
+            *out = neg ? -f : f;
+            return 0;
+        }
+    }
+#endif
+    return slow_f32(start, (size_t)(end - start), out);
+}
+
+int mc_parse_f64(const char *s, size_t n, double *out)
+{
+    while (n && is_sp(*s)) s++, n--;
+    while (n && is_sp(s[n - 1])) n--;
+    if (!n) return -1;
+    char tmp[128], *b = tmp;
+    if (n >= sizeof tmp && !(b = malloc(n + 1))) return -1;
+    memcpy(b, s, n);
+    b[n] = 0;
+    char *end;
+    double v = strtod(b, &end);
+    int ok = end == b + n;
+    if (b != tmp) free(b);
+    if (!ok) return -1;
+    *out = v;
+    return 0;
+}
+
+int mc_parse_i64(const char *s, size_t n, int64_t *out)
+{
+    while (n && is_sp(*s)) s++, n--;
+    while (n && is_sp(s[n - 1])) n--;
+    if (!n) return -1;
+    int neg = 0;
+    if (*s == '-' || *s == '+') {
+        neg = *s == '-';
+        s++, n--;
+    }
+    if (!n) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9) return -1;
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX) return -1;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 0;
+}
+
+/* Digits of |f| rounded to p significant digits: m (p digits) and the decimal exponent of the
+ * first digit. The double product is within 1 ulp of exact; the caller checks the result. */
+static void digits(double d, int p, uint64_t *m, int *e10)
+{
+    int e = (int)floor(log10(d));
+    int k = p - 1 - e;
+    double sc = k >= 0 ? (k <= 22 ? d * POW10[k] : d * POW10[22] * pow(10, k - 22))
+                       : (-k <= 22 ? d / POW10[-k] : d / pow(10, -k));
+    uint64_t v = (uint64_t)llrint(sc);
+    static const uint64_t lim[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                     100000000, 1000000000};
+    if (v >= lim[p]) { /* log10 was one short, or rounding carried */
+        e++;
+        v = (uint64_t)llrint(k - 1 >= 0 ? d * pow(10, k - 1) : d / pow(10, 1 - k));
+    } else if (v < lim[p - 1]) {
+        e--;
+        v = (uint64_t)llrint(d * pow(10, k + 1));
+    }
+    *m = v;
+    *e10 = e;
+}
+
+static int write_digits(char *dst, int neg, uint64_t m, int p, int e10)
+{
+    char dg[24];
+    int nd = 0;
+    for (int i = 0; i < p; i++) {
+        dg[p - 1 - i] = (char)('0' + m % 10);
+        m /= 10;
+    }
+    nd = p;
+    while (nd > 1 && dg[nd - 1] == '0') nd--;
+    char *w = dst;
+    if (neg) *w++ = '-';
+    if (e10 >= -5 && e10 < 9) {
+        if (e10 < 0) {
+            *w++ = '0';
+            *w++ = '.';
+            for (int i = -1; i > e10; i--) *w++ = '0';
+            memcpy(w, dg, (size_t)nd);
+            w += nd;
+        } else {
+            for (int i = 0; i <= e10; i++) *w++ = i < nd ? dg[i] : '0';
+            if (nd > e10 + 1) {
+                *w++ = '.';
+                memcpy(w, dg + e10 + 1, (size_t)(nd - e10 - 1));
+                w += nd - e10 - 1;
+            }
+        }
+    } else {
+        *w++ = dg[0];
+        if (nd > 1) {
+            *w++ = '.';
+            memcpy(w, dg + 1, (size_t)(nd - 1));
+            w += nd - 1;
+        }
+        w += sprintf(w, "e%d", e10);
+    }
+    *w = 0;
+    return (int)(w - dst);
+}
+
+int mc_format_f32(char *dst, float f)
+{
+    if (!isfinite(f)) {
+        memcpy(dst, "null", 5);
+        return 4;
+    }
+    if (f == 0) {
+        if (signbit(f)) {
+            memcpy(dst, "-0", 3);
+            return 2;
+        }
+        memcpy(dst, "0", 2);
+        return 1;
+    }
+    /* 9 correctly-placed digits always identify a float; try the 7- and 8-digit roundings
+     * of them first (most values need 8-9, simple ones far fewer after zero stripping) */
+    double d = fabs((double)f);
+    uint64_t m9;
+    int e10;
+    digits(d, 9, &m9, &e10);
+    for (int p = 7; p <= 9; p++) {
+        uint64_t m = m9, div = p == 7 ? 100 : p == 8 ? 10 : 1;
+        int e = e10;
+        if (div > 1) {
+            m = (m9 + div / 2) / div;
+            if (m >= (p == 7 ? 10000000u : 100000000u)) { /* 9.99..5 rounded up */
+                m /= 10;
+                e++;
+            }
+        }
+        int n = write_digits(dst, f < 0, m, p, e);
+        float back;
+        if (mc_parse_f32(dst, (size_t)n, &back) == 0 && back == f) return n;
+    }
+    return snprintf(dst, 32, "%.9g", (double)f);
+}
