@@ -24,7 +24,7 @@ static void usage(FILE *f)
             "usage: mlship <command> [options] [args]\n"
             "       mlship --help | --version\n"
             "\n"
-            "mlship runs ONNX models: a small C inference runtime and the tools around it.\n"
+            "mlship deploys trained models (ONNX, XGBoost JSON) with its own C inference runtime:\nreal-time over HTTP, batch scoring into a store, and the tools around them.\n"
             "\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
