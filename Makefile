@@ -1,5 +1,5 @@
 # mlship build. `make` builds build/mlship and build/libmlship.a; `make test` runs every test;
-# `make run` serves the example model. Targets install their apt packages when missing.
+# `make run` serves the example model (features from SQLite) over HTTP. Targets install their apt packages when missing.
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -96,9 +96,11 @@ unit-asan:
 conformance: $(BUILD)/conformance
 	$(BUILD)/conformance --baseline tests/conformance_baseline.txt --table docs/CONFORMANCE.md
 
-# Until `mlship serve` lands, the main job scores the example model's request.
+# The example model served over HTTP with its features in SQLite (scripts/run_example.sh:
+# loads examples/fraud/features.csv into build/example.db, writes the model repository
+# examples/fraud/models, prints curl commands, then runs `mlship serve` in the foreground).
 run: deps all
-	$(BUILD)/mlship predict examples/fraud/model.onnx examples/fraud/request.json
+	@BUILD=$(BUILD) sh scripts/run_example.sh
 
 test:
 	@sh scripts/deps.sh test

@@ -12,6 +12,9 @@
 # server under test. Results: out/results.jsonl (one line per run) and a table on stdout.
 # Usage: sh bench/serve/run.sh [servers...]   (default: mlship flask gunicorn nginx)
 #   MODEL_REPO=DIR uses another repository for mlship (e.g. one with batching on).
+#   THREADS=N passes --threads N to mlship serve (default: its own, the CPU count).
+#   WRK_T=N runs wrk with N threads (default 2; always 1 at 1 connection).
+# Each result line also records the 1-minute load average when the cell started.
 cd "$(dirname "$0")" || exit 2
 HERE=$PWD
 ROOT=$(cd ../.. && pwd)
@@ -34,7 +37,7 @@ wait_port() { # URL: wait until it answers
 start() { # name -> PID, URL
   case $1 in
   mlship)
-    "$ROOT/build/mlship" serve --models "$REPO" --port 8081 --poll-ms 0 2>"$SCRATCH/mlship.log" &
+    "$ROOT/build/mlship" serve --models "$REPO" --port 8081 --poll-ms 0 ${THREADS:+--threads $THREADS} 2>"$SCRATCH/mlship.log" &
     PID=$!; URL=http://127.0.0.1:8081/predict; wait_port http://127.0.0.1:8081/v2/health/live ;;
   flask)
     MODEL=$OUT/model.pkl PORT=5000 /usr/bin/python3 "$ANCH/flask_server.py" 2>"$SCRATCH/flask.log" &
@@ -58,10 +61,11 @@ for s in $SERVERS; do
   fi
   for run in $(seq 1 "$RUNS"); do
     for c in 1 16 64; do
-      t=2; [ $c -eq 1 ] && t=1
+      t=${WRK_T:-2}; [ $c -eq 1 ] && t=1
+      load=$(cut -d' ' -f1 /proc/loadavg)
       line=$(cd "$ANCH" && BODY_FILE=$BODY wrk -t$t -c$c -d"${DUR}s" -s post.lua "$URL" | sed -n 's/^RESULT //p')
-      echo "{\"server\":\"$s\",\"connections\":$c,\"run\":$run,\"result\":$line}" >>"$RES"
-      echo "$s c=$c run=$run $line"
+      echo "{\"server\":\"$s\",\"connections\":$c,\"run\":$run,\"load1\":$load,\"result\":$line}" >>"$RES"
+      echo "$s c=$c run=$run load=$load $line"
     done
   done
   kill $PID; wait $PID 2>/dev/null; PID=""
@@ -73,11 +77,12 @@ done
 import json, sys, statistics as st
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 keys = sorted({(r["server"], r["connections"]) for r in rows}, key=lambda k: (k[1], k[0]))
-print("| server | conns | req/s | p50 ms | p99 ms | errors |")
-print("|---|---:|---:|---:|---:|---:|")
+print("| server | conns | req/s | p50 ms | p99 ms | errors | load avg |")
+print("|---|---:|---:|---:|---:|---:|---|")
 for s, c in keys:
     rs = [r["result"] for r in rows if r["server"] == s and r["connections"] == c]
     med = lambda k: st.median(x[k] for x in rs)
     errs = sum(x["err_connect"] + x["err_read"] + x["err_write"] + x["err_status"] + x["err_timeout"] for x in rs)
-    print(f"| {s} | {c} | {med('req_per_s'):,.0f} | {med('p50_us')/1000:.2f} | {med('p99_us')/1000:.2f} | {errs} |")
+    loads = ", ".join(str(r.get("load1", "?")) for r in rows if r["server"] == s and r["connections"] == c)
+    print(f"| {s} | {c} | {med('req_per_s'):,.0f} | {med('p50_us')/1000:.2f} | {med('p99_us')/1000:.2f} | {errs} | {loads} |")
 PY

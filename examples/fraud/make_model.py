@@ -6,6 +6,8 @@ synthetic transactions (fixed seed), written as ONNX with onnx.helper. Outputs:
   model.onnx          input "features" float32[batch,30], output "probability" float32[batch,1]
   request.json        an Open Inference Protocol request with two rows
   expected.json       numpy's own probabilities for those rows (the reference)
+  features.csv        200 customers' feature rows (customer_id c_1..c_200, then f0..f29) from
+                      the same generator, for the features store of `make run`
 Run: /usr/bin/python3 examples/fraud/make_model.py   (Debian python3-numpy, python3-onnx)
 """
 import json
@@ -72,3 +74,13 @@ with open(os.path.join(here, "expected.json"), "w") as f:
     json.dump({"probability": [float(v) for v in p.ravel()]}, f)
 acc = float(((forward(X)[1][:, 0] > 0.5) == y).mean())
 print(f"wrote model.onnx (train accuracy {acc:.3f}), request.json, expected.json")
+
+# Feature rows for the online store (`make run` loads them into SQLite): drawn after everything
+# above, so the model and the request stay exactly as they were.
+N_CUSTOMERS = 200
+F = rng.normal(size=(N_CUSTOMERS, d)).astype(np.float32)
+with open(os.path.join(here, "features.csv"), "w") as f:
+    f.write("customer_id," + ",".join(f"f{i}" for i in range(d)) + "\n")
+    for i, row in enumerate(F):
+        f.write(f"c_{i + 1}," + ",".join(f"{float(v):.6g}" for v in row) + "\n")
+print(f"wrote features.csv ({N_CUSTOMERS} customers)")

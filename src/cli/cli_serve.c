@@ -16,6 +16,7 @@
 #include "serve/sv_log.h"
 #include "serve/sv_repo.h"
 #include "serve/sv_routes.h"
+#include "serve/sv_sched.h"
 
 static void usage(FILE *f)
 {
@@ -47,6 +48,15 @@ static void usage(FILE *f)
             "                      POST /v2/repository/index)\n"
             "  --drain-ms N        on SIGTERM, wait at most this long for in-flight requests\n"
             "                      (default 30000)\n"
+            "  --schedule CRON     run a batch job at these times (\"0 2 * * *\": daily at 02:00\n"
+            "                      local time; `mlship batch next-runs CRON` shows them): score\n"
+            "                      --batch-input with the serving version of --batch-model and\n"
+            "                      publish into --store; one job at a time, state in /metrics\n"
+            "  --batch-input SRC   the job's input: CSV, JSON Lines or \"sql:SELECT ...\"\n"
+            "  --batch-key COL     the job's key column\n"
+            "  --batch-model NAME  the model it scores (default: the default model)\n"
+            "  --batch-features A,B,C  the job's feature columns (default: all but the key)\n"
+            "  --batch-threads N   the job's scoring threads (default 1)\n"
             "  -h, --help          show this help\n"
             "\n"
             "config.json: {\"default_version\": \"2\",\n"
@@ -54,11 +64,16 @@ static void usage(FILE *f)
             "                           \"max_queue_size\": 1024},\n"
             "              \"features\": {\"store\": URL, \"table\": T, \"key\": COL,\n"
             "                           \"columns\": [\"f0\", ...]},\n"
-            "              \"predict\": {\"output\": NAME, \"column\": 1}}\n"
+            "              \"predict\": {\"output\": NAME, \"column\": 1},\n"
+            "              \"batch\": {\"schedule\": \"0 2 * * *\", \"input\": SRC, \"key\": COL,\n"
+            "                        \"features\": [..], \"store\": URL, \"threads\": 1, \"chunk\": 10000,\n"
+            "                        \"keep\": 3, \"max_rejects\": -1, \"utc\": false}}\n"
             "\n"
             "Routes: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/M[/versions/V],\n"
             "  .../ready; POST .../infer; POST /predict; GET /v1/models/M; POST\n"
             "  /v1/models/M:predict ({\"instances\": [..]} or {\"keys\": [..], \"overrides\": {..}});\n"
+            "  GET /v1/models/M/predictions/KEY, POST /v1/models/M/predictions {\"keys\": [..]}\n"
+            "  (published batch predictions from --store);\n"
             "  POST /v2/repository/index, /v2/repository/models/M/load|unload; GET /metrics.\n"
             "\n"
             "exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 runtime failure\n"
@@ -70,6 +85,8 @@ int cli_serve(int argc, char **argv)
     const char *models = NULL, *model = NULL, *host = "127.0.0.1", *store = NULL;
     const char *admin = getenv("MLSHIP_ADMIN_TOKEN"), *api = getenv("MLSHIP_API_TOKEN");
     const char *access_log = NULL;
+    const char *schedule = NULL, *b_input = NULL, *b_key = NULL, *b_model = NULL, *b_features = NULL;
+    long b_threads = 1, minute_ms = 0;
     long port = 8080, max_body = 16L << 20, timeout_ms = 30000, threads = 0, poll_ms = 1000,
          drain_ms = 30000;
     for (int i = 1; i < argc; i++) {
@@ -84,6 +101,12 @@ int cli_serve(int argc, char **argv)
             {"--timeout-ms", NULL, &timeout_ms, 0, 86400000L},
             {"--threads", NULL, &threads, 1, 1024}, {"--poll-ms", NULL, &poll_ms, 0, 86400000L},
             {"--drain-ms", NULL, &drain_ms, 0, 86400000L},
+            {"--schedule", &schedule, NULL, 0, 0},  {"--batch-input", &b_input, NULL, 0, 0},
+            {"--batch-key", &b_key, NULL, 0, 0},    {"--batch-model", &b_model, NULL, 0, 0},
+            {"--batch-features", &b_features, NULL, 0, 0},
+            {"--batch-threads", NULL, &b_threads, 1, 255},
+            /* test-only, undocumented in --help: a cron minute lasts N ms (see sv_sched.h) */
+            {"--test-minute-ms", NULL, &minute_ms, 1, 3600000L},
         };
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
@@ -102,6 +125,11 @@ int cli_serve(int argc, char **argv)
         }
     }
     if (!models == !model) return cli_usage_error("serve", "give exactly one of --models DIR or --model PATH");
+    if (schedule && (!b_input || !b_key))
+        return cli_usage_error("serve", "--schedule needs --batch-input SRC and --batch-key COL");
+    if (!schedule && (b_input || b_key || b_model || b_features))
+        return cli_usage_error("serve", "--batch-input, --batch-key, --batch-model and --batch-features go with --schedule");
+    if (b_model && !sv_name_ok(b_model)) return cli_usage_error("serve", "--batch-model: invalid model name '%s'", b_model);
     if (admin && !admin[0]) admin = NULL;
     if (api && !api[0]) api = NULL;
     if (!threads) {
@@ -130,10 +158,19 @@ int cli_serve(int argc, char **argv)
     server.admin_token = admin;
     server.api_token = api;
     server.timeout_ms = (uint64_t)timeout_ms;
+    server.store_url = store;
+    pthread_mutex_init(&server.pool_mu, NULL);
+    sv_sched_opts so = {repo, store, schedule, b_input, b_key, b_model, b_features, (int)b_threads, minute_ms};
+    if ((st = sv_sched_start(&so, &server.sched, &err)) != MS_OK) {
+        sv_log_close();
+        sv_repo_free(repo);
+        return cli_fail("serve", st, err.msg);
+    }
     sv_http_opts ho = {host, (int)port, (int)threads, (uint64_t)max_body, 60,
                        sv_routes_handle, sv_routes_done, &server};
     sv_http *http = NULL;
     if ((st = sv_http_start(&ho, &http, &err)) != MS_OK) {
+        sv_sched_stop(server.sched, 0);
         sv_log_close();
         sv_repo_free(repo);
         return cli_fail("serve", st, err.msg);
@@ -161,6 +198,14 @@ int cli_serve(int argc, char **argv)
     }
     int left = sv_http_inflight(http);
     sv_http_stop(http);
+    uint64_t now = sv_now_ns();
+    if (sv_sched_stop(server.sched, now < until ? (until - now) / 1000000u : 0)) {
+        /* a batch run is still going: it holds the repository; leave both to the exit */
+        sv_log_event("stopped (scheduled batch run interrupted)");
+        sv_log_close();
+        return 0;
+    }
+    sv_routes_free_pool(&server);
     sv_repo_free(repo);
     sv_log_event("stopped%s", left ? " (drain time ran out)" : "");
     sv_log_close();

@@ -19,6 +19,7 @@
 #include "serve/sv_http.h"
 #include "serve/sv_log.h"
 #include "serve/sv_metrics.h"
+#include "batch/bt_cron.h"
 #include "store/store.h"
 
 /* Paths are built with snprintf into PATH_MAX-sized buffers; a path that would not fit is cut,
@@ -113,6 +114,15 @@ static void cfg_free(sv_model_cfg *c)
         free(c->features->columns);
         free(c->features);
     }
+    if (c->batch) {
+        free(c->batch->schedule);
+        free(c->batch->input);
+        free(c->batch->key);
+        free(c->batch->features);
+        free(c->batch->format);
+        free(c->batch->store);
+        free(c->batch);
+    }
     free(c);
 }
 
@@ -176,7 +186,9 @@ static ms_status cfg_read(const char *path, sv_model_cfg **out, ms_error *err)
     cJSON *root = cJSON_ParseWithLength(text.data, text.len);
     mc_buf_free(&text);
     int bad = 0;
-    static const char *const top[] = {"default_version", "batching", "features", "predict", NULL};
+    static const char *const top[] = {"default_version", "batching", "features", "predict", "batch", NULL};
+    static const char *const jk[] = {"schedule", "input", "key", "features", "format", "store", "utc",
+                                     "threads", "chunk", "keep", "max_rejects", NULL};
     static const char *const bk[] = {"max_batch_size", "max_queue_delay_us", "max_queue_size", NULL};
     static const char *const fk[] = {"store", "table", "key", "columns", NULL};
     static const char *const pk[] = {"output", "column", NULL};
@@ -244,6 +256,69 @@ static ms_status cfg_read(const char *path, sv_model_cfg **out, ms_error *err)
         c->predict_output = get_str(jp, "output", &bad, "config.json predict", err);
         if (bad || !get_int(jp, "column", -1, 1 << 30, &col, "config.json predict", err)) { bad = 1; goto done; }
         c->predict_column = (int)col;
+    }
+    const cJSON *jj = cJSON_GetObjectItemCaseSensitive(root, "batch");
+    if (jj) {
+        static const char *const where = "config.json batch";
+        if (!cJSON_IsObject(jj) || !keys_ok(jj, jk, where, err)) {
+            if (!cJSON_IsObject(jj)) mc_fail(err, MS_ERR_INVALID, "config.json: \"batch\" must be an object");
+            bad = 1;
+            goto done;
+        }
+        sv_batch_job_cfg *b = c->batch = calloc(1, sizeof *b);
+        if (!b) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
+        b->threads = 1, b->chunk = 10000, b->keep = 3, b->max_rejects = -1;
+        b->schedule = get_str(jj, "schedule", &bad, where, err);
+        if (!bad) b->input = get_str(jj, "input", &bad, where, err);
+        if (!bad) b->key = get_str(jj, "key", &bad, where, err);
+        if (!bad) b->format = get_str(jj, "format", &bad, where, err);
+        if (!bad) b->store = get_str(jj, "store", &bad, where, err);
+        if (bad) goto done;
+        if (!b->schedule || !b->input || !b->key) {
+            mc_fail(err, MS_ERR_INVALID, "config.json batch: needs \"schedule\", \"input\" and \"key\"");
+            bad = 1;
+            goto done;
+        }
+        bt_cron cron;
+        ms_error ce = {{0}};
+        if (bt_cron_parse(b->schedule, &cron, &ce) != MS_OK) {
+            mc_fail(err, MS_ERR_INVALID, "config.json batch: schedule \"%.100s\": %s", b->schedule, ce.msg);
+            bad = 1;
+            goto done;
+        }
+        if (b->format && strcmp(b->format, "csv") && strcmp(b->format, "jsonl")) {
+            mc_fail(err, MS_ERR_INVALID, "config.json batch: \"format\" must be \"csv\" or \"jsonl\"");
+            bad = 1;
+            goto done;
+        }
+        const cJSON *jfe = cJSON_GetObjectItemCaseSensitive(jj, "features");
+        if (cJSON_IsString(jfe)) b->features = strdup(jfe->valuestring);
+        else if (cJSON_IsArray(jfe) && cJSON_GetArraySize(jfe) > 0) {
+            mc_buf fb = {0};
+            for (const cJSON *e = jfe->child; e; e = e->next) {
+                if (!cJSON_IsString(e) || strchr(e->valuestring, ',')) {
+                    mc_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be column names");
+                    mc_buf_free(&fb);
+                    bad = 1;
+                    goto done;
+                }
+                if (e != jfe->child) mc_buf_putc(&fb, ',');
+                mc_buf_puts(&fb, e->valuestring);
+            }
+            b->features = fb.data; /* NUL-terminated, owned */
+        } else if (jfe) {
+            mc_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be a list of column names");
+            bad = 1;
+            goto done;
+        }
+        const cJSON *ju = cJSON_GetObjectItemCaseSensitive(jj, "utc");
+        if (ju && !cJSON_IsBool(ju)) { mc_fail(err, MS_ERR_INVALID, "config.json batch: \"utc\" must be true or false"); bad = 1; goto done; }
+        b->utc = ju && cJSON_IsTrue(ju);
+        int64_t th = b->threads, ch = b->chunk, kp = b->keep;
+        if (!get_int(jj, "threads", 1, 255, &th, where, err) || !get_int(jj, "chunk", 1, 10000000, &ch, where, err) ||
+            !get_int(jj, "keep", 0, 1 << 20, &kp, where, err) ||
+            !get_int(jj, "max_rejects", -1, 9.0e15, &b->max_rejects, where, err)) { bad = 1; goto done; }
+        b->threads = (int)th, b->chunk = (long)ch, b->keep = (int)kp;
     }
 done:
     cJSON_Delete(root);
@@ -801,6 +876,15 @@ int sv_repo_acquire(sv_repo *r, const char *name, const char *version, sv_versio
     }
     pthread_mutex_unlock(&r->mu);
     return status;
+}
+
+int sv_repo_names(sv_repo *r, char (*names)[SV_NAME_MAX], int max)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = 0;
+    for (int i = 0; i < r->nm && n < max; i++) snprintf(names[n++], SV_NAME_MAX, "%s", r->m[i]->name);
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 int sv_repo_default_model(sv_repo *r, char *dst, size_t cap)

@@ -6,7 +6,12 @@
  *      "batching": {"max_batch_size": 64, "max_queue_delay_us": 500, "max_queue_size": 1024},
  *      "features": {"store": "sqlite:///f.db", "table": "customer_features",
  *                   "key": "customer_id", "columns": ["f0", "f1", ...]},
- *      "predict": {"output": "probabilities", "column": 1}}
+ *      "predict": {"output": "probabilities", "column": 1},
+ *      "batch": {"schedule": "0 2 * * *", "input": "/data/customers.csv", "key": "customer_id",
+ *                "features": ["f0", ...], "format": "csv", "store": URL, "threads": 1,
+ *                "chunk": 10000, "keep": 3, "max_rejects": -1, "utc": false}}
+ * "batch" is the scheduled batch job `mlship serve` runs itself (serve/sv_sched.h); its
+ * schedule is checked when config.json is read, so a bad one refuses the config.
  * Every version directory found is served; a request without a version gets default_version,
  * else the highest version (numeric order when both are numbers). Names are [A-Za-z0-9._-]+.
  *
@@ -40,12 +45,26 @@ typedef struct sv_features_cfg {
     int ncolumns;
 } sv_features_cfg;
 
+typedef struct sv_batch_job_cfg {
+    char *schedule;               /* cron expression (bt_cron syntax), checked */
+    char *input, *key;            /* required */
+    char *features;               /* "a,b,c" or NULL */
+    char *format;                 /* NULL (by extension), "csv", "jsonl" */
+    char *store;                  /* NULL: the server's --store */
+    int utc;                      /* schedule in UTC rather than local time */
+    int threads;                  /* scoring threads (default 1: the server keeps serving) */
+    long chunk;                   /* rows per committed chunk (default 10000) */
+    int keep;                     /* runs kept after publishing (default 3) */
+    int64_t max_rejects;          /* -1: no limit */
+} sv_batch_job_cfg;
+
 typedef struct sv_model_cfg {
     char *default_version;
     sv_batch_cfg batching;        /* max_batch_size <= 1: off */
     sv_features_cfg *features;    /* NULL: none */
     char *predict_output;         /* /predict: output name, NULL: automatic */
     int predict_column;           /* /predict: column of that output, -1: all */
+    sv_batch_job_cfg *batch;      /* scheduled batch job, NULL: none */
 } sv_model_cfg;
 
 typedef struct st_store st_store;
@@ -108,6 +127,9 @@ int sv_repo_versions_json(sv_repo *r, const char *name, mc_buf *out);
 void sv_repo_index_json(sv_repo *r, int ready_only, mc_buf *out);
 /* Prometheus gauge lines: queue depth per model. */
 void sv_repo_gauges(sv_repo *r, mc_buf *out);
+
+/* Names of the models the repository knows (served or not), up to max; returns the count. */
+int sv_repo_names(sv_repo *r, char (*names)[SV_NAME_MAX], int max);
 
 int sv_name_ok(const char *s);
 

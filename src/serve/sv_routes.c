@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "batch/bt_lookup.h"
+#include "codec/codec_csv.h"
 #include "codec/codec_json.h"
 #include "serve/sv_batch.h"
 #include "serve/sv_log.h"
@@ -734,10 +736,100 @@ static int rows_to_input(job *j, const cJSON *rows, int one_row, const char *wha
     return 0;
 }
 
+/* The common /predict bodies, {"features": [n, ...]}, {"features": [[..], ..]} and
+ * [[..], ..], parsed in one pass straight into the input tensor: no cJSON tree (a node and a
+ * strtod per number were two thirds of the server's own time per request on a 256-feature
+ * row). Numbers are correctly rounded float32 (mc_parse_f32). Returns 1 when the body was
+ * parsed, 0 when it is anything else (other shapes, other dtypes, malformed, non-finite): the
+ * general cJSON path then answers, with its precise error messages. */
+static const char *ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    return p;
+}
+
+static const char *fast_row(const char *p, const char *e, float *dst, int64_t width, int64_t *got)
+{
+    p = ws(p, e);
+    if (p == e || *p != '[') return NULL;
+    p++;
+    int64_t n = 0;
+    for (;;) {
+        p = ws(p, e);
+        const char *q = p;
+        while (q < e && ((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E')) q++;
+        if (q == p || n >= width) return NULL;
+        float f;
+        if (mc_parse_f32(p, (size_t)(q - p), &f) != 0 || !isfinite(f)) return NULL;
+        dst[n++] = f;
+        p = ws(q, e);
+        if (p < e && *p == ',') { p++; continue; }
+        if (p < e && *p == ']') { *got = n; return p + 1; }
+        return NULL;
+    }
+}
+
+static int predict_fast(job *j, const char *body, size_t len)
+{
+    const ms_value_info *vi = ms_model_input(j->v->model, 0);
+    if (j->n_in != 1 || vi->ndim != 2 || vi->dtype != MS_DTYPE_FLOAT || vi->shape[1] <= 0) return 0;
+    int64_t width = vi->shape[1];
+    const char *p = ws(body, body + len), *e = body + len;
+    int obj = 0;
+    if (p < e && *p == '{') {
+        static const char key[] = "\"features\"";
+        p = ws(p + 1, e);
+        if ((size_t)(e - p) < sizeof key - 1 || memcmp(p, key, sizeof key - 1) != 0) return 0;
+        p = ws(p + sizeof key - 1, e);
+        if (p == e || *p != ':') return 0;
+        p = ws(p + 1, e);
+        obj = 1;
+    }
+    if (p == e || *p != '[') return 0;
+    const char *q = ws(p + 1, e);
+    int rows_form = q < e && *q == '[';
+    if (!obj && !rows_form) return 0; /* a bare row: the general path */
+    int64_t max_rows = 1;
+    if (rows_form) {
+        max_rows = 0;
+        for (const char *c = q; c < e; c++) max_rows += *c == ']';
+    }
+    float *data = ms_malloc((size_t)(max_rows * width) * sizeof(float) + 1);
+    if (!data) return 0;
+    int64_t rows = 0, got;
+    if (!rows_form) {
+        if (!(p = fast_row(p, e, data, width, &got)) || got != width) goto no;
+        rows = 1;
+    } else {
+        p = q;
+        for (;;) {
+            if (rows >= max_rows || !(p = fast_row(p, e, data + rows * width, width, &got)) || got != width) goto no;
+            rows++;
+            p = ws(p, e);
+            if (p < e && *p == ',') { p++; continue; }
+            if (p < e && *p == ']') { p++; break; }
+            goto no;
+        }
+    }
+    p = ws(p, e);
+    if (obj) {
+        if (p == e || *p != '}') goto no;
+        p = ws(p + 1, e);
+    }
+    if (p != e) goto no;
+    j->own[0] = data;
+    j->in[0] = (ms_tensor){MS_DTYPE_FLOAT, 2, {rows, width}, data};
+    return 1;
+no:
+    ms_free(data);
+    return 0;
+}
+
 static void handle_predict(sv_server *s, sv_req *r, sv_version *v)
 {
     job *j = job_new(s, r, v, SHAPE_PREDICT);
     if (!j) return;
+    if (predict_fast(j, r->body.data, r->body.len)) { run_job(j); return; }
     cJSON *root = cJSON_ParseWithLength(r->body.data, r->body.len);
     if (!root) { sv_req_error(r, 400, "malformed JSON: expected {\"features\": [..]} or [[..], ..]"); return; }
     int bad = 0;
@@ -977,6 +1069,140 @@ static void handle_v1(sv_server *s, sv_req *r, sv_version *v)
     if (rc == 0) run_job(j);
 }
 
+/* ---- published batch predictions --------------------------------------------------------- */
+
+#define POOL_MAX 64
+
+static ms_status pool_get(sv_server *s, const char *url, st_store **out, ms_error *err)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    for (int i = s->npool - 1; i >= 0; i--)
+        if (strcmp(s->pool[i].url, url) == 0) {
+            *out = s->pool[i].h;
+            free(s->pool[i].url);
+            s->pool[i] = s->pool[--s->npool];
+            pthread_mutex_unlock(&s->pool_mu);
+            return MS_OK;
+        }
+    pthread_mutex_unlock(&s->pool_mu);
+    return st_open(url, out, err);
+}
+
+static void pool_put(sv_server *s, const char *url, st_store *h)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->npool == s->cap_pool && s->cap_pool < POOL_MAX) {
+        int nc = s->cap_pool ? s->cap_pool * 2 : 8;
+        sv_pooled *p = realloc(s->pool, (size_t)nc * sizeof *p);
+        if (p) s->pool = p, s->cap_pool = nc;
+    }
+    char *u = s->npool < s->cap_pool ? strdup(url) : NULL;
+    if (u) {
+        s->pool[s->npool].url = u;
+        s->pool[s->npool++].h = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    st_close(h);
+}
+
+void sv_routes_free_pool(sv_server *s)
+{
+    for (int i = 0; i < s->npool; i++) {
+        st_close(s->pool[i].h);
+        free(s->pool[i].url);
+    }
+    free(s->pool);
+    s->pool = NULL;
+    s->npool = s->cap_pool = 0;
+}
+
+/* GET /v1/models/{m}/predictions/{key} (key != NULL) or POST .../predictions {"keys": [..]}:
+ * from the model's published run, in the store its config.json "batch" block names, else the
+ * server's --store. The model need not be served for real-time inference. */
+static void handle_predictions(sv_server *s, sv_req *r, const char *m, const char *key)
+{
+    char url[4096] = "";
+    sv_version *v = NULL;
+    char why[300];
+    if (sv_repo_acquire(s->repo, m, NULL, &v, why, sizeof why) == 0) {
+        if (v->cfg && v->cfg->batch && v->cfg->batch->store) snprintf(url, sizeof url, "%s", v->cfg->batch->store);
+        snprintf(r->model, sizeof r->model, "%s", v->name);
+        sv_version_release(v);
+    }
+    if (!url[0] && s->store_url) snprintf(url, sizeof url, "%s", s->store_url);
+    if (!url[0]) {
+        sv_req_error(r, 404, "no prediction store: start the server with --store URL to serve batch predictions");
+        return;
+    }
+    const char *one[1];
+    const char **keys = one;
+    size_t n = 1;
+    cJSON *root = NULL;
+    char (*num)[32] = NULL; /* integer keys as text */
+    if (key) one[0] = key;
+    else {
+        root = cJSON_ParseWithLength(r->body.data, r->body.len);
+        const cJSON *jk = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "keys") : NULL;
+        if (!cJSON_IsArray(jk) || cJSON_GetArraySize(root) != 1) {
+            cJSON_Delete(root);
+            sv_req_error(r, 400, "expected {\"keys\": [\"k1\", ...]}");
+            return;
+        }
+        n = (size_t)cJSON_GetArraySize(jk);
+        if (n == 0 || n > MAX_KEYS) {
+            cJSON_Delete(root);
+            sv_req_error(r, 400, "\"keys\" must hold 1 to %d keys", MAX_KEYS);
+            return;
+        }
+        keys = calloc(n, sizeof *keys);
+        num = calloc(n, sizeof *num);
+        if (!keys || !num) {
+            free(keys); free(num); cJSON_Delete(root);
+            sv_req_error(r, 500, "out of memory");
+            return;
+        }
+        size_t i = 0;
+        for (const cJSON *k = jk->child; k; k = k->next, i++) {
+            if (cJSON_IsString(k)) keys[i] = k->valuestring;
+            else if (cJSON_IsNumber(k) && k->valuedouble == floor(k->valuedouble) && fabs(k->valuedouble) < 9e15) {
+                snprintf(num[i], sizeof num[i], "%lld", (long long)k->valuedouble);
+                keys[i] = num[i];
+            } else {
+                free(keys); free(num); cJSON_Delete(root);
+                sv_req_error(r, 400, "keys[%zu] must be a string or an integer", i);
+                return;
+            }
+        }
+    }
+    st_store *h = NULL;
+    ms_error err = {{0}};
+    size_t found = 0;
+    ms_status st = pool_get(s, url, &h, &err);
+    if (st == MS_OK)
+        st = bt_lookup_json(h, m, keys, n, key ? BT_LOOKUP_LINES : BT_LOOKUP_ARRAY, &r->out, &found, &err);
+    if (h) {
+        if (st == MS_ERR_RUNTIME) st_close(h); /* a broken connection is not pooled */
+        else pool_put(s, url, h);
+    }
+    if (keys != one) free(keys);
+    free(num);
+    cJSON_Delete(root);
+    if (st != MS_OK) {
+        mc_buf_reset(&r->out);
+        sv_req_error(r, st == MS_ERR_RUNTIME ? 503 : 400, "prediction store: %s", err.msg);
+        return;
+    }
+    if (found && !r->model[0]) snprintf(r->model, sizeof r->model, "%s", m);
+    if (key && !found) {
+        mc_buf_reset(&r->out);
+        sv_req_error(r, 404, "no published prediction of model '%s' for key '%s'", m, key);
+        return;
+    }
+    if (key && r->out.len && r->out.data[r->out.len - 1] == '\n') r->out.data[--r->out.len] = 0;
+    r->status = 200;
+}
+
 /* ---- metadata, health, repository, metrics ----------------------------------------------- */
 
 static void put_tensor_meta(mc_buf *b, const ms_value_info *vi)
@@ -1022,6 +1248,7 @@ static void handle_model_meta(sv_server *s, sv_req *r, sv_version *v, int by_ver
 static void metrics_gauges(void *ctx, mc_buf *out)
 {
     sv_repo_gauges(((sv_server *)ctx)->repo, out);
+    sv_sched_gauges(((sv_server *)ctx)->sched, out);
 }
 
 static int method_is(sv_req *r, const char *m, const char *allow)
@@ -1197,6 +1424,15 @@ void sv_routes_handle(void *ctx, sv_req *r)
         }
         if (n >= 3 && strcmp(seg[1], "models") == 0) { route_models(s, r, seg, n); return; }
         if (n >= 3 && strcmp(seg[1], "repository") == 0) { route_repository(s, r, seg, n); return; }
+    }
+    if ((n == 4 || n == 5) && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "models") == 0 &&
+        strcmp(seg[3], "predictions") == 0) {
+        snprintf(r->route, sizeof r->route, "predictions");
+        if (!names_ok(r, seg[2], NULL)) return;
+        if (!method_is(r, n == 5 ? "GET" : "POST", n == 5 ? "GET" : "POST")) return;
+        if (s->api_token && check_token(r, s->api_token, "API")) return;
+        handle_predictions(s, r, seg[2], n == 5 ? seg[4] : NULL);
+        return;
     }
     if (n == 3 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "models") == 0) {
         char *m = seg[2], *colon = strchr(m, ':');

@@ -7,6 +7,8 @@
  *   POST /v2/models/{m}[/versions/{v}]/infer           OIP inference, JSON or binary tensors
  *   POST /predict                                      {"features": [..]} -> {"prediction": [..]}
  *   GET  /v1/models/{m}  POST /v1/models/{m}:predict   TF-Serving shape; keys from the store
+ *   GET  /v1/models/{m}/predictions/{key}              a published batch prediction (404 unknown)
+ *   POST /v1/models/{m}/predictions {"keys": [..]}     many of them ({"found": false} unknown)
  *   POST /v2/repository/index                          Triton repository API (admin token)
  *   POST /v2/repository/models/{m}/load | /unload
  *   GET  /metrics                                      Prometheus text
@@ -16,11 +18,16 @@
 #ifndef SV_ROUTES_H
 #define SV_ROUTES_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include "serve/sv_http.h"
 #include "serve/sv_repo.h"
+#include "serve/sv_sched.h"
+
+typedef struct st_store st_store;
+typedef struct sv_pooled { char *url; st_store *h; } sv_pooled;
 
 typedef struct sv_server {
     sv_repo *repo;
@@ -28,7 +35,16 @@ typedef struct sv_server {
     const char *api_token;   /* NULL: inference routes open */
     uint64_t timeout_ms;     /* per request, 0: none */
     atomic_int draining;     /* SIGTERM received: not ready */
+    const char *store_url;   /* --store: published predictions (and features by default) */
+    sv_sched *sched;         /* batch scheduler, NULL: none (its state goes to /metrics) */
+    /* prediction-store handles, one per request at a time (a handle is one connection) */
+    pthread_mutex_t pool_mu; /* initialise with pthread_mutex_init */
+    sv_pooled *pool;
+    int npool, cap_pool;
 } sv_server;
+
+/* Close the pooled prediction-store handles (at shutdown). */
+void sv_routes_free_pool(sv_server *s);
 
 void sv_routes_handle(void *ctx, sv_req *r);
 void sv_routes_done(void *ctx, sv_req *r, const char *remote, uint64_t bytes_out);

@@ -1,10 +1,11 @@
 #!/bin/sh
 # test_serve.sh: end-to-end tests of `mlship serve` over real HTTP (curl): every route and
 # every error, binary tensors, dynamic batching, queue overflow, timeouts, tokens, body limits,
-# hot reload under load (zero failures), broken files refused, features from SQLite, SIGTERM
-# draining. Servers listen on 127.0.0.1 with --port 0 (a free port, read from the log).
+# hot reload under load (zero failures), broken files refused, features from SQLite, from a
+# real PostgreSQL and a real Redis (MLSHIP_TEST_PG_URL / MLSHIP_TEST_REDIS_URL, exported by
+# tests/run_all.sh through scripts/services.sh; unset: counted as skipped), SIGTERM draining. Servers listen on 127.0.0.1 with --port 0 (a free port, read from the log).
 # Usage: sh tests/serve/test_serve.sh [path/to/mlship]    (default build/mlship)
-# Ends with "N passed, N failed".
+# Ends with "N passed, N failed, N skipped".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
 case "$M" in /*) ;; *) M="$PWD/$M" ;; esac
@@ -13,10 +14,12 @@ T=$(mktemp -d) || exit 2
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
-pass=0; fail=0
+pass=0; fail=0; skip=0
+[ -f build/services.env ] && [ -z "${MLSHIP_TEST_PG_URL:-}" ] && . ./build/services.env
 
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+skipped() { skip=$((skip + 1)); echo "SKIP $*"; }
 show() { sed 's/^/    | /' "$1" | head -n 8; }
 
 for tool in curl sqlite3; do
@@ -215,6 +218,41 @@ curl -s $U/metrics >"$T/metrics"
 bc=$(sed -n 's/^mlship_batch_size_count{model="batched"} \([0-9]*\)/\1/p' "$T/metrics")
 [ -n "$bc" ] && [ "$bc" -lt 12 ] && ok || bad "batched: 12 concurrent requests ran in $bc model runs (expected fewer: merged)"
 
+# ---- features from a real PostgreSQL and a real Redis -------------------------------------------
+# The same two rows loaded with `mlship features load`; keys must score exactly like SQLite's.
+{ echo "customer_id,$cols"; echo "c_17,$ROW"; echo "c_42,$ZROW"; } >"$T/feat.csv"
+for kind in postgresql redis; do
+  if [ $kind = postgresql ]; then url=${MLSHIP_TEST_PG_URL:-}; var=MLSHIP_TEST_PG_URL; else url=${MLSHIP_TEST_REDIS_URL:-}; var=MLSHIP_TEST_REDIS_URL; fi
+  if [ -z "$url" ]; then skipped "features from $kind: $var is not set (tests/run_all.sh starts one through scripts/services.sh)"; continue; fi
+  tbl=srv_feat_$$
+  "$M" features load --store "$url" --table $tbl --key customer_id "$T/feat.csv" >"$T/fl.out" 2>&1 && ok ||
+    { bad "$kind: features load"; show "$T/fl.out"; continue; }
+  RK=$T/repo_$kind; mkdir -p "$RK/cfgstore/1" "$RK/srvstore/1"
+  cp "$FRAUD" "$RK/cfgstore/1/model.onnx"; cp "$FRAUD" "$RK/srvstore/1/model.onnx"
+  fcols=$(echo $cols | sed 's/,/","/g')
+  # one model names the store in config.json, the other takes the server's --store
+  printf '{"features":{"store":"%s","table":"%s","key":"customer_id","columns":["%s"]}}' "$url" $tbl "$fcols" >"$RK/cfgstore/config.json"
+  printf '{"features":{"table":"%s","key":"customer_id","columns":["%s"]},"batching":{"max_batch_size":8,"max_queue_delay_us":2000}}' $tbl "$fcols" >"$RK/srvstore/config.json"
+  start "feat_$kind" --models "$RK" --store "$url" || continue
+  for mdl in cfgstore srvstore; do
+    req "$kind $mdl: keys" 200 POST $U/v1/models/$mdl:predict -d '{"keys":["c_17","c_99","c_42"]}'
+    has "$kind $mdl: unknown key is a per-key error" body '"errors":[{"index":1,"key":"c_99","error":"unknown key"}]'
+    got=$(sed 's/.*"predictions":\[\([^],]*\).*/\1/' "$T/body")
+    [ "$got" = "$k17" ] && ok || bad "$kind $mdl: c_17 scores $got, SQLite's row scores $k17"
+    req "$kind $mdl: override" 200 POST $U/v1/models/$mdl:predict -d '{"keys":["c_42"],"overrides":{"c_42":{"f3":7}}}'
+  done
+  # concurrent key requests share the pooled connections
+  cpids=""
+  for i in 1 2 3 4 5 6 7 8; do
+    curl -s -o /dev/null -w '%{http_code}\n' -X POST $U/v1/models/srvstore:predict -d '{"keys":["c_17","c_42"]}' >"$T/fc$i" &
+    cpids="$cpids $!"
+  done
+  for p in $cpids; do wait $p; done
+  n200=0; for i in 1 2 3 4 5 6 7 8; do [ "$(cat "$T/fc$i")" = 200 ] && n200=$((n200 + 1)); done
+  [ $n200 -eq 8 ] && ok || bad "$kind: $n200/8 concurrent key requests answered 200"
+  stop $PID; U=$MU
+done
+
 # ---- metrics and access log ---------------------------------------------------------------------
 req "metrics" 200 GET $U/metrics
 has "metrics content type" hdr "text/plain; version=0.0.4"
@@ -316,5 +354,5 @@ wait $PID; rc=$?
 grep -q "SIGTERM: draining 1 in-flight" "$T/queue.log" && ok || bad "drain logged"
 
 stop $MAIN
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
