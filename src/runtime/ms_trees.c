@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* x86-64 builds carry an AVX2 evaluation path, picked at run time (the CPU is asked once, at
+ * build time of the ensemble); everything else uses the portable C path. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(MS_TREES_NO_SIMD)
+#define MS_TREES_AVX2 1
+#include <immintrin.h>
+#endif
+
 /* ==== layout ============================================================================= */
 
 enum { K_GT, K_NE, K_LEAF }; /* go right when x > thr / x != thr; or a leaf */
@@ -34,6 +41,13 @@ typedef struct dnode {
 } dnode;
 
 #define DENSE_MAX_DEPTH 12
+/* The top levels of every dense tree (TOP_NODES nodes, padded) are also kept as separate
+ * threshold and feature rows, so the SIMD paths select a level's node with a register permute
+ * instead of a memory gather: AVX2 permutes 8 entries (levels 0-3), AVX-512 16 in one register
+ * and 32 across two (levels 0-5). */
+#define TOP_LEVELS_256 4
+#define TOP_LEVELS_512 6
+#define TOP_NODES 64
 
 struct ms_trees {
     int64_t n_trees, n_targets, n_features, n_nodes, n_weights;
@@ -48,6 +62,12 @@ struct ms_trees {
     uint64_t *d_node_off, *d_leaf_off;
     uint8_t *d_depth;
     int64_t *d_target;
+    float *top_thr;    /* n_trees x TOP_NODES */
+    int32_t *top_feat; /* n_trees x TOP_NODES */
+    int simd;          /* 0: portable C; 1: AVX2; 2: AVX2 and AVX-512 run the dense form */
+    /* for one row at a time, 16 trees per AVX-512 vector (lanes = trees): per tree its dense
+     * node and leaf offsets and its depth, as int32 (NULL when they do not fit) */
+    int32_t *lane_node, *lane_leaf, *lane_depth;
 };
 
 int64_t ms_trees_n_features(const ms_trees *t) { return t->n_features; }
@@ -67,6 +87,11 @@ void ms_trees_free(ms_trees *t)
     ms_free(t->d_leaf_off);
     ms_free(t->d_depth);
     ms_free(t->d_target);
+    ms_aligned_free(t->top_thr);
+    ms_aligned_free(t->top_feat);
+    ms_free(t->lane_node);
+    ms_free(t->lane_leaf);
+    ms_free(t->lane_depth);
     ms_free(t);
 }
 
@@ -104,6 +129,7 @@ typedef struct builder {
     key *keys;
     int64_t *tchild, *fchild, *indeg, *wstart, *wcount, *worder, *tree_of, *stack;
     int64_t *tree_first; /* per tree: first node index in listing order */
+    uint8_t *seen;       /* per node: laid out (reached from its tree's root) */
 } builder;
 
 #define BFAIL(b, st, ...) (snprintf((b)->msg, (b)->cap, __VA_ARGS__), (st))
@@ -147,8 +173,9 @@ static ms_status build_alloc(builder *b)
     b->tree_of = ms_calloc(nn, sizeof(int64_t));
     b->stack = ms_calloc(nn, sizeof(int64_t) * 2);
     b->tree_first = ms_calloc(nn, sizeof(int64_t));
+    b->seen = ms_calloc(nn, 1);
     if (!b->keys || !b->tchild || !b->fchild || !b->indeg || !b->wstart || !b->wcount ||
-        !b->worder || !b->tree_of || !b->stack || !b->tree_first)
+        !b->worder || !b->tree_of || !b->stack || !b->tree_first || !b->seen)
         return BFAIL(b, MS_ERR_RUNTIME, "out of memory building a tree ensemble");
     return MS_OK;
 }
@@ -165,6 +192,24 @@ static void build_release(builder *b)
     ms_free(b->tree_of);
     ms_free(b->stack);
     ms_free(b->tree_first);
+    ms_free(b->seen);
+}
+
+/* A node on a cycle of tree `tid`, every node of which has exactly one parent: walk up from
+ * node `from` as many steps as the tree has nodes. (parent[] is built in b->stack.) */
+static int64_t cycle_node(builder *b, int64_t tid, int64_t from)
+{
+    const ms_trees_src *s = b->s;
+    int64_t *parent = b->stack, count = 0;
+    for (int64_t i = 0; i < s->n_nodes; i++) parent[i] = -1;
+    for (int64_t i = 0; i < s->n_nodes; i++) {
+        if (s->tree_ids[i] != tid || s->modes[i] == MS_TMODE_LEAF) continue;
+        parent[b->tchild[i]] = parent[b->fchild[i]] = i;
+        count++;
+    }
+    int64_t i = from;
+    for (int64_t k = 0; k <= count && parent[i] >= 0; k++) i = parent[i];
+    return i;
 }
 
 /* Per-node checks that need no other node: mode, feature id, threshold. */
@@ -335,8 +380,8 @@ static ms_status build_flatten(builder *b, int64_t tree, int64_t *pos)
     for (int64_t i = first; i < s->n_nodes; i++)
         if (s->tree_ids[i] == tid && b->indeg[i] == 0) { root = i; break; }
     if (root < 0)
-        return BFAIL(b, MS_ERR_INVALID, "tree %lld has no root: its nodes form a cycle",
-                     (long long)tid);
+        return BFAIL(b, MS_ERR_INVALID, "tree %lld has no root: its nodes form a cycle (through "
+                     "node %lld)", (long long)tid, (long long)s->node_ids[cycle_node(b, tid, first)]);
     t->roots[tree] = (uint32_t)*pos;
     /* stack entries: (node index, index of the parent whose right link to patch, or -1) */
     int64_t sp = 0;
@@ -346,6 +391,7 @@ static ms_status build_flatten(builder *b, int64_t tree, int64_t *pos)
         int64_t me = (*pos)++;
         tnode *o = &t->nodes[me];
         count++;
+        b->seen[i] = 1;
         if (patch >= 0) t->nodes[patch].right = (uint32_t)me;
         uint16_t depth = patch >= 0 ? (uint16_t)(t->nodes[patch].depth + 1)
                                     : me > t->roots[tree] ? (uint16_t)(t->nodes[me - 1].depth + 1) : 0;
@@ -371,12 +417,16 @@ static ms_status build_flatten(builder *b, int64_t tree, int64_t *pos)
     for (int64_t i = first; i < s->n_nodes; i++) in_tree += s->tree_ids[i] == tid;
     if (count != in_tree) {
         for (int64_t i = first; i < s->n_nodes; i++) /* name one unreached node */
-            if (s->tree_ids[i] == tid && i != root && b->indeg[i] == 0)
+            if (s->tree_ids[i] == tid && !b->seen[i] && b->indeg[i] == 0)
                 return BFAIL(b, MS_ERR_INVALID, "tree %lld node %lld is not reachable from the "
                              "root (node %lld)", (long long)tid, (long long)s->node_ids[i],
                              (long long)s->node_ids[root]);
-        return BFAIL(b, MS_ERR_INVALID, "tree %lld: some nodes are not reachable from the root "
-                     "(node %lld): they form a cycle", (long long)tid, (long long)s->node_ids[root]);
+        for (int64_t i = first; i < s->n_nodes; i++) /* no unreached node without a parent */
+            if (s->tree_ids[i] == tid && !b->seen[i])
+                return BFAIL(b, MS_ERR_INVALID, "tree %lld node %lld is not reachable from the "
+                             "root (node %lld): it is on a cycle", (long long)tid,
+                             (long long)s->node_ids[cycle_node(b, tid, i)],
+                             (long long)s->node_ids[root]);
     }
     return MS_OK;
 }
@@ -461,7 +511,38 @@ static ms_status build_dense(builder *b)
     t->dleaf = ms_aligned_alloc((size_t)nl * sizeof(float));
     if (!t->dn || !t->dleaf) return BFAIL(b, MS_ERR_RUNTIME, "out of memory building a tree ensemble");
     for (int64_t tr = 0; tr < t->n_trees; tr++) dense_fill(t, tr, t->roots[tr], 0, 0);
+    t->top_thr = ms_aligned_alloc(nt * TOP_NODES * sizeof(float));
+    t->top_feat = ms_aligned_alloc(nt * TOP_NODES * sizeof(int32_t));
+    if (!t->top_thr || !t->top_feat)
+        return BFAIL(b, MS_ERR_RUNTIME, "out of memory building a tree ensemble");
+    for (int64_t tr = 0; tr < t->n_trees; tr++) {
+        uint64_t have = ((uint64_t)1 << t->d_depth[tr]) - 1;
+        for (uint64_t j = 0; j < TOP_NODES; j++) { /* padding: x > +inf never holds */
+            int in = j < have;
+            t->top_thr[tr * TOP_NODES + j] = in ? t->dn[t->d_node_off[tr] + j].thr : INFINITY;
+            t->top_feat[tr * TOP_NODES + j] = in ? (int32_t)t->dn[t->d_node_off[tr] + j].feat : 0;
+        }
+    }
     t->dense = 1;
+#ifdef MS_TREES_AVX2
+    /* feature ids index x through 32-bit gathers: keep them well inside int32 */
+    if (__builtin_cpu_supports("avx2") && t->n_features < (1 << 24))
+        t->simd = __builtin_cpu_supports("avx512f") ? 2 : 1;
+    if (t->simd == 2 && nd < ((uint64_t)1 << 29) && nl < ((uint64_t)1 << 30)) {
+        /* padded to whole pairs of vectors: the unused lanes read zeros */
+        size_t nlane = (nt + 31) / 32 * 32;
+        t->lane_node = ms_calloc(nlane, sizeof(int32_t));
+        t->lane_leaf = ms_calloc(nlane, sizeof(int32_t));
+        t->lane_depth = ms_calloc(nlane, sizeof(int32_t));
+        if (!t->lane_node || !t->lane_leaf || !t->lane_depth)
+            return BFAIL(b, MS_ERR_RUNTIME, "out of memory building a tree ensemble");
+        for (int64_t tr = 0; tr < t->n_trees; tr++) {
+            t->lane_node[tr] = (int32_t)t->d_node_off[tr];
+            t->lane_leaf[tr] = (int32_t)t->d_leaf_off[tr];
+            t->lane_depth[tr] = t->d_depth[tr];
+        }
+    }
+#endif
     return MS_OK;
 }
 
@@ -576,6 +657,239 @@ static void eval_dense(const ms_trees *t, const float *const *rows, const int *i
     }
 }
 
+#ifdef MS_TREES_AVX2
+/* ---- AVX2: 8 rows per vector, 4 vectors in flight ---------------------------------------------
+ * A lane holds p, its node's position within the current level; the level's node is
+ * level_base + p and the next position is 2p + (x[f] > t). In the top TOP_LEVELS levels
+ * (at most 8 nodes each) the node's threshold and feature come from a register permute of the
+ * tree's top rows; deeper levels gather them from the dense nodes (scale 8: thr and feat are
+ * the two halves of a dnode). x[row][f] is gathered at offset row_off + f. */
+
+#define AVX_LANES 8
+
+/* One level for one vector: pick the node's threshold/feature, gather x, step down. */
+#define AVX_TOP(P, O)                                                                          \
+    do {                                                                                       \
+        __m256i f_ = _mm256_permutevar8x32_epi32(tf, P);                                       \
+        __m256 t_ = _mm256_permutevar8x32_ps(tt, P);                                           \
+        __m256 x_ = _mm256_i32gather_ps(x, _mm256_add_epi32(O, f_), 4);                        \
+        __m256i g_ = _mm256_castps_si256(_mm256_cmp_ps(x_, t_, _CMP_GT_OQ));                   \
+        P = _mm256_sub_epi32(_mm256_add_epi32(P, P), g_);                                      \
+    } while (0)
+
+#define AVX_DEEP(P, O)                                                                         \
+    do {                                                                                       \
+        __m256i f_ = _mm256_i32gather_epi32(lf, P, 8);                                         \
+        __m256 t_ = _mm256_i32gather_ps(lt, P, 8);                                             \
+        __m256 x_ = _mm256_i32gather_ps(x, _mm256_add_epi32(O, f_), 4);                        \
+        __m256i g_ = _mm256_castps_si256(_mm256_cmp_ps(x_, t_, _CMP_GT_OQ));                   \
+        P = _mm256_sub_epi32(_mm256_add_epi32(P, P), g_);                                      \
+    } while (0)
+
+/* Add the 8 leaf values of vector P to 8 consecutive doubles (the caller's column of rows). */
+__attribute__((target("avx2"))) static inline void avx_leaf(const float *lv, __m256i P, double *a)
+{
+    __m256 v = _mm256_i32gather_ps(lv, P, 4);
+    _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), _mm256_cvtps_pd(_mm256_castps256_ps128(v))));
+    _mm256_storeu_pd(a + 4, _mm256_add_pd(_mm256_loadu_pd(a + 4),
+                                          _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
+}
+
+/* Rows offs[0..n) (n rounded up to whole vectors: the caller pads offs). Scores go to loc,
+ * target-major: loc[target * LOC_STRIDE + k] for the k-th row of offs. */
+#define LOC_STRIDE (MS_TREES_BLOCK + 16)
+#define LOC_MAX_TARGETS 16
+__attribute__((target("avx2"))) static void eval_dense_avx2(const ms_trees *t, const float *x,
+                                                            const int32_t *offs, int n, double *loc)
+{
+    for (int64_t tr = 0; tr < t->n_trees; tr++) {
+        const dnode *nd = t->dn + t->d_node_off[tr];
+        const float *lv = t->dleaf + t->d_leaf_off[tr];
+        const float *top_t = t->top_thr + tr * TOP_NODES;
+        const int32_t *top_f = t->top_feat + tr * TOP_NODES;
+        int depth = t->d_depth[tr], top = depth < TOP_LEVELS_256 ? depth : TOP_LEVELS_256;
+        double *a = loc + t->d_target[tr] * LOC_STRIDE;
+        int k = 0;
+        for (; k + 4 * AVX_LANES <= n; k += 4 * AVX_LANES) {
+            __m256i o0 = _mm256_loadu_si256((const __m256i *)(offs + k));
+            __m256i o1 = _mm256_loadu_si256((const __m256i *)(offs + k + 8));
+            __m256i o2 = _mm256_loadu_si256((const __m256i *)(offs + k + 16));
+            __m256i o3 = _mm256_loadu_si256((const __m256i *)(offs + k + 24));
+            __m256i p0 = _mm256_setzero_si256(), p1 = p0, p2 = p0, p3 = p0;
+            for (int l = 0; l < top; l++) {
+                __m256 tt = _mm256_loadu_ps(top_t + (1 << l) - 1);
+                __m256i tf = _mm256_loadu_si256((const __m256i *)(top_f + (1 << l) - 1));
+                AVX_TOP(p0, o0); AVX_TOP(p1, o1); AVX_TOP(p2, o2); AVX_TOP(p3, o3);
+            }
+            for (int l = top; l < depth; l++) {
+                const float *lt = &nd[(1u << l) - 1].thr;
+                const int *lf = (const int *)&nd[(1u << l) - 1].feat;
+                AVX_DEEP(p0, o0); AVX_DEEP(p1, o1); AVX_DEEP(p2, o2); AVX_DEEP(p3, o3);
+            }
+            avx_leaf(lv, p0, a + k);
+            avx_leaf(lv, p1, a + k + 8);
+            avx_leaf(lv, p2, a + k + 16);
+            avx_leaf(lv, p3, a + k + 24);
+        }
+        for (; k < n; k += AVX_LANES) {
+            __m256i o0 = _mm256_loadu_si256((const __m256i *)(offs + k)), p0 = _mm256_setzero_si256();
+            for (int l = 0; l < top; l++) {
+                __m256 tt = _mm256_loadu_ps(top_t + (1 << l) - 1);
+                __m256i tf = _mm256_loadu_si256((const __m256i *)(top_f + (1 << l) - 1));
+                AVX_TOP(p0, o0);
+            }
+            for (int l = top; l < depth; l++) {
+                const float *lt = &nd[(1u << l) - 1].thr;
+                const int *lf = (const int *)&nd[(1u << l) - 1].feat;
+                AVX_DEEP(p0, o0);
+            }
+            avx_leaf(lv, p0, a + k);
+        }
+    }
+}
+
+/* ---- AVX-512: 16 rows per vector, 4 vectors (the whole block) in flight -------------------- */
+
+#define Z_STEP(P, O, F, TH)                                                                    \
+    do {                                                                                       \
+        __m512 x_ = _mm512_i32gather_ps(_mm512_add_epi32(O, F), x, 4);                         \
+        __mmask16 g_ = _mm512_cmp_ps_mask(x_, TH, _CMP_GT_OQ);                                 \
+        P = _mm512_add_epi32(P, P);                                                            \
+        P = _mm512_mask_add_epi32(P, g_, P, one);                                              \
+    } while (0)
+/* levels 0-4: the level's nodes fit one register */
+#define Z_TOP16(P, O) Z_STEP(P, O, _mm512_permutexvar_epi32(P, tf), _mm512_permutexvar_ps(P, tt))
+/* level 5: 32 nodes across two registers */
+#define Z_TOP32(P, O)                                                                          \
+    Z_STEP(P, O, _mm512_permutex2var_epi32(tf, P, tf2), _mm512_permutex2var_ps(tt, P, tt2))
+#define Z_DEEP(P, O) Z_STEP(P, O, _mm512_i32gather_epi32(P, lf, 8), _mm512_i32gather_ps(P, lt, 8))
+
+__attribute__((target("avx512f"))) static inline void z_leaf(const float *lv, __m512i P, double *a)
+{
+    __m512 v = _mm512_i32gather_ps(P, lv, 4);
+    __m256 lo = _mm512_castps512_ps256(v);
+    __m256 hi = _mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(v), 1));
+    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), _mm512_cvtps_pd(lo)));
+    _mm512_storeu_pd(a + 8, _mm512_add_pd(_mm512_loadu_pd(a + 8), _mm512_cvtps_pd(hi)));
+}
+
+/* As eval_dense_avx2, 16 lanes (offs padded to a multiple of 16). */
+__attribute__((target("avx512f"))) static void eval_dense_avx512(const ms_trees *t, const float *x,
+                                                                 const int32_t *offs, int n,
+                                                                 double *loc)
+{
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int64_t tr = 0; tr < t->n_trees; tr++) {
+        const dnode *nd = t->dn + t->d_node_off[tr];
+        const float *lv = t->dleaf + t->d_leaf_off[tr];
+        const float *top_t = t->top_thr + tr * TOP_NODES;
+        const int32_t *top_f = t->top_feat + tr * TOP_NODES;
+        int depth = t->d_depth[tr], top = depth < TOP_LEVELS_512 ? depth : TOP_LEVELS_512;
+        double *a = loc + t->d_target[tr] * LOC_STRIDE;
+        int k = 0;
+        for (; k + 64 <= n; k += 64) {
+            __m512i o0 = _mm512_loadu_si512(offs + k), o1 = _mm512_loadu_si512(offs + k + 16);
+            __m512i o2 = _mm512_loadu_si512(offs + k + 32), o3 = _mm512_loadu_si512(offs + k + 48);
+            __m512i p0 = _mm512_setzero_si512(), p1 = p0, p2 = p0, p3 = p0;
+            for (int l = 0; l < top && l < 5; l++) {
+                __m512 tt = _mm512_loadu_ps(top_t + (1 << l) - 1);
+                __m512i tf = _mm512_loadu_si512(top_f + (1 << l) - 1);
+                Z_TOP16(p0, o0); Z_TOP16(p1, o1); Z_TOP16(p2, o2); Z_TOP16(p3, o3);
+            }
+            if (top > 5) {
+                __m512 tt = _mm512_loadu_ps(top_t + 31), tt2 = _mm512_loadu_ps(top_t + 47);
+                __m512i tf = _mm512_loadu_si512(top_f + 31), tf2 = _mm512_loadu_si512(top_f + 47);
+                Z_TOP32(p0, o0); Z_TOP32(p1, o1); Z_TOP32(p2, o2); Z_TOP32(p3, o3);
+            }
+            for (int l = top; l < depth; l++) {
+                const float *lt = &nd[(1u << l) - 1].thr;
+                const int *lf = (const int *)&nd[(1u << l) - 1].feat;
+                Z_DEEP(p0, o0); Z_DEEP(p1, o1); Z_DEEP(p2, o2); Z_DEEP(p3, o3);
+            }
+            z_leaf(lv, p0, a + k);
+            z_leaf(lv, p1, a + k + 16);
+            z_leaf(lv, p2, a + k + 32);
+            z_leaf(lv, p3, a + k + 48);
+        }
+        for (; k < n; k += 16) {
+            __m512i o0 = _mm512_loadu_si512(offs + k), p0 = _mm512_setzero_si512();
+            for (int l = 0; l < top && l < 5; l++) {
+                __m512 tt = _mm512_loadu_ps(top_t + (1 << l) - 1);
+                __m512i tf = _mm512_loadu_si512(top_f + (1 << l) - 1);
+                Z_TOP16(p0, o0);
+            }
+            if (top > 5) {
+                __m512 tt = _mm512_loadu_ps(top_t + 31), tt2 = _mm512_loadu_ps(top_t + 47);
+                __m512i tf = _mm512_loadu_si512(top_f + 31), tf2 = _mm512_loadu_si512(top_f + 47);
+                Z_TOP32(p0, o0);
+            }
+            for (int l = top; l < depth; l++) {
+                const float *lt = &nd[(1u << l) - 1].thr;
+                const int *lf = (const int *)&nd[(1u << l) - 1].feat;
+                Z_DEEP(p0, o0);
+            }
+            z_leaf(lv, p0, a + k);
+        }
+    }
+}
+
+/* One row, 16 trees per vector (lanes = trees), two vectors in flight: the latency of a lone
+ * row is that of its trees' descents, which now overlap. Lane j of a vector holds i, the level-
+ * order index within tree tr0 + j; a lane whose tree is shallower than the level stands still.
+ * Leaves are added to the row's scores in tree order, as the other paths do. */
+#define R_STEP(I, NOFF, DEP, LIVE)                                                             \
+    do {                                                                                       \
+        __mmask16 a_ = (LIVE) & _mm512_cmpgt_epi32_mask(DEP, lvl);                             \
+        __m512i n_ = _mm512_add_epi32(NOFF, I);                                                \
+        __m512i f_ = _mm512_mask_i32gather_epi32(zero, a_, n_, dfeat, 8);                      \
+        __m512 t_ = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), a_, n_, dthr, 8);            \
+        __m512 x_ = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), a_, f_, row, 4);             \
+        __mmask16 g_ = _mm512_mask_cmp_ps_mask(a_, x_, t_, _CMP_GT_OQ);                        \
+        I = _mm512_mask_add_epi32(I, a_, _mm512_add_epi32(I, I), one);                         \
+        I = _mm512_mask_add_epi32(I, g_, I, one);                                              \
+    } while (0)
+
+__attribute__((target("avx512f"))) static void r_leaves(const ms_trees *t, int64_t tr0, __m512i I,
+                                                        __m512i DEP, __mmask16 live, double *acc)
+{
+    const __m512i one = _mm512_set1_epi32(1);
+    /* leaf slot: i - (2^depth - 1) */
+    __m512i first = _mm512_sub_epi32(_mm512_sllv_epi32(one, DEP), one);
+    __m512i li = _mm512_add_epi32(_mm512_sub_epi32(I, first),
+                                  _mm512_maskz_loadu_epi32(live, t->lane_leaf + tr0));
+    float v[16];
+    _mm512_storeu_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, li, t->dleaf, 4));
+    int cnt = t->n_trees - tr0 < 16 ? (int)(t->n_trees - tr0) : 16;
+    for (int j = 0; j < cnt; j++) acc[t->d_target[tr0 + j]] += v[j];
+}
+
+__attribute__((target("avx512f"))) static void eval_row_avx512(const ms_trees *t, const float *row,
+                                                               double *acc)
+{
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    const float *dthr = &t->dn[0].thr;
+    const int *dfeat = (const int *)&t->dn[0].feat;
+    for (int64_t tr0 = 0; tr0 < t->n_trees; tr0 += 32) {
+        int64_t left = t->n_trees - tr0;
+        __mmask16 live0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        __mmask16 live1 = left >= 32 ? 0xffff : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+        __m512i no0 = _mm512_maskz_loadu_epi32(live0, t->lane_node + tr0);
+        __m512i no1 = _mm512_maskz_loadu_epi32(live1, t->lane_node + tr0 + 16);
+        __m512i de0 = _mm512_maskz_loadu_epi32(live0, t->lane_depth + tr0);
+        __m512i de1 = _mm512_maskz_loadu_epi32(live1, t->lane_depth + tr0 + 16);
+        int maxd = _mm512_reduce_max_epi32(_mm512_max_epi32(de0, de1));
+        __m512i i0 = zero, i1 = zero;
+        for (int l = 0; l < maxd; l++) {
+            __m512i lvl = _mm512_set1_epi32(l);
+            R_STEP(i0, no0, de0, live0);
+            R_STEP(i1, no1, de1, live1);
+        }
+        r_leaves(t, tr0, i0, de0, live0, acc);
+        if (live1) r_leaves(t, tr0 + 16, i1, de1, live1, acc);
+    }
+}
+#endif
+
 static int row_has_nan(const float *x, int64_t n)
 {
     int any = 0;
@@ -591,7 +905,8 @@ void ms_trees_eval(const ms_trees *t, const float *x, int n_rows, int64_t stride
     const float *rows[MS_TREES_BLOCK] = {0}, *nan_rows[MS_TREES_BLOCK];
     int ids[MS_TREES_BLOCK] = {0}, nan_ids[MS_TREES_BLOCK];
     int n = 0, n_nan = 0;
-    for (int r = 0; r < n_rows && r < MS_TREES_BLOCK; r++) {
+    if (n_rows > MS_TREES_BLOCK) n_rows = MS_TREES_BLOCK;
+    for (int r = 0; r < n_rows; r++) {
         const float *row = x + r * stride;
         if (t->dense && !t->nan_free && row_has_nan(row, t->n_features)) {
             nan_rows[n_nan] = row;
@@ -601,6 +916,27 @@ void ms_trees_eval(const ms_trees *t, const float *x, int n_rows, int64_t stride
             ids[n++] = r;
         }
     }
+#ifdef MS_TREES_AVX2
+    /* a vector pays off from a few rows on; row offsets must fit the 32-bit gather index */
+    if (t->simd && n >= 4 && T <= LOC_MAX_TARGETS && (int64_t)n_rows * stride < ((int64_t)1 << 30)) {
+        int32_t offs[LOC_STRIDE];
+        double loc[LOC_MAX_TARGETS * LOC_STRIDE];
+        int k = 0;
+        for (; k < n; k++) offs[k] = (int32_t)(ids[k] * stride);
+        for (; k % 16; k++) offs[k] = offs[0]; /* padding lanes: a real row, ignored */
+        memset(loc, 0, (size_t)T * LOC_STRIDE * sizeof(double));
+        if (t->simd == 2 && n >= 12) eval_dense_avx512(t, x, offs, n, loc);
+        else eval_dense_avx2(t, x, offs, n, loc);
+        /* the dense form is SUM / AVERAGE only: acc starts at 0, so this adds in tree order */
+        for (k = 0; k < n; k++)
+            for (int64_t c = 0; c < T; c++) acc[ids[k] * T + c] += loc[c * LOC_STRIDE + k];
+        n = 0;
+    }
+    if (t->lane_node && n > 0 && n < 4) { /* a few rows: trees in parallel instead */
+        for (int k = 0; k < n; k++) eval_row_avx512(t, rows[k], acc + ids[k] * T);
+        n = 0;
+    }
+#endif
     if (t->dense) eval_dense(t, rows, ids, n, acc);
     else eval_generic(t, rows, ids, n, acc);
     if (n_nan) eval_generic(t, nan_rows, nan_ids, n_nan, acc);

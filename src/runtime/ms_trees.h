@@ -13,7 +13,11 @@
  *     tree padded to a complete binary tree in level order, so a row descends with no branch
  *     (i = 2i + 1 + (x[f] > t)) and several rows descend at once to hide load latency.
  * Evaluation is tree-major over blocks of rows so a tree stays in cache; rows holding a NaN
- * fall back to the generic form when the dense form cannot route them.
+ * fall back to the generic form when the dense form cannot route them. On x86-64 the dense
+ * form runs as SIMD when the CPU has it (asked at run time): 8 (AVX2) or 16 (AVX-512) rows per
+ * vector, 32 or 64 in flight, the top tree levels selected by register permutes and the rest
+ * by gathers; the portable C loop stays for other machines and for blocks of under 4 rows.
+ * Every path adds the same floats in the same order, so they agree bit for bit.
  * Inputs are float32 rows. Scores are accumulated in double. */
 #ifndef MS_TREES_H
 #define MS_TREES_H

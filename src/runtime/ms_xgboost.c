@@ -110,16 +110,23 @@ static void tree_free(xgb_tree *t)
 
 static ms_status tree_read(const cJSON *j, int64_t ti, xgb_tree *t, ms_error *err)
 {
+    static const char *const names[] = {"left_children", "right_children", "split_indices",
+                                        "split_conditions", "default_left"};
+    double **arrays[] = {&t->left, &t->right, &t->split, &t->cond, &t->dleft};
     memset(t, 0, sizeof *t);
     t->n = -1;
-    if (!get_array(cJSON_GetObjectItemCaseSensitive(j, "left_children"), &t->n, &t->left) ||
-        !get_array(cJSON_GetObjectItemCaseSensitive(j, "right_children"), &t->n, &t->right) ||
-        !get_array(cJSON_GetObjectItemCaseSensitive(j, "split_indices"), &t->n, &t->split) ||
-        !get_array(cJSON_GetObjectItemCaseSensitive(j, "split_conditions"), &t->n, &t->cond) ||
-        !get_array(cJSON_GetObjectItemCaseSensitive(j, "default_left"), &t->n, &t->dleft))
-        return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: tree %lld lacks left_children, "
-                    "right_children, split_indices, split_conditions or default_left, or their "
-                    "lengths differ", (long long)ti);
+    for (int a = 0; a < 5; a++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, names[a]);
+        int64_t len = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+        if (a > 0 && len >= 0 && len != t->n)
+            return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: tree %lld: %s has %lld "
+                        "entries, left_children %lld: node %lld %s", (long long)ti, names[a],
+                        (long long)len, (long long)t->n, (long long)(len < t->n ? len : t->n),
+                        len < t->n ? "has no entry" : "does not exist");
+        if (!get_array(arr, &t->n, arrays[a]))
+            return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: tree %lld: %s is missing or "
+                        "holds something other than numbers", (long long)ti, names[a]);
+    }
     if (t->n == 0) return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: tree %lld is empty", (long long)ti);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "split_type");
     const cJSON *e;

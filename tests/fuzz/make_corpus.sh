@@ -1,7 +1,8 @@
 #!/bin/sh
 # make_corpus.sh OUT_DIR: seed corpora for the fuzz drivers, derived from the ONNX test data
 # (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json}.
-#   corpus_model:  every model.onnx under the test data up to 64 KB
+#   corpus_model:  every model.onnx under the test data up to 64 KB, and the ai.onnx.ml and
+#                  XGBoost fixtures (tests/fixtures/ml/*/model.{onnx,json}) up to 64 KB
 #   corpus_tensor: the first input of every node test up to 16 KB
 #   corpus_npy:    .npy files of each supported dtype and a few shapes (numpy when present,
 #                  else a handful written by hand)
@@ -20,6 +21,13 @@ if [ -d "$data" ]; then
   done
 else
   echo "make_corpus.sh: $data is absent: model and tensor corpora start empty" >&2
+fi
+# tree ensembles and the other ai.onnx.ml models, ONNX-ML and XGBoost JSON
+here=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -d "$here/tests/fixtures/ml" ]; then
+  find "$here/tests/fixtures/ml" -name 'model.*' -size -64k | while read -r f; do
+    cp "$f" "$out/corpus_model/ml_$(basename "$(dirname "$f")").${f##*.}"
+  done
 fi
 
 py=$(command -v /usr/bin/python3 || command -v python3 || true)

@@ -55,9 +55,38 @@ static ms_status fail(const ms_node *n, ms_error *err, ms_status st, const char 
     return ms_kfail(&c, st, fmt, a);
 }
 
+/* Whose entry a list with the wrong length lacks (or has too many of): entry `k` of a list
+ * parallel to trees[] / nodes[] (n entries) is tree trees[k] node nodes[k]. */
+typedef struct owner {
+    const int64_t *trees, *nodes;
+    int64_t n;
+    const char *what; /* "node" or "weight" */
+} owner;
+
+static ms_status len_fail(const ms_node *n, ms_error *err, const char *name, int64_t have,
+                          int64_t want, const owner *o)
+{
+    char m[300];
+    int64_t k = have < want ? have : want - 1; /* the first entry without a partner */
+    if (o && o->trees && o->nodes && k >= 0 && k < o->n)
+        snprintf(m, sizeof m, "attribute %%s has %lld entries, expected %lld (one per %s): "
+                 "tree %lld node %lld %s", (long long)have, (long long)want, o->what,
+                 (long long)o->trees[k], (long long)o->nodes[k],
+                 have < want ? "has none" : "is the last that has one");
+    else if (o && o->trees && k >= 0 && k < o->n) /* the node ids themselves are the list */
+        snprintf(m, sizeof m, "attribute %%s has %lld entries, expected %lld (one per %s): "
+                 "%s %lld of the list, in tree %lld, %s", (long long)have, (long long)want,
+                 o->what, o->what, (long long)k, (long long)o->trees[k],
+                 have < want ? "has none" : "is the last that has one");
+    else
+        snprintf(m, sizeof m, "attribute %%s has %lld entries, expected %lld", (long long)have,
+                 (long long)want);
+    return fail(n, err, MS_ERR_INVALID, m, name);
+}
+
 /* An integer-list attribute that must have `want` entries (-1: any); absent gives n = 0. */
 static ms_status get_ints(const ms_node *n, ms_error *err, const char *name, int64_t want,
-                          const int64_t **v, int64_t *count)
+                          const int64_t **v, int64_t *count, const owner *o)
 {
     int k = ms_attr_ints(n, name, v);
     const ms_attr *a = ms_attr_find(n, name);
@@ -65,12 +94,7 @@ static ms_status get_ints(const ms_node *n, ms_error *err, const char *name, int
         return fail(n, err, MS_ERR_INVALID, "attribute %s must be a list of integers", name);
     *count = k < 0 ? 0 : k;
     if (k < 0) *v = NULL;
-    if (want >= 0 && *count != want) {
-        char m[200];
-        snprintf(m, sizeof m, "attribute %%s has %lld entries, expected %lld", (long long)*count,
-                 (long long)want);
-        return fail(n, err, MS_ERR_INVALID, m, name);
-    }
+    if (want >= 0 && *count != want) return len_fail(n, err, name, *count, want, o);
     return MS_OK;
 }
 
@@ -128,30 +152,35 @@ static ms_status read_nodes(const ms_node *n, int opset, ms_error *err, ms_trees
 {
     const int64_t *v;
     int64_t cnt;
-    ms_status st = get_ints(n, err, "nodes_treeids", -1, &s->tree_ids, &s->n_nodes);
-    if (!st) st = get_ints(n, err, "nodes_nodeids", s->n_nodes, &s->node_ids, &cnt);
-    if (!st) st = get_ints(n, err, "nodes_featureids", s->n_nodes, &s->feature_ids, &cnt);
-    if (!st) st = get_ints(n, err, "nodes_truenodeids", s->n_nodes, &s->true_ids, &cnt);
-    if (!st) st = get_ints(n, err, "nodes_falsenodeids", s->n_nodes, &s->false_ids, &cnt);
-    if (!st) st = get_ints(n, err, "nodes_missing_value_tracks_true", -1, &v, &cnt);
+    ms_status st = get_ints(n, err, "nodes_treeids", -1, &s->tree_ids, &s->n_nodes, NULL);
+    owner o = {s->tree_ids, NULL, s->n_nodes, "node"};
+    if (!st) st = get_ints(n, err, "nodes_nodeids", s->n_nodes, &s->node_ids, &cnt, &o);
+    o.nodes = s->node_ids;
+    if (!st) st = get_ints(n, err, "nodes_featureids", s->n_nodes, &s->feature_ids, &cnt, &o);
+    if (!st) st = get_ints(n, err, "nodes_truenodeids", s->n_nodes, &s->true_ids, &cnt, &o);
+    if (!st) st = get_ints(n, err, "nodes_falsenodeids", s->n_nodes, &s->false_ids, &cnt, &o);
+    if (!st) st = get_ints(n, err, "nodes_missing_value_tracks_true", -1, &v, &cnt, NULL);
     if (st) return st;
     if (cnt && cnt != s->n_nodes)
-        return fail(n, err, MS_ERR_INVALID, "attribute %s does not have one entry per node",
-                    "nodes_missing_value_tracks_true");
+        return len_fail(n, err, "nodes_missing_value_tracks_true", cnt, s->n_nodes, &o);
     s->missing_true = v;
     s->n_missing = cnt;
     if ((st = get_reals(n, opset, err, "nodes_values", &s->values_f, &s->values_d, &cnt))) return st;
-    if (cnt != s->n_nodes)
-        return fail(n, err, MS_ERR_INVALID, "attribute %s does not have one entry per node", "nodes_values");
+    if (cnt != s->n_nodes) return len_fail(n, err, "nodes_values", cnt, s->n_nodes, &o);
     const char *const *ms;
     int nm = ms_attr_strings(n, "nodes_modes", &ms);
     if (nm != s->n_nodes)
-        return fail(n, err, MS_ERR_INVALID, "attribute %s does not have one entry per node", "nodes_modes");
+        return len_fail(n, err, "nodes_modes", nm < 0 ? 0 : nm, s->n_nodes, &o);
     *modes = ms_malloc((size_t)(nm ? nm : 1));
     if (!*modes) return fail(n, err, MS_ERR_RUNTIME, "out of memory%s", "");
     for (int i = 0; i < nm; i++) {
         int m = parse_mode(ms[i]);
-        if (m < 0) return fail(n, err, MS_ERR_INVALID, "unknown nodes_modes value '%s'", ms[i]);
+        if (m < 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "tree %lld node %lld: unknown nodes_modes value '%%s'",
+                     (long long)s->tree_ids[i], (long long)s->node_ids[i]);
+            return fail(n, err, MS_ERR_INVALID, msg, ms[i]);
+        }
         (*modes)[i] = (uint8_t)m;
     }
     s->modes = *modes;
@@ -168,13 +197,14 @@ static ms_status read_weights(const ms_node *n, int opset, ms_error *err, const 
     snprintf(c, sizeof c, "%s_ids", prefix);
     snprintf(d, sizeof d, "%s_weights", prefix);
     int64_t cnt;
-    ms_status st = get_ints(n, err, a, -1, &s->w_tree_ids, &s->n_weights);
-    if (!st) st = get_ints(n, err, b, s->n_weights, &s->w_node_ids, &cnt);
-    if (!st) st = get_ints(n, err, c, s->n_weights, &s->w_target_ids, &cnt);
+    ms_status st = get_ints(n, err, a, -1, &s->w_tree_ids, &s->n_weights, NULL);
+    owner o = {s->w_tree_ids, NULL, s->n_weights, "weight"};
+    if (!st) st = get_ints(n, err, b, s->n_weights, &s->w_node_ids, &cnt, &o);
+    o.nodes = s->w_node_ids;
+    if (!st) st = get_ints(n, err, c, s->n_weights, &s->w_target_ids, &cnt, &o);
     if (!st) st = get_reals(n, opset, err, d, &s->w_f, &s->w_d, &cnt);
     if (st) return st;
-    if (cnt != s->n_weights)
-        return fail(n, err, MS_ERR_INVALID, "attribute %s does not have one entry per leaf weight", d);
+    if (cnt != s->n_weights) return len_fail(n, err, d, cnt, s->n_weights, &o);
     return MS_OK;
 }
 
@@ -219,7 +249,7 @@ static ms_status op_build(const ms_node *n, int opset, int64_t n_features, tree_
     if (!st && op->classifier) {
         int64_t ni, ns;
         const char *const *ls;
-        st = get_ints(n, err, "classlabels_int64s", -1, &op->labels_i, &ni);
+        st = get_ints(n, err, "classlabels_int64s", -1, &op->labels_i, &ni, NULL);
         ns = ms_attr_strings(n, "classlabels_strings", &ls);
         if (ns < 0) ns = 0;
         op->labels_s = ns ? ls : NULL;
@@ -363,12 +393,19 @@ static void finish_row(const tree_op *op, double *r, ms_tensor *label, ms_tensor
 {
     int64_t K = op->K;
     for (int64_t k = 0; k < K; k++) r[k] += op->base[k];
-    if (op->binary) {
-        double s = r[op->bin_class];
-        r[1] = s;
-        r[0] = op->post == POST_NONE || op->post == POST_PROBIT ? 1.0 - s : -s;
+    if (op->binary && op->post == POST_LOGISTIC) {
+        /* logistic of [-s, s] with one exp: 1/(1+e^-s) and e^-s/(1+e^-s) (= 1/(1+e^s)) */
+        double e = exp(-r[op->bin_class]);
+        r[1] = 1.0 / (1.0 + e);
+        r[0] = isinf(e) ? 1.0 : e / (1.0 + e);
+    } else {
+        if (op->binary) {
+            double s = r[op->bin_class];
+            r[1] = s;
+            r[0] = op->post == POST_NONE || op->post == POST_PROBIT ? 1.0 - s : -s;
+        }
+        post_row(op->post, r, K);
     }
-    post_row(op->post, r, K);
     float best = 0;
     int64_t arg = 0;
     float *z = scores ? (float *)scores->data + row * K : NULL;
