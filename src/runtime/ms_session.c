@@ -257,9 +257,11 @@ static ms_status plan_node(ms_session *s, int i, void **tmp, size_t *bytes_of, m
         bytes_of[v] = b;
     }
     rt->scratch = c.scratch_size;
+    /* kernels may form scratch + 0 even when they asked for none: never hand them NULL */
+    static _Alignas(64) unsigned char no_scratch[64];
     void *scratch = c.scratch_size ? ms_aligned_alloc(c.scratch_size) : NULL;
     if (c.scratch_size && !scratch) return FAIL(err, MS_ERR_RUNTIME, "out of memory planning");
-    c.scratch = scratch;
+    c.scratch = scratch ? scratch : no_scratch;
     st = k->run(&c);
     ms_aligned_free(scratch);
     if (!st && k->prepare && !rt->folded) st = k->prepare(&c, &rt->state);
