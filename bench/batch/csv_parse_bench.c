@@ -1,11 +1,13 @@
-/* csv_parse_bench.c: mc_parse_f32 against strtof, for exactness and speed, and mc_format_f32
- * round trips. Build and run (from the repository root):
+/* csv_parse_bench.c: mc_parse_f32, mc_scan_f32 (the SWAR scanner of the one-pass row parser)
+ * and mc_csv_parse_f32_row (that parser, on rows of 30 of the values) against strtof, for
+ * exactness and speed, and mc_format_f32 round trips. Build and run (from the repository root):
  *     make build/libmlship_codec.a
  *     cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/batch/csv_parse_bench.c \
  *        build/libmlship_codec.a -lm -o build/csv_parse_bench && build/csv_parse_bench 4000000
  * Value shapes: random float32 bit patterns printed with %.9g (shortest-ish, exponents
  * everywhere), uniform [-10,10) printed with %.7g (what a float32 CSV looks like), float64
- * uniform printed with %.17g (numpy/pandas to_csv), and short decimals (%.3f). Exit 1 on any
+ * uniform printed with %.17g (numpy/pandas to_csv), short decimals (%.3f), and uniform scaled
+ * by 10^0 .. 10^-8 printed with %.7g (small magnitudes, exponents). Exit 1 on any
  * mismatch. Prints ns per value for each parser. */
 #include <math.h>
 #include <stdio.h>
@@ -28,9 +30,10 @@ static double now(void)
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 1000000;
-    const char *kinds[] = {"bits %.9g", "uniform %.7g", "float64 %.17g", "short %.3f"};
+    const char *kinds[] = {"bits %.9g", "uniform %.7g", "float64 %.17g", "short %.3f",
+                           "scaled %.7g"};
     int bad = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         char *text = malloc((size_t)n * 32);
         size_t *off = malloc((size_t)(n + 1) * sizeof *off), pos = 0;
         for (long i = 0; i < n; i++) {
@@ -43,21 +46,68 @@ int main(int argc, char **argv)
                 pos += (size_t)sprintf(text + pos, "%.9g", (double)f);
             } else if (k == 1) pos += (size_t)sprintf(text + pos, "%.7g", (double)(float)(20 * u - 10));
             else if (k == 2) pos += (size_t)sprintf(text + pos, "%.17g", 20 * u - 10);
-            else pos += (size_t)sprintf(text + pos, "%.3f", 2000 * u - 1000);
+            else if (k == 3) pos += (size_t)sprintf(text + pos, "%.3f", 2000 * u - 1000);
+            else pos += (size_t)sprintf(text + pos, "%.7g",
+                                        (double)(float)((20 * u - 10) * pow(10, -(int)(next() % 9))));
             text[pos++] = 0;
         }
         off[n] = pos;
         float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        float *c = malloc((size_t)n * sizeof *c);
         double t0 = now();
         for (long i = 0; i < n; i++) a[i] = strtof(text + off[i], NULL);
         double t1 = now();
         for (long i = 0; i < n; i++)
             if (mc_parse_f32(text + off[i], off[i + 1] - off[i] - 1, &b[i])) b[i] = -1;
         double t2 = now();
+        /* the one-pass row parser's number scanner (SWAR digits), as bt_score uses it: the
+         * text after the number readable, the whole field by mc_parse_f32 when it declines */
+        long declined = 0;
+        for (long i = 0; i < n; i++) {
+            const char *e = mc_scan_f32(text + off[i], text + pos, &c[i]);
+            if (e != text + off[i + 1] - 1) {
+                declined++;
+                if (mc_parse_f32(text + off[i], off[i + 1] - off[i] - 1, &c[i])) c[i] = -1;
+            }
+        }
+        double t2b = now();
+        /* the one-pass row parser itself: the values 30 to a row, "key,v0,...,v29\n" */
+        enum { W = 30 };
+        char *rows = malloc(pos + (size_t)n + 64);
+        int map[W + 1];
+        map[0] = MC_CSV_KEY;
+        for (int f = 0; f < W; f++) map[f + 1] = W - 1 - f; /* reversed: any order works */
+        float *d = malloc((size_t)n * sizeof *d);
+        for (long i = 0; i < n; i++) d[i] = -1;
+        double t2c = 0;
+        for (long i0 = 0; i0 + W <= n; i0 += W) {
+            size_t w = 0;
+            memcpy(rows, "k,", 2);
+            w = 2;
+            for (int f = 0; f < W; f++) {
+                size_t len = off[i0 + f + 1] - off[i0 + f] - 1;
+                memcpy(rows + w, text + off[i0 + f], len);
+                w += len;
+                rows[w++] = f == W - 1 ? '\n' : ',';
+            }
+            memset(rows + w, 0, 16);
+            float o[W];
+            const char *key;
+            size_t kn;
+            double ta = now();
+            int rc = mc_csv_parse_f32_row(rows, rows + w - 1, rows + w + 16, map, W + 1, o, &key, &kn);
+            t2c += now() - ta;
+            if (rc == 0)
+                for (int f = 0; f < W; f++) d[i0 + f] = o[W - 1 - f];
+        }
+        free(rows);
         long mism = 0;
         for (long i = 0; i < n; i++)
-            if (memcmp(&a[i], &b[i], 4)) {
-                if (mism++ < 5) fprintf(stderr, "MISMATCH '%s': strtof %.9g, mc %.9g\n", text + off[i], a[i], b[i]);
+            if (memcmp(&a[i], &b[i], 4) || memcmp(&a[i], &c[i], 4) ||
+                (i < n / 30 * 30 && memcmp(&a[i], &d[i], 4))) {
+                if (mism++ < 5)
+                    fprintf(stderr, "MISMATCH '%s': strtof %.9g, mc_parse_f32 %.9g, mc_scan_f32 %.9g, "
+                            "row %.9g\n", text + off[i], a[i], b[i], c[i], d[i]);
             }
         /* format round trip */
         long fbad = 0;
@@ -73,12 +123,14 @@ int main(int argc, char **argv)
         double t4 = now();
         for (long i = 0; i < n; i++) snprintf(buf, sizeof buf, "%.9g", (double)a[i]);
         double t5 = now();
-        printf("%-14s n=%ld strtof %.1f ns, mc_parse_f32 %.1f ns (%.1fx), mismatches %ld; "
+        printf("%-14s n=%ld strtof %.1f ns, mc_parse_f32 %.1f ns (%.1fx), mc_scan_f32 %.1f ns "
+               "(%.1fx, %.2f%% declined), in rows %.1f ns, mismatches %ld; "
                "format+strtof %.1f ns, snprintf %%.9g %.1f ns, format failures %ld\n",
-               kinds[k], n, (t1 - t0) / n * 1e9, (t2 - t1) / n * 1e9, (t1 - t0) / (t2 - t1), mism,
+               kinds[k], n, (t1 - t0) / n * 1e9, (t2 - t1) / n * 1e9, (t1 - t0) / (t2 - t1),
+               (t2b - t2) / n * 1e9, (t1 - t0) / (t2b - t2), 100.0 * declined / n, t2c / n * 1e9, mism,
                (t4 - t3) / n * 1e9, (t5 - t4) / n * 1e9, fbad);
         bad += mism > 0 || fbad > 0;
-        free(text); free(off); free(a); free(b);
+        free(text); free(off); free(a); free(b); free(c); free(d);
     }
     return bad ? 1 : 0;
 }

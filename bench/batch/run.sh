@@ -3,11 +3,14 @@
 #   1. mlship batch: CSV -> score (2 threads) -> SQLite, end to end, with peak RSS
 #   2. the pandas pipeline (read_csv, predict_proba, to_sql), with peak RSS
 #   3. the model's own 2-thread scoring rate: mlship bench --threads 2 --batch 1024
-#   4. mlship batch on a 10x smaller CSV: peak RSS must not grow with the input
-#   5. CSV number parsing: mc_parse_f32 vs strtof (csv_parse_bench.c), also its exactness check
-# REPS rounds, the systems alternating; prints one JSON line per measurement and the medians.
+#   4. mlship batch on a 10x smaller and a 3x larger CSV: peak RSS must not grow with the input
+#   5. CSV number parsing: mc_parse_f32 / mc_scan_f32 / mc_csv_parse_f32_row vs strtof
+#      (csv_parse_bench.c), also their exactness check (exit 1 on any mismatch)
+# REPS rounds, the systems alternating; prints one JSON line per measurement (with the load
+# average when it started: other work on the machine slows every system) and the medians.
 #   /usr/bin/python3 bench/batch/make_data.py 1000000     # once: model + data in bench/batch/out
 #   REPS=3 sh bench/batch/run.sh
+# data_3x.csv (the 1M rows three times, keys prefixed k/a/b so they stay unique) is made here.
 set -e
 cd "$(dirname "$0")/../.."
 REPS=${REPS:-3}
@@ -18,23 +21,33 @@ cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/batch/csv_parse_
   build/libmlship_codec.a -lm -o build/csv_parse_bench
 LOG=$O/results.jsonl; : > "$LOG"
 rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+[ -f $O/data_3x.csv ] || { cat $O/data.csv; tail -n +2 $O/data.csv | sed 's/^k/a/'
+                           tail -n +2 $O/data.csv | sed 's/^k/b/'; } > $O/data_3x.csv
 
 for r in $(seq "$REPS"); do
   rm -f $O/bench.db*
+  L=$(load)
   /usr/bin/time -v $M batch --model $O/gbdt.onnx --name gbdt --input $O/data.csv --key id \
     --store sqlite://$O/bench.db --threads 2 --json --no-progress > $O/m.json 2> $O/m.time
-  echo "{\"system\":\"mlship_batch\",\"rep\":$r,\"peak_rss_kb\":$(rss $O/m.time),\"result\":$(cat $O/m.json)}" | tee -a "$LOG"
+  echo "{\"system\":\"mlship_batch\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/m.time),\"result\":$(cat $O/m.json)}" | tee -a "$LOG"
   rm -f $O/pandas.db
+  L=$(load)
   /usr/bin/time -v /usr/bin/python3 bench/batch/pandas_pipeline.py $O/gbdt.pkl $O/data.csv $O/pandas.db \
     > $O/p.json 2> $O/p.time
-  echo "{\"system\":\"pandas\",\"rep\":$r,\"peak_rss_kb\":$(rss $O/p.time),\"result\":$(cat $O/p.json)}" | tee -a "$LOG"
+  echo "{\"system\":\"pandas\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/p.time),\"result\":$(cat $O/p.json)}" | tee -a "$LOG"
+  L=$(load)
   $M bench $O/gbdt.onnx --threads 2 --batch 1024 --seconds 5 > $O/b.json
-  echo "{\"system\":\"mlship_bench\",\"rep\":$r,\"result\":$(cat $O/b.json)}" | tee -a "$LOG"
+  echo "{\"system\":\"mlship_bench\",\"rep\":$r,\"load\":$L,\"result\":$(cat $O/b.json)}" | tee -a "$LOG"
 done
-rm -f $O/small.db*
-/usr/bin/time -v $M batch --model $O/gbdt.onnx --name gbdt --input $O/data_small.csv --key id \
-  --store sqlite://$O/small.db --threads 2 --json --no-progress > $O/s.json 2> $O/s.time
-echo "{\"system\":\"mlship_batch_small\",\"peak_rss_kb\":$(rss $O/s.time),\"result\":$(cat $O/s.json)}" | tee -a "$LOG"
+for size in small 3x; do
+  rm -f $O/size.db*
+  L=$(load)
+  /usr/bin/time -v $M batch --model $O/gbdt.onnx --name gbdt --input $O/data_$size.csv --key id \
+    --store sqlite://$O/size.db --threads 2 --json --no-progress > $O/s.json 2> $O/s.time
+  echo "{\"system\":\"mlship_batch_$size\",\"load\":$L,\"peak_rss_kb\":$(rss $O/s.time),\"result\":$(cat $O/s.json)}" | tee -a "$LOG"
+done
+rm -f $O/size.db*
 build/csv_parse_bench 2000000 | tee $O/parse.txt
 
 /usr/bin/python3 - "$LOG" <<'PY'
@@ -48,7 +61,9 @@ pd_ = med("pandas", lambda r: r["result"]["rows_per_s"])
 be = med("mlship_bench", lambda r: r["result"]["rows_per_s"])
 print(json.dumps({"median_rows_per_s": {"mlship_batch": mb, "pandas": pd_, "mlship_bench_t2_b1024": be},
                   "mlship_vs_pandas": round(mb / pd_, 2), "mlship_vs_own_scoring": round(mb / be, 2),
-                  "peak_rss_mb": {"mlship_batch_1M": med("mlship_batch", lambda r: r["peak_rss_kb"]) / 1024,
-                                  "mlship_batch_100k": med("mlship_batch_small", lambda r: r["peak_rss_kb"]) / 1024,
-                                  "pandas_1M": med("pandas", lambda r: r["peak_rss_kb"]) / 1024}}))
+                  "peak_rss_mb": {"mlship_batch_100k": med("mlship_batch_small", lambda r: r["peak_rss_kb"]) / 1024,
+                                  "mlship_batch_1M": med("mlship_batch", lambda r: r["peak_rss_kb"]) / 1024,
+                                  "mlship_batch_3M": med("mlship_batch_3x", lambda r: r["peak_rss_kb"]) / 1024,
+                                  "pandas_1M": med("pandas", lambda r: r["peak_rss_kb"]) / 1024},
+                  "load_average": [r["load"] for r in rows if "load" in r]}))
 PY

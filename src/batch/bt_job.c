@@ -93,7 +93,6 @@ typedef struct job {
     ms_status wst;
     ms_error werr;
     int64_t chunks_written;
-    int key_col;
     /* writer scratch */
     st_prediction *preds;
     st_reject *rejs;
@@ -129,7 +128,7 @@ static void *writer_main(void *arg)
             size_t np = 0, nr = 0;
             for (size_t r = 0; st == MS_OK && r < c->nrows; r++) {
                 if (res->kind[r] == BT_ROW_OK) {
-                    j->preds[np].key = bt_cell(c, r, j->key_col);
+                    j->preds[np].key = bt_scored_key(res, r);
                     j->preds[np].outputs = bt_scored_text(res, r);
                     np++;
                 } else if (res->kind[r] == BT_ROW_REJECT) {
@@ -296,8 +295,6 @@ static ms_status run(job *j, ms_error *err)
         st = bt_scorer_create(model, bt_source_columns(j->src), bt_source_ncols(j->src), &so,
                               &j->scorer, err);
     if (st != MS_OK) goto out;
-    for (int i = 0; i < bt_source_ncols(j->src); i++)
-        if (strcmp(bt_source_columns(j->src)[i], o->key) == 0) j->key_col = i;
 
     char srcfp[96], fp[ST_NAME_MAX];
     bt_source_fingerprint(j->src, srcfp, sizeof srcfp);

@@ -12,20 +12,28 @@
 #include "codec/codec_csv.h"
 
 #define BT_MAX_INPUTS 64
+#define BT_BLOCK 1024 /* rows per session run: what `mlship bench --batch 1024` measures */
+#define BT_PAD 128    /* a short batch is padded to a multiple of this */
+#define BT_NSESS (BT_BLOCK / BT_PAD + 2)
 
 typedef struct bt_slice {
     struct bt_scorer *sc;
     int id;
-    ms_session *sess;
+    /* A session plans for its input shapes and re-plans (slow) when they change, so each
+     * batch size keeps its own session: sess[k] runs k * BT_PAD rows (k = 1 .. BT_BLOCK /
+     * BT_PAD), sess[0] one row, sess[BT_NSESS - 1] any other size. Created when first used. */
+    ms_session *sess[BT_NSESS];
     void *in_data[BT_MAX_INPUTS];
     size_t in_cap; /* rows allocated per input */
     size_t *rows;  /* chunk row of each batched row */
     size_t rows_cap;
     ms_tensor *out;
+    const char **cells; /* one row's cells (ncols) */
+    mc_buf scratch;     /* a split record */
     /* per call */
     const bt_chunk *c;
     bt_scored *res;
-    size_t lo, hi;
+
     ms_status st;
     ms_error err;
     pthread_t thread;
@@ -43,9 +51,14 @@ struct bt_scorer {
     int in_rank[BT_MAX_INPUTS];
     int one_row;             /* some input has a fixed batch dimension of 1 */
     int key_col;
+    int *fastmap;            /* per column: feature index, MC_CSV_KEY or MC_CSV_SKIP; NULL
+                                when unsplit records cannot be parsed in one pass */
     int shard, nshards;
     const char **out_names;
     char **out_keys;         /* "\"name\":" ready to append */
+    size_t *out_key_len;
+    char ***lm_keys;         /* output i's labels as "\"label\":", when it has labels */
+    size_t **lm_key_len;
     int *out_lm;             /* output has labels */
     ms_dtype *lm_type;
     int64_t *lm_n;
@@ -60,6 +73,8 @@ struct bt_scorer {
     int pending, quit;
     int async;        /* every slice on a pool thread: the caller is free while scoring */
     bt_scored *cur;   /* the call in flight */
+    size_t nblocks;
+    unsigned next_block; /* claimed with an atomic add */
 };
 
 int bt_key_shard(const char *key, int nshards)
@@ -73,6 +88,7 @@ void bt_scored_free(bt_scored *s)
     free(s->kind);
     free(s->slice);
     free(s->off);
+    free(s->koff);
     for (int i = 0; i < s->nbufs; i++) mc_buf_free(&s->bufs[i]);
     free(s->bufs);
     memset(s, 0, sizeof *s);
@@ -146,6 +162,20 @@ static ms_status bind(bt_scorer *s, const char *const *cols, int ncols, const bt
                            v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1], s->nfeat,
                            o->features ? "--features" : "every column but the key");
         if (s->nfeat == 0) return mc_fail(err, MS_ERR_INVALID, "no feature columns");
+        if (v0->dtype == MS_DTYPE_FLOAT) { /* one pass over unsplit records, when each
+                                               column feeds at most one feature */
+            s->fastmap = malloc((size_t)ncols * sizeof *s->fastmap);
+            if (!s->fastmap) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            for (int i = 0; i < ncols; i++) s->fastmap[i] = i == s->key_col ? MC_CSV_KEY : MC_CSV_SKIP;
+            for (int f = 0; f < s->nfeat && s->fastmap; f++) {
+                if (s->fastmap[s->feat_col[f]] != MC_CSV_SKIP) {
+                    free(s->fastmap);
+                    s->fastmap = NULL;
+                } else {
+                    s->fastmap[s->feat_col[f]] = f;
+                }
+            }
+        }
         snprintf(s->describe, sizeof s->describe, "input '%s' <- %d columns (%s%s%s)", v0->name,
                  s->nfeat, cols[s->feat_col[0]], s->nfeat > 1 ? " .. " : "",
                  s->nfeat > 1 ? cols[s->feat_col[s->nfeat - 1]] : "");
@@ -181,7 +211,11 @@ static ms_status bind_outputs(bt_scorer *s, ms_error *err)
     s->lm_type = calloc((size_t)n, sizeof *s->lm_type);
     s->lm_n = calloc((size_t)n, sizeof *s->lm_n);
     s->lm_labels = calloc((size_t)n, sizeof *s->lm_labels);
-    if (!s->out_keys || !s->out_lm || !s->lm_type || !s->lm_n || !s->lm_labels)
+    s->out_key_len = calloc((size_t)n, sizeof *s->out_key_len);
+    s->lm_keys = calloc((size_t)n, sizeof *s->lm_keys);
+    s->lm_key_len = calloc((size_t)n, sizeof *s->lm_key_len);
+    if (!s->out_keys || !s->out_lm || !s->lm_type || !s->lm_n || !s->lm_labels ||
+        !s->out_key_len || !s->lm_keys || !s->lm_key_len)
         return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int i = 0; i < n; i++) {
         mc_buf b = {0};
@@ -189,7 +223,27 @@ static ms_status bind_outputs(bt_scorer *s, ms_error *err)
         mc_buf_putc(&b, ':');
         if (mc_buf_failed(&b)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
         s->out_keys[i] = b.data;
+        s->out_key_len[i] = b.len;
         s->out_lm[i] = ms_model_output_labels(s->m, i, &s->lm_type[i], &s->lm_n[i], &s->lm_labels[i]);
+        if (s->out_lm[i] && s->lm_n[i] > 0) {
+            s->lm_keys[i] = calloc((size_t)s->lm_n[i], sizeof **s->lm_keys);
+            s->lm_key_len[i] = calloc((size_t)s->lm_n[i], sizeof **s->lm_key_len);
+            if (!s->lm_keys[i] || !s->lm_key_len[i]) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            for (int64_t k = 0; k < s->lm_n[i]; k++) {
+                mc_buf kb = {0};
+                if (s->lm_type[i] == MS_DTYPE_STRING) {
+                    mc_buf_put_json_str(&kb, ((const char *const *)s->lm_labels[i])[k]);
+                } else {
+                    mc_buf_putc(&kb, '"');
+                    mc_buf_put_i64(&kb, ((const int64_t *)s->lm_labels[i])[k]);
+                    mc_buf_putc(&kb, '"');
+                }
+                mc_buf_putc(&kb, ':');
+                if (mc_buf_failed(&kb)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+                s->lm_keys[i][k] = kb.data;
+                s->lm_key_len[i][k] = kb.len;
+            }
+        }
     }
     return MS_OK;
 }
@@ -314,9 +368,76 @@ static void put_nested(mc_buf *b, const ms_tensor *t, int d, int64_t at)
     mc_buf_putc(b, ']');
 }
 
+static char *put_i64_at(char *w, int64_t v)
+{
+    char t[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do t[n++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+    if (v < 0) *w++ = '-';
+    while (n) *w++ = t[--n];
+    return w;
+}
+
+/* One float32 or int64 element at w (needs 32 bytes); NULL for other types. */
+static char *put_num_at(char *w, const ms_tensor *t, int64_t i)
+{
+    if (t->dtype == MS_DTYPE_FLOAT) return w + mc_format_f32(w, ((const float *)t->data)[i]);
+    if (t->dtype == MS_DTYPE_INT64) return put_i64_at(w, ((const int64_t *)t->data)[i]);
+    return NULL;
+}
+
+/* format_row for the usual outputs (labels, probability rows or maps, scores: float32 and
+ * int64 of rank 1 or 2), written straight into a local buffer and appended once. 0 when the
+ * row needs the general path. */
+static int format_row_fast(bt_slice *sl, size_t r, int64_t j, int64_t n)
+{
+    bt_scorer *s = sl->sc;
+    char tmp[2048], *w = tmp, *end = tmp + sizeof tmp - 40; /* room for one number after end */
+    *w++ = '{';
+    for (int i = 0; i < s->n_out; i++) {
+        const ms_tensor *t = &sl->out[i];
+        if (t->ndim < 1 || t->ndim > 2 || t->shape[0] != n) return 0;
+        int64_t per = t->ndim == 2 ? t->shape[1] : 1;
+        if (i) *w++ = ',';
+        if (w + s->out_key_len[i] > end) return 0;
+        memcpy(w, s->out_keys[i], s->out_key_len[i]);
+        w += s->out_key_len[i];
+        if (s->out_lm[i] && t->dtype == MS_DTYPE_FLOAT && per == s->lm_n[i]) {
+            *w++ = '{';
+            for (int64_t k = 0; k < per; k++) {
+                if (k) *w++ = ',';
+                if (w + s->lm_key_len[i][k] > end) return 0;
+                memcpy(w, s->lm_keys[i][k], s->lm_key_len[i][k]);
+                w += s->lm_key_len[i][k];
+                w += mc_format_f32(w, ((const float *)t->data)[j * per + k]);
+            }
+            *w++ = '}';
+        } else if (t->ndim == 1) {
+            if (!(w = put_num_at(w, t, j))) return 0;
+        } else {
+            *w++ = '[';
+            for (int64_t k = 0; k < per; k++) {
+                if (k) *w++ = ',';
+                if (w > end || !(w = put_num_at(w, t, j * per + k))) return 0;
+            }
+            *w++ = ']';
+        }
+        if (w > end) return 0;
+    }
+    *w++ = '}';
+    *w++ = 0;
+    mc_buf *b = &sl->res->bufs[sl->id];
+    sl->res->kind[r] = BT_ROW_OK;
+    sl->res->off[r] = (uint32_t)b->len;
+    mc_buf_append(b, tmp, (size_t)(w - tmp));
+    return 1;
+}
+
 /* Row j (of n batched rows) of every output, as one JSON object, NUL-terminated. */
 static void format_row(bt_slice *sl, size_t r, int64_t j, int64_t n)
 {
+    if (format_row_fast(sl, r, j, n)) return;
     bt_scorer *s = sl->sc;
     mc_buf *b = &sl->res->bufs[sl->id];
     sl->res->kind[r] = BT_ROW_OK;
@@ -360,7 +481,8 @@ static void format_row(bt_slice *sl, size_t r, int64_t j, int64_t n)
     mc_buf_putc(b, 0);
 }
 
-/* Run the session on rows [0, n) of the slice's input buffers (row offset `from`). */
+/* Run a session on rows [from, from + n) of the slice's input buffers: the session for n
+ * rows when n is one or a multiple of BT_PAD, else the any-size one. */
 static ms_status slice_exec(bt_slice *sl, size_t from, size_t n, ms_error *err)
 {
     bt_scorer *s = sl->sc;
@@ -373,64 +495,177 @@ static ms_status slice_exec(bt_slice *sl, size_t from, size_t n, ms_error *err)
         if (in[i].ndim == 2) in[i].shape[1] = s->matrix ? s->nfeat : 1;
         in[i].data = (char *)sl->in_data[i] + from * per * ms_dtype_size(s->in_type[i]);
     }
-    return ms_session_run(sl->sess, in, s->n_in, sl->out, s->n_out, err);
+    int k = n == 1 ? 0 : n % BT_PAD == 0 && n <= BT_BLOCK ? (int)(n / BT_PAD) : BT_NSESS - 1;
+    if (!sl->sess[k]) {
+        ms_status st = ms_session_create(s->m, NULL, &sl->sess[k], err);
+        if (st != MS_OK) return st;
+    }
+    return ms_session_run(sl->sess[k], in, s->n_in, sl->out, s->n_out, err);
 }
 
-static void slice_run(bt_slice *sl)
+/* Every output has the batch as its first dimension. */
+static int outputs_batched(const bt_slice *sl, size_t n)
+{
+    for (int i = 0; i < sl->sc->n_out; i++)
+        if (sl->out[i].ndim < 1 || sl->out[i].shape[0] != (int64_t)n) return 0;
+    return 1;
+}
+
+/* Score the nb rows parsed into the batch (chunk rows sl->rows[0 .. nb)) and format them. A
+ * short batch is padded with copies of its first row up to a multiple of BT_PAD, so that the
+ * sessions keep their plans (the padding rows' outputs are dropped). */
+static void slice_flush(bt_slice *sl, size_t nb)
+{
+    bt_scorer *s = sl->sc;
+    if (nb == 0) return;
+    ms_error e;
+    if (!s->one_row) {
+        size_t padded = (nb + BT_PAD - 1) / BT_PAD * BT_PAD;
+        for (int i = 0; i < s->n_in; i++) {
+            size_t per = (s->matrix ? (size_t)s->nfeat : 1) * ms_dtype_size(s->in_type[i]);
+            char *d = sl->in_data[i];
+            for (size_t j = nb; j < padded; j++) memcpy(d + j * per, d, per);
+        }
+        ms_status st = slice_exec(sl, 0, padded, &e);
+        if (st == MS_OK && padded != nb && !outputs_batched(sl, padded))
+            st = slice_exec(sl, 0, padded = nb, &e); /* whole-batch outputs: no padding */
+        if (st == MS_OK) {
+            for (size_t j = 0; j < nb; j++)
+                format_row(sl, sl->rows[j], (int64_t)j, (int64_t)padded);
+            return;
+        }
+    }
+    /* one row at a time, so a row the model refuses is rejected alone */
+    for (size_t j = 0; j < nb; j++) {
+        if (slice_exec(sl, j, 1, &e) == MS_OK) format_row(sl, sl->rows[j], 0, 1);
+        else reject(sl, sl->rows[j], "scoring failed: %s", e.msg);
+    }
+}
+
+/* The key of row r, NUL-terminated, into the slice's buffer. */
+static void put_key(bt_slice *sl, size_t r, const char *k, size_t n)
+{
+    mc_buf *b = &sl->res->bufs[sl->id];
+    sl->res->koff[r] = (uint32_t)b->len;
+    mc_buf_append(b, k, n);
+    mc_buf_putc(b, 0);
+}
+
+static int key_in_shard(const bt_scorer *s, const char *k, size_t n)
+{
+    return s->nshards <= 1 ||
+           (int)(bt_fnv1a(k, n, BT_FNV_INIT) % (uint64_t)s->nshards) == s->shard;
+}
+
+/* The key field of an unsplit record (for the shard test before parsing). */
+static const char *raw_key(const bt_scorer *s, const char *p, const char *e, size_t *n)
+{
+    for (int i = 0; i < s->key_col; i++) {
+        const char *comma = memchr(p, ',', (size_t)(e - p));
+        if (!comma) return NULL;
+        p = comma + 1;
+    }
+    const char *comma = memchr(p, ',', (size_t)(e - p));
+    *n = (size_t)((comma ? comma : e) - p);
+    return p;
+}
+
+/* Split and parse row r into batch row nb; 1 if it is to be scored, 0 if rejected or skipped. */
+static int slice_row(bt_slice *sl, size_t r, size_t nb)
 {
     bt_scorer *s = sl->sc;
     const bt_chunk *c = sl->c;
+    const char *rerr = bt_chunk_row_error(c, r);
+    if (rerr) {
+        reject(sl, r, "%s", rerr);
+        return 0;
+    }
+    const char **cells = sl->cells;
+    size_t rn;
+    const char *rec = bt_chunk_raw(c, r, &rn);
+    if (rec) {
+        if (s->fastmap) { /* the common case: split and parse in one pass */
+            const char *k = NULL;
+            size_t kn = 0;
+            if (s->nshards > 1) {
+                k = raw_key(s, rec, rec + rn, &kn);
+                if (k && kn && !key_in_shard(s, k, kn)) return 0;
+            }
+            if (mc_csv_parse_f32_row(rec, rec + rn, c->text.data + c->text.len + 8, s->fastmap,
+                                     c->ncols, (float *)sl->in_data[0] + nb * (size_t)s->nfeat,
+                                     &k, &kn) == 0 && kn > 0) {
+                if (!key_in_shard(s, k, kn)) return 0;
+                put_key(sl, r, k, kn);
+                return 1;
+            }
+            /* not the common form: split it to say what is wrong (or parse the odd number) */
+        }
+        int nf = bt_split_raw(rec, rn, &sl->scratch, cells, c->ncols);
+        if (nf < 0) {
+            reject(sl, r, "out of memory");
+            return 0;
+        }
+        if (nf != c->ncols) {
+            reject(sl, r, "expected %d fields (the header's), got %d", c->ncols, nf);
+            return 0;
+        }
+    } else {
+        for (int i = 0; i < c->ncols; i++) cells[i] = bt_cell(c, r, i);
+    }
+    const char *key = cells[s->key_col];
+    if (!key || !*key) {
+        reject(sl, r, "key column '%s' is empty", s->feat_name[s->key_col]);
+        return 0;
+    }
+    if (!key_in_shard(s, key, strlen(key))) return 0;
+    const char *why = NULL;
+    int bad_col = -1;
+    if (s->matrix) {
+        for (int f = 0; f < s->nfeat && !why; f++) {
+            why = put_cell(s->in_type[0], sl->in_data[0], nb * (size_t)s->nfeat + (size_t)f,
+                           cells[s->feat_col[f]]);
+            if (why) bad_col = s->feat_col[f];
+        }
+    } else {
+        for (int i = 0; i < s->n_in && !why; i++) {
+            why = put_cell(s->in_type[i], sl->in_data[i], nb, cells[s->feat_col[i]]);
+            if (why) bad_col = s->feat_col[i];
+        }
+    }
+    if (why) {
+        const char *v = cells[bad_col];
+        reject(sl, r, "column '%s': value '%.60s' %s", s->feat_name[bad_col], v ? v : "", why);
+        return 0;
+    }
+    put_key(sl, r, key, strlen(key));
+    return 1;
+}
+
+/* Take blocks of BT_BLOCK chunk rows until none is left, parsing their rows into the batch
+ * and scoring it whenever it holds BT_BLOCK rows, then what is left. */
+static void slice_run(bt_slice *sl)
+{
+    bt_scorer *s = sl->sc;
     bt_scored *res = sl->res;
     sl->st = MS_OK;
     mc_buf_reset(&res->bufs[sl->id]);
-    if ((sl->st = slice_reserve(sl, sl->hi - sl->lo, &sl->err)) != MS_OK) return;
-    size_t nb = 0;
-    for (size_t r = sl->lo; r < sl->hi; r++) {
-        res->slice[r] = (uint8_t)sl->id;
-        res->kind[r] = BT_ROW_SKIP;
-        const char *key = bt_cell(c, r, s->key_col);
-        const char *rerr = bt_chunk_row_error(c, r);
-        if (rerr) {
-            reject(sl, r, "%s", rerr);
-            continue;
-        }
-        if (!key || !*key) {
-            reject(sl, r, "key column '%s' is empty", s->feat_name[s->key_col]);
-            continue;
-        }
-        if (s->nshards > 1 && bt_key_shard(key, s->nshards) != s->shard) continue;
-        const char *why = NULL;
-        int bad_col = -1;
-        if (s->matrix) {
-            for (int f = 0; f < s->nfeat && !why; f++) {
-                why = put_cell(s->in_type[0], sl->in_data[0], nb * (size_t)s->nfeat + (size_t)f,
-                               bt_cell(c, r, s->feat_col[f]));
-                if (why) bad_col = s->feat_col[f];
-            }
-        } else {
-            for (int i = 0; i < s->n_in && !why; i++) {
-                why = put_cell(s->in_type[i], sl->in_data[i], nb, bt_cell(c, r, s->feat_col[i]));
-                if (why) bad_col = s->feat_col[i];
+    size_t n = sl->c->nrows, nb = 0;
+    if ((sl->st = slice_reserve(sl, BT_BLOCK, &sl->err)) != MS_OK) return;
+    for (;;) {
+        size_t b = __atomic_fetch_add(&s->next_block, 1u, __ATOMIC_RELAXED);
+        if (b >= s->nblocks) break;
+        size_t lo = b * BT_BLOCK, hi = lo + BT_BLOCK < n ? lo + BT_BLOCK : n;
+        for (size_t r = lo; r < hi; r++) {
+            res->slice[r] = (uint8_t)sl->id;
+            res->kind[r] = BT_ROW_SKIP;
+            if (slice_row(sl, r, nb)) sl->rows[nb++] = r;
+            if (nb == BT_BLOCK) {
+                slice_flush(sl, nb);
+                nb = 0;
             }
         }
-        if (why) {
-            const char *v = bt_cell(c, r, bad_col);
-            reject(sl, r, "column '%s': value '%.60s' %s", s->feat_name[bad_col], v ? v : "", why);
-            continue;
-        }
-        sl->rows[nb++] = r;
     }
-    if (nb == 0) return;
-    ms_error e;
-    if (!s->one_row && slice_exec(sl, 0, nb, &e) == MS_OK) {
-        for (size_t j = 0; j < nb; j++) format_row(sl, sl->rows[j], (int64_t)j, (int64_t)nb);
-    } else {
-        /* one row at a time, so a row the model refuses is rejected alone */
-        for (size_t j = 0; j < nb; j++) {
-            if (slice_exec(sl, j, 1, &e) == MS_OK) format_row(sl, sl->rows[j], 0, 1);
-            else reject(sl, sl->rows[j], "scoring failed: %s", e.msg);
-        }
-    }
+    slice_flush(sl, nb);
     if (mc_buf_failed(&res->bufs[sl->id]))
         sl->st = mc_fail(&sl->err, MS_ERR_RUNTIME, "out of memory formatting outputs");
 }
@@ -467,7 +702,9 @@ ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_er
         if (sl) res->slice = sl;
         uint32_t *o = realloc(res->off, cap * sizeof *o);
         if (o) res->off = o;
-        if (!k || !sl || !o) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        uint32_t *ko = realloc(res->koff, cap * sizeof *ko);
+        if (ko) res->koff = ko;
+        if (!k || !sl || !o || !ko) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
         res->cap = cap;
     }
     if (res->nbufs < s->nslices) {
@@ -483,9 +720,9 @@ ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_er
         bt_slice *sl = &s->slices[i];
         sl->c = c;
         sl->res = res;
-        sl->lo = n * (size_t)i / (size_t)ns;
-        sl->hi = n * (size_t)(i + 1) / (size_t)ns;
     }
+    s->nblocks = (n + BT_BLOCK - 1) / BT_BLOCK;
+    s->next_block = 0;
     s->cur = res;
     if (s->async || ns > 1) {
         pthread_mutex_lock(&s->mu);
@@ -560,9 +797,10 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
         sl->sc = s;
         sl->id = i;
         s->nslices++;
-        if (!(sl->out = calloc((size_t)s->n_out, sizeof *sl->out)))
+        if (!(sl->out = calloc((size_t)s->n_out, sizeof *sl->out)) ||
+            !(sl->cells = calloc((size_t)(ncols ? ncols : 1), sizeof *sl->cells)))
             st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-        else st = ms_session_create(m, NULL, &sl->sess, err);
+        else st = ms_session_create(m, NULL, &sl->sess[BT_BLOCK / BT_PAD], err);
         if (st == MS_OK && (i > 0 || s->async)) {
             if (pthread_create(&sl->thread, NULL, worker_main, sl) != 0)
                 st = mc_fail(err, MS_ERR_RUNTIME, "cannot start scoring thread %d", i);
@@ -589,10 +827,13 @@ void bt_scorer_free(bt_scorer *s)
     for (int i = 0; i < s->nslices; i++) {
         bt_slice *sl = &s->slices[i];
         if (sl->started) pthread_join(sl->thread, NULL);
-        if (sl->sess) ms_session_free(sl->sess);
+        for (int k = 0; k < BT_NSESS; k++)
+            if (sl->sess[k]) ms_session_free(sl->sess[k]);
         for (int k = 0; k < BT_MAX_INPUTS; k++) free(sl->in_data[k]);
         free(sl->rows);
         free(sl->out);
+        free(sl->cells);
+        mc_buf_free(&sl->scratch);
     }
     free(s->slices);
     pthread_mutex_destroy(&s->mu);
@@ -601,11 +842,22 @@ void bt_scorer_free(bt_scorer *s)
     if (s->out_keys)
         for (int i = 0; i < s->n_out; i++) free(s->out_keys[i]);
     free(s->out_keys);
+    free(s->out_key_len);
+    if (s->lm_keys)
+        for (int i = 0; i < s->n_out; i++) {
+            if (s->lm_keys[i])
+                for (int64_t k = 0; k < s->lm_n[i]; k++) free(s->lm_keys[i][k]);
+            free(s->lm_keys[i]);
+            if (s->lm_key_len) free(s->lm_key_len[i]);
+        }
+    free(s->lm_keys);
+    free(s->lm_key_len);
     free(s->out_lm);
     free(s->lm_type);
     free(s->lm_n);
     free(s->lm_labels);
     free(s->feat_col);
+    free(s->fastmap);
     free(s->feat_name);
     free(s);
 }

@@ -15,10 +15,13 @@
  * label->probability maps (ZipMap) as objects; float32 in the shortest form that reads back
  * exactly; NaN/Inf as null.
  *
- * Threads: bt_scorer_run splits the chunk's rows into `threads` slices; the calling thread runs
- * slice 0 and pool threads (started once) the others. Each slice parses its rows, runs its own
- * session and formats its rows' JSON into its own buffer, so nothing is shared while working.
- * A slice whose batch run fails is rerun row by row, so one unscorable row is rejected alone. */
+ * Threads: bt_scorer_run scores the chunk on `threads` slices, each with its own session; the
+ * calling thread runs slice 0 and pool threads (started once) the others (async: all on pool
+ * threads). The slices take blocks of BT_BLOCK rows in turn until none is left, so a slice
+ * whose thread is descheduled does not hold the others up. For each block a slice splits and
+ * parses its rows (unsplit CSV records in one pass: mc_csv_parse_f32_row), runs its session
+ * and formats its rows' JSON and keys into its own buffer, so nothing is shared while working.
+ * A block whose batch run fails is rerun row by row, so one unscorable row is rejected alone. */
 #ifndef BT_SCORE_H
 #define BT_SCORE_H
 
@@ -33,6 +36,7 @@ typedef struct bt_scored {
     uint8_t *kind;
     uint8_t *slice;
     uint32_t *off; /* into bufs[slice[r]] */
+    uint32_t *koff; /* BT_ROW_OK rows: the key, NUL-terminated, in bufs[slice[r]] */
     mc_buf *bufs;
     int nbufs;
     size_t n_ok, n_reject;
@@ -41,6 +45,10 @@ typedef struct bt_scored {
 static inline const char *bt_scored_text(const bt_scored *s, size_t r)
 {
     return s->bufs[s->slice[r]].data + s->off[r];
+}
+static inline const char *bt_scored_key(const bt_scored *s, size_t r)
+{
+    return s->bufs[s->slice[r]].data + s->koff[r];
 }
 void bt_scored_free(bt_scored *s);
 

@@ -65,10 +65,32 @@ void bt_chunk_free(bt_chunk *c)
     free(c->cell);
     free(c->line);
     free(c->row_err);
+    free(c->raw);
+    free(c->raw_n);
     c->cell = NULL;
     c->line = NULL;
     c->row_err = NULL;
+    c->raw = c->raw_n = NULL;
     c->cap = c->nrows = 0;
+}
+
+int bt_split_raw(const char *rec, size_t n, mc_buf *scratch, const char **cells, int ncols)
+{
+    mc_buf_reset(scratch);
+    if (mc_buf_reserve(scratch, n + 1)) return -1;
+    char *w = scratch->data;
+    memcpy(w, rec, n);
+    w[n] = 0;
+    int nf = 0;
+    for (char *p = w, *e = w + n;;) {
+        char *comma = memchr(p, ',', (size_t)(e - p));
+        if (nf < ncols) cells[nf] = p;
+        nf++;
+        if (!comma) break;
+        *comma = 0;
+        p = comma + 1;
+    }
+    return nf;
 }
 
 static void chunk_reset(bt_chunk *c, int ncols)
@@ -80,6 +102,9 @@ static void chunk_reset(bt_chunk *c, int ncols)
         c->line = NULL;
         free(c->row_err);
         c->row_err = NULL;
+        free(c->raw);
+        free(c->raw_n);
+        c->raw = c->raw_n = NULL;
         c->cap = 0;
     }
     c->ncols = ncols;
@@ -88,8 +113,8 @@ static void chunk_reset(bt_chunk *c, int ncols)
     mc_buf_reset(&c->errs);
 }
 
-/* A new row with no cells; -1 on out of memory. */
-static int chunk_row(bt_chunk *c, int64_t line)
+/* A new row with no cells (cells left unset with `raw`); -1 on out of memory. */
+static int chunk_row_raw(bt_chunk *c, int64_t line, int raw)
 {
     if (c->nrows == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 1024;
@@ -99,15 +124,23 @@ static int chunk_row(bt_chunk *c, int64_t line)
         if (ln) c->line = ln;
         int32_t *re = realloc(c->row_err, cap * sizeof *re);
         if (re) c->row_err = re;
-        if (!cell || !ln || !re) return -1;
+        uint32_t *rw = realloc(c->raw, cap * sizeof *rw);
+        if (rw) c->raw = rw;
+        uint32_t *rn = realloc(c->raw_n, cap * sizeof *rn);
+        if (rn) c->raw_n = rn;
+        if (!cell || !ln || !re || !rw || !rn) return -1;
         c->cap = cap;
     }
     size_t r = c->nrows++;
-    for (int i = 0; i < c->ncols; i++) c->cell[r * (size_t)c->ncols + (size_t)i] = BT_NOCELL;
+    if (!raw)
+        for (int i = 0; i < c->ncols; i++) c->cell[r * (size_t)c->ncols + (size_t)i] = BT_NOCELL;
     c->line[r] = line;
     c->row_err[r] = -1;
+    c->raw[r] = BT_NOCELL;
     return 0;
 }
+
+static int chunk_row(bt_chunk *c, int64_t line) { return chunk_row_raw(c, line, 0); }
 
 static void chunk_cell(bt_chunk *c, int col, const char *p, size_t n)
 {
@@ -131,9 +164,13 @@ static void chunk_error(bt_chunk *c, const char *fmt, ...)
     mc_buf_append(&c->errs, tmp, strlen(tmp) + 1);
 }
 
+#define CHUNK_PAD 16 /* zero bytes after the text: digits are read 8 at a time */
+
 static ms_status chunk_check(bt_chunk *c, ms_error *err)
 {
-    if (mc_buf_failed(&c->text) || mc_buf_failed(&c->errs) || c->text.len >= BT_NOCELL)
+    if (!mc_buf_failed(&c->text) && mc_buf_reserve(&c->text, CHUNK_PAD) == 0)
+        memset(c->text.data + c->text.len, 0, CHUNK_PAD);
+    if (mc_buf_failed(&c->text) || mc_buf_failed(&c->errs) || c->text.len >= BT_NOCELL - CHUNK_PAD)
         return mc_fail(err, MS_ERR_RUNTIME, "out of memory (chunk text)");
     return MS_OK;
 }
@@ -200,11 +237,19 @@ static ms_status csv_next(bt_source *s, bt_chunk *c, size_t max_rows, ms_error *
 {
     mc_csv_record rec;
     while (c->nrows < max_rows) {
-        ms_status st = mc_csv_next(s->csv, &rec, err);
+        ms_status st = mc_csv_next_raw(s->csv, &rec, err);
         if (st != MS_OK) return st;
         if (rec.nfields == 0) break;
-        if (chunk_row(c, rec.line)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-        if (rec.error) {
+        if (chunk_row_raw(c, rec.line, rec.raw != NULL))
+            return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (rec.raw) { /* kept whole: split and parsed on the scoring threads */
+            if (mc_buf_reserve(&c->text, rec.raw_n + 1)) break;
+            c->raw[c->nrows - 1] = (uint32_t)c->text.len;
+            c->raw_n[c->nrows - 1] = (uint32_t)rec.raw_n;
+            memcpy(c->text.data + c->text.len, rec.raw, rec.raw_n);
+            c->text.len += rec.raw_n;
+            c->text.data[c->text.len++] = '\n';
+        } else if (rec.error) {
             chunk_error(c, "malformed CSV: %s", rec.error);
         } else if (rec.nfields != s->ncols) {
             chunk_error(c, "expected %d fields (the header's), got %d", s->ncols, rec.nfields);

@@ -8,7 +8,9 @@
  *                         you want --resume: chunks are counted in the query's row order
  *
  * A chunk is text cells: row r, column c is bt_cell(chunk, r, c) (NUL-terminated, NULL for SQL
- * NULL / JSON null / a column the row lacks). A row the source cannot split (wrong number of
+ * NULL / JSON null / a column the row lacks), except CSV records without quotes, which are kept
+ * whole (bt_chunk_raw) so that the scoring threads split and parse them in one pass: the
+ * reading thread only finds line ends and copies. A row the source cannot split (wrong number of
  * CSV fields, malformed JSON) carries a reason in bt_chunk_row_error and is rejected by the
  * job with its line number. Line numbers: CSV physical lines (the header is line 1), JSON Lines
  * lines, SQL row numbers (1-based). */
@@ -31,6 +33,11 @@ typedef struct bt_chunk {
     uint32_t *cell;       /* nrows * ncols offsets into text, BT_NOCELL for none */
     int64_t *line;        /* per row */
     int32_t *row_err;     /* per row: offset into errs, or -1 */
+    uint32_t *raw;        /* per row: BT_NOCELL, or the text offset of the row's CSV record
+                             left unsplit (no quotes in it; its cells are not filled): raw_n
+                             bytes followed by '\n'. bt_score splits and parses these on its
+                             threads; bt_split_raw turns one into cells. */
+    uint32_t *raw_n;
     mc_buf errs;
     void *scored;         /* the scorer's per-chunk results (bt_score.c) */
 } bt_chunk;
@@ -40,6 +47,16 @@ static inline const char *bt_cell(const bt_chunk *c, size_t r, int col)
     uint32_t o = c->cell[r * (size_t)c->ncols + (size_t)col];
     return o == BT_NOCELL ? NULL : c->text.data + o;
 }
+static inline const char *bt_chunk_raw(const bt_chunk *c, size_t r, size_t *n)
+{
+    if (c->raw[r] == BT_NOCELL) return NULL;
+    *n = c->raw_n[r];
+    return c->text.data + c->raw[r];
+}
+/* Split an unsplit CSV record (bt_chunk_raw) at its commas into `scratch`, NUL-terminated
+ * cells in cells[0 .. ncols); returns the number of fields (cells are set only when it is
+ * ncols), or -1 when out of memory. */
+int bt_split_raw(const char *rec, size_t n, mc_buf *scratch, const char **cells, int ncols);
 static inline const char *bt_chunk_row_error(const bt_chunk *c, size_t r)
 {
     return c->row_err[r] < 0 ? NULL : c->errs.data + c->row_err[r];

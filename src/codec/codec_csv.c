@@ -194,7 +194,7 @@ static int add_field(mc_csv *c, int *nf, const char *p, size_t n)
     return 0;
 }
 
-ms_status mc_csv_next(mc_csv *c, mc_csv_record *rec, ms_error *err)
+static ms_status csv_next(mc_csv *c, mc_csv_record *rec, int raw, ms_error *err)
 {
     memset(rec, 0, sizeof *rec);
     rec->fields = c->fields;
@@ -212,6 +212,12 @@ ms_status mc_csv_next(mc_csv *c, mc_csv_record *rec, ms_error *err)
         c->line += 1 + nl;
         c->pos = next;
         if (e == s) continue; /* blank line */
+        if (raw && !quoted) {
+            rec->raw = s;
+            rec->raw_n = (size_t)(e - s);
+            rec->nfields = -1;
+            return MS_OK;
+        }
         int nf = 0;
         if (!quoted) {
             for (;;) {
@@ -267,6 +273,16 @@ ms_status mc_csv_next(mc_csv *c, mc_csv_record *rec, ms_error *err)
     }
 }
 
+ms_status mc_csv_next(mc_csv *c, mc_csv_record *rec, ms_error *err)
+{
+    return csv_next(c, rec, 0, err);
+}
+
+ms_status mc_csv_next_raw(mc_csv *c, mc_csv_record *rec, ms_error *err)
+{
+    return csv_next(c, rec, 1, err);
+}
+
 ms_status mc_csv_skip(mc_csv *c, int *skipped, ms_error *err)
 {
     *skipped = 0;
@@ -310,6 +326,180 @@ static int slow_f32(const char *p, size_t n, float *out)
     return 0;
 }
 
+/* ---- SWAR digits: 8 bytes at a time ----
+ * Bytes are loaded little-endian, so the first character is the lowest byte. */
+
+static inline uint64_t load8(const char *p, const char *lim)
+{
+    uint64_t v = 0;
+    if (lim - p >= 8) memcpy(&v, p, 8);
+    else if (lim > p) memcpy(&v, p, (size_t)(lim - p)); /* missing bytes read as 0: not digits */
+    return v;
+}
+
+/* How many of the 8 bytes, from the first, are ASCII digits (0..8). A byte is a digit iff its
+ * high nibble is 3 and adding 6 keeps it 3. (A carry out of a byte >= 0xFA can only disturb
+ * later bytes, and that byte is itself a non-digit, so the first non-digit is still right.) */
+static inline int digits8(uint64_t v)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ull, three = 0x3030303030303030ull;
+    uint64_t a = (v & hi) ^ three, b = ((v + 0x0606060606060606ull) & hi) ^ three;
+    uint64_t ne = a | b;
+    return ne ? __builtin_ctzll(ne) >> 3 : 8;
+}
+
+/* The value of the first n (1..8) digit bytes of v. */
+static inline uint32_t value8(uint64_t v, int n)
+{
+    v -= 0x3030303030303030ull; /* the first n bytes are digits: no borrow among them */
+    v <<= 8 * (8 - n);          /* those n digits last, led by zeros */
+    v = v * 10 + (v >> 8);      /* pairs: byte 2k = 10 d[2k] + d[2k+1] */
+    v = (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+         (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+    return (uint32_t)v;
+}
+
+static const uint64_t POW10U[17] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+    1000000ull, 10000000ull, 100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+    1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
+    10000000000000000ull};
+static const float POW10F[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
+
+#define MC_INLINE static inline __attribute__((always_inline))
+
+/* Digits at p (up to 16, ending before a non-digit): their count (-1 for 16 or more) and value. */
+MC_INLINE int digits_at(const char *p, const char *lim, uint64_t *val)
+{
+    uint64_t v = load8(p, lim);
+    int n = digits8(v);
+    if (n < 8) {
+        *val = n ? value8(v, n) : 0;
+        return n;
+    }
+    uint64_t w = load8(p + 8, lim);
+    int k = digits8(w);
+    if (k == 8) return -1;
+    *val = k ? (uint64_t)value8(v, 8) * POW10U[k] + value8(w, k) : value8(v, 8);
+    return 8 + k;
+}
+
+/* "[-]digits[.digits]" at p (see mc_scan_f32): returns its end, or NULL to decline. When the
+ * value is +-m / 10^nf with 0 < m < 2^24 and nf <= 10 (the common case: m and 10^nf are exact
+ * floats, so one correctly rounded float division gives strtof's answer), *sm = +-m and
+ * *div = 10^nf, the division left to the caller (so that a row's divisions run side by
+ * side); otherwise *div = 0 and *out is the value. */
+MC_INLINE const char *scan_parts(const char *p, const char *lim, int32_t *sm, float *div,
+                                 float *out)
+{
+    int neg = p < lim && *p == '-';
+    p += neg;
+    uint64_t m, fr;
+    int ni, nf = 0;
+    if (lim - p >= 2 && (unsigned)(*p - '0') < 10 && p[1] == '.') { /* "d.": most values */
+        m = (unsigned)(*p - '0');
+        ni = 1;
+    } else if ((ni = digits_at(p, lim, &m)) < 0) {
+        return NULL;
+    }
+    p += ni;
+    if (p < lim && *p == '.') {
+        p++;
+        if ((nf = digits_at(p, lim, &fr)) < 0 || ni + nf > 19) return NULL;
+        if (nf) m = m * POW10U[nf] + fr; /* < 10^19: no overflow */
+        p += nf;
+    }
+    if (ni + nf == 0 || (p < lim && (*p | 0x20) == 'e')) return NULL;
+    if (m - 1 < (1u << 24) - 1 && nf <= 10) {
+        /* the sign without a branch: half the numbers are negative, and a branch would miss
+         * half the time (m == 0 needs -0 for "-0": below) */
+        *sm = (int32_t)(((uint32_t)m ^ (0u - (uint32_t)neg)) + (uint32_t)neg);
+        *div = POW10F[nf];
+        return p;
+    }
+    *div = 0;
+    if (m == 0) {
+        *out = neg ? -0.0f : 0.0f;
+        return p;
+    }
+    if (m > (1ull << 53) || nf > 22) return NULL;
+    double d = (double)m / POW10[nf]; /* exact operands: one rounding */
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    /* d -> float rounds correctly unless d sits exactly on a float midpoint; normal range */
+    if ((bits & 0x1FFFFFFFu) == 0x10000000u || d < 1.1754943508222875e-38) return NULL;
+    *out = neg ? -(float)d : (float)d;
+    return p;
+}
+
+const char *mc_scan_f32(const char *p, const char *lim, float *out)
+{
+    int32_t sm;
+    float div;
+    const char *e = scan_parts(p, lim, &sm, &div, out);
+    if (e && div != 0) *out = (float)sm / div;
+    return e;
+}
+
+#define ROW_VEC 64 /* features whose divisions a row parse keeps side by side */
+
+/* Field [p, ...) as a float (the common form scanned, else the whole field by mc_parse_f32):
+ * returns the field's end (e or a comma), or NULL if it is not a number. *div as scan_parts. */
+MC_INLINE const char *row_number(const char *p, const char *e, const char *lim, int32_t *sm,
+                                 float *div, float *v)
+{
+    *div = 0;
+    *v = NAN; /* an empty field: missing */
+    const char *fe = p == e || *p == ',' ? p : scan_parts(p, lim, sm, div, v);
+    if (!fe || fe > e || (fe < e && *fe != ',')) {
+        *div = 0;
+        fe = memchr(p, ',', (size_t)(e - p));
+        if (!fe) fe = e;
+        if (fe > p && mc_parse_f32(p, (size_t)(fe - p), v)) return NULL;
+    }
+    return fe;
+}
+
+int mc_csv_parse_f32_row(const char *p, const char *e, const char *lim, const int *map, int nmap,
+                         float *out, const char **key, size_t *key_n)
+{
+    /* feature f is num[f] / den[f]: +-m / 10^nf, or the value / 1 (exact). Wide rows divide
+     * at once. */
+    float num[ROW_VEC], den[ROW_VEC];
+    int nfeat = 0, wide = nmap > ROW_VEC;
+    for (int i = 0; i < nmap; i++) {
+        int to = map[i];
+        const char *fe;
+        if (to >= 0) {
+            int32_t n = 0;
+            float d, v;
+            if (!(fe = row_number(p, e, lim, &n, &d, &v))) return -1;
+            if (wide) {
+                out[to] = d != 0 ? (float)n / d : v;
+            } else {
+                num[to] = d != 0 ? (float)n : v; /* |n| < 2^24: exact */
+                den[to] = d != 0 ? d : 1;
+                nfeat++;
+            }
+        } else {
+            fe = memchr(p, ',', (size_t)(e - p));
+            if (!fe) fe = e;
+            if (to == MC_CSV_KEY) {
+                *key = p;
+                *key_n = (size_t)(fe - p);
+            }
+        }
+        if (fe == e) {
+            if (i != nmap - 1) return -1;
+            /* features are 0 .. nfeat-1 (each column feeds at most one): the divisions side
+             * by side (vectorised) */
+            for (int f = 0; f < nfeat; f++) out[f] = num[f] / den[f];
+            return 0;
+        }
+        p = fe + 1;
+    }
+    return -1; /* more fields than nmap */
+}
+
 /* The common CSV number, "[-]ddd.ddd" in at most 19 characters (so at most 19 digits: no
  * overflow to track): one pass, no exponent. Returns 1 when it handled the text. */
 static inline int quick_f32(const char *p, size_t n, float *out)
@@ -335,6 +525,11 @@ static inline int quick_f32(const char *p, size_t n, float *out)
     if (!nd || m > (1ull << 53)) return 0;
     if (m == 0) {
         *out = neg ? -0.0f : 0.0f;
+        return 1;
+    }
+    if (m < (1u << 24) && frac <= 10) { /* exact operands in float: one rounding */
+        float f = (float)m / POW10F[frac];
+        *out = neg ? -f : f;
         return 1;
     }
     double d = (double)m / POW10[frac]; /* frac <= 18: exact power, one rounding */
@@ -475,9 +670,24 @@ int mc_parse_i64(const char *s, size_t n, int64_t *out)
 
 /* Digits of |f| rounded to p significant digits: m (p digits) and the decimal exponent of the
  * first digit. The double product is within 1 ulp of exact; the caller checks the result. */
+static const double P10D[87] = {1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40}; /* 1e-46 .. 1e40 */
+
+/* floor(log10(d)) for d > 0 in float range, without log10: the binary exponent times log10(2)
+ * is right or one short; the table says which (off by one only at a power of ten's rounding,
+ * which digits() corrects anyway). */
+static int dec_exp(double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    int e2 = (int)((bits >> 52) & 0x7FF) - 1023;
+    int e = (e2 * 78913) >> 18; /* floor(e2 * log10(2)) for |e2| < 1600 */
+    if (e + 47 < 87 && e + 47 >= 0 && d >= P10D[e + 47]) e++;
+    return e;
+}
+
 static void digits(double d, int p, uint64_t *m, int *e10)
 {
-    int e = (int)floor(log10(d));
+    int e = dec_exp(d);
     int k = p - 1 - e;
     double sc = k >= 0 ? (k <= 22 ? d * POW10[k] : d * POW10[22] * pow(10, k - 22))
                        : (-k <= 22 ? d / POW10[-k] : d / pow(10, -k));
@@ -535,6 +745,22 @@ static int write_digits(char *dst, int neg, uint64_t m, int p, int e10)
     return (int)(w - dst);
 }
 
+/* Does the decimal m * 10^q read back (mc_parse_f32, i.e. strtof) as exactly af (> 0)? 1 yes,
+ * 0 no, -1 not sure this way: the same arithmetic as mc_parse_f32's fast path (one correctly
+ * rounded double operation on exact operands, then to float unless on a float midpoint),
+ * without writing and scanning the text. */
+static int reads_back(uint64_t m, int q, float af)
+{
+    if (m > (1ull << 53) || q > 22 || q < -22) return -1;
+    double x = q >= 0 ? (double)m * POW10[q] : (double)m / POW10[-q];
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x1FFFFFFFu) == 0x10000000u || x < 1.1754943508222875e-38 ||
+        x >= 3.4028234663852886e38)
+        return -1;
+    return (float)x == af;
+}
+
 int mc_format_f32(char *dst, float f)
 {
     if (!isfinite(f)) {
@@ -565,8 +791,11 @@ int mc_format_f32(char *dst, float f)
                 e++;
             }
         }
+        int r = reads_back(m, e - (p - 1), fabsf(f));
+        if (r == 0) continue;
         int n = write_digits(dst, f < 0, m, p, e);
-        float back;
+        if (r == 1) return n;
+        float back; /* not sure without the text: parse it */
         if (mc_parse_f32(dst, (size_t)n, &back) == 0 && back == f) return n;
     }
     return snprintf(dst, 32, "%.9g", (double)f);

@@ -20,10 +20,11 @@
  * than MC_CSV_MAX_RECORD. I/O errors are MS_ERR_RUNTIME.
  *
  * Numbers: mc_parse_f32 returns exactly what strtof returns (correctly rounded float32) for
- * every decimal it accepts, but about 5x faster on typical data: a Clinger fast path in double
- * arithmetic with an exact check for the one case where rounding twice (decimal -> double ->
- * float) could differ, and strtof for everything else (more than 19 digits, big exponents,
- * nan/inf spellings). bench/batch/csv_parse_bench.c checks it against strtof on random values. */
+ * every decimal it accepts, but several times faster on typical data: digits read 8 at a time
+ * (SWAR), then Clinger's fast path: in float when the digits fit 24 bits and the power of ten
+ * is exact in float (one correctly rounded division), else in double with an exact check for
+ * the one case where rounding twice (decimal -> double -> float) could differ, and strtof for
+ * everything else (more than 19 digits, big exponents, nan/inf spellings). bench/batch/csv_parse_bench.c checks it against strtof on random values. */
 #ifndef CODEC_CSV_H
 #define CODEC_CSV_H
 
@@ -47,6 +48,8 @@ typedef struct mc_csv_record {
     int nfields;       /* 0 at the end of the input */
     int64_t line;      /* line number of the record's first byte, 1-based */
     const char *error; /* NULL, or why this record is malformed (fields are then unreliable) */
+    const char *raw;   /* mc_csv_next_raw only: a quote-free record's bytes, not split */
+    size_t raw_n;      /* (no line terminator; valid until the next call) */
 } mc_csv_record;
 
 /* Open `path` ("-" is stdin). */
@@ -55,6 +58,12 @@ ms_status mc_csv_open(const char *path, mc_csv **out, ms_error *err);
 ms_status mc_csv_open_fd(int fd, const char *name, mc_csv **out, ms_error *err);
 /* The next record; rec->nfields == 0 at the end. */
 ms_status mc_csv_next(mc_csv *c, mc_csv_record *rec, ms_error *err);
+/* Like mc_csv_next, but a record without quotes (the common case) is not split into fields:
+ * rec->raw / rec->raw_n hold its bytes (CR/LF removed) and rec->nfields is -1. Splitting a
+ * quote-free record is then just cutting at every comma, which the caller can do where it
+ * parses (bt_score does, on its scoring threads). A record with quotes comes back split as by
+ * mc_csv_next (raw NULL). */
+ms_status mc_csv_next_raw(mc_csv *c, mc_csv_record *rec, ms_error *err);
 /* Skip the next record without splitting it into fields (for resuming). *skipped = 0 at the
  * end. Same fatal errors as mc_csv_next. */
 ms_status mc_csv_skip(mc_csv *c, int *skipped, ms_error *err);
@@ -67,6 +76,27 @@ void mc_csv_close(mc_csv *c); /* NULL is fine */
  * optional exponent, or nan/inf/infinity (any case). 0 on success, -1 if it is not a number
  * (empty included). Out-of-range values become +-inf or 0 as strtof does. */
 int mc_parse_f32(const char *s, size_t n, float *out);
+/* The fast path of mc_parse_f32 on its own, for parsers that split and parse in one pass:
+ * reads "[-]digits[.digits]" (at most 16 digits on each side of the dot) at p, the bytes
+ * [p, lim) being readable, and returns the end of the number with *out exactly what strtof
+ * gives for that text; NULL when the text is not of that form or not certain to round right
+ * this way (an exponent, 17+ digits, spaces, "nan", a double-rounding midpoint ...): then
+ * parse the whole field with mc_parse_f32. Digits are read 8 bytes at a time (SWAR). The
+ * caller still checks that the number ends where the field does. */
+const char *mc_scan_f32(const char *p, const char *lim, float *out);
+/* Split a quote-free record [p, e) (from mc_csv_next_raw) and parse it in one pass: field i
+ * goes to out[map[i]] as float32 when map[i] >= 0 (exactly as mc_parse_f32; an empty field is
+ * NaN), is returned in *key / *key_n when map[i] == MC_CSV_KEY, and is passed over when map[i]
+ * == MC_CSV_SKIP; the map's feature indexes must be 0 .. k-1, each once. [p, lim) must be
+ * readable, lim >= e; when lim > e, the byte at e must end the line ('\n'), so that digits
+ * are read 8 bytes at a time up to the record's end. The divisions of the common numbers are
+ * left to the end of the row, where they run side by side. Returns 0 when the record has exactly nmap fields and every
+ * mapped one is a number; -1 otherwise (out is then partly written): split the record to say
+ * what is wrong. */
+#define MC_CSV_KEY (-1)
+#define MC_CSV_SKIP (-2)
+int mc_csv_parse_f32_row(const char *p, const char *e, const char *lim, const int *map, int nmap,
+                         float *out, const char **key, size_t *key_n);
 /* The same for float64 (strtod on a copy; used for double inputs). */
 int mc_parse_f64(const char *s, size_t n, double *out);
 /* Strict integer (optional spaces and sign, digits only). 0 on success. */

@@ -35,6 +35,7 @@ const st_backend_ops st_sqlite_ops = {.name = "sqlite", .open = sq_open_stub,
 const int st_sqlite_built = 1;
 
 #define FETCH_CACHE 16
+#define ST_WRITER_CACHE_KIB "4096" /* page cache of a connection writing predictions */
 #define PRED_GROUP 64 /* rows per multi-row INSERT: fewer statement steps per prediction */
 
 typedef struct sq_store {
@@ -50,6 +51,7 @@ typedef struct sq_store {
     unsigned long tick;
     sqlite3_stmt *ins_pred, *ins_pred_many, *ins_rej, *lookup; /* many: PRED_GROUP rows */
     int64_t ins_pred_no, lookup_no; /* the run table those two statements are for */
+    int writer_cache; /* the page cache is set for bulk writing (sq_write_chunk) */
 } sq_store;
 
 typedef struct sq_upsert {
@@ -691,6 +693,14 @@ static ms_status sq_write_chunk(st_store *base, const char *run_id, int32_t shar
         (r = sq_prep(s, "INSERT INTO mlship_rejects (run_id, shard, line, reason)"
                         " VALUES (?1, ?2, ?3, ?4)", &s->ins_rej, err)) != MS_OK)
         return r;
+    /* A connection that writes predictions is a batch job's: its rows are appended to a
+     * table nobody reads until the run completes, so a big page cache buys nothing and only
+     * fills as the table grows (32 MiB at ~1M rows); a small one keeps the job's memory flat
+     * whatever the input's size, including the index sort at completion (SQLite's sorter
+     * spills to temporary files beyond the cache size). */
+    if (!s->writer_cache && (r = sq_exec(s, "PRAGMA cache_size=-" ST_WRITER_CACHE_KIB, err)) != MS_OK)
+        return r;
+    s->writer_cache = 1;
     st_run run;
     int64_t no = 0;
     if ((r = sq_exec(s, "BEGIN IMMEDIATE", err)) != MS_OK) return r;
