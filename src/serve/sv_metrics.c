@@ -147,9 +147,24 @@ void sv_metrics_label(mc_buf *out, const char *v)
     mc_buf_putc(out, '"');
 }
 
-static void bucket_le(mc_buf *out, double v)
+/* One series of a Prometheus histogram: cumulative buckets, then _sum and _count. */
+static void put_histogram(mc_buf *out, const char *name, const char *key, const char *label,
+                          const uint64_t *b, const double *bounds, size_t nb, double sum,
+                          uint64_t n)
 {
-    mc_buf_printf(out, "\"%g\"", v);
+    uint64_t cum = 0;
+    for (size_t k = 0; k <= nb; k++) {
+        cum += b[k];
+        mc_buf_printf(out, "%s_bucket{%s=", name, key);
+        sv_metrics_label(out, label);
+        if (k < nb) mc_buf_printf(out, ",le=\"%g\"} %llu\n", bounds[k], (unsigned long long)cum);
+        else mc_buf_printf(out, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    }
+    mc_buf_printf(out, "%s_sum{%s=", name, key);
+    sv_metrics_label(out, label);
+    mc_buf_printf(out, "} %.12g\n%s_count{%s=", sum, name, key);
+    sv_metrics_label(out, label);
+    mc_buf_printf(out, "} %llu\n", (unsigned long long)n);
 }
 
 void sv_metrics_write(mc_buf *out, void (*gauges)(void *ctx, mc_buf *out), void *ctx)
@@ -166,44 +181,14 @@ void sv_metrics_write(mc_buf *out, void (*gauges)(void *ctx, mc_buf *out), void 
     }
     mc_buf_puts(out, "# HELP mlship_request_duration_seconds Time from request line to response, in the server.\n"
                      "# TYPE mlship_request_duration_seconds histogram\n");
-    for (int i = 0; i < n_lats; i++) {
-        uint64_t cum = 0;
-        for (size_t k = 0; k <= NLAT; k++) {
-            cum += lats[i].b[k];
-            mc_buf_puts(out, "mlship_request_duration_seconds_bucket{route=");
-            sv_metrics_label(out, lats[i].route);
-            mc_buf_puts(out, ",le=");
-            if (k < NLAT) bucket_le(out, lat_bounds[k]);
-            else mc_buf_puts(out, "\"+Inf\"");
-            mc_buf_printf(out, "} %llu\n", (unsigned long long)cum);
-        }
-        mc_buf_puts(out, "mlship_request_duration_seconds_sum{route=");
-        sv_metrics_label(out, lats[i].route);
-        mc_buf_printf(out, "} %.9g\n", lats[i].sum);
-        mc_buf_puts(out, "mlship_request_duration_seconds_count{route=");
-        sv_metrics_label(out, lats[i].route);
-        mc_buf_printf(out, "} %llu\n", (unsigned long long)lats[i].n);
-    }
+    for (int i = 0; i < n_lats; i++)
+        put_histogram(out, "mlship_request_duration_seconds", "route", lats[i].route, lats[i].b,
+                      lat_bounds, NLAT, lats[i].sum, lats[i].n);
     mc_buf_puts(out, "# HELP mlship_batch_size Rows per model run (dynamic batching merges requests).\n"
                      "# TYPE mlship_batch_size histogram\n");
-    for (int i = 0; i < n_batches; i++) {
-        uint64_t cum = 0;
-        for (size_t k = 0; k <= NBATCH; k++) {
-            cum += batches[i].b[k];
-            mc_buf_puts(out, "mlship_batch_size_bucket{model=");
-            sv_metrics_label(out, batches[i].model);
-            mc_buf_puts(out, ",le=");
-            if (k < NBATCH) bucket_le(out, batch_bounds[k]);
-            else mc_buf_puts(out, "\"+Inf\"");
-            mc_buf_printf(out, "} %llu\n", (unsigned long long)cum);
-        }
-        mc_buf_puts(out, "mlship_batch_size_sum{model=");
-        sv_metrics_label(out, batches[i].model);
-        mc_buf_printf(out, "} %.17g\n", batches[i].sum);
-        mc_buf_puts(out, "mlship_batch_size_count{model=");
-        sv_metrics_label(out, batches[i].model);
-        mc_buf_printf(out, "} %llu\n", (unsigned long long)batches[i].n);
-    }
+    for (int i = 0; i < n_batches; i++)
+        put_histogram(out, "mlship_batch_size", "model", batches[i].model, batches[i].b,
+                      batch_bounds, NBATCH, batches[i].sum, batches[i].n);
     mc_buf_puts(out, "# HELP mlship_model_load_seconds Load, plan and warm-up time of each served version.\n"
                      "# TYPE mlship_model_load_seconds gauge\n");
     for (int i = 0; i < n_loads; i++) {
