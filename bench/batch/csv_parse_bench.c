@@ -8,12 +8,23 @@
  * everywhere), uniform [-10,10) printed with %.7g (what a float32 CSV looks like), float64
  * uniform printed with %.17g (numpy/pandas to_csv), short decimals (%.3f), and uniform scaled
  * by 10^0 .. 10^-8 printed with %.7g (small magnitudes, exponents). Exit 1 on any
- * mismatch. Prints ns per value for each parser. */
+ * mismatch. Prints ns per value for each parser.
+ *
+ *     build/csv_parse_bench --file DATA.csv [THREADS]
+ * measures the parse ceiling of a real file instead: the rows after the header (first column the
+ * key, every other column a feature) split at newlines and parsed with mc_csv_parse_f32_row on 1
+ * and on THREADS threads (default 2), each thread a contiguous part of the mapped file, nothing
+ * else done with the values. One JSON line per thread count. */
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codec/codec_csv.h"
 
@@ -27,8 +38,92 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* ---- --file: split + parse only, the way bt_score parses a record ---- */
+
+typedef struct part {
+    const char *p, *e, *lim; /* rows [p, e); bytes up to lim readable */
+    const int *map;
+    int nmap;
+    long rows, bad;
+    double sum;
+} part;
+
+static void *parse_part(void *arg)
+{
+    part *t = arg;
+    float out[1024];
+    const char *p = t->p;
+    while (p < t->e) {
+        const char *nl = memchr(p, '\n', (size_t)(t->e - p));
+        const char *re = nl ? nl : t->e;
+        const char *key;
+        size_t kn;
+        if (mc_csv_parse_f32_row(p, re, nl ? t->lim : re, t->map, t->nmap, out, &key, &kn) == 0)
+            t->sum += out[0] + (double)kn;
+        else
+            t->bad++;
+        t->rows++;
+        p = re + 1;
+    }
+    return NULL;
+}
+
+static double parse_file(const char *base, size_t size, int nthreads, const int *map, int nmap,
+                         long *rows, long *bad)
+{
+    const char *body = memchr(base, '\n', size) + 1, *end = base + size;
+    part parts[64];
+    pthread_t th[64];
+    const char *at = body;
+    for (int i = 0; i < nthreads; i++) {
+        const char *e = i == nthreads - 1 ? end : body + (size_t)(end - body) * (i + 1) / nthreads;
+        if (e < end) e = memchr(e, '\n', (size_t)(end - e)) + 1; /* whole rows per part */
+        parts[i] = (part){at, e, end, map, nmap, 0, 0, 0};
+        at = e;
+    }
+    double t0 = now();
+    for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, parse_part, &parts[i]);
+    *rows = *bad = 0;
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        *rows += parts[i].rows;
+        *bad += parts[i].bad;
+    }
+    return now() - t0;
+}
+
+static int file_mode(const char *path, int nthreads)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size == 0) {
+        fprintf(stderr, "cannot read %s\n", path);
+        return 2;
+    }
+    const char *base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (base == MAP_FAILED || !memchr(base, '\n', (size_t)sb.st_size)) return 2;
+    int ncols = 1;
+    for (const char *c = base; *c != '\n'; c++) ncols += *c == ',';
+    if (ncols > 1024 || nthreads < 1 || nthreads > 64) return 2;
+    int map[1025];
+    map[0] = MC_CSV_KEY;
+    for (int i = 1; i < ncols; i++) map[i] = i - 1;
+    for (int t = 1; t <= nthreads; t = t == 1 && nthreads > 1 ? nthreads : nthreads + 1) {
+        long rows, bad;
+        double s = parse_file(base, (size_t)sb.st_size, t, map, ncols, &rows, &bad);
+        printf("{\"file\":\"%s\",\"threads\":%d,\"rows\":%ld,\"bad_rows\":%ld,\"seconds\":%.3f,"
+               "\"rows_per_s\":%.0f,\"mb_per_s\":%.0f,\"ns_per_value\":%.2f}\n",
+               path, t, rows, bad, s, rows / s, sb.st_size / s / 1e6,
+               s * t / ((double)rows * (ncols - 1)) * 1e9);
+        if (bad) return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--file") == 0)
+        return file_mode(argv[2], argc > 3 ? atoi(argv[3]) : 2);
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     const char *kinds[] = {"bits %.9g", "uniform %.7g", "float64 %.17g", "short %.3f",
                            "scaled %.7g"};

@@ -5,6 +5,12 @@ TreeEnsembleClassifier with the fixture builder of tests/fixtures/make_trees.py 
 the pandas pipeline, and a CSV of ROWS rows (key column `id`, then f0..f29 as float32 printed
 with %.7g, as a float32 export looks).
 
+For the ceiling measurements of run.sh, two one-stump classifiers of the same output shape
+(label + two probabilities, so the stored rows are as long): `stump30.onnx` over the 30 features
+(scoring costs next to nothing: what is left is reading, parsing, formatting and storing) and
+`stump1.onnx` over f0 alone, with `data_keys.csv` (the same keys, f0 only: what is left is
+reading and storing).
+
     /usr/bin/python3 bench/batch/make_data.py [ROWS]     # writes bench/batch/out/
 """
 import os
@@ -40,6 +46,26 @@ def model():
     return m
 
 
+def stump(d, name):
+    from sklearn.ensemble import GradientBoostingClassifier
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, d)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    m = GradientBoostingClassifier(n_estimators=1, max_depth=1, random_state=0).fit(X, y)
+    ens = Ensemble()
+    t = m.estimators_[0, 0].tree_
+    add_sk_tree(ens, 0, t, lambda i: [(0, m.learning_rate * t.value[i, 0, 0])])
+    onx = classifier(ens, d, [0, 1], base=m._raw_predict_init(X[:1])[0], post="LOGISTIC")
+    import onnx
+    onnx.save(onx, os.path.join(OUT, name))
+
+
+def keys_only(src, dst):
+    with open(src) as f, open(dst, "w") as g:
+        for line in f:
+            g.write(",".join(line.split(",", 2)[:2]) + "\n")
+
+
 def data(rows, path):
     rng = np.random.RandomState(1)
     with open(path, "w") as f:
@@ -61,4 +87,9 @@ if __name__ == "__main__":
         p = os.path.join(OUT, name)
         if not os.path.exists(p):
             data(n, p)
+    for d, name in ((D, "stump30.onnx"), (1, "stump1.onnx")):
+        if not os.path.exists(os.path.join(OUT, name)):
+            stump(d, name)
+    if not os.path.exists(os.path.join(OUT, "data_keys.csv")):
+        keys_only(os.path.join(OUT, "data.csv"), os.path.join(OUT, "data_keys.csv"))
     print("wrote", OUT)
