@@ -18,7 +18,8 @@
  *     ms_model_free(model);
  *
  * Layering: the runtime does no I/O except ms_model_load_file (src/runtime/ms_file.c, which a
- * microcontroller build leaves out and replaces with ms_model_load on a buffer in flash).
+ * microcontroller build leaves out and replaces with ms_model_load on a buffer in flash;
+ * tests/cross/run.sh builds the runtime that way for Cortex-M4).
  *
  * Memory: every allocation goes through the hook set with ms_set_allocator. A session plans
  * once for a set of input shapes (shapes, kernels, one arena for all intermediates); a run with

@@ -75,7 +75,7 @@ ms_status ms_kfail(ms_kctx *c, ms_status st, const char *fmt, ...)
     if (n->name[0])
         snprintf(c->err->msg, sizeof c->err->msg, "%s node '%s': %s", n->op_type, n->name, msg);
     else
-        snprintf(c->err->msg, sizeof c->err->msg, "%s node #%d: %s", n->op_type, n->index, msg);
+        snprintf(c->err->msg, sizeof c->err->msg, "%s node #%d: %s", n->op_type, (int)n->index, msg);
     return st;
 }
 
@@ -94,7 +94,7 @@ ms_status ms_kcheck_ninputs(ms_kctx *c, int min, int max)
     int present = c->n_in;
     while (present > 0 && !c->in[present - 1]) present--;
     if (present < min || c->n_in > max)
-        return ms_kfail(c, MS_ERR_INVALID, "takes %d to %d inputs, got %d", min, max, c->n_in);
+        return ms_kfail(c, MS_ERR_INVALID, "takes %d to %d inputs, got %d", min, max, (int)c->n_in);
     for (int i = 0; i < min; i++)
         if (!c->in[i]) return ms_kfail(c, MS_ERR_INVALID, "required input %d is missing", i);
     return MS_OK;

@@ -6,6 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Declared in ms_xgboost.h; here, not there, so that a build without ms_xgboost.c (and cJSON)
+ * still recognises model.json and refuses it by name. */
+int ms_xgboost_sniff(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t i = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+    return i < len && p[i] == '{';
+}
+
 ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *err)
 {
     *out = NULL;
@@ -102,11 +112,11 @@ ms_status ms_model_check_supported(const ms_model *m, ms_error *err)
         if (n->name[0])
             snprintf(err->msg, sizeof err->msg,
                      "operator %s (node '%s', %s opset %d) %s by mlship %s", n->op_type, n->name,
-                     dom, n->opset, why, MS_VERSION_STRING);
+                     dom, (int)n->opset, why, MS_VERSION_STRING);
         else
             snprintf(err->msg, sizeof err->msg,
                      "operator %s (node #%d, %s opset %d) %s by mlship %s", n->op_type, i, dom,
-                     n->opset, why, MS_VERSION_STRING);
+                     (int)n->opset, why, MS_VERSION_STRING);
         return MS_ERR_UNSUPPORTED;
     }
     return MS_OK;

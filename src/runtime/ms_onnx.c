@@ -469,8 +469,8 @@ static ms_status node_check_arity(loader *L, const ms_node *n)
         return MS_OK;
     return FAIL(L->err, MS_ERR_INVALID, "invalid model: node '%s' (%s, opset %d) has %d inputs "
                 "and %d outputs; the operator takes %d to %d inputs and %d to %d outputs",
-                n->name, n->op_type, n->opset, n->n_in, n->n_out, a->min_in, a->max_in,
-                a->min_out, a->max_out);
+                n->name, n->op_type, (int)n->opset, (int)n->n_in, (int)n->n_out, a->min_in,
+                a->max_in, a->min_out, a->max_out);
 }
 
 static ms_status node_read(loader *L, const ms_pb_field *nf, ms_node *n)
@@ -490,7 +490,7 @@ static ms_status node_read(loader *L, const ms_pb_field *nf, ms_node *n)
         if (!n->name || !n->op_type || !n->domain) return FAIL(L->err, MS_ERR_RUNTIME, "out of memory");
     }
     if (rc < 0) return MALFORMED(L->err, "node");
-    if (!n->op_type[0]) return FAIL(L->err, MS_ERR_INVALID, "invalid model: node #%d has no op_type", n->index);
+    if (!n->op_type[0]) return FAIL(L->err, MS_ERR_INVALID, "invalid model: node #%d has no op_type", (int)n->index);
     if (n->n_in > MS_MAX_IO || n->n_out > MS_MAX_IO)
         return FAIL(L->err, MS_ERR_UNSUPPORTED, "node '%s' (%s) has more than %d inputs or outputs",
                     n->name, n->op_type, MS_MAX_IO);

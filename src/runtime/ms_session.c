@@ -204,9 +204,9 @@ static ms_status output_bytes(ms_kctx *c, int k, size_t *bytes)
      * model declares but the operator does not produce */
     if (!esz)
         return ms_kfail(c, MS_ERR_INVALID, "the node declares %d outputs; the operator does not "
-                        "produce output %d", c->n_out, k);
+                        "produce output %d", (int)c->n_out, k);
     if (t->ndim < 0 || t->ndim > MS_MAX_DIMS)
-        return ms_kfail(c, MS_ERR_UNSUPPORTED, "output %d would have %d dimensions", k, t->ndim);
+        return ms_kfail(c, MS_ERR_UNSUPPORTED, "output %d would have %d dimensions", k, (int)t->ndim);
     uint64_t n = 1;
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] < 0) return ms_kfail(c, MS_ERR_INVALID, "output %d would have a negative dimension", k);
@@ -361,7 +361,7 @@ static ms_status check_inputs(const ms_session *s, const ms_tensor *in, int n_in
 {
     const ms_model *m = s->m;
     if (n_in != m->n_inputs)
-        return FAIL(err, MS_ERR_INVALID, "the model takes %d inputs, got %d", m->n_inputs, n_in);
+        return FAIL(err, MS_ERR_INVALID, "the model takes %d inputs, got %d", (int)m->n_inputs, (int)n_in);
     for (int k = 0; k < n_in; k++) {
         const ms_value_info *vi = &m->input_info[k];
         const ms_tensor *decl = &m->values[m->inputs[k]].t, *t = &in[k];
@@ -429,7 +429,7 @@ ms_status ms_session_run(ms_session *s, const ms_tensor *inputs, int n_inputs,
     if (st) return st;
     if (n_outputs > m->n_outputs)
         return FAIL(err, MS_ERR_INVALID, "the model has %d outputs, %d were asked for",
-                    m->n_outputs, n_outputs);
+                    (int)m->n_outputs, (int)n_outputs);
     if (!s->planned || !same_signature(s, inputs))
         if ((st = plan(s, inputs, err))) return st;
     for (int k = 0; k < m->n_inputs; k++) s->vals[m->inputs[k]] = inputs[k];

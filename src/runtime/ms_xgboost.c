@@ -20,14 +20,6 @@
 
 #define FAIL(err, st, ...) (snprintf((err)->msg, sizeof (err)->msg, __VA_ARGS__), (st))
 
-int ms_xgboost_sniff(const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    size_t i = 0;
-    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
-    return i < len && p[i] == '{';
-}
-
 /* ---- JSON access ------------------------------------------------------------------------ */
 
 static cJSON *path(cJSON *o, const char *a, const char *b, const char *c)

@@ -74,9 +74,9 @@ static ms_status geom_common(ms_kctx *c, conv_geom *g, bool transpose, int64_t *
                             ms_dtype_name(c->in[i]->dtype));
     if (x->ndim < 3)
         return ms_kfail(c, MS_ERR_INVALID, "X must be [N, C, spatial...], got %d dimensions",
-                        x->ndim);
+                        (int)x->ndim);
     if (w->ndim != x->ndim)
-        return ms_kfail(c, MS_ERR_INVALID, "W has %d dimensions, X has %d", w->ndim, x->ndim);
+        return ms_kfail(c, MS_ERR_INVALID, "W has %d dimensions, X has %d", (int)w->ndim, (int)x->ndim);
     int nd = g->nd = x->ndim - 2;
     g->N = x->shape[0];
     g->C = x->shape[1];

@@ -9,7 +9,13 @@
 
 #include <float.h>
 #include <string.h>
-#include <tgmath.h> /* exp, log, ... pick the float or double version from the argument */
+#include <math.h>
+
+/* Type-generic math, float or double by the argument, as <tgmath.h> would pick it. Not
+ * <tgmath.h> itself: newlib's (Cortex-M builds) names complex long double functions such as
+ * cexpl that newlib does not have. Integer arguments take the double function, as there. */
+#define TG1(fn, x) _Generic((x), float: fn##f, default: fn)(x)
+#define TG2(fn, x, y) _Generic((x) + (y), float: fn##f, default: fn)((x), (y))
 
 /* The last opset these kernels were checked against; opsets 18..22 changed none of these
  * operators' semantics (only added element types). */
@@ -58,7 +64,7 @@ static inline uint16_t f2h(float f)
     if (ax < 0x38800000u) {                       /* below 2^-14: a half subnormal */
         float af;
         memcpy(&af, &ax, sizeof af);
-        return sign | (uint16_t)nearbyint(af * 0x1p24f); /* exact scaling, ties to even */
+        return sign | (uint16_t)TG1(nearbyint, af * 0x1p24f); /* exact scaling, ties to even */
     }
     uint32_t r = ax - 0x38000000u; /* rebias the exponent from 127 to 15 */
     r += 0xfffu + ((r >> 13) & 1u); /* round the dropped 13 bits to nearest even */
@@ -230,7 +236,7 @@ static inline int64_t mod_floor(int64_t a, int64_t b)
     int64_t r = mod_trunc(a, b);
     return r != 0 && (r < 0) != (b < 0) ? r + b : r;
 }
-#define FMODF(T, W, a, b) fmod(a, b)
+#define FMODF(T, W, a, b) TG2(fmod, a, b)
 #define FMODS(T, W, a, b) ((T)mod_trunc(a, b))
 #define MODS(T, W, a, b) ((T)mod_floor(a, b))
 #define MODU(T, W, a, b) ((b) == 0 ? (T)0 : (T)((a) % (b)))
@@ -297,7 +303,7 @@ static const bin_fn prelu_tab[NDT] = {TAB_FLOAT(prelu) TAB_SINT(prelu) TAB_HALF(
  * The output has X's type; Y may be any numeric type (opset 12+). float32^float32 has its own
  * loop (with x*x for the common square); mixed types read Y through its dtype (`aux`). */
 
-#define POWF(T, W, a, b) pow(a, b)
+#define POWF(T, W, a, b) TG2(pow, a, b)
 BIN_FLOAT(powff, POWF, SAME)
 
 EW_VECTOR static void pow_f32(const bin_blk *k)
@@ -672,7 +678,7 @@ static ms_status where_run(ms_kctx *c)
 }
 
 /* ---- unary operators ---------------------------------------------------------------------
- * y[i] = OP(T, x[i], p) with p the operator's attributes. Math goes through <tgmath.h>, so the
+ * y[i] = OP(T, x[i], p) with p the operator's attributes. Math goes through TG1 (above), so the
  * float32 loops call the float32 libm functions (expf, erff, ...). */
 
 typedef struct uparam {
@@ -706,13 +712,13 @@ typedef void (*un_fn)(const void *x, void *y, int64_t n, const uparam *p);
 #define DEF_HELPERS(T)                                                                       \
     static inline T sigmoid_##T(T x)                                                       \
     {                                                                                      \
-        if (x >= 0) return 1 / (1 + exp(-x));                                              \
-        T e = exp(x); /* exp(-x) would overflow for very negative x */                     \
+        if (x >= 0) return 1 / (1 + TG1(exp, -x));                                         \
+        T e = TG1(exp, x); /* exp(-x) would overflow for very negative x */                \
         return e / (1 + e);                                                                \
     }                                                                                      \
     static inline T softplus_##T(T x) /* log(1 + exp(x)) without overflow */               \
     {                                                                                      \
-        return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));                                 \
+        return x > 0 ? x + TG1(log1p, TG1(exp, -x)) : TG1(log1p, TG1(exp, x));             \
     }                                                                                      \
     static inline T hardsigmoid_##T(T x, T alpha, T beta)                                  \
     {                                                                                      \
@@ -721,7 +727,7 @@ typedef void (*un_fn)(const void *x, void *y, int64_t n, const uparam *p);
     }                                                                                      \
     static inline T celu_##T(T x, T alpha)                                                 \
     {                                                                                      \
-        T pos = x > 0 ? x : 0, neg = alpha * expm1(x / alpha);                             \
+        T pos = x > 0 ? x : 0, neg = alpha * TG1(expm1, x / alpha);                        \
         return neg < 0 || neg != neg ? pos + neg : pos;                                    \
     }                                                                                      \
     static inline T sign_##T(T x) { return x > 0 ? 1 : x < 0 ? -1 : x == 0 ? 0 : x; }
@@ -732,31 +738,31 @@ DEF_HELPERS(double)
 #define PB(T) ((T)p->b)
 #define PG(T) ((T)p->g)
 
-#define SQRT(T, v, p) sqrt(v)
-#define EXP(T, v, p) exp(v)
-#define LOG(T, v, p) log(v)
-#define ERF(T, v, p) erf(v)
+#define SQRT(T, v, p) TG1(sqrt, v)
+#define EXP(T, v, p) TG1(exp, v)
+#define LOG(T, v, p) TG1(log, v)
+#define ERF(T, v, p) TG1(erf, v)
 #define RECIP(T, v, p) ((T)1 / (v))
-#define FLOOR(T, v, p) floor(v)
-#define CEIL(T, v, p) ceil(v)
-#define ROUND(T, v, p) nearbyint(v) /* default rounding mode: half to even */
-#define SIN(T, v, p) sin(v)
-#define COS(T, v, p) cos(v)
-#define TAN(T, v, p) tan(v)
-#define ASIN(T, v, p) asin(v)
-#define ACOS(T, v, p) acos(v)
-#define ATAN(T, v, p) atan(v)
-#define SINH(T, v, p) sinh(v)
-#define COSH(T, v, p) cosh(v)
-#define ASINH(T, v, p) asinh(v)
-#define ACOSH(T, v, p) acosh(v)
-#define ATANH(T, v, p) atanh(v)
-#define TANH(T, v, p) tanh(v)
+#define FLOOR(T, v, p) TG1(floor, v)
+#define CEIL(T, v, p) TG1(ceil, v)
+#define ROUND(T, v, p) TG1(nearbyint, v) /* default rounding mode: half to even */
+#define SIN(T, v, p) TG1(sin, v)
+#define COS(T, v, p) TG1(cos, v)
+#define TAN(T, v, p) TG1(tan, v)
+#define ASIN(T, v, p) TG1(asin, v)
+#define ACOS(T, v, p) TG1(acos, v)
+#define ATAN(T, v, p) TG1(atan, v)
+#define SINH(T, v, p) TG1(sinh, v)
+#define COSH(T, v, p) TG1(cosh, v)
+#define ASINH(T, v, p) TG1(asinh, v)
+#define ACOSH(T, v, p) TG1(acosh, v)
+#define ATANH(T, v, p) TG1(atanh, v)
+#define TANH(T, v, p) TG1(tanh, v)
 #define SIGMOID(T, v, p) sigmoid_##T(v)
 #define SOFTPLUS(T, v, p) softplus_##T(v)
-#define SOFTSIGN(T, v, p) ((v) / (1 + fabs(v)))
-#define ELU(T, v, p) ((v) < 0 ? PA(T) * expm1(v) : (v))
-#define SELU(T, v, p) ((v) > 0 ? PG(T) * (v) : PG(T) * (PA(T) * exp(v) - PA(T)))
+#define SOFTSIGN(T, v, p) ((v) / (1 + TG1(fabs, v)))
+#define ELU(T, v, p) ((v) < 0 ? PA(T) * TG1(expm1, v) : (v))
+#define SELU(T, v, p) ((v) > 0 ? PG(T) * (v) : PG(T) * (PA(T) * TG1(exp, v) - PA(T)))
 #define LEAKY(T, v, p) ((v) < 0 ? PA(T) * (v) : (v))
 #define THRELU(T, v, p) ((v) > PA(T) ? (v) : 0)
 #define HSIGMOID(T, v, p) hardsigmoid_##T(v, PA(T), PB(T))
@@ -798,7 +804,7 @@ UN_F(shrink, SHRINK)
 
 /* Integer negation goes through uint64_t so that -INT_MIN wraps instead of overflowing. */
 #define NEGI(T, v) ((T)(0 - (uint64_t)(v)))
-#define ABS(T, v, p) fabs(v)
+#define ABS(T, v, p) TG1(fabs, v)
 #define ABSS(T, v, p) ((v) < 0 ? NEGI(T, v) : (v))
 #define ABSU(T, v, p) (v)
 #define NEG(T, v, p) (-(v))

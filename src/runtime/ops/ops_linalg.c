@@ -163,7 +163,7 @@ static ms_status matmul_plan(ms_kctx *c, mm_plan *p, ms_tensor *out)
     const ms_tensor *a = c->in[0], *b = c->in[1];
     if (a->ndim < 1 || b->ndim < 1)
         return ms_kfail(c, MS_ERR_INVALID, "inputs must have at least one dimension (got %d and %d)",
-                        a->ndim, b->ndim);
+                        (int)a->ndim, (int)b->ndim);
     int64_t K = a->shape[a->ndim - 1];
     int64_t M = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1;
     int64_t Kb = b->ndim >= 2 ? b->shape[b->ndim - 2] : b->shape[0];
@@ -319,8 +319,8 @@ static ms_status gemm_args_get(ms_kctx *c, gemm_args *g)
     g->beta = ms_attr_float(n, "beta", 1.0f);
     g->C = c->n_in > 2 ? c->in[2] : NULL;
     if (a->ndim != 2 || b->ndim != 2)
-        return ms_kfail(c, MS_ERR_INVALID, "A and B must be 2-D (got %d-D and %d-D)", a->ndim,
-                        b->ndim);
+        return ms_kfail(c, MS_ERR_INVALID, "A and B must be 2-D (got %d-D and %d-D)", (int)a->ndim,
+                        (int)b->ndim);
     g->M = g->ta ? a->shape[1] : a->shape[0];
     g->K = g->ta ? a->shape[0] : a->shape[1];
     int64_t kb = g->tb ? b->shape[1] : b->shape[0];

@@ -51,7 +51,7 @@ static ms_status rows_features(ms_kctx *c, const ms_tensor *x, int64_t *n, int64
     else if (x->ndim == 2) *n = x->shape[0], *f = x->shape[1];
     else
         return ms_kfail(c, x->ndim == 0 ? MS_ERR_INVALID : MS_ERR_UNSUPPORTED,
-                        "input must be [N,F] or [F], got rank %d", x->ndim);
+                        "input must be [N,F] or [F], got rank %d", (int)x->ndim);
     return MS_OK;
 }
 
@@ -250,7 +250,7 @@ static ms_status check_outputs(ms_kctx *c, int min, int max)
 {
     if (c->n_out < min || c->n_out > max)
         return ms_kfail(c, MS_ERR_INVALID, "has %d outputs; the operator has %d to %d",
-                        c->n_out, min, max);
+                        (int)c->n_out, min, max);
     if (!c->out[0]) return ms_kfail(c, MS_ERR_INVALID, "output 0 is required");
     return MS_OK;
 }
@@ -1350,7 +1350,7 @@ static ms_status fv_read(ms_kctx *c, int64_t *n, int64_t *total)
     int nd = ms_attr_ints(c->node, "inputdimensions", &dims);
     if (nd >= 0 && nd != c->n_in)
         return ms_kfail(c, MS_ERR_INVALID, "inputdimensions has %d entries for %d inputs", nd,
-                        c->n_in);
+                        (int)c->n_in);
     *total = 0;
     for (int i = 0; i < c->n_in; i++) {
         const ms_tensor *t = c->in[i];

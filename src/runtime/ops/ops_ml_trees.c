@@ -356,7 +356,7 @@ static ms_status trees_infer(ms_kctx *c)
         return ms_kfail(c, MS_ERR_UNSUPPORTED, "input X has type %s; only float32 is supported",
                         ms_dtype_name(x->dtype));
     if (x->ndim != 1 && x->ndim != 2)
-        return ms_kfail(c, MS_ERR_INVALID, "input X must have rank 1 or 2, not %d", x->ndim);
+        return ms_kfail(c, MS_ERR_INVALID, "input X must have rank 1 or 2, not %d", (int)x->ndim);
     int64_t rows = x->ndim == 2 ? x->shape[0] : 1, width = x->shape[x->ndim - 1];
     const tree_op *op = c->state;
     int64_t need = op ? ms_trees_n_features(op->trees) : max_feature_attr(c->node) + 1;

@@ -115,7 +115,7 @@ static ms_status reduce_read_axes(ms_kctx *c, reduce_op op, int64_t *axes, int *
     }
     if (ms_attr_find(c->node, "axes"))
         return ms_kfail(c, MS_ERR_INVALID, "axes is an input at opset %d, not an attribute",
-                        c->opset);
+                        (int)c->opset);
     const ms_tensor *a = c->n_in > 1 ? c->in[1] : NULL;
     if (a) {
         if (a->dtype != MS_DTYPE_INT64 || a->ndim != 1)
@@ -434,7 +434,7 @@ static ms_status arg_axis(ms_kctx *c, int *axis)
     *axis = ms_norm_axis(a, x->ndim);
     if (*axis < 0)
         return ms_kfail(c, MS_ERR_INVALID, "axis %lld is out of range for rank %d",
-                        (long long)a, x->ndim);
+                        (long long)a, (int)x->ndim);
     return MS_OK;
 }
 
@@ -532,7 +532,7 @@ static ms_status topk_params(ms_kctx *c, int *axis, int64_t *k)
     *axis = ms_norm_axis(a, x->ndim);
     if (*axis < 0)
         return ms_kfail(c, MS_ERR_INVALID, "axis %lld is out of range for rank %d",
-                        (long long)a, x->ndim);
+                        (long long)a, (int)x->ndim);
     if (*k < 0 || *k > x->shape[*axis])
         return ms_kfail(c, MS_ERR_INVALID, "k = %lld but the axis has %lld elements",
                         (long long)*k, (long long)x->shape[*axis]);
@@ -623,7 +623,7 @@ static ms_status cumsum_axis(ms_kctx *c, int *axis)
     *axis = ms_norm_axis(a, c->in[0]->ndim);
     if (*axis < 0)
         return ms_kfail(c, MS_ERR_INVALID, "axis %lld is out of range for rank %d",
-                        (long long)a, c->in[0]->ndim);
+                        (long long)a, (int)c->in[0]->ndim);
     return MS_OK;
 }
 
@@ -721,7 +721,7 @@ static ms_status softmax_layout(ms_kctx *c, int64_t *outer, int64_t *len, int64_
     int axis = ms_norm_axis(a, x->ndim);
     if (axis < 0)
         return ms_kfail(c, MS_ERR_INVALID, "axis %lld is out of range for rank %d",
-                        (long long)a, x->ndim);
+                        (long long)a, (int)x->ndim);
     *outer = dims_product(x->shape, 0, axis);
     if (c->opset >= 13) {
         *len = x->shape[axis];
@@ -914,7 +914,7 @@ static ms_status einsum_parse(ms_kctx *c, einsum_plan *p)
     }
     if (nt != c->n_in || from <= lhs_len)
         return ms_kfail(c, MS_ERR_INVALID, "the equation's terms do not match the %d inputs",
-                        c->n_in);
+                        (int)c->n_in);
     int ell_max = 0;
     for (int k = 0; k < nt; k++) {
         bool ell;
