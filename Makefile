@@ -42,7 +42,7 @@ SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit unit-asan conformance badinput fuzz install clean bench
+.PHONY: all deps run test unit unit-asan conformance cross badinput fuzz install clean bench
 
 all: $(BUILD)/mlship $(BUILD)/libmlship.a
 
@@ -95,6 +95,11 @@ unit-asan:
 
 conformance: $(BUILD)/conformance
 	$(BUILD)/conformance --baseline tests/conformance_baseline.txt --table docs/CONFORMANCE.md
+
+# The runtime cross-built for Cortex-M4 (linked against newlib, no OS) and AArch64 Linux (the
+# runtime's unit tests run under qemu-aarch64): tests/cross/run.sh.
+cross:
+	@sh tests/cross/run.sh $(BUILD)/cross
 
 # The example model served over HTTP with its features in SQLite (scripts/run_example.sh:
 # loads examples/fraud/features.csv into build/example.db, writes the model repository

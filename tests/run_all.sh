@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, in order: builds (gcc and clang, warnings are errors), unit tests, unit tests
-# again under ASan+UBSan, ONNX conformance, CLI end-to-end, fuzz-corpus replay.
+# again under ASan+UBSan, ONNX conformance, CLI end-to-end, fuzz-corpus replay, and the runtime
+# cross-built for Cortex-M4 (linked) and AArch64 (its unit tests run under qemu).
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -18,10 +19,14 @@ count() { # stage-name log-file exit-code
   pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 }
 
+# A stage that hangs (a server that stopped answering, a lock never released) fails after
+# STAGE_TIMEOUT seconds with what it printed, instead of running into CI's own limit.
+STAGE_TIMEOUT=${STAGE_TIMEOUT:-900}
 stage() { # name command...
   name=$1; shift
   echo "== $name"
-  "$@" > "$log/$name.log" 2>&1; rc=$?
+  timeout -k 10 "$STAGE_TIMEOUT" "$@" > "$log/$name.log" 2>&1; rc=$?
+  [ $rc -eq 124 ] && echo "FAIL $name: still running after $STAGE_TIMEOUT s; stopped" | tee -a "$log/$name.log"
   grep -E '^(FAIL|CRASH|REGRESSION)|error:|runtime error' "$log/$name.log" | head -n 40
   [ $rc -ne 0 ] && tail -n 20 "$log/$name.log"
   count "$name" "$log/$name.log" $rc
@@ -47,6 +52,7 @@ stage conformance make conformance
 [ -f tests/serve/test_serve_batch.sh ] && stage serve-batch sh tests/serve/test_serve_batch.sh build/mlship
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
+stage cross       sh tests/cross/run.sh
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
