@@ -69,11 +69,11 @@ start() {
 MLSHIP_SERVICES_DIR=$dir
 MLSHIP_TEST_PG_PORT=$pgport
 MLSHIP_TEST_REDIS_PORT=$rport
-MLSHIP_TEST_PG_URL=postgresql://postgres@127.0.0.1:$pgport/mlship
+MLSHIP_TEST_PG_URL=postgresql://postgres@127.0.0.1:$pgport/mlship?connect_timeout=10
 MLSHIP_TEST_REDIS_URL=redis://127.0.0.1:$rport/0
 export MLSHIP_TEST_PG_URL MLSHIP_TEST_REDIS_URL
 EOF
-  echo "postgresql://postgres@127.0.0.1:$pgport/mlship"
+  echo "postgresql://postgres@127.0.0.1:$pgport/mlship?connect_timeout=10"
   echo "redis://127.0.0.1:$rport/0"
 }
 
