@@ -6,8 +6,6 @@
 
 #include "ms_model.h"
 
-#include <stdio.h>
-
 /* Does the buffer look like JSON (first non-blank byte '{')? */
 int ms_xgboost_sniff(const void *buf, size_t len);
 /* Fill m from the JSON text. MS_ERR_INVALID for a malformed model (the message names the tree
@@ -15,6 +13,7 @@ int ms_xgboost_sniff(const void *buf, size_t len);
 #ifndef MS_NO_XGBOOST
 ms_status ms_xgboost_load(ms_model *m, const uint8_t *buf, size_t len, ms_error *err);
 #else
+#include <stdio.h>
 /* A build without cJSON (-DMS_NO_XGBOOST, as a microcontroller build is): ms_xgboost.c is left
  * out and model.json is refused by name instead of failing as a malformed ONNX file. */
 static inline ms_status ms_xgboost_load(ms_model *m, const uint8_t *buf, size_t len,

@@ -437,16 +437,6 @@ static void xgb(char *out, size_t cap, const char *tree1, const char *info, int 
              num_feature, info, tree1);
 }
 
-#ifndef MS_NO_XGBOOST
-static void bad_xgb(const char *name, const char *tree1, const char *info, int nf,
-                    const char *const *want)
-{
-    char buf[2048];
-    xgb(buf, sizeof buf, tree1, info, nf);
-    expect_bad(name, buf, strlen(buf), "json", want);
-}
-#endif
-
 #define XT(l, r, s, c, d)                                                                      \
     "{\"left_children\":" l ",\"right_children\":" r ",\"split_indices\":" s                   \
     ",\"split_conditions\":" c ",\"default_left\":" d "}"
@@ -465,6 +455,13 @@ TEST(xgb_refused_without_loader)
     CHECK(strstr(err.msg, "model.json") != NULL);
 }
 #else
+static void bad_xgb(const char *name, const char *tree1, const char *info, int nf,
+                    const char *const *want)
+{
+    char buf[2048];
+    xgb(buf, sizeof buf, tree1, info, nf);
+    expect_bad(name, buf, strlen(buf), "json", want);
+}
 TEST(xgb_good_runs)
 {
     char buf[2048];
@@ -478,7 +475,6 @@ TEST(xgb_good_runs)
     CHECK_NEAR(y[0], 0.3208213, 1e-6);
     CHECK_NEAR(y[1], 0.6791787, 1e-6);
 }
-
 
 TEST(xgb_bad)
 {
