@@ -28,7 +28,9 @@
  *
  * Threads: a model is immutable after loading and may be shared by any number of threads. A
  * session is NOT thread-safe: it owns the arena its run writes to. Create one session per thread
- * from one shared model (weights are shared, not copied); the runtime itself starts no threads.
+ * from one shared model (weights are shared, not copied, and so are packed weights and built
+ * tree ensembles: the first session to plan a node makes them for all); the runtime itself
+ * starts no threads. Free a model after its sessions.
  */
 #ifndef MLSHIP_H
 #define MLSHIP_H

@@ -1,5 +1,6 @@
 /* ms_kutil.c: helpers every kernel family shares: attribute lookup, error messages,
  * broadcasting, element access by dtype. */
+#include "ms_model.h"
 #include "ms_op.h"
 
 #include <stdio.h>
@@ -193,4 +194,29 @@ double ms_tensor_get_f64(const ms_tensor *t, int64_t i)
     case MS_DTYPE_UINT64: return (double)((const uint64_t *)t->data)[i];
     default: return (double)ms_tensor_get_i64(t, i);
     }
+}
+
+/* ---- prepared state shared by a model's sessions (see ms_op.h) ---- */
+
+void *ms_kshared(const ms_kctx *c, uint64_t key)
+{
+    const ms_shared *sh = c->shared ? atomic_load(&c->shared->p) : NULL;
+    return sh && sh->key == key ? sh->state : NULL;
+}
+
+void *ms_kshare(const ms_kctx *c, uint64_t key, void *state, void (*release)(void *state))
+{
+    if (!c->shared) return NULL;
+    ms_shared *mine = ms_malloc(sizeof *mine);
+    if (!mine) return NULL; /* not shared, still correct: the session keeps its own */
+    mine->key = key;
+    mine->state = state;
+    mine->release = release;
+    ms_shared *cur = NULL;
+    /* the first to publish wins; sessions on other threads may race here */
+    if (atomic_compare_exchange_strong(&c->shared->p, &cur, mine)) return state;
+    ms_free(mine);
+    if (cur->key != key) return NULL;
+    release(state);
+    return cur->state;
 }

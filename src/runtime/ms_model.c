@@ -33,6 +33,11 @@ ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *e
                                               : ms_onnx_load(m, buf, len, err);
     /* tree ensembles are validated now, so a bad tree never reaches a run */
     if (!st) st = ms_ml_trees_check_model(m, err);
+    if (!st && m->n_nodes > 0) {
+        m->shared = ms_malloc((size_t)m->n_nodes * sizeof *m->shared);
+        if (!m->shared) st = MS_ERR_RUNTIME, snprintf(err->msg, sizeof err->msg, "out of memory");
+        for (int32_t i = 0; m->shared && i < m->n_nodes; i++) atomic_init(&m->shared[i].p, NULL);
+    }
     if (st) {
         ms_model_free(m);
         return st;
@@ -44,6 +49,13 @@ ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *e
 void ms_model_free(ms_model *m)
 {
     if (!m) return;
+    for (int32_t i = 0; m->shared && i < m->n_nodes; i++) {
+        ms_shared *sh = atomic_load(&m->shared[i].p);
+        if (!sh) continue;
+        sh->release(sh->state);
+        ms_free(sh);
+    }
+    ms_free(m->shared);
     ms_pool_free(&m->pool);
     if (m->unmap) m->unmap(m->map_base, m->map_len);
     ms_free(m);

@@ -1,10 +1,23 @@
 /* ms_model.h: the loaded graph, shared by the loader (ms_onnx.c), the model API
- * (ms_model.c) and the session planner (ms_session.c). Immutable after loading. */
+ * (ms_model.c) and the session planner (ms_session.c). Immutable after loading, except for
+ * the write-once slots of prepared state its sessions share (ms_kshare). */
 #ifndef MS_MODEL_H
 #define MS_MODEL_H
 
+#include <stdatomic.h>
+
 #include "ms_alloc.h"
 #include "ms_op.h"
+
+/* A node's prepared state, published once by the first session that prepares it. */
+typedef struct ms_shared {
+    uint64_t key;
+    void *state;
+    void (*release)(void *state);
+} ms_shared;
+struct ms_shared_slot {
+    _Atomic(ms_shared *) p;
+};
 
 typedef enum ms_value_kind {
     MS_VALUE_INPUT,  /* graph input, bound at run */
@@ -53,6 +66,8 @@ struct ms_model {
 
     int32_t n_optypes;
     ms_optype *optypes;
+
+    struct ms_shared_slot *shared; /* per node, for ms_kshare; freed with the model */
 };
 
 /* ms_onnx.c */

@@ -70,6 +70,7 @@ typedef struct ms_kctx {
                                  * folded from weights), so prepare may cache what it derives */
     uint8_t post_relu;          /* apply max(x, 0) to output 0 (a Relu fused into this node;
                                  * only set for kernels whose entry has fuse_relu) */
+    struct ms_shared_slot *shared; /* prepare: this node's slot in the model (ms_kshare) */
 } ms_kctx;
 
 struct ms_kernel {
@@ -99,6 +100,19 @@ const ms_tensor *ms_attr_tensor(const ms_node *n, const char *name);
 
 /* ---- errors ---------------------------------------------------------------------------- */
 /* Fill c->err with "Op node 'name': <message>" and return st. */
+/* ---- prepared state shared by the sessions of a model -------------------------------------
+ * A model is planned by many sessions (one per thread, per batch size in serve and batch);
+ * what prepare derives from a node's attributes and constant inputs alone (packed weights,
+ * built trees) is the same for all of them, so it is made once and kept by the model.
+ * In prepare: ms_kshared returns the state published for this node under `key` (whatever
+ * else the state depends on, e.g. a feature count; 0 if nothing), or NULL. Otherwise build
+ * your own and offer it with ms_kshare: the model takes it (and frees it with `release`
+ * when the model is freed) and the call returns it; or another session published first and
+ * the call frees yours and returns theirs; or a state under another key is published and
+ * the call returns NULL: yours stays private to the session. A shared state is read-only. */
+void *ms_kshared(const ms_kctx *c, uint64_t key);
+void *ms_kshare(const ms_kctx *c, uint64_t key, void *state, void (*release)(void *state));
+
 ms_status ms_kfail(ms_kctx *c, ms_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Common checks: each returns MS_OK or fails with a message naming the node and input. */

@@ -165,7 +165,10 @@ static void plan_release(ms_session *s)
     const ms_model *m = s->m;
     for (int i = 0; i < m->n_nodes; i++) {
         node_rt *rt = &s->nodes[i];
-        if (rt->state && m->kernels[i]->release) m->kernels[i]->release(rt->state);
+        /* a state the model keeps for all its sessions (ms_kshare) is freed with the model */
+        const ms_shared *sh = m->shared ? atomic_load(&m->shared[i].p) : NULL;
+        if (rt->state && m->kernels[i]->release && !(sh && sh->state == rt->state))
+            m->kernels[i]->release(rt->state);
         rt->state = NULL;
         rt->folded = 0;
     }
@@ -264,7 +267,10 @@ static ms_status plan_node(ms_session *s, int i, void **tmp, size_t *bytes_of, m
     c.scratch = scratch ? scratch : no_scratch;
     st = k->run(&c);
     ms_aligned_free(scratch);
-    if (!st && k->prepare && !rt->folded) st = k->prepare(&c, &rt->state);
+    if (!st && k->prepare && !rt->folded) {
+        c.shared = s->m->shared ? &s->m->shared[i] : NULL;
+        st = k->prepare(&c, &rt->state);
+    }
     return st;
 }
 

@@ -497,6 +497,70 @@ TEST(xgb_bad)
 }
 #endif
 
+/* ---- one ensemble for all sessions --------------------------------------------------- */
+
+static long g_allocs;
+static void *count_malloc(size_t n) { g_allocs++; return malloc(n); }
+static void *count_realloc(void *p, size_t n) { g_allocs++; return realloc(p, n); }
+
+/* Create a session on m and run rows x width: the allocations that took (into *allocs) and
+ * the scores (into y). The session is returned for the caller to free. */
+static ms_session *session_run(ms_model *m, const float *x, int64_t rows, int64_t width, float *y,
+                               long *allocs)
+{
+    ms_session *s = NULL;
+    ms_error err = {{0}};
+    ms_tensor in = {MS_DTYPE_FLOAT, 2, {rows, width}, (void *)x}, out;
+    g_allocs = 0;
+    if (ms_session_create(m, NULL, &s, &err) || ms_session_run(s, &in, 1, &out, 1, &err)) {
+        CHECK_MSG(0, "session: %s", err.msg);
+        ms_session_free(s);
+        return NULL;
+    }
+    *allocs = g_allocs;
+    memcpy(y, out.data, (size_t)rows * sizeof(float));
+    return s;
+}
+
+/* The sessions of a model share the ensemble built from its attributes (ms_kshare): a second
+ * session builds nothing, scores the same, and outlives the first; a session fed another
+ * feature count (the ensemble's layout depends on it) builds its own. Under ASan this also
+ * shows that each ensemble is freed once, by its owner. */
+TEST(sessions_share_the_ensemble)
+{
+    ens e;
+    good(&e);
+    e.width = -1; /* any feature count */
+    pbuf b = e_onnx(&e);
+    /* x = (0,-1): 4; (3,1): 7; (1.5,1): 1 + 5 = 6 (see good_model_runs) */
+    const float x2[] = {0, -1, 3, 1, 1.5f, 1}, x3[] = {0, -1, 9, 3, 1, 9, 1.5f, 1, 9};
+    const float want[] = {4, 7, 6};
+    ms_model *m = NULL;
+    ms_error err = {{0}};
+    CHECK(ms_model_load(b.p, b.n, &m, &err) == MS_OK);
+    ms_set_allocator(count_malloc, count_realloc, free);
+    float ya[3], yb[3], yc[3];
+    long na = 0, nb = 0, nc = 0;
+    ms_session *sa = m ? session_run(m, x2, 3, 2, ya, &na) : NULL;
+    ms_session *sb = m ? session_run(m, x2, 3, 2, yb, &nb) : NULL;
+    ms_session *sc = m ? session_run(m, x3, 3, 3, yc, &nc) : NULL;
+    ms_set_allocator(NULL, NULL, NULL);
+    CHECK(sa && sb && sc);
+    CHECK_MSG(nb < na && nc > nb, "allocations: first %ld, second %ld, other width %ld", na, nb, nc);
+    for (int i = 0; sa && sb && sc && i < 3; i++) {
+        CHECK_NEAR(ya[i], want[i], 1e-6);
+        CHECK(yb[i] == ya[i] && yc[i] == ya[i]);
+    }
+    ms_session_free(sa); /* the shared ensemble belongs to the model, not to the first session */
+    ms_tensor in = {MS_DTYPE_FLOAT, 2, {3, 2}, (void *)x2}, out;
+    CHECK(sb && ms_session_run(sb, &in, 1, &out, 1, &err) == MS_OK &&
+          ((float *)out.data)[1] == want[1]);
+    ms_session_free(sb);
+    ms_session_free(sc);
+    ms_model_free(m);
+    free(b.p);
+}
+
 /* ---- values ----------------------------------------------------------------------------- */
 
 /* One stump on x0 against 1.0 with `mode`: true -> leaf 10, false -> leaf 20. */
@@ -717,6 +781,7 @@ int main(void)
 #else
     RUN(xgb_refused_without_loader);
 #endif
+    RUN(sessions_share_the_ensemble);
     RUN(value_modes);
     RUN(value_post_transforms);
     RUN(value_aggregation);

@@ -388,14 +388,17 @@ typedef struct conv_state {
     int32_t xndim;
     int64_t xshape[MS_MAX_DIMS];
     conv_geom g;
-    float *data; /* implicit path: group gi at gi * ms_sgemm_pack_a_size(Mg, K) bytes; or NULL */
+    /* implicit path: group gi at gi * ms_sgemm_pack_a_size(Mg, K) bytes; or NULL. Usually the
+     * model's, shared by its sessions (ms_kshare); own_data when this session's alone. */
+    const float *data;
+    int own_data;
 } conv_state;
 
 static void conv_release(void *state)
 {
     conv_state *st = state;
     if (!st) return;
-    ms_aligned_free(st->data);
+    if (st->own_data) ms_aligned_free((void *)st->data);
     ms_free(st);
 }
 
@@ -428,18 +431,21 @@ static ms_status conv_prepare(ms_kctx *c, void **state)
     memcpy(cs->xshape, c->in[0]->shape, sizeof cs->xshape);
     cs->g = g;
     cs->data = NULL;
-    if (conv_is_implicit(&g) && g.Mg > 0) {
+    cs->own_data = 0;
+    /* the packing depends on W and the attributes alone: made once per model */
+    if (conv_is_implicit(&g) && g.Mg > 0 && !(cs->data = ms_kshared(c, 0))) {
         int64_t K = g.Cg * g.k_sp;
         size_t gsize = ms_sgemm_pack_a_size(g.Mg, K);
-        cs->data = ms_aligned_alloc(gsize * (size_t)g.group);
-        if (!cs->data) {
+        char *packed = ms_aligned_alloc(gsize * (size_t)g.group);
+        if (!packed) {
             ms_free(cs);
             return ms_kfail(c, MS_ERR_RUNTIME, "out of memory packing the weights");
         }
         const float *W = c->in[1]->data;
         for (int64_t gi = 0; gi < g.group; gi++)
-            ms_sgemm_pack_a(g.Mg, K, W + gi * g.Mg * K, K,
-                            (float *)((char *)cs->data + gsize * (size_t)gi));
+            ms_sgemm_pack_a(g.Mg, K, W + gi * g.Mg * K, K, (float *)(packed + gsize * (size_t)gi));
+        cs->data = ms_kshare(c, 0, packed, ms_aligned_free);
+        if (!cs->data) cs->data = (const float *)packed, cs->own_data = 1;
     }
     *state = cs;
     return MS_OK;

@@ -119,9 +119,12 @@ static void packed_b_release(void *state)
     ms_free(p);
 }
 
+/* The packing depends on B (a constant) and the node's attributes alone, so the sessions of a
+ * model share one (ms_kshare); the planner frees only a state that is not the model's. */
 static ms_status packed_b_make(ms_kctx *c, bool trans, int64_t K, int64_t N, const float *B,
                                void **state)
 {
+    if ((*state = ms_kshared(c, 0))) return MS_OK;
     packed_b *p = ms_malloc(sizeof *p);
     if (!p) return ms_kfail(c, MS_ERR_RUNTIME, "out of memory packing the weights");
     p->K = K;
@@ -132,7 +135,8 @@ static ms_status packed_b_make(ms_kctx *c, bool trans, int64_t K, int64_t N, con
         return ms_kfail(c, MS_ERR_RUNTIME, "out of memory packing the weights");
     }
     ms_sgemm_pack_b(trans, K, N, B, trans ? K : N, p->data);
-    *state = p;
+    *state = ms_kshare(c, 0, p, packed_b_release);
+    if (!*state) *state = p;
     return MS_OK;
 }
 

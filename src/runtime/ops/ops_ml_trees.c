@@ -444,17 +444,22 @@ static ms_status trees_compute(ms_kctx *c, const tree_op *op)
     return MS_OK;
 }
 
+static void trees_release(void *state) { op_free(state); }
+
+/* The ensemble depends on the attributes and the feature count alone (the key): the sessions of
+ * a model share one (ms_kshare); the planner frees only a state that is not the model's. */
 static ms_status trees_prepare(ms_kctx *c, void **state)
 {
     const ms_tensor *x = c->in[0];
+    int64_t width = x->shape[x->ndim - 1];
+    if ((*state = ms_kshared(c, (uint64_t)width))) return MS_OK;
     tree_op *op;
-    ms_status st = op_build(c->node, c->opset, x->shape[x->ndim - 1], &op, c->err);
+    ms_status st = op_build(c->node, c->opset, width, &op, c->err);
     if (st) return st;
-    *state = op;
+    *state = ms_kshare(c, (uint64_t)width, op, trees_release);
+    if (!*state) *state = op;
     return MS_OK;
 }
-
-static void trees_release(void *state) { op_free(state); }
 
 static ms_status trees_run(ms_kctx *c)
 {
