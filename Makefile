@@ -96,8 +96,8 @@ unit-asan:
 conformance: $(BUILD)/conformance
 	$(BUILD)/conformance --baseline tests/conformance_baseline.txt --table docs/CONFORMANCE.md
 
-# The runtime cross-built for Cortex-M4 (linked against newlib, no OS) and AArch64 Linux (the
-# runtime's unit tests run under qemu-aarch64): tests/cross/run.sh.
+# The runtime cross-built for Cortex-M4 (newlib, no OS; its unit tests run on QEMU's mps2-an386)
+# and AArch64 / armhf Linux (its unit tests run under qemu user mode): tests/cross/run.sh.
 cross:
 	@sh tests/cross/run.sh $(BUILD)/cross
 

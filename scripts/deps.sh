@@ -4,7 +4,8 @@
 set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev"
 test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server
-      gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu qemu-user"
+      gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
+      qemu-user qemu-system-arm"
 case "${1:-build}" in
   build) want=$build ;;
   test)  want=$test ;;

@@ -3,23 +3,39 @@
 #   cortex-m4  arm-none-eabi-gcc + newlib: src/runtime without ms_file.c (mmap) and ms_xgboost.c
 #              (cJSON), -DMS_NO_XGBOOST, warnings are errors; tests/cross/smoke.c linked with
 #              nosys.specs (a C library and no OS), so a symbol the runtime takes from POSIX,
-#              threads or files fails the link. Prints the code size. Linked, not run: running
-#              on a Cortex-M under qemu-system-arm is edge work still to come.
-#   aarch64    aarch64-linux-gnu-gcc: the same runtime sources and the unit tests that need only
-#              the runtime, run under qemu-aarch64: the portable C kernels (no AVX) against the
-#              same checks as on x86. -DMS_NO_XGBOOST there too (Debian ships no arm64 cJSON
-#              without multiarch), so test_trees checks that model.json is refused by name.
+#              threads or files fails the link (prints the code size); then smoke and the unit
+#              tests that need no threads or fork run bare on QEMU's mps2-an386 board
+#              (m4_start.c, m4.ld; printf and exit through semihosting).
+#   aarch64,   aarch64-linux-gnu-gcc and arm-linux-gnueabihf-gcc: the same runtime sources and the
+#   armhf      unit tests that need only the runtime, run under qemu-aarch64 / qemu-arm: the
+#              portable C kernels (no AVX) against the same checks as on x86, and on armhf with
+#              32-bit size_t and pointers, as on a microcontroller. -DMS_NO_XGBOOST there too
+#              (Debian ships no ARM cJSON without multiarch), so test_trees checks that
+#              model.json is refused by name, and test_badinput leaves out its JSON case
+#              (-DMS_TEST_NO_JSON): the malformed-model corpus runs with 32-bit sizes.
 # Usage: sh tests/cross/run.sh [BUILD_DIR]   (default build/cross). Last line "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 2
 B=${1:-build/cross}
 WARN="-Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers"
 FLAGS="-std=c11 -DMS_NO_XGBOOST $WARN -Iinclude -Isrc -Isrc/runtime"
 SRC=$(ls src/runtime/*.c src/runtime/ops/*.c | grep -v -e ms_file.c -e ms_xgboost.c)
-UNIT="test_elementwise test_fusion test_gemm test_ml test_pool_norm test_reduce test_session
-      test_shape test_trees"
+# On the Cortex-M4 (no threads, no fork): the runtime's unit tests but test_session (threads),
+# test_badinput (fork) and test_gemm (its shape sweep takes 2 minutes in QEMU; its portable C
+# path runs on aarch64 and armhf)
+M4_UNIT="test_elementwise test_fusion test_ml test_pool_norm test_reduce test_shape test_trees"
+UNIT="test_badinput test_elementwise test_fusion test_gemm test_ml test_pool_norm test_reduce
+      test_session test_shape test_trees"
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# A test passes when it exits 0 and its last line is "N passed, 0 failed".
+judge() { # label exit-code output
+  line=$(printf '%s\n' "$3" | tail -n 1)
+  case "$line" in *" passed, 0 failed") [ "$2" -eq 0 ] && { ok "$1: $line"; return; } ;; esac
+  printf '%s\n' "$3" | grep -v '^ok' | tail -n 20
+  bad "$1 (exit $2): $line"
+}
 
 # objects of $SRC for one target into $B/$1, archived as $B/$1/libmlship_core.a
 build_lib() { # target cc flags...
@@ -33,50 +49,61 @@ build_lib() { # target cc flags...
 
 # ---- Cortex-M4 ----
 M4="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+M4_LINK="-ffunction-sections -fdata-sections -Wl,--gc-sections"
+m4_run() { # name source: built with newlib's semihosting (rdimon) and run on mps2-an386
+  u=$1
+  if ! arm-none-eabi-gcc $FLAGS -D_POSIX_C_SOURCE=200809L $M4 -Os -Itests/unit $M4_LINK \
+       --specs=rdimon.specs -nostartfiles -T tests/cross/m4.ld tests/cross/m4_start.c "$2" \
+       "$B/cortex-m4/libmlship_core.a" -lm -o "$B/cortex-m4/$u.elf"
+  then bad "cortex-m4: $u does not build"; return; fi
+  out=$(timeout 600 qemu-system-arm -M mps2-an386 -nographic \
+          -semihosting-config enable=on,target=native -kernel "$B/cortex-m4/$u.elf" 2>&1)
+  judge "cortex-m4: $u on qemu mps2-an386" $? "$out"
+}
 if ! command -v arm-none-eabi-gcc >/dev/null; then
   bad "cortex-m4: arm-none-eabi-gcc missing (scripts/deps.sh test installs gcc-arm-none-eabi)"
 elif build_lib cortex-m4 arm-none-eabi-gcc $M4 -Os -ffunction-sections -fdata-sections; then
   ok "cortex-m4: the runtime builds (arm-none-eabi-gcc -Os, warnings are errors)"
-  if arm-none-eabi-gcc $FLAGS $M4 -Os -Itests/unit -ffunction-sections -fdata-sections \
-       -Wl,--gc-sections --specs=nosys.specs tests/cross/smoke.c "$B/cortex-m4/libmlship_core.a" \
-       -lm -o "$B/cortex-m4/smoke.elf" 2> "$B/cortex-m4/link.log"; then
-    ok "cortex-m4: smoke program links against newlib with no OS"
-    arm-none-eabi-size "$B/cortex-m4/smoke.elf" | tail -n 1 |
-      awk '{printf "     smoke.elf: %d bytes of code and constants, %d of data\n", $1, $2 + $3}'
+  if arm-none-eabi-gcc $FLAGS $M4 -Os -Itests/unit $M4_LINK --specs=nosys.specs \
+       tests/cross/smoke.c "$B/cortex-m4/libmlship_core.a" -lm -o "$B/cortex-m4/smoke_nosys.elf" \
+       2> "$B/cortex-m4/link.log"; then
+    ok "cortex-m4: smoke program links against newlib with no OS (nosys)"
+    arm-none-eabi-size "$B/cortex-m4/smoke_nosys.elf" | tail -n 1 |
+      awk '{printf "     smoke: %d bytes of code and constants, %d of data\n", $1, $2 + $3}'
   else
     grep -v warning "$B/cortex-m4/link.log" | head -n 20
     bad "cortex-m4: smoke program does not link with nosys.specs"
+  fi
+  if command -v qemu-system-arm >/dev/null; then
+    m4_run smoke tests/cross/smoke.c
+    for u in $M4_UNIT; do m4_run "$u" "tests/unit/$u.c"; done
+  else
+    bad "cortex-m4: qemu-system-arm missing (scripts/deps.sh test installs it)"
   fi
 else
   bad "cortex-m4: the runtime does not build"
 fi
 
-# ---- AArch64 Linux, run under qemu ----
-A=aarch64-linux-gnu-gcc
-if ! command -v $A >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
-  bad "aarch64: $A or qemu-aarch64 missing (scripts/deps.sh test installs them)"
-elif build_lib aarch64 $A -O2; then
-  ok "aarch64: the runtime builds"
-  run() { # name binary
-    out=$(QEMU_LD_PREFIX=/usr/aarch64-linux-gnu timeout 600 qemu-aarch64 "$2" 2>&1); rc=$?
-    line=$(printf '%s\n' "$out" | tail -n 1)
-    case "$line" in
-      *" passed, 0 failed") [ $rc -eq 0 ] && { ok "aarch64: $1: $line"; return; } ;;
-    esac
-    printf '%s\n' "$out" | grep -v '^ok' | tail -n 20
-    bad "aarch64: $1 (exit $rc): $line"
-  }
-  if $A $FLAGS -O2 -Itests/unit tests/cross/smoke.c "$B/aarch64/libmlship_core.a" -lm \
-       -o "$B/aarch64/smoke"; then run smoke "$B/aarch64/smoke"
-  else bad "aarch64: smoke does not build"; fi
-  for t in $UNIT; do
-    if $A $FLAGS -O2 -Itests/unit "tests/unit/$t.c" "$B/aarch64/libmlship_core.a" -lm -lpthread \
-         -o "$B/aarch64/$t"; then run "$t" "$B/aarch64/$t"
-    else bad "aarch64: $t does not build"; fi
+# ---- Linux on ARM, run under qemu user mode: AArch64 (64-bit) and armhf (32-bit: size_t and
+# pointers of 32 bits, as on a microcontroller) ----
+linux_target() { # name cc qemu
+  t=$1; cc=$2; q=$3; sysroot=/usr/${cc%-gcc}
+  if ! command -v "$cc" >/dev/null || ! command -v "$q" >/dev/null; then
+    bad "$t: $cc or $q missing (scripts/deps.sh test installs them)"; return
+  fi
+  if ! build_lib "$t" "$cc" -O2; then bad "$t: the runtime does not build"; return; fi
+  ok "$t: the runtime builds"
+  for u in smoke $UNIT; do
+    src=tests/unit/$u.c; [ "$u" = smoke ] && src=tests/cross/smoke.c
+    if ! "$cc" $FLAGS -D_POSIX_C_SOURCE=200809L -DMS_TEST_NO_JSON -O2 -Itests/unit "$src" \
+         "$B/$t/libmlship_core.a" -lm -lpthread -o "$B/$t/$u"
+    then bad "$t: $u does not build"; continue; fi
+    out=$(QEMU_LD_PREFIX=$sysroot timeout 600 "$q" "$B/$t/$u" 2>&1)
+    judge "$t: $u" $? "$out"
   done
-else
-  bad "aarch64: the runtime does not build"
-fi
+}
+linux_target aarch64 aarch64-linux-gnu-gcc qemu-aarch64
+linux_target armhf arm-linux-gnueabihf-gcc qemu-arm
 
 echo "cross: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
