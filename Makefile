@@ -97,7 +97,7 @@ conformance: $(BUILD)/conformance
 	$(BUILD)/conformance --baseline tests/conformance_baseline.txt --table docs/CONFORMANCE.md
 
 # The runtime cross-built for Cortex-M4 (newlib, no OS; its unit tests run on QEMU's mps2-an386)
-# and AArch64 / armhf Linux (its unit tests run under qemu user mode): tests/cross/run.sh.
+# AArch64 / armhf Linux (under qemu user mode) and wasm32-wasi (in Node): tests/cross/run.sh.
 cross:
 	@sh tests/cross/run.sh $(BUILD)/cross
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every test, in order: builds (gcc and clang, warnings are errors), unit tests, unit tests
 # again under ASan+UBSan, ONNX conformance, CLI end-to-end, fuzz-corpus replay, and the runtime
-# cross-built for Cortex-M4, AArch64 and armhf with its unit tests run under qemu.
+# cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
+# (qemu, Node).
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Cross builds of the runtime (libmlship core), the ground the edge targets stand on:
+# Cross builds of the runtime (libmlship core), the ground the edge targets stand on (ARM64
+# Linux, Cortex-M, WebAssembly):
 #   cortex-m4  arm-none-eabi-gcc + newlib: src/runtime without ms_file.c (mmap) and ms_xgboost.c
 #              (cJSON), -DMS_NO_XGBOOST, warnings are errors; tests/cross/smoke.c linked with
 #              nosys.specs (a C library and no OS), so a symbol the runtime takes from POSIX,
@@ -13,6 +14,8 @@
 #              (Debian ships no ARM cJSON without multiarch), so test_trees checks that
 #              model.json is refused by name, and test_badinput leaves out its JSON case
 #              (-DMS_TEST_NO_JSON): the malformed-model corpus runs with 32-bit sizes.
+#   wasm32     clang-14 --target=wasm32-wasi with Debian's wasi-libc: the same sources, smoke and
+#              the unit tests that need no threads or fork, run in Node's WASI (wasi_run.mjs).
 # Usage: sh tests/cross/run.sh [BUILD_DIR]   (default build/cross). Last line "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 2
 B=${1:-build/cross}
@@ -38,13 +41,13 @@ judge() { # label exit-code output
 }
 
 # objects of $SRC for one target into $B/$1, archived as $B/$1/libmlship_core.a
-build_lib() { # target cc flags...
-  t=$1; cc=$2; shift 2
+build_lib() { # target "cc [flags]" ar flags...
+  t=$1; cc=$2; ar=$3; shift 3
   mkdir -p "$B/$t" && rm -f "$B/$t"/*.o "$B/$t/libmlship_core.a"
   for f in $SRC; do
     $cc $FLAGS "$@" -c "$f" -o "$B/$t/$(basename "$f" .c).o" || return 1
   done
-  ${cc%gcc}ar rcs "$B/$t/libmlship_core.a" "$B/$t"/*.o
+  $ar rcs "$B/$t/libmlship_core.a" "$B/$t"/*.o
 }
 
 # ---- Cortex-M4 ----
@@ -62,7 +65,8 @@ m4_run() { # name source: built with newlib's semihosting (rdimon) and run on mp
 }
 if ! command -v arm-none-eabi-gcc >/dev/null; then
   bad "cortex-m4: arm-none-eabi-gcc missing (scripts/deps.sh test installs gcc-arm-none-eabi)"
-elif build_lib cortex-m4 arm-none-eabi-gcc $M4 -Os -ffunction-sections -fdata-sections; then
+elif build_lib cortex-m4 arm-none-eabi-gcc arm-none-eabi-ar $M4 -Os -ffunction-sections \
+       -fdata-sections; then
   ok "cortex-m4: the runtime builds (arm-none-eabi-gcc -Os, warnings are errors)"
   if arm-none-eabi-gcc $FLAGS $M4 -Os -Itests/unit $M4_LINK --specs=nosys.specs \
        tests/cross/smoke.c "$B/cortex-m4/libmlship_core.a" -lm -o "$B/cortex-m4/smoke_nosys.elf" \
@@ -91,7 +95,7 @@ linux_target() { # name cc qemu
   if ! command -v "$cc" >/dev/null || ! command -v "$q" >/dev/null; then
     bad "$t: $cc or $q missing (scripts/deps.sh test installs them)"; return
   fi
-  if ! build_lib "$t" "$cc" -O2; then bad "$t: the runtime does not build"; return; fi
+  if ! build_lib "$t" "$cc" "${cc%gcc}ar" -O2; then bad "$t: the runtime does not build"; return; fi
   ok "$t: the runtime builds"
   for u in smoke $UNIT; do
     src=tests/unit/$u.c; [ "$u" = smoke ] && src=tests/cross/smoke.c
@@ -104,6 +108,28 @@ linux_target() { # name cc qemu
 }
 linux_target aarch64 aarch64-linux-gnu-gcc qemu-aarch64
 linux_target armhf arm-linux-gnueabihf-gcc qemu-arm
+
+# ---- WebAssembly (wasm32-wasi: clang + wasi-libc), run in Node's WASI ----
+W="clang-14 --target=wasm32-wasi"
+WASM_UNIT="$M4_UNIT test_gemm"
+NODE="node --no-warnings"
+case "$(node --version 2>/dev/null)" in v1[0-9].*) NODE="$NODE --experimental-wasi-unstable-preview1" ;; esac
+if ! command -v clang-14 >/dev/null || ! command -v node >/dev/null ||
+   [ ! -d /usr/include/wasm32-wasi ]; then
+  bad "wasm32: clang-14, wasi-libc or node missing (scripts/deps.sh test installs them)"
+elif build_lib wasm32 "$W" llvm-ar-14 -O2; then
+  ok "wasm32: the runtime builds (clang --target=wasm32-wasi, warnings are errors)"
+  for u in smoke $WASM_UNIT; do
+    src=tests/unit/$u.c; [ "$u" = smoke ] && src=tests/cross/smoke.c
+    if ! $W $FLAGS -D_POSIX_C_SOURCE=200809L -O2 -Itests/unit "$src" "$B/wasm32/libmlship_core.a" \
+         -lm -o "$B/wasm32/$u.wasm"
+    then bad "wasm32: $u does not build"; continue; fi
+    out=$(timeout 600 $NODE tests/cross/wasi_run.mjs "$B/wasm32/$u.wasm" 2>&1)
+    judge "wasm32: $u in node" $? "$out"
+  done
+else
+  bad "wasm32: the runtime does not build"
+fi
 
 echo "cross: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
