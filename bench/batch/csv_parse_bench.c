@@ -77,7 +77,10 @@ static double parse_file(const char *base, size_t size, int nthreads, const int 
     const char *at = body;
     for (int i = 0; i < nthreads; i++) {
         const char *e = i == nthreads - 1 ? end : body + (size_t)(end - body) * (i + 1) / nthreads;
-        if (e < end) e = memchr(e, '\n', (size_t)(end - e)) + 1; /* whole rows per part */
+        if (e < end) { /* whole rows per part */
+            const char *nl = memchr(e, '\n', (size_t)(end - e));
+            e = nl ? nl + 1 : end;
+        }
         parts[i] = (part){at, e, end, map, nmap, 0, 0, 0};
         at = e;
     }

@@ -76,7 +76,8 @@ ms_status ms_kfail(ms_kctx *c, ms_status st, const char *fmt, ...)
     if (n->name[0])
         snprintf(c->err->msg, sizeof c->err->msg, "%s node '%s': %s", n->op_type, n->name, msg);
     else
-        snprintf(c->err->msg, sizeof c->err->msg, "%s node #%d: %s", n->op_type, (int)n->index, msg);
+        snprintf(c->err->msg, sizeof c->err->msg, "%s node #%d: %s", n->op_type, (int)n->index,
+                 msg);
     return st;
 }
 
