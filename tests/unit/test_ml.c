@@ -6,6 +6,7 @@
  * MS_ERR_UNSUPPORTED), never a crash. The end-to-end checks against scikit-learn are the
  * fixtures in tests/fixtures/ml (tests/fixtures/make_ml.py). */
 #include "ms_op.h"
+#include "kcall.h"
 #include "mstest.h"
 #include "onnx_build.h"
 
@@ -13,34 +14,9 @@
 
 /* ---- one kernel invocation ---------------------------------------------------------------- */
 
-typedef struct call {
-    ms_node node;
-    ms_attr attrs[16];
-    int32_t ids_in[4], ids_out[2];
-    const ms_tensor *in[4];
-    ms_tensor out[2];
-    ms_tensor *outp[2];
-    ms_error err;
-    ms_kctx c;
-    void *bufs[3];
-} call;
-
-static void call_init(call *k, const char *op, int opset, int n_in, int n_out)
-{
-    memset(k, 0, sizeof *k);
-    k->node.name = "t";
-    k->node.op_type = op;
-    k->node.domain = "ai.onnx.ml";
-    k->node.n_in = n_in;
-    k->node.n_out = n_out;
-    k->node.in = k->ids_in;
-    k->node.out = k->ids_out;
-    k->node.attrs = k->attrs;
-    k->node.opset = opset;
-    for (int i = 0; i < n_out; i++) k->outp[i] = &k->out[i];
-    k->c = (ms_kctx){.node = &k->node, .opset = opset, .n_in = n_in, .n_out = n_out,
-                     .in = k->in, .out = k->outp, .err = &k->err};
-}
+/* one kernel invocation (kcall.h); every node here is in the ai.onnx.ml domain */
+#define call_init(k, op, opset, n_in, n_out)                                                   \
+    call_init_domain(k, "ai.onnx.ml", op, opset, n_in, n_out)
 
 static ms_attr *attr_new(call *k, const char *name, ms_attr_type t)
 {

@@ -2,38 +2,13 @@
  * attributes and inputs, unsupported dtypes), integer paths, stability and tie rules. Kernels
  * are called directly through the registry with a hand-built node. */
 #include "ms_op.h"
+#include "kcall.h"
 #include "mstest.h"
 
 #include <stdlib.h>
 
-/* One kernel invocation: up to 3 inputs, 2 outputs, 4 attributes. */
-typedef struct call {
-    ms_node node;
-    ms_attr attrs[4];
-    int32_t ids_in[3], ids_out[2];
-    const ms_tensor *in[3];
-    ms_tensor out[2];
-    ms_tensor *outp[2];
-    ms_error err;
-    ms_kctx c;
-} call;
-
-static void call_init(call *k, const char *op, int opset, int n_in, int n_out)
-{
-    memset(k, 0, sizeof *k);
-    k->node.name = "t";
-    k->node.op_type = op;
-    k->node.domain = "";
-    k->node.n_in = n_in;
-    k->node.n_out = n_out;
-    k->node.in = k->ids_in;
-    k->node.out = k->ids_out;
-    k->node.attrs = k->attrs;
-    k->node.opset = opset;
-    for (int i = 0; i < n_out; i++) k->outp[i] = &k->out[i];
-    k->c = (ms_kctx){.node = &k->node, .opset = opset, .n_in = n_in, .n_out = n_out,
-                     .in = k->in, .out = k->outp, .err = &k->err};
-}
+/* one kernel invocation (kcall.h); every node here is in the default (ai.onnx) domain */
+#define call_init(k, op, opset, n_in, n_out) call_init_domain(k, "", op, opset, n_in, n_out)
 
 static void attr_int(call *k, const char *name, int64_t v)
 {
