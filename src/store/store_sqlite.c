@@ -93,11 +93,8 @@ static ms_status sq_prep(sq_store *s, const char *sql, sqlite3_stmt **st, ms_err
 }
 
 /* Bind by format: 's' text (NULL binds NULL), 'i' int64, 'n' int. Texts must outlive the step. */
-static void sq_bind(sqlite3_stmt *st, const char *fmt, ...)
+static void sq_vbind(sqlite3_stmt *st, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_reset(st);
     for (int i = 1; *fmt; fmt++, i++) {
         if (*fmt == 's') {
             const char *v = va_arg(ap, const char *);
@@ -109,6 +106,14 @@ static void sq_bind(sqlite3_stmt *st, const char *fmt, ...)
             sqlite3_bind_int(st, i, va_arg(ap, int));
         }
     }
+}
+
+static void sq_bind(sqlite3_stmt *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_reset(st);
+    sq_vbind(st, fmt, ap);
     va_end(ap);
 }
 
@@ -130,20 +135,9 @@ static ms_status sq_run(sq_store *s, const char *sql, const char *fmt, ms_error 
     sqlite3_stmt *st = NULL;
     ms_status r = sq_prep(s, sql, &st, err);
     if (r != MS_OK) return r;
-    /* re-dispatch the varargs through a tiny local binder */
-    va_list ap;
+    va_list ap; /* the texts live until this call returns, past the step */
     va_start(ap, err);
-    for (int i = 1; *fmt; fmt++, i++) {
-        if (*fmt == 's') {
-            const char *v = va_arg(ap, const char *);
-            if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-            else sqlite3_bind_null(st, i);
-        } else if (*fmt == 'i') {
-            sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-        } else {
-            sqlite3_bind_int(st, i, va_arg(ap, int));
-        }
-    }
+    sq_vbind(st, fmt, ap);
     va_end(ap);
     r = sq_done(s, st, sql, err);
     sqlite3_finalize(st);
