@@ -128,9 +128,10 @@ int ms_model_output_labels(const ms_model *m, int i, ms_dtype *label_type, int64
 int64_t ms_model_ir_version(const ms_model *m);
 const char *ms_model_producer(const ms_model *m); /* "name version", or "" */
 int ms_model_num_opsets(const ms_model *m);
-/* The i-th opset import: domain ("" is ai.onnx) and version. */
+/* The i-th opset import: domain ("" is ai.onnx) and version; "" and 0 when i is out of range. */
 void ms_model_opset(const ms_model *m, int i, const char **domain, int64_t *version);
-/* The distinct operators the graph uses, in first-use order. */
+/* The distinct operators the graph uses, in first-use order ("", "", 0 when i is out of range).
+ * Every accessor takes any index: out of range is NULL, 0 or "", never a read past an array. */
 int ms_model_num_ops(const ms_model *m);
 void ms_model_op(const ms_model *m, int i, const char **domain, const char **op_type,
                  int *supported);

@@ -77,7 +77,9 @@ const ms_value_info *ms_model_output(const ms_model *m, int i)
 int ms_model_output_labels(const ms_model *m, int i, ms_dtype *label_type, int64_t *n_labels,
                            const void **labels)
 {
-    if (i < 0 || i >= m->n_outputs || m->output_zipmap[i] < 0) return 0;
+    /* output_zipmap is optional: a loader whose graphs never end in a ZipMap (XGBoost's
+     * model.json) leaves it NULL, which means "no output is a label map" */
+    if (i < 0 || i >= m->n_outputs || !m->output_zipmap || m->output_zipmap[i] < 0) return 0;
     const ms_node *n = &m->nodes[m->output_zipmap[i]];
     const int64_t *ints;
     const char *const *strs;
@@ -97,6 +99,10 @@ int ms_model_num_opsets(const ms_model *m) { return m->n_opsets; }
 
 void ms_model_opset(const ms_model *m, int i, const char **domain, int64_t *version)
 {
+    if (i < 0 || i >= m->n_opsets) {
+        *domain = "", *version = 0;
+        return;
+    }
     *domain = m->opsets[i].domain;
     *version = m->opsets[i].version;
 }
@@ -106,6 +112,10 @@ int ms_model_num_ops(const ms_model *m) { return m->n_optypes; }
 void ms_model_op(const ms_model *m, int i, const char **domain, const char **op_type,
                  int *supported)
 {
+    if (i < 0 || i >= m->n_optypes) {
+        *domain = "", *op_type = "", *supported = 0;
+        return;
+    }
     *domain = m->optypes[i].domain;
     *op_type = m->optypes[i].op_type;
     *supported = m->optypes[i].supported;
