@@ -42,6 +42,7 @@ if [ -z "${MLSHIP_TEST_PG_URL:-}" ]; then
   [ -f "$MLSHIP_SERVICES_ENV" ] && . "./$MLSHIP_SERVICES_ENV"
 fi
 
+stage layers      sh scripts/check_layers.sh
 stage build-gcc   make -j"$JOBS" all build/conformance
 stage build-clang make -j"$JOBS" BUILD=build/clang CC=clang all
 stage unit        make -j"$JOBS" unit
