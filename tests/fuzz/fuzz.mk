@@ -10,14 +10,15 @@
 #       replays the corpora and tests/fuzz/regress/<driver>/ once, without fuzzing, with the
 #       ordinary compiler and the unit-asan sanitizers (like SQLite's fuzzcheck).
 #
-# Drivers: model (loader + planner + kernels), tensor (TensorProto decoding), and npy and json
-# for the codecs. Their contract is in tests/fuzz/fuzz_common.h.
+# Drivers: model (loader + planner + kernels), tensor (TensorProto decoding), npy and json
+# for the codecs, and csvnum (CSV numbers and the float printer, differential against strtof). Their contract is in tests/fuzz/fuzz_common.h.
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS ?= model tensor $(if $(wildcard src/codec/codec_npy.h),npy) $(if $(wildcard src/codec/codec_json.h),json)
+FUZZ_TARGETS ?= model tensor $(if $(wildcard src/codec/codec_npy.h),npy) $(if $(wildcard src/codec/codec_json.h),json) \
+                $(if $(wildcard src/codec/codec_csv.h),csvnum)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Isrc/runtime
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(CODEC_SRC))
@@ -46,7 +47,7 @@ fuzz-corpus: $(FUZZ_DIR)/corpus_model
 fuzz: fuzz-build fuzz-corpus
 	@fail=0; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/artifacts/$$t $(FUZZ_DIR)/corpus_$$t; \
-	  case $$t in model|tensor) dict=onnx;; *) dict=$$t;; esac; \
+	  case $$t in model|tensor) dict=onnx;; csvnum) dict=json;; *) dict=$$t;; esac; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPTS) $(FUZZ_FORK) -max_total_time=$(FUZZ_SECONDS) \
 	    -dict=tests/fuzz/$$dict.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ \

@@ -39,7 +39,7 @@ static void *fz_realloc(void *p, size_t n)
 
 static void fz_init(void) { ms_set_allocator(fz_alloc, fz_realloc, free); }
 
-static void fz_expect(const char *call, ms_status st, const ms_error *err)
+static inline void fz_expect(const char *call, ms_status st, const ms_error *err)
 {
     if (st == MS_OK) return;
     int ok = st == MS_ERR_INVALID || st == MS_ERR_UNSUPPORTED ||
@@ -51,7 +51,7 @@ static void fz_expect(const char *call, ms_status st, const ms_error *err)
 }
 
 /* Read every byte of a tensor's data (a bogus view then shows up under ASan). */
-static unsigned fz_touch(const ms_tensor *t)
+static inline unsigned fz_touch(const ms_tensor *t)
 {
     unsigned acc = 0;
     int64_t n = ms_tensor_numel(t);

@@ -1,12 +1,13 @@
 #!/bin/sh
 # make_corpus.sh OUT_DIR: seed corpora for the fuzz drivers, derived from the ONNX test data
-# (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json}.
+# (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json,csvnum}.
 #   corpus_model:  every model.onnx under the test data up to 64 KB, and the ai.onnx.ml and
 #                  XGBoost fixtures (tests/fixtures/ml/*/model.{onnx,json}) up to 64 KB
 #   corpus_tensor: the first input of every node test up to 16 KB
 #   corpus_npy:    .npy files of each supported dtype and a few shapes (numpy when present,
 #                  else a handful written by hand)
 #   corpus_json:   inference requests covering each datatype and the nested "data" form
+#   corpus_csvnum: number spellings and rows of them (pandas' repr, float32 edges, nan/inf)
 set -eu
 out=${1:-build/fuzz}
 data=${MS_TESTDATA:-/usr/share/libonnx-testdata/data}
@@ -58,4 +59,15 @@ printf '%s' '{"inputs":[{"name":"x","shape":[],"datatype":"FP64","data":[0.1]}],
 for t in INT8 INT16 INT32 UINT16 UINT32 UINT64 FP16 BYTES; do
   printf '{"inputs":[{"name":"x","shape":[2],"datatype":"%s","data":[1,2]}]}' "$t" > "$j/$t.json"
 done
-echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json"
+# CSV numbers: the spellings pandas and repr(float) write, the edges of float32, the forms the
+# fast path must hand to strtof, and rows of them
+c=$out/corpus_csvnum; mkdir -p "$c"; k=0
+for v in 0 -0 1 0.1 -2.5 3.4028235e+38 3.4028236e+38 1e-45 1.4e-45 7e-46 1e400 -1e400 \
+         0.30000000000000004 123456789012345678901234567890 1.00000005960464477539 16777217 \
+         1e+22 1e23 .5 5. +7 ' 42 ' nan NaN -inf Infinity 0x1p3 1e 1e+ - . '' 1,2,3 \
+         '0.1,,2.5e3,-0' '1.7976931348623157e308,2' 'a,1' '9999999999999999,0.000001'; do
+  printf '%s' "$v" > "$c/n$k"; k=$((k + 1))
+done
+printf '\000\000\200\077' > "$c/f_one"; printf '\001\000\000\000' > "$c/f_denorm"
+printf '\377\377\177\177' > "$c/f_max"; printf '\000\000\000\200' > "$c/f_negzero"
+echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum"

@@ -1,0 +1,119 @@
+/* test_codec_csv.c: the CSV number parser and the float printer of src/codec/codec_csv.c.
+ * References: the float32 bit patterns IEEE 754 rounding gives (hand-checked: 0.1 is
+ * 0x3dcccccd, 16777217 rounds to even 16777216, ...) and the C library's strtof on the same
+ * text; the printer must read back bit-exactly and use the short spellings its header
+ * promises. The fuzz driver tests/fuzz/fuzz_csvnum.c does the same on random input. */
+#include "mstest.h"
+
+#include "codec/codec_csv.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static uint32_t bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static int parse(const char *s, float *out) { return mc_parse_f32(s, strlen(s), out); }
+
+TEST(parse_hand_checked_bits)
+{
+    static const struct { const char *s; uint32_t want; } cases[] = {
+        {"0", 0x00000000u},          {"-0", 0x80000000u},           {"1", 0x3f800000u},
+        {"0.1", 0x3dcccccdu},        {"-2.5", 0xc0200000u},         {"16777217", 0x4b800000u},
+        {"16777219", 0x4b800002u},   {"3.4028235e38", 0x7f7fffffu}, {"1e-45", 0x00000001u},
+        {"1.17549435e-38", 0x00800000u}, {" 42 ", 0x42280000u},    {"+7", 0x40e00000u},
+        {".5", 0x3f000000u},         {"5.", 0x40a00000u},           {"1e400", 0x7f800000u},
+        {"-inf", 0xff800000u},       {"0.30000000000000004", 0x3e99999au},
+        /* 17 significant digits as repr(float) / pandas write them: double-rounding cases */
+        {"0.10000000149011612", 0x3dcccccdu}, {"1.0000000596046448", 0x3f800001u},
+        {"1.0000001788139343", 0x3f800001u},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float f = -1;
+        CHECK_MSG(parse(cases[i].s, &f) == 0, "'%s' refused", cases[i].s);
+        CHECK_MSG(bits(f) == cases[i].want, "'%s' -> 0x%08x, want 0x%08x", cases[i].s, bits(f),
+                  cases[i].want);
+    }
+}
+
+TEST(parse_refuses_non_numbers)
+{
+    static const char *bad[] = {"", " ", "-", ".", "e5", "1e", "1e+", "1.2.3", "1,5", "abc",
+                                "12a", "--1", "0x", "1 2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        float f;
+        CHECK_MSG(parse(bad[i], &f) != 0, "'%s' accepted as %g", bad[i], f);
+    }
+    float f;
+    CHECK(parse("nan", &f) == 0 && isnan(f)); /* the spelling is a number; policy is above */
+}
+
+/* 200,000 pseudo-random decimals of up to 17 digits and exponents -45..38, as strtof reads them */
+TEST(parse_agrees_with_strtof)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char s[64];
+    int bad = 0;
+    for (int i = 0; i < 200000 && bad < 5; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int digits = 1 + (int)(x % 17), e = (int)((x >> 8) % 84) - 45;
+        uint64_t m = (x >> 16) % 100000000000000000ull;
+        int n = snprintf(s, sizeof s, "%s%.*llu", (x >> 60) & 1 ? "-" : "", digits,
+                         (unsigned long long)m);
+        if ((x >> 58) & 1) n += snprintf(s + n, sizeof s - (size_t)n, "e%d", e);
+        else if (digits > 1) { /* put a decimal point inside */
+            int at = 1 + (int)((x >> 40) % (uint64_t)(digits - 1)) + (s[0] == '-');
+            memmove(s + at + 1, s + at, (size_t)(n - at + 1));
+            s[at] = '.';
+        }
+        float got, want = strtof(s, NULL);
+        if (parse(s, &got) != 0 || bits(got) != bits(want)) {
+            bad++;
+            CHECK_MSG(0, "'%s': got %.9g, strtof %.9g", s, got, want);
+        }
+    }
+}
+
+TEST(format_round_trips_and_is_short)
+{
+    static const struct { float f; const char *want; } cases[] = {
+        {0.1f, "0.1"}, {1.0f, "1"}, {-2.5f, "-2.5"}, {0.0f, "0"}, {100.0f, "100"},
+        {0.3f, "0.3"}, {123456.0f, "123456"},
+    };
+    char out[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int n = mc_format_f32(out, cases[i].f);
+        CHECK_MSG(n == (int)strlen(cases[i].want) && memcmp(out, cases[i].want, (size_t)n) == 0,
+                  "%.9g printed '%.*s', want '%s'", cases[i].f, n, out, cases[i].want);
+    }
+    CHECK(mc_format_f32(out, NAN) == 4 && memcmp(out, "null", 4) == 0);
+    CHECK(mc_format_f32(out, INFINITY) == 4 && memcmp(out, "null", 4) == 0);
+    /* every 9973rd float32 bit pattern reads back exactly */
+    int bad = 0;
+    for (uint64_t u = 0; u < 0x100000000ull && bad < 5; u += 9973) {
+        float f;
+        uint32_t b = (uint32_t)u;
+        memcpy(&f, &b, 4);
+        if (!isfinite(f)) continue;
+        int n = mc_format_f32(out, f);
+        out[n] = 0;
+        float back = strtof(out, NULL);
+        if (n >= 32 || bits(back) != b) {
+            bad++;
+            CHECK_MSG(0, "0x%08x printed '%s' reads back as 0x%08x", b, out, bits(back));
+        }
+    }
+}
+
+int main(void)
+{
+    RUN(parse_hand_checked_bits);
+    RUN(parse_refuses_non_numbers);
+    RUN(parse_agrees_with_strtof);
+    RUN(format_round_trips_and_is_short);
+    return mstest_summary();
+}
