@@ -42,7 +42,7 @@ SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps run test unit unit-asan conformance cross badinput fuzz install clean bench
+.PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
 
 all: $(BUILD)/mlship $(BUILD)/libmlship.a
 
@@ -56,6 +56,23 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libmlship.a: $(RUNTIME_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+# The edge core: the runtime without its mmap loader (ms_file.c) and XGBoost's JSON loader
+# (ms_xgboost.c, which needs cJSON), with -DMS_NO_XGBOOST so model.json is refused by name.
+# What a microcontroller or a browser links; tests/cross/run.sh builds it for every target:
+#   make core BUILD=build/m4 CC=arm-none-eabi-gcc AR=arm-none-eabi-ar CORE_CFLAGS="-mcpu=... -Os"
+CORE_SRC    := $(filter-out src/runtime/ms_file.c src/runtime/ms_xgboost.c,$(RUNTIME_SRC))
+CORE_CFLAGS ?= $(OPT)
+CORE_OBJ    := $(patsubst %.c,$(BUILD)/core/%.o,$(CORE_SRC))
+
+$(BUILD)/core/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -DMS_NO_XGBOOST $(WARN) $(CORE_CFLAGS) -Iinclude -Isrc -Isrc/runtime -MMD -MP -c $< -o $@
+
+$(BUILD)/libmlship_core.a: $(CORE_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
+
+core: $(BUILD)/libmlship_core.a
 
 $(BUILD)/libmlship_codec.a: $(CODEC_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Cross builds of the runtime (libmlship core), the ground the edge targets stand on (ARM64
 # Linux, Cortex-M, WebAssembly):
-#   cortex-m4  arm-none-eabi-gcc + newlib: src/runtime without ms_file.c (mmap) and ms_xgboost.c
-#              (cJSON), -DMS_NO_XGBOOST, warnings are errors; tests/cross/smoke.c linked with
+#   cortex-m4  arm-none-eabi-gcc + newlib: the edge core (`make core`: src/runtime without
+#              ms_file.c (mmap) and ms_xgboost.c (cJSON), -DMS_NO_XGBOOST), warnings are errors; tests/cross/smoke.c linked with
 #              nosys.specs (a C library and no OS), so a symbol the runtime takes from POSIX,
 #              threads or files fails the link (prints the code size); then smoke and the unit
 #              tests that need no threads or fork run bare on QEMU's mps2-an386 board
@@ -21,7 +21,6 @@ cd "$(dirname "$0")/../.." || exit 2
 B=${1:-build/cross}
 WARN="-Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers"
 FLAGS="-std=c11 -DMS_NO_XGBOOST $WARN -Iinclude -Isrc -Isrc/runtime"
-SRC=$(ls src/runtime/*.c src/runtime/ops/*.c | grep -v -e ms_file.c -e ms_xgboost.c)
 # On the Cortex-M4 (no threads, no fork): the runtime's unit tests but test_session (threads),
 # test_badinput (fork) and test_gemm (its shape sweep takes 2 minutes in QEMU; its portable C
 # path runs on aarch64 and armhf)
@@ -40,14 +39,11 @@ judge() { # label exit-code output
   bad "$1 (exit $2): $line"
 }
 
-# objects of $SRC for one target into $B/$1, archived as $B/$1/libmlship_core.a
+# the edge core for one target, built by the Makefile's `core` product: $B/$1/libmlship_core.a
 build_lib() { # target "cc [flags]" ar flags...
   t=$1; cc=$2; ar=$3; shift 3
-  mkdir -p "$B/$t" && rm -f "$B/$t"/*.o "$B/$t/libmlship_core.a"
-  for f in $SRC; do
-    $cc $FLAGS "$@" -c "$f" -o "$B/$t/$(basename "$f" .c).o" || return 1
-  done
-  $ar rcs "$B/$t/libmlship_core.a" "$B/$t"/*.o
+  rm -rf "$B/$t/core" "$B/$t/libmlship_core.a"
+  make --no-print-directory -s core BUILD="$B/$t" CC="$cc" AR="$ar" CORE_CFLAGS="$*" >/dev/null
 }
 
 # ---- Cortex-M4 ----
