@@ -1,6 +1,5 @@
 /* ms_model.c: loading entry points and the read-only model API. */
 #include "ms_model.h"
-#include "ms_trees.h"
 #include "ms_xgboost.h"
 
 #include <stdio.h>
@@ -14,6 +13,18 @@ int ms_xgboost_sniff(const void *buf, size_t len)
     size_t i = 0;
     while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
     return i < len && p[i] == '{';
+}
+
+/* Each kernel's optional load-time check, so a malformed node (a bad tree) never reaches a
+ * run; only MS_ERR_INVALID stops the load: what we lack is reported when a session plans. */
+static ms_status check_nodes(const ms_model *m, ms_error *err)
+{
+    for (int32_t i = 0; i < m->n_nodes; i++) {
+        if (!m->kernels[i] || !m->kernels[i]->check) continue;
+        ms_status st = m->kernels[i]->check(m, &m->nodes[i], err);
+        if (st == MS_ERR_INVALID || st == MS_ERR_RUNTIME) return st;
+    }
+    return MS_OK;
 }
 
 ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *err)
@@ -31,8 +42,7 @@ ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *e
     /* XGBoost's JSON model starts with '{'; everything else is read as ONNX */
     ms_status st = ms_xgboost_sniff(buf, len) ? ms_xgboost_load(m, buf, len, err)
                                               : ms_onnx_load(m, buf, len, err);
-    /* tree ensembles are validated now, so a bad tree never reaches a run */
-    if (!st) st = ms_ml_trees_check_model(m, err);
+    if (!st) st = check_nodes(m, err);
     if (!st && m->n_nodes > 0) {
         m->shared = ms_malloc((size_t)m->n_nodes * sizeof *m->shared);
         if (!m->shared) st = MS_ERR_RUNTIME, snprintf(err->msg, sizeof err->msg, "out of memory");

@@ -40,6 +40,7 @@ typedef struct ms_attr {
 } ms_attr;
 
 typedef struct ms_kernel ms_kernel;
+struct ms_model;
 
 typedef struct ms_node {
     const char *name;    /* may be "" in the model; messages then use "#index" */
@@ -85,6 +86,11 @@ struct ms_kernel {
     void (*release)(void *state);
     /* 1: run honours c->post_relu, so the planner may fold a following Relu into this node */
     uint8_t fuse_relu;
+    /* Optional: called once per node when the model loads, before any session, to refuse a
+     * malformed node (MS_ERR_INVALID, naming what is wrong) that infer would only meet at the
+     * first plan (tree ensembles: missing, shared or cyclic nodes). Anything else it returns
+     * (e.g. MS_ERR_UNSUPPORTED) is left for the plan to report. */
+    ms_status (*check)(const struct ms_model *m, const ms_node *n, ms_error *err);
 };
 
 /* ---- attributes ------------------------------------------------------------------------ */

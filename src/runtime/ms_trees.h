@@ -75,11 +75,8 @@ void ms_trees_eval(const ms_trees *t, const float *x, int n_rows, int64_t stride
 
 /* ---- ai.onnx.ml front end (ops/ops_ml_trees.c) ------------------------------------------ */
 
-/* Check a TreeEnsembleClassifier/Regressor node at model load (n_features: the input width
- * when the graph declares it, else -1). Used by ms_model_load so bad trees never reach a run. */
+/* Check a TreeEnsembleClassifier/Regressor node (n_features: the input width when the graph
+ * declares it, else -1): the tree kernels' load-time `check`, so bad trees never reach a run. */
 ms_status ms_ml_trees_check_node(const ms_node *n, int64_t n_features, ms_error *err);
-/* Run the check on every tree-ensemble node of a loaded model. */
-struct ms_model;
-ms_status ms_ml_trees_check_model(const struct ms_model *m, ms_error *err);
 
 #endif

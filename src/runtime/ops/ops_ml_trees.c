@@ -474,11 +474,15 @@ static ms_status trees_run(ms_kctx *c)
     return st;
 }
 
+static ms_status trees_check(const struct ms_model *m, const ms_node *n, ms_error *err);
+
 const ms_kernel ms_ops_ml_trees[] = {
     {.domain = "ai.onnx.ml", .op_type = "TreeEnsembleClassifier", .since = 1, .until = 4,
-     .infer = trees_infer, .run = trees_run, .prepare = trees_prepare, .release = trees_release},
+     .infer = trees_infer, .run = trees_run, .prepare = trees_prepare, .release = trees_release,
+     .check = trees_check},
     {.domain = "ai.onnx.ml", .op_type = "TreeEnsembleRegressor", .since = 1, .until = 4,
-     .infer = trees_infer, .run = trees_run, .prepare = trees_prepare, .release = trees_release},
+     .infer = trees_infer, .run = trees_run, .prepare = trees_prepare, .release = trees_release,
+     .check = trees_check},
     {.op_type = NULL},
 };
 
@@ -492,20 +496,13 @@ ms_status ms_ml_trees_check_node(const ms_node *n, int64_t n_features, ms_error 
     return st;
 }
 
-ms_status ms_ml_trees_check_model(const struct ms_model *m, ms_error *err)
+/* the kernel's load-time check: the input width when the graph declares it, else -1 */
+static ms_status trees_check(const struct ms_model *m, const ms_node *n, ms_error *err)
 {
-    for (int i = 0; i < m->n_nodes; i++) {
-        const ms_node *n = &m->nodes[i];
-        if (strcmp(n->domain, "ai.onnx.ml") || !m->kernels[i] || m->kernels[i]->run != trees_run)
-            continue;
-        int64_t width = -1;
-        if (n->n_in >= 1 && n->in[0] >= 0 && m->values[n->in[0]].kind == MS_VALUE_INPUT) {
-            const ms_tensor *t = &m->values[n->in[0]].t;
-            if (t->ndim >= 1 && t->ndim <= 2 && t->shape[t->ndim - 1] >= 0) width = t->shape[t->ndim - 1];
-        }
-        ms_status st = ms_ml_trees_check_node(n, width, err);
-        /* only malformed trees stop the load; what we lack is reported when a session plans */
-        if (st == MS_ERR_INVALID || st == MS_ERR_RUNTIME) return st;
+    int64_t width = -1;
+    if (n->n_in >= 1 && n->in[0] >= 0 && m->values[n->in[0]].kind == MS_VALUE_INPUT) {
+        const ms_tensor *t = &m->values[n->in[0]].t;
+        if (t->ndim >= 1 && t->ndim <= 2 && t->shape[t->ndim - 1] >= 0) width = t->shape[t->ndim - 1];
     }
-    return MS_OK;
+    return ms_ml_trees_check_node(n, width, err);
 }
