@@ -1,5 +1,5 @@
-/* ms_model.h: the loaded graph, shared by the loader (ms_onnx.c), the model API
- * (ms_model.c) and the session planner (ms_session.c). Immutable after loading, except for
+/* ms_model.h: the loaded graph, filled by the loaders (ms_onnx.c, ms_xgboost.c, chosen by
+ * ms_load.c), read by the model API (ms_model.c) and the session planner (ms_session.c). Immutable after loading, except for
  * the write-once slots of prepared state its sessions share (ms_kshare). */
 #ifndef MS_MODEL_H
 #define MS_MODEL_H
