@@ -84,7 +84,7 @@ check() {
   sh -c "$cmd" >"$T/body" 2>"$T/err"
   status=$(sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p' "$T/hdr" | tr -d '\r')
   if [ "$status" = 200 ]; then ok; else
-    bad "$src: HTTP ${status:-none}: $line"; sed 's/^/    | /' "$T/body" "$T/err" | head -n 5; return
+    bad "$src: HTTP ${status:-none}: $line"; awk '{ print "    | " $0 }' "$T/body" "$T/err" | head -n 5; return
   fi
   case "$line" in
   */v2/models/fraud/infer*)
