@@ -1,5 +1,5 @@
 #!/bin/sh
-# mlship's runtime side by side with ONNX Runtime 1.30 (C API, ../shared/anchors/ort_c/ort_c_bench.c),
+# mlship's runtime side by side with ONNX Runtime 1.30 (C API, bench/ort/ort_c_bench.c),
 # same machine, same run, same .onnx file, same input rows.
 #
 #   bench/runtime_bench.sh [--ort-only | --aa]
@@ -7,12 +7,14 @@
 #   env: REPS (5)   repetitions per setting, the two systems alternating (order flips every rep)
 #        SECS (2)   timed window per repetition, seconds
 #        MODELS ("mlp cnn")   models from bench/models/ (made by bench/make_models.py)
-#        MLSHIP (build/mlship)   ORT_NPM (bench/.ort)   ORT_C_SRC (../shared/anchors/ort_c/ort_c_bench.c)
+#        MLSHIP (build/mlship)   ORT_DIR (build/bench/ort: npm's onnxruntime-node + the harness)
 #
 # Settings: batch 1 / 1 thread (median and p99 µs per call), batch 256 at 1 and 2 threads (rows/s).
 # Before timing: ORT's harness checks its output on all 1024 rows against REF (torch's output), and
 # mlship's `predict` output on X is checked against REF here (max abs err <= 1e-4 + 1e-4*|ref|).
-# Prints a Markdown table (medians over REPS, ratio mlship/ORT); raw JSON lines go to bench/.out/.
+# Prints a Markdown table (medians over REPS, ratio mlship/ORT); raw JSON lines go to build/bench/.
+# Prerequisites are installed here: apt packages (scripts/deps.sh bench; bench-models only if
+# bench/models/ lacks a file) and ONNX Runtime from npm (bench/ort/build.sh).
 set -eu
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -20,8 +22,7 @@ REPS=${REPS:-5}
 SECS=${SECS:-2}
 MODELS=${MODELS:-mlp cnn}
 MLSHIP=${MLSHIP:-build/mlship}
-ORT_NPM=${ORT_NPM:-bench/.ort}
-ORT_C_SRC=${ORT_C_SRC:-$REPO/../shared/anchors/ort_c/ort_c_bench.c}
+export ORT_DIR=${ORT_DIR:-build/bench/ort}
 PY=/usr/bin/python3
 ORT_ONLY=0 AA=0
 case "${1:-}" in
@@ -32,33 +33,24 @@ case "${1:-}" in
 esac
 CMDLINE="REPS=$REPS SECS=$SECS MODELS=\"$MODELS\" bench/runtime_bench.sh${1:+ $1}"
 
-OUT=bench/.out
+OUT=build/bench
 mkdir -p "$OUT"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RAW=$OUT/runtime-$STAMP.jsonl
 : > "$RAW"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- references: models, ORT library, ORT harness ---------------------------------------------
+# --- references: packages, models, ORT library and harness -----------------------------------
+sh scripts/deps.sh bench >&2
 for m in $MODELS; do
   if [ ! -f bench/models/$m.onnx ] || [ ! -f bench/models/$m.X.npy ] || [ ! -f bench/models/$m.REF.npy ]; then
     echo "# making models (bench/make_models.py)" >&2
+    sh scripts/deps.sh bench-models >&2
     $PY bench/make_models.py >&2
     break
   fi
 done
-ORT_LIB=$ORT_NPM/node_modules/onnxruntime-node/bin/napi-v6/linux/x64
-if [ ! -f "$ORT_LIB/libonnxruntime.so.1" ]; then
-  echo "# installing onnxruntime-node@1.30.0 into $ORT_NPM" >&2
-  mkdir -p "$ORT_NPM"
-  (cd "$ORT_NPM" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >&2)
-fi
-ORT_LIB=$(cd "$ORT_LIB" && pwd)
-ORT_BIN=$ORT_NPM/ort_c_bench
-if [ ! -x "$ORT_BIN" ] || [ "$ORT_C_SRC" -nt "$ORT_BIN" ]; then
-  echo "# building $ORT_BIN from $ORT_C_SRC" >&2
-  gcc -O2 -o "$ORT_BIN" "$ORT_C_SRC" -L"$ORT_LIB" -l:libonnxruntime.so.1 -Wl,-rpath,"$ORT_LIB" -lm
-fi
+ORT_BIN=$(sh bench/ort/build.sh)
 
 if [ $ORT_ONLY = 0 ] && [ $AA = 0 ] && [ ! -x "$MLSHIP" ]; then
   echo "$MLSHIP not found: run make first (or pass --ort-only)" >&2; exit 1
@@ -71,9 +63,10 @@ MLSHIP_ID0=$(mlship_id)
 UNSUPPORTED=""
 for m in $MODELS; do
   M=bench/models/$m
-  line=$("$ORT_BIN" $M.onnx $M.X.npy $M.REF.npy output 1 1 0.1 1 | tail -n 1)
+  # the harness checks all rows of X against REF first and exits 1 on a mismatch (set -e stops here)
+  line=$("$ORT_BIN" $M.onnx $M.X.npy $M.REF.npy output 1 1 0.1 1)
   echo "{\"system\":\"ort\",\"model\":\"$m\",\"check\":$line}" >> "$RAW"
-  echo "# ort    $m check: $(echo "$line" | sed 's/,.*//; s/[{"]//g')" >&2
+  echo "# ort    $m check: $(echo "$line" | sed 's/.*"max_abs_err":\([^,]*\).*/max_abs_err:\1/')" >&2
   if [ $ORT_ONLY = 0 ] && [ $AA = 0 ]; then
     D=$OUT/predict-$m
     rm -rf "$D"; mkdir -p "$D"

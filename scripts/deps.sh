@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, only when some are missing (idempotent).
-# Usage: scripts/deps.sh build|test|bench
+# Usage: scripts/deps.sh build|test|bench|bench-models
 set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev"
 test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server
@@ -9,8 +9,14 @@ test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-1
 case "${1:-build}" in
   build) want=$build ;;
   test)  want=$test ;;
-  bench) want="$build wrk curl nginx-light python3-flask python3-sklearn gunicorn" ;;
-  *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+  # bench/: load and timing tools, the reference servers, the Python side of the comparisons
+  # (bench/README.md); npm fetches ONNX Runtime (bench/ort/build.sh) and is taken from apt only
+  # when no npm is on PATH. bench-models: torch, only to regenerate bench/models/ (committed).
+  bench) want="$build wrk curl time nginx-light python3-flask gunicorn python3-numpy python3-onnx
+               python3-sklearn python3-pandas python3-xgboost libopenblas0-pthread"
+         command -v npm >/dev/null 2>&1 || want="$want npm" ;;
+  bench-models) want="python3-torch python3-onnx python3-numpy libopenblas0-pthread" ;;
+  *) echo "usage: $0 build|test|bench|bench-models" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

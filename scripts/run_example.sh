@@ -6,11 +6,13 @@
 #      committed, declares the features, dynamic batching and a daily batch job at 02:00)
 #   3. publishes one batch run of every customer (for the predictions lookup)
 #   4. prints curl commands to try, then runs `mlship serve` in the foreground (Ctrl-C stops it)
-# PORT=N picks another port (default 8080).
+# PORT=N picks another port (default 8080). DB=FILE another SQLite file (default build/example.db).
+# SETUP_ONLY=1 stops after step 4's commands are printed, without serving (tests/docs/test_readme.sh
+# uses it to run those commands, and the README's, against a server it starts itself).
 set -e
 cd "$(dirname "$0")/.."
 M=${BUILD:-build}/mlship
-DB=build/example.db
+DB=${DB:-build/example.db}
 STORE=sqlite://$DB
 PORT=${PORT:-8080}
 REPO=examples/fraud/models
@@ -38,4 +40,5 @@ $DB. Try, from another terminal:
   curl -s $U/metrics | grep -E '^mlship_(requests_total|batch_size_count|batch_next)'
 
 TXT
+[ "${SETUP_ONLY:-0}" = 1 ] && exit 0
 exec $M serve --models "$REPO" --store "$STORE" --port "$PORT"

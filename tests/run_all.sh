@@ -52,6 +52,9 @@ stage conformance make conformance
 [ -f tests/store/test_features_cli.sh ] && stage store-cli sh tests/store/test_features_cli.sh build/mlship
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
 [ -f tests/serve/test_serve_batch.sh ] && stage serve-batch sh tests/serve/test_serve_batch.sh build/mlship
+[ -f tests/docs/test_readme.sh ] && stage docs-readme sh tests/docs/test_readme.sh build/mlship
+[ -f tests/docs/check_docs.sh ] && stage docs-drift sh tests/docs/check_docs.sh
+[ -f bench/check.sh ] && stage bench-check sh bench/check.sh
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 stage cross       sh tests/cross/run.sh

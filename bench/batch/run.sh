@@ -13,23 +13,24 @@
 #   7. parsing alone: data.csv split and parsed on 1 and 2 threads, nothing else
 #      (csv_parse_bench --file)
 #   8. the model's own rate on 1 thread, and the machine's SQLite insert ceiling
-#      (../shared/anchors/ceilings/sqlite_bench.c: 1M plain rows in one transaction)
+#      (bench/ceilings/sqlite_insert.c: 1M plain rows in one transaction)
 # REPS rounds, the systems alternating; prints one JSON line per measurement (with the load
 # average when it started: other work on the machine slows every system) and the medians.
-#   /usr/bin/python3 bench/batch/make_data.py 1000000     # once: model + data in bench/batch/out
 #   REPS=3 sh bench/batch/run.sh
+# Installs its apt packages (scripts/deps.sh bench) and makes the model and data
+# (bench/batch/make_data.py 1000000, into bench/batch/out, not committed) when missing.
 # data_3x.csv (the 1M rows three times, keys prefixed k/a/b so they stay unique) is made here.
 set -e
 cd "$(dirname "$0")/../.."
 REPS=${REPS:-3}
 O=bench/batch/out
 M=build/mlship
+sh scripts/deps.sh bench
+[ -f $O/data.csv ] && [ -f $O/gbdt.onnx ] || /usr/bin/python3 bench/batch/make_data.py 1000000
 make -s all build/libmlship_codec.a
 cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/batch/csv_parse_bench.c \
   build/libmlship_codec.a -lm -lpthread -o build/csv_parse_bench
-ANCH=${ANCHORS:-$(cd ../shared/anchors 2>/dev/null && pwd)}
-[ -f "$ANCH/ceilings/sqlite_bench.c" ] || { echo "no anchors at '$ANCH' (set ANCHORS)" >&2; exit 2; }
-cc -O2 -o build/sqlite_anchor "$ANCH/ceilings/sqlite_bench.c" -lsqlite3
+cc -O2 -std=c11 -o build/sqlite_insert bench/ceilings/sqlite_insert.c -lsqlite3
 LOG=$O/results.jsonl; : > "$LOG"
 rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
@@ -66,8 +67,8 @@ for r in $(seq "$REPS"); do
   $M bench $O/gbdt.onnx --threads 1 --batch 1024 --seconds 5 > $O/b.json
   echo "{\"system\":\"mlship_bench_t1\",\"rep\":$r,\"load\":$L,\"result\":$(cat $O/b.json)}" | tee -a "$LOG"
   L=$(load)
-  build/sqlite_anchor $O/anchor.db 1000000 100000 > $O/a.json
-  echo "{\"system\":\"sqlite_anchor\",\"rep\":$r,\"load\":$L,\"result\":$(cat $O/a.json)}" | tee -a "$LOG"
+  build/sqlite_insert $O/anchor.db 1000000 100000 > $O/a.json
+  echo "{\"system\":\"sqlite_insert\",\"rep\":$r,\"load\":$L,\"result\":$(cat $O/a.json)}" | tee -a "$LOG"
   rm -f $O/anchor.db*
 done
 for size in small 3x; do
@@ -109,7 +110,7 @@ print(json.dumps({"ceilings_rows_per_s": {
     "parse_and_score_t2": round(both),
     "pipeline_free_scoring": med("mlship_batch_stump30", lambda r: r["result"]["rows_per_s"]),
     "pipeline_store_only": st1,
-    "sqlite_anchor_plain_rows": med("sqlite_anchor", lambda r: r["result"]["insert_rows_per_s"]),
+    "sqlite_insert_plain_rows": med("sqlite_insert", lambda r: r["result"]["insert_rows_per_s"]),
     "mlship_bench_t1_b1024": med("mlship_bench_t1", lambda r: r["result"]["rows_per_s"])},
   "as_fraction_of_own_rate": {"parse_only_t2": round(p2 / be, 2), "parse_and_score_t2": round(both / be, 2),
                               "pipeline_store_only": round(st1 / be, 2),

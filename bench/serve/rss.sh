@@ -7,6 +7,7 @@
 cd "$(dirname "$0")" || exit 2
 ROOT=$(cd ../.. && pwd)
 OUT=$PWD/out
+sh "$ROOT/scripts/deps.sh" bench || exit 1
 RUNS=${RUNS:-2}
 /usr/bin/python3 make_mlp.py >/dev/null || exit 1
 PID=""

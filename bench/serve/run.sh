@@ -5,9 +5,10 @@
 # connections for $DUR seconds each (default 10), $RUNS times (default 1; medians reported),
 # against:
 #   mlship     build/mlship serve --models out/repo          (POST /predict)
-#   flask      ../shared/anchors/flask_server.py, Flask's threaded server
+#   flask      bench/serve/flask_server.py, Flask's threaded server
 #   gunicorn   the same app under gunicorn -w 2
-#   nginx      ../shared/anchors/nginx.conf: a fixed JSON reply, the machine's HTTP ceiling
+#   nginx      bench/serve/nginx.conf: a fixed JSON reply, the machine's HTTP ceiling
+# wrk posts the body with bench/serve/post.lua. Installs its apt packages (scripts/deps.sh bench).
 # Every server binds 127.0.0.1 and is stopped by its PID. wrk shares the 2 cores with the
 # server under test. Results: out/results.jsonl (one line per run) and a table on stdout.
 # Usage: sh bench/serve/run.sh [servers...]   (default: mlship flask gunicorn nginx)
@@ -18,7 +19,7 @@
 cd "$(dirname "$0")" || exit 2
 HERE=$PWD
 ROOT=$(cd ../.. && pwd)
-ANCH=${ANCHORS:-$(cd "$ROOT/../shared/anchors" 2>/dev/null && pwd)}
+sh "$ROOT/scripts/deps.sh" bench || exit 1
 DUR=${DUR:-10}; RUNS=${RUNS:-1}
 SERVERS=${*:-mlship flask gunicorn nginx}
 OUT=$HERE/out; mkdir -p "$OUT"
@@ -40,14 +41,14 @@ start() { # name -> PID, URL
     "$ROOT/build/mlship" serve --models "$REPO" --port 8081 --poll-ms 0 ${THREADS:+--threads $THREADS} 2>"$SCRATCH/mlship.log" &
     PID=$!; URL=http://127.0.0.1:8081/predict; wait_port http://127.0.0.1:8081/v2/health/live ;;
   flask)
-    MODEL=$OUT/model.pkl PORT=5000 /usr/bin/python3 "$ANCH/flask_server.py" 2>"$SCRATCH/flask.log" &
+    MODEL=$OUT/model.pkl PORT=5000 /usr/bin/python3 "$HERE/flask_server.py" 2>"$SCRATCH/flask.log" &
     PID=$!; URL=http://127.0.0.1:5000/predict; wait_port http://127.0.0.1:5000/health ;;
   gunicorn)
-    MODEL=$OUT/model.pkl gunicorn -w 2 -b 127.0.0.1:5001 --chdir "$ANCH" flask_server:app 2>"$SCRATCH/gunicorn.log" &
+    MODEL=$OUT/model.pkl gunicorn -w 2 -b 127.0.0.1:5001 --chdir "$HERE" flask_server:app 2>"$SCRATCH/gunicorn.log" &
     PID=$!; URL=http://127.0.0.1:5001/predict; wait_port http://127.0.0.1:5001/health ;;
   nginx)
     mkdir -p "$SCRATCH/nginx/logs"
-    nginx -p "$SCRATCH/nginx/" -c "$ANCH/nginx.conf" -g "daemon off; pid $SCRATCH/nginx/nginx.pid;" 2>"$SCRATCH/nginx.log" &
+    nginx -p "$SCRATCH/nginx/" -c "$HERE/nginx.conf" -g "daemon off; pid $SCRATCH/nginx/nginx.pid;" 2>"$SCRATCH/nginx.log" &
     PID=$!; URL=http://127.0.0.1:8089/predict; wait_port $URL ;;
   esac
 }
@@ -63,7 +64,7 @@ for s in $SERVERS; do
     for c in 1 16 64; do
       t=${WRK_T:-2}; [ $c -eq 1 ] && t=1
       load=$(cut -d' ' -f1 /proc/loadavg)
-      line=$(cd "$ANCH" && BODY_FILE=$BODY wrk -t$t -c$c -d"${DUR}s" -s post.lua "$URL" | sed -n 's/^RESULT //p')
+      line=$(BODY_FILE=$BODY wrk -t$t -c$c -d"${DUR}s" -s "$HERE/post.lua" "$URL" | sed -n 's/^RESULT //p')
       echo "{\"server\":\"$s\",\"connections\":$c,\"run\":$run,\"load1\":$load,\"result\":$line}" >>"$RES"
       echo "$s c=$c run=$run load=$load $line"
     done

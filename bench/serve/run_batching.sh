@@ -10,7 +10,7 @@
 cd "$(dirname "$0")" || exit 2
 HERE=$PWD
 ROOT=$(cd ../.. && pwd)
-ANCH=${ANCHORS:-$(cd "$ROOT/../shared/anchors" 2>/dev/null && pwd)}
+sh "$ROOT/scripts/deps.sh" bench || exit 1   # wrk, curl, python3-onnx for make_mlp.py
 DUR=${DUR:-10}; RUNS=${RUNS:-3}; CONNS=${CONNS:-64}; WRK_T=${WRK_T:-2}
 OUT=$HERE/out; mkdir -p "$OUT"
 /usr/bin/python3 make_mlp.py || exit 1
@@ -25,7 +25,7 @@ for run in $(seq 1 "$RUNS"); do
     for _i in $(seq 1 200); do curl -s -o /dev/null http://127.0.0.1:8082/v2/health/live && break; sleep 0.05; done
     curl -s -X POST --data-binary @"$OUT/body_mlp.json" http://127.0.0.1:8082/predict >/dev/null
     load=$(cut -d' ' -f1 /proc/loadavg)
-    line=$(cd "$ANCH" && BODY_FILE=$OUT/body_mlp.json wrk -t"$WRK_T" -c"$CONNS" -d"${DUR}s" -s post.lua http://127.0.0.1:8082/predict | sed -n 's/^RESULT //p')
+    line=$(BODY_FILE=$OUT/body_mlp.json wrk -t"$WRK_T" -c"$CONNS" -d"${DUR}s" -s "$HERE/post.lua" http://127.0.0.1:8082/predict | sed -n 's/^RESULT //p')
     batches=$(curl -s http://127.0.0.1:8082/metrics | sed -n 's/^mlship_batch_size_count{model="mlp"} //p')
     rows=$(curl -s http://127.0.0.1:8082/metrics | sed -n 's/^mlship_batch_size_sum{model="mlp"} //p')
     echo "{\"mode\":\"$mode\",\"run\":$run,\"load1\":$load,\"model_runs\":${batches:-0},\"rows\":${rows:-0},\"result\":$line}" >>"$RES"
