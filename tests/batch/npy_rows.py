@@ -6,6 +6,9 @@ outputs come from scikit-learn/XGBoost, see tests/fixtures/make_trees.py).
   npy_rows.py csv IN.npy OUT.csv [PREFIX]   header id,x0..; row i keyed PREFIX+i; NaN cells
                                             written in turn as '', 'nan', 'NaN'
   npy_rows.py nanrows IN.npy                how many rows hold a NaN
+  npy_rows.py sql IN.npy TABLE N            SQL creating TABLE(id, x0..) with rows 0..N-1
+                                            (NaN as NULL), keyed r0..
+  npy_rows.py json IN.npy N                 {"instances": rows 0..N-1} with NaN as null
   npy_rows.py compare LOOKUP OUTPUT REF.npy [PREFIX]
         every line of LOOKUP (`mlship lookup --all` JSON lines, or a `:predict` reply's
         "predictions" with --keys K1,K2 as the 5th arg) has outputs[OUTPUT] equal to REF's row
@@ -91,11 +94,32 @@ def cmd_compare(lookup, output, ref, prefix="r", keys=None):
     print(n)
 
 
+def cell(v):
+    return None if v != v else float("%.9g" % v)
+
+
+def cmd_sql(src, table, n):
+    rows = load(src)[:int(n)]
+    cols = ", ".join("x%d real" % i for i in range(len(rows[0])))
+    print("create table %s (id text primary key, %s);" % (table, cols))
+    for i, r in enumerate(rows):
+        vals = ", ".join("NULL" if cell(v) is None else repr(cell(v)) for v in r)
+        print("insert into %s values ('r%d', %s);" % (table, i, vals))
+
+
+def cmd_json(src, n):
+    print(json.dumps({"instances": [[cell(v) for v in r] for r in load(src)[:int(n)]]}))
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "csv":
         cmd_csv(*a[1:])
     elif a[0] == "nanrows":
         print(sum(1 for r in load(a[1]) if any(v != v for v in r)))
+    elif a[0] == "sql":
+        cmd_sql(*a[1:])
+    elif a[0] == "json":
+        cmd_json(*a[1:])
     elif a[0] == "compare":
         cmd_compare(*a[1:])
