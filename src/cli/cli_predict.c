@@ -299,13 +299,10 @@ static int parse_args(int argc, char **argv, predict_opts *o)
 
 /* The missing/non-finite policy (src/predict/pd_check.h) on the bound inputs: float and
  * double by pd_check, float16 (which pd_check does not read) refused when non-finite. */
-static ms_status check_policy(const predict_opts *o, const predict_ctx *c, ms_error *err)
+static ms_status check_policy(const pd_policy *p, const predict_ctx *c, ms_error *err)
 {
-    char name[256];
-    pd_policy p;
-    cli_model_name(name, sizeof name, o->model);
-    ms_status st = pd_policy_init(&p, c->model, name, o->missing, "--missing", err);
-    if (st == MS_OK && pd_check_inputs(&p, c->model, c->in, c->n_in, NULL, err) != MS_OK) {
+    ms_status st = MS_OK;
+    if (pd_check_inputs(p, c->model, c->in, c->n_in, NULL, err) != MS_OK) {
         size_t n = strlen(err->msg);
         snprintf(err->msg + n, sizeof err->msg - n, "; --allow-nonfinite skips this check");
         return MS_ERR_INVALID;
@@ -333,6 +330,12 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
 {
     ms_status st = ms_model_check_supported(c->model, err);
     if (st != MS_OK) return st;
+    /* --missing nan is checked against the model before any input is read */
+    char name[256];
+    pd_policy policy;
+    cli_model_name(name, sizeof name, o->model);
+    if ((st = pd_policy_init(&policy, c->model, name, o->missing, "--missing", err)) != MS_OK)
+        return st;
     c->n_in = ms_model_num_inputs(c->model);
     c->n_out = ms_model_num_outputs(c->model);
     int n_args = o->n_inputs;
@@ -361,7 +364,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
                            ms_model_input(c->model, i)->name, decl);
         }
     if ((st = cli_check_inputs(c->model, c->in, err)) != MS_OK) return st;
-    if (!o->allow_nonfinite && (st = check_policy(o, c, err)) != MS_OK) return st;
+    if (!o->allow_nonfinite && (st = check_policy(&policy, c, err)) != MS_OK) return st;
 
     /* Which outputs to write: those the request named, in its order, else all. */
     int *sel = calloc((size_t)(c->n_want > c->n_out ? c->n_want : c->n_out) + 1, sizeof *sel);
