@@ -4,7 +4,8 @@
 # scripts/services.sh), check values against `mlship predict`, bad rows and --max-rejects,
 # kill -9 at random points and resume (the published result must equal an uninterrupted run),
 # a reader polling during runs never sees a partial run, shards 1/3 2/3 3/3 publish once,
-# rollback with `batch publish`, cron schedules.
+# rollback with `batch publish`, cron schedules, missing and non-finite values (the policy of
+# src/predict/pd_check.h, against the fixtures' scikit-learn/XGBoost outputs on NaN rows).
 # Usage: sh tests/batch/test_batch.sh [path/to/mlship]    Ends with "N passed, N failed[, N skipped]".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
