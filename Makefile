@@ -30,6 +30,7 @@ CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 STORE_SRC   := $(sort $(wildcard src/store/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
+PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -40,6 +41,7 @@ CLI_OBJ     := $(call obj,$(CLI_SRC))
 STORE_OBJ   := $(call obj,$(STORE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
+PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
@@ -78,18 +80,24 @@ $(BUILD)/libmlship_codec.a: $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# src/predict/: the one way a row becomes a prediction (above codec and runtime; below batch,
+# serve and the CLI).
+$(BUILD)/libmlship_predict.a: $(PREDICT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(STORE_OBJ): ALL_CFLAGS += $(STORE_CFLAGS)
 $(BUILD)/libmlship_store.a: $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
 	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
 	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
 
 $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a

@@ -135,6 +135,19 @@ void ms_model_opset(const ms_model *m, int i, const char **domain, int64_t *vers
 int ms_model_num_ops(const ms_model *m);
 void ms_model_op(const ms_model *m, int i, const char **domain, const char **op_type,
                  int *supported);
+/* 1 when NaN in float input i is a missing value the model itself defines, 0 otherwise (also
+ * for i out of range and non-float inputs). The rule: every node that reads the input, directly
+ * or through nodes that pass NaN through unchanged (Identity, Reshape, Flatten, Squeeze,
+ * Unsqueeze, Concat, Cast to a float type), is one of
+ *   - an ONNX-ML TreeEnsembleClassifier/Regressor carrying nodes_missing_value_tracks_true (a
+ *     NaN direction per split, as scikit-learn's HistGradientBoosting and XGBoost export it;
+ *     XGBoost's model.json loads into such a node from default_left), or
+ *   - an ONNX-ML Imputer whose replaced_value_float is NaN;
+ * at least one node reads it, and it does not reach a graph output unread. Any other reader
+ * (a MatMul, a tree ensemble without NaN directions, a Scaler) makes NaN a silent wrong
+ * answer, so the answer is 0. The layers above use this to refuse `--missing nan` for such
+ * a model (src/predict/pd_check.h). */
+int ms_model_input_allows_missing(const ms_model *m, int i);
 /* MS_OK when every node has a kernel at the model's opset; else MS_ERR_UNSUPPORTED naming the
  * first operator, node and opset that has none. */
 ms_status ms_model_check_supported(const ms_model *m, ms_error *err);

@@ -143,6 +143,7 @@ static void *writer_main(void *arg)
             if (st == MS_OK) {
                 j->r->rows_scored += (int64_t)np;
                 j->r->rows_rejected += (int64_t)nr;
+                for (int w = 0; w < PD_WHY_N; w++) j->r->rejected_by_why[w] += (int64_t)res->n_by_why[w];
                 j->chunks_written++;
                 bt_progress_update(&j->prog, j->r->rows_scored, j->r->rows_rejected,
                                    bt_source_offset(j->src));
@@ -291,6 +292,8 @@ static ms_status run(job *j, ms_error *err)
     if (st == MS_OK) st = st_open(o->store_url, &j->store, err);
     if (st == MS_OK) st = bt_source_open(o->input, o->format, o->store_url, &j->src, err);
     bt_score_opts so = {o->key, o->features, o->threads, o->shard, o->nshards, 1};
+    so.missing = o->missing;
+    so.model_name = r->model;
     if (st == MS_OK)
         st = bt_scorer_create(model, bt_source_columns(j->src), bt_source_ncols(j->src), &so,
                               &j->scorer, err);
@@ -470,6 +473,21 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
 
 /* ==== summaries ========================================================================= */
 
+/* " (2 missing, 1 not finite)": this process's rejects by category, "" when none. */
+static void rejects_by_why(const bt_job_result *r, char *dst, size_t cap)
+{
+    static const char *const words[PD_WHY_N] = {"", "missing", "not finite", "output not finite",
+                                                "other"};
+    size_t k = 0;
+    dst[0] = 0;
+    for (int w = PD_WHY_MISSING; w < PD_WHY_N; w++) {
+        if (!r->rejected_by_why[w] || k >= cap) continue;
+        k += (size_t)snprintf(dst + k, cap - k, "%s%lld %s", k ? ", " : " (",
+                              (long long)r->rejected_by_why[w], words[w]);
+    }
+    if (k && k < cap) snprintf(dst + k, cap - k, ")");
+}
+
 void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
 {
     char a[32], b[32], c[32];
@@ -482,10 +500,12 @@ void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
                  bt_fmt_count(a, r->rows_scored), bt_fmt_count(b, r->rows_rejected));
         return;
     }
-    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected; read %s rows in "
+    char why[160];
+    rejects_by_why(r, why, sizeof why);
+    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected%s; read %s rows in "
              "%.2f s (%.0f rows/s); %s\n",
              r->run_id, shard, r->model, r->model_version, bt_fmt_count(a, r->rows_scored),
-             bt_fmt_count(b, r->rows_rejected), bt_fmt_count(c, r->rows_read), r->seconds, rate,
+             bt_fmt_count(b, r->rows_rejected), why, bt_fmt_count(c, r->rows_read), r->seconds, rate,
              strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
                                                 : r->status);
 }
@@ -501,11 +521,17 @@ void bt_job_summary_json(const bt_job_result *r, char *dst, size_t cap)
     mc_buf_put_json_str(&b, r->model_version);
     mc_buf_printf(&b, ",\"shard\":%d,\"shards\":%d,\"status\":\"%s\",\"published\":%s,"
                   "\"rows_read\":%lld,\"rows_scored\":%lld,\"rows_rejected\":%lld,"
-                  "\"resumed_at_chunk\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.1f}\n",
+                  "\"resumed_at_chunk\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.1f",
                   r->shard + 1, r->nshards, r->status, r->published ? "true" : "false",
                   (long long)r->rows_read, (long long)r->rows_scored, (long long)r->rows_rejected,
                   (long long)r->resumed_at_chunk, r->seconds,
                   r->seconds > 0 ? (double)r->rows_read / r->seconds : 0.0);
+    /* this process's rejects by reason category (pd_why) */
+    mc_buf_puts(&b, ",\"rejected_by_reason\":{");
+    for (int w = PD_WHY_MISSING; w < PD_WHY_N; w++)
+        mc_buf_printf(&b, "%s\"%s\":%lld", w > PD_WHY_MISSING ? "," : "", pd_why_name((pd_why)w),
+                      (long long)r->rejected_by_why[w]);
+    mc_buf_puts(&b, "}}\n");
     snprintf(dst, cap, "%s", b.data ? b.data : "{}\n");
     mc_buf_free(&b);
 }

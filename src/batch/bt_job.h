@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "mlship.h"
+#include "predict/pd_check.h"
 #include "store/store.h"
 
 typedef struct bt_job_opts {
@@ -50,6 +51,8 @@ typedef struct bt_job_opts {
     /* testing aid: stop (exit status 1, run left running) after committing this many chunks;
      * -1 never. Lets tests interrupt a run at an exact chunk without a signal. */
     int64_t stop_after_chunks;
+    pd_missing missing;        /* missing values: refused (default) or NaN where the model
+                                  defines them (--missing nan; checked against the model) */
 } bt_job_opts;
 
 typedef struct bt_job_result {
@@ -60,6 +63,7 @@ typedef struct bt_job_result {
     int64_t rows_read;         /* input records read by this process */
     int64_t rows_scored;       /* the shard's totals in the store (resumed runs included) */
     int64_t rows_rejected;
+    int64_t rejected_by_why[PD_WHY_N]; /* rows this process rejected, per pd_why category */
     int64_t resumed_at_chunk;  /* -1: a new run */
     double seconds;
     const char *status;        /* "published", "complete" (other shards pending), "failed",

@@ -63,6 +63,7 @@ struct bt_scorer {
     ms_dtype *lm_type;
     int64_t *lm_n;
     const void **lm_labels;
+    pd_policy policy;        /* missing and non-finite values (src/predict/pd_check.h) */
     char describe[512];
     /* pool */
     int nslices;
@@ -89,6 +90,7 @@ void bt_scored_free(bt_scored *s)
     free(s->slice);
     free(s->off);
     free(s->koff);
+    free(s->why);
     for (int i = 0; i < s->nbufs; i++) mc_buf_free(&s->bufs[i]);
     free(s->bufs);
     memset(s, 0, sizeof *s);
@@ -308,15 +310,17 @@ static const char *put_cell(ms_dtype t, void *data, size_t k, const char *cell)
     }
 }
 
-static void reject(bt_slice *sl, size_t r, const char *fmt, ...)
+/* Reject row r with a reason; `why` is its category for the run's counts. */
+static void reject_why(bt_slice *sl, size_t r, pd_why why, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    __attribute__((format(printf, 4, 5)))
 #endif
     ;
-static void reject(bt_slice *sl, size_t r, const char *fmt, ...)
+static void reject_why(bt_slice *sl, size_t r, pd_why why, const char *fmt, ...)
 {
     mc_buf *b = &sl->res->bufs[sl->id];
     sl->res->kind[r] = BT_ROW_REJECT;
+    sl->res->why[r] = (uint8_t)why;
     sl->res->off[r] = (uint32_t)b->len;
     char tmp[600];
     va_list ap;
@@ -324,6 +328,39 @@ static void reject(bt_slice *sl, size_t r, const char *fmt, ...)
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     mc_buf_append(b, tmp, strlen(tmp) + 1);
+}
+#define reject(sl, r, ...) reject_why(sl, r, PD_WHY_OTHER, __VA_ARGS__)
+
+/* The policy on a float/double cell already parsed into element k of input i: 1 if the row
+ * may go on, else 0 with the row rejected, naming the column and why. */
+static int cell_allowed(bt_slice *sl, size_t r, int i, size_t k, int col, const char *cell)
+{
+    const bt_scorer *s = sl->sc;
+    ms_dtype t = s->in_type[i];
+    if (t != MS_DTYPE_FLOAT && t != MS_DTYPE_DOUBLE) return 1;
+    double v = t == MS_DTYPE_FLOAT ? (double)((const float *)sl->in_data[i])[k]
+                                   : ((const double *)sl->in_data[i])[k];
+    size_t n = cell ? strlen(cell) : 0;
+    const char *reason = "";
+    pd_why why = pd_check_cell(&s->policy, i, cell, n, v, &reason);
+    if (why == PD_OK) return 1;
+    const char *name = s->feat_name[col];
+    if (why == PD_WHY_MISSING && n == 0)
+        reject_why(sl, r, why, "column '%s' is empty (%s)", name, pd_missing_hint(&s->policy, i));
+    else if (why == PD_WHY_MISSING)
+        reject_why(sl, r, why, "column '%s': value '%.60s' is NaN (%s)", name, cell,
+                   pd_missing_hint(&s->policy, i));
+    else reject_why(sl, r, why, "column '%s': value '%.60s' %s", name, cell, reason);
+    return 0;
+}
+
+/* The first nfeat floats of a fast-parsed row are all finite (the common case: nothing to
+ * check). A row with any NaN or Inf takes the splitting path, where the policy sees the text. */
+static int row_finite(const float *x, int nfeat)
+{
+    int ok = 1;
+    for (int f = 0; f < nfeat; f++) ok &= isfinite(x[f]) != 0;
+    return ok;
 }
 
 static void put_elem(mc_buf *b, const ms_tensor *t, int64_t i)
@@ -437,6 +474,11 @@ static int format_row_fast(bt_slice *sl, size_t r, int64_t j, int64_t n)
 /* Row j (of n batched rows) of every output, as one JSON object, NUL-terminated. */
 static void format_row(bt_slice *sl, size_t r, int64_t j, int64_t n)
 {
+    char why[300];
+    if (pd_check_output_row(sl->sc->m, sl->out, sl->sc->n_out, j, n, why, sizeof why) != PD_OK) {
+        reject_why(sl, r, PD_WHY_OUTPUT, "%s", why); /* never published as null */
+        return;
+    }
     if (format_row_fast(sl, r, j, n)) return;
     bt_scorer *s = sl->sc;
     mc_buf *b = &sl->res->bufs[sl->id];
@@ -593,7 +635,8 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
             }
             if (mc_csv_parse_f32_row(rec, rec + rn, c->text.data + c->text.len + 8, s->fastmap,
                                      c->ncols, (float *)sl->in_data[0] + nb * (size_t)s->nfeat,
-                                     &k, &kn) == 0 && kn > 0) {
+                                     &k, &kn) == 0 && kn > 0 &&
+                row_finite((float *)sl->in_data[0] + nb * (size_t)s->nfeat, s->nfeat)) {
                 if (!key_in_shard(s, k, kn)) return 0;
                 put_key(sl, r, k, kn);
                 return 1;
@@ -622,14 +665,16 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
     int bad_col = -1;
     if (s->matrix) {
         for (int f = 0; f < s->nfeat && !why; f++) {
-            why = put_cell(s->in_type[0], sl->in_data[0], nb * (size_t)s->nfeat + (size_t)f,
-                           cells[s->feat_col[f]]);
+            size_t k = nb * (size_t)s->nfeat + (size_t)f;
+            why = put_cell(s->in_type[0], sl->in_data[0], k, cells[s->feat_col[f]]);
             if (why) bad_col = s->feat_col[f];
+            else if (!cell_allowed(sl, r, 0, k, s->feat_col[f], cells[s->feat_col[f]])) return 0;
         }
     } else {
         for (int i = 0; i < s->n_in && !why; i++) {
             why = put_cell(s->in_type[i], sl->in_data[i], nb, cells[s->feat_col[i]]);
             if (why) bad_col = s->feat_col[i];
+            else if (!cell_allowed(sl, r, i, nb, s->feat_col[i], cells[s->feat_col[i]])) return 0;
         }
     }
     if (why) {
@@ -704,7 +749,9 @@ ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_er
         if (o) res->off = o;
         uint32_t *ko = realloc(res->koff, cap * sizeof *ko);
         if (ko) res->koff = ko;
-        if (!k || !sl || !o || !ko) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        uint8_t *w = realloc(res->why, cap);
+        if (w) res->why = w;
+        if (!k || !sl || !o || !ko || !w) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
         res->cap = cap;
     }
     if (res->nbufs < s->nslices) {
@@ -744,9 +791,11 @@ ms_status bt_scorer_wait(bt_scorer *s, ms_error *err)
     while (s->pending > 0) pthread_cond_wait(&s->done_cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
     res->n_ok = res->n_reject = 0;
+    memset(res->n_by_why, 0, sizeof res->n_by_why);
     for (size_t r = 0; r < res->n; r++) {
         res->n_ok += res->kind[r] == BT_ROW_OK;
         res->n_reject += res->kind[r] == BT_ROW_REJECT;
+        if (res->kind[r] == BT_ROW_REJECT && res->why[r] < PD_WHY_N) res->n_by_why[res->why[r]]++;
     }
     for (int i = 0; i < s->nslices; i++)
         if (s->slices[i].st != MS_OK) {
@@ -782,6 +831,9 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
     if (s->n_in < 1 || s->n_in > BT_MAX_INPUTS)
         st = mc_fail(err, MS_ERR_UNSUPPORTED, "batch scores models with 1 to %d inputs", BT_MAX_INPUTS);
     if (st == MS_OK) st = ms_model_check_supported(m, err);
+    if (st == MS_OK)
+        st = pd_policy_init(&s->policy, m, o->model_name ? o->model_name : "the model", o->missing,
+                            "--missing", err);
     if (st == MS_OK) st = bind(s, cols, ncols, o, err);
     if (st == MS_OK) st = bind_outputs(s, err);
     if (st == MS_OK) {

@@ -6,14 +6,17 @@
  *   order) or else every column but the key, in file order; F must match a fixed dimension;
  * - a model with several inputs (or one 1-D input) takes each input from the column of the same
  *   name; each such input must be [N] or [N, 1].
- * Cells: float/double inputs read numbers exactly (mc_parse_f32); an empty cell, SQL NULL or a
- * missing JSON key is NaN (the "missing" of tree models); int inputs need an integer; string
- * inputs take the text. A row with a bad value is rejected with a reason naming the column.
+ * Cells: float/double inputs read numbers exactly (mc_parse_f32); int inputs need an integer;
+ * string inputs take the text. An empty cell, SQL NULL, a missing JSON key or "nan" is a missing
+ * value, and it, +-inf and out-of-range numbers (1e400) go through the one policy of
+ * src/predict/pd_check.h: NaN only with PD_MISSING_NAN on an input the model defines it for,
+ * else the row is rejected. A row with a bad value is rejected with a reason naming the column.
  *
  * Outputs per row: {"label":1,"probabilities":{"0":0.1,"1":0.9}}: each graph output by name;
  * the row's slice of the tensor (a scalar for [N], an array for [N, k], nested beyond);
  * label->probability maps (ZipMap) as objects; float32 in the shortest form that reads back
- * exactly; NaN/Inf as null.
+ * exactly. A row with a non-finite float output is rejected ("output 'y' is not finite"),
+ * never written.
  *
  * Threads: bt_scorer_run scores the chunk on `threads` slices, each with its own session; the
  * calling thread runs slice 0 and pool threads (started once) the others (async: all on pool
@@ -27,6 +30,7 @@
 
 #include "batch/bt_source.h"
 #include "mlship.h"
+#include "predict/pd_check.h"
 
 enum { BT_ROW_SKIP = 0, BT_ROW_OK = 1, BT_ROW_REJECT = 2 };
 
@@ -40,6 +44,8 @@ typedef struct bt_scored {
     mc_buf *bufs;
     int nbufs;
     size_t n_ok, n_reject;
+    uint8_t *why;              /* BT_ROW_REJECT rows: the pd_why category */
+    size_t n_by_why[PD_WHY_N]; /* rejected rows per category */
 } bt_scored;
 
 static inline const char *bt_scored_text(const bt_scored *s, size_t r)
@@ -61,6 +67,8 @@ typedef struct bt_score_opts {
     int shard, nshards;   /* keep rows whose key hashes to shard (0-based); nshards 1: all */
     int async;            /* run every slice on a pool thread, so bt_scorer_start returns at
                              once and the caller can read the next chunk meanwhile */
+    pd_missing missing;   /* missing values: refused (default) or NaN where the model allows */
+    const char *model_name; /* for the policy's messages (NULL: "the model") */
 } bt_score_opts;
 
 ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols,

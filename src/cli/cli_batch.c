@@ -8,6 +8,7 @@
 #include "batch/bt_cron.h"
 #include "batch/bt_job.h"
 #include "cli/cli_common.h"
+#include "predict/pd_check.h"
 #include "store/store.h"
 
 #define DEFAULT_STORE "sqlite://mlship.db"
@@ -31,8 +32,10 @@ static void usage(FILE *f)
             "CSV on stdin, or \"sql:SELECT ...\" run in the store (give it an ORDER BY to resume).\n"
             "A model with one 2-D input takes every column but the key, in file order (or\n"
             "--features); a model with several inputs takes each from the column of its name.\n"
-            "Empty cells are missing values (NaN). A row that cannot be read or scored goes to\n"
-            "the rejects table with its line number and reason.\n"
+            "A row that cannot be read or scored goes to the rejects table with its line number\n"
+            "and reason: by default a missing value (empty cell, NULL, nan), +-inf, a number out\n"
+            "of range (1e400) and a non-finite output all reject the row; nothing non-finite\n"
+            "is ever published. The summary counts rejected rows by reason.\n"
             "\n"
             "options:\n"
             "  --model PATH        .onnx or XGBoost .json; DIR/<name>/<version>/model.onnx gives\n"
@@ -43,6 +46,10 @@ static void usage(FILE *f)
             "  --model-version V   (default: the version directory, else a hash of the file)\n"
             "  --features a,b,c    the columns of a one-input model, in input order\n"
             "  --format csv|jsonl  input format when the extension does not say\n"
+            "  --missing reject|nan  reject (default) rows with a missing value, or feed it as\n"
+            "                      NaN; nan needs a model that defines missing values (tree\n"
+            "                      ensembles with a NaN direction per split, XGBoost, a NaN\n"
+            "                      Imputer), else it is an error (exit 2)\n"
             "  --store URL         sqlite:///abs.db, sqlite://rel.db, postgresql://...\n"
             "                      (default $MLSHIP_STORE, else " DEFAULT_STORE ")\n"
             "  --threads N         scoring threads (default: the number of CPUs)\n"
@@ -286,6 +293,10 @@ int cli_batch(int argc, char **argv)
             if (r < 0 || cli_parse_long(v, 0, 4000000000000000000L, &l))
                 return cli_usage_error("batch", "--max-rejects needs a non-negative integer");
             o.max_rejects = l;
+        } else if ((r = cli_opt(argc, argv, &i, "--missing", &v)) != 0) {
+            ms_error me = {{0}};
+            if (r < 0 || pd_missing_parse(v, "--missing", &o.missing, &me) != MS_OK)
+                return cli_usage_error("batch", "--missing needs reject or nan");
         } else if ((r = cli_opt(argc, argv, &i, "--shard", &v)) != 0) {
             if (r < 0 || parse_shard(v, &o.shard, &o.nshards))
                 return cli_usage_error("batch", "--shard needs K/N with 1 <= K <= N, e.g. 2/3");

@@ -14,6 +14,7 @@
 #include "codec/codec_file.h"
 #include "codec/codec_npy.h"
 #include "codec/codec_pb.h"
+#include "predict/pd_check.h"
 
 static void usage(FILE *f)
 {
@@ -38,7 +39,15 @@ static void usage(FILE *f)
             "                          (DIR is created if missing)\n"
             "  --output-format FMT     json (default; with -o one OIP output object per file),\n"
             "                          npy or pb (ONNX TensorProto); npy and pb need -o\n"
-            "  --allow-nonfinite       accept NaN/Inf in float inputs (rejected by default)\n"
+            "  --missing reject|nan    a missing value (NaN, JSON null) in a float input:\n"
+            "                          refused (default), or fed as NaN; nan needs a model\n"
+            "                          that defines missing values (tree ensembles with a NaN\n"
+            "                          direction per split, XGBoost, a NaN Imputer), else it\n"
+            "                          is an error. +-Inf inputs and non-finite outputs are\n"
+            "                          always refused (exit 2)\n"
+            "  --allow-nonfinite       a raw escape hatch: skip that policy entirely (any\n"
+            "                          NaN/Inf input goes to the model; non-finite outputs\n"
+            "                          print as null)\n"
             "  -h, --help              show this help\n"
             "\n"
             "JSON output: FP32 values are printed with 9 significant digits and FP64 with 17\n"
@@ -233,6 +242,7 @@ typedef struct predict_opts {
     const char *out_dir;
     int fmt;
     int allow_nonfinite;
+    pd_missing missing;
 } predict_opts;
 
 /* 0 to proceed, else the exit code (after printing help or a usage error); -1 = help shown. */
@@ -251,6 +261,12 @@ static int parse_args(int argc, char **argv, predict_opts *o)
         if (strcmp(a, "--") == 0) { only_pos = 1; continue; }
         if (cli_is_help(a)) { usage(stdout); return -1; }
         if (strcmp(a, "--allow-nonfinite") == 0) { o->allow_nonfinite = 1; continue; }
+        if ((r = cli_opt(argc, argv, &i, "--missing", &v)) != 0) {
+            ms_error me = {{0}};
+            if (r < 0 || pd_missing_parse(v, "--missing", &o->missing, &me) != MS_OK)
+                return cli_usage_error("predict", "--missing needs reject or nan");
+            continue;
+        }
         if ((r = cli_opt(argc, argv, &i, "-o", &v)) != 0 ||
             (r = cli_opt(argc, argv, &i, "--output", &v)) != 0) {
             if (r < 0) return cli_usage_error("predict", "%s needs a directory", a);
@@ -281,10 +297,45 @@ static int parse_args(int argc, char **argv, predict_opts *o)
     return 0;
 }
 
+/* The missing/non-finite policy (src/predict/pd_check.h) on the bound inputs: float and
+ * double by pd_check, float16 (which pd_check does not read) refused when non-finite. */
+static ms_status check_policy(const pd_policy *p, const predict_ctx *c, ms_error *err)
+{
+    ms_status st = MS_OK;
+    if (pd_check_inputs(p, c->model, c->in, c->n_in, NULL, err) != MS_OK) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, "; --allow-nonfinite skips this check");
+        return MS_ERR_INVALID;
+    }
+    for (int i = 0; st == MS_OK && i < c->n_in; i++)
+        if (c->in[i].dtype == MS_DTYPE_FLOAT16)
+            st = cli_check_finite(ms_model_input(c->model, i)->name, &c->in[i], err);
+    return st;
+}
+
+/* A non-finite output is not a prediction: refuse it, naming the row (rows: the first
+ * input's first dimension). */
+static ms_status check_outputs(const predict_ctx *c, const ms_tensor *out, ms_error *err)
+{
+    int64_t rows = c->n_in > 0 && c->in[0].ndim > 0 ? c->in[0].shape[0] : 1;
+    char msg[300];
+    for (int64_t r = 0; r < rows; r++)
+        if (pd_check_output_row(c->model, out, c->n_out, r, rows, msg, sizeof msg) != PD_OK)
+            return mc_fail(err, MS_ERR_INVALID, "row %lld: %s (--allow-nonfinite prints it as null)",
+                           (long long)r, msg);
+    return MS_OK;
+}
+
 static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
 {
     ms_status st = ms_model_check_supported(c->model, err);
     if (st != MS_OK) return st;
+    /* --missing nan is checked against the model before any input is read */
+    char name[256];
+    pd_policy policy;
+    cli_model_name(name, sizeof name, o->model);
+    if ((st = pd_policy_init(&policy, c->model, name, o->missing, "--missing", err)) != MS_OK)
+        return st;
     c->n_in = ms_model_num_inputs(c->model);
     c->n_out = ms_model_num_outputs(c->model);
     int n_args = o->n_inputs;
@@ -313,10 +364,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
                            ms_model_input(c->model, i)->name, decl);
         }
     if ((st = cli_check_inputs(c->model, c->in, err)) != MS_OK) return st;
-    if (!o->allow_nonfinite)
-        for (int i = 0; i < c->n_in; i++)
-            if ((st = cli_check_finite(ms_model_input(c->model, i)->name, &c->in[i], err)) != MS_OK)
-                return st;
+    if (!o->allow_nonfinite && (st = check_policy(&policy, c, err)) != MS_OK) return st;
 
     /* Which outputs to write: those the request named, in its order, else all. */
     int *sel = calloc((size_t)(c->n_want > c->n_out ? c->n_want : c->n_out) + 1, sizeof *sel);
@@ -342,6 +390,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
     if (!out) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK) st = ms_session_create(c->model, NULL, &sess, err);
     if (st == MS_OK) st = ms_session_run(sess, c->in, c->n_in, out, c->n_out, err);
+    if (st == MS_OK && !o->allow_nonfinite) st = check_outputs(c, out, err);
     if (st == MS_OK)
         st = o->out_dir ? write_files(c->model, out, sel, n_sel, o->out_dir, o->fmt, err)
                         : write_stdout(o->model, c->model, out, sel, n_sel, c->id, err);

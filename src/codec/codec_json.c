@@ -109,8 +109,8 @@ static ms_status bad_value(data_ctx *c, const cJSON *v, const char *why)
                        c->name, (long long)c->idx, v->valuestring);
     if (cJSON_IsNull(v))
         return mc_fail(c->err, MS_ERR_INVALID,
-                       "input '%s': data[%lld] is null; non-finite or missing values cannot be "
-                       "sent as JSON (use a .npy file)", c->name, (long long)c->idx);
+                       "input '%s': data[%lld] is null, and %s has no missing value", c->name,
+                       (long long)c->idx, dt ? dt : "this type");
     if (cJSON_IsNumber(v))
         return mc_fail(c->err, MS_ERR_INVALID, "input '%s': data[%lld] = %.17g %s for %s",
                        c->name, (long long)c->idx, v->valuedouble, why, dt);
@@ -144,6 +144,12 @@ static ms_status store_value(data_ctx *c, const cJSON *v)
 {
     switch (c->dtype) {
     case MS_DTYPE_FLOAT:
+        /* null is JSON's missing value: NaN here, accepted or refused by the caller's policy
+         * (src/predict/pd_check.h), like an empty CSV cell or SQL NULL */
+        if (cJSON_IsNull(v)) {
+            ((float *)c->dst)[c->idx] = NAN;
+            return MS_OK;
+        }
         if (!cJSON_IsNumber(v)) return bad_value(c, v, "is not a number");
         /* cJSON turns 1e999 into inf: out of range, like 1e39 is for float. The bound is
          * the midpoint between FLT_MAX and 2^128: below it a double rounds to a finite float
@@ -153,6 +159,10 @@ static ms_status store_value(data_ctx *c, const cJSON *v)
         ((float *)c->dst)[c->idx] = (float)v->valuedouble;
         return MS_OK;
     case MS_DTYPE_DOUBLE:
+        if (cJSON_IsNull(v)) {
+            ((double *)c->dst)[c->idx] = NAN;
+            return MS_OK;
+        }
         if (!cJSON_IsNumber(v)) return bad_value(c, v, "is not a number");
         if (!isfinite(v->valuedouble)) return bad_value(c, v, "is out of range");
         ((double *)c->dst)[c->idx] = v->valuedouble;

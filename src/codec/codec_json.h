@@ -13,7 +13,10 @@
  *
  * Limits, by design:
  * - JSON has no NaN or Infinity, and the protocol defines no spelling for them, so a request
- *   cannot carry non-finite values: strings such as "NaN" and null are rejected (send .npy).
+ *   cannot carry infinities: strings such as "NaN" or "Infinity" are rejected. null in FP32 or
+ *   FP64 data is a missing value and reads as NaN; whether it is accepted is the caller's
+ *   policy (src/predict/pd_check.h: refused unless the model defines missing values and the
+ *   server opted in). null in integer or BOOL data is rejected.
  * - Integers are read through a double (cJSON), so INT64/UINT64 values beyond +-2^53 are
  *   rejected rather than silently rounded.
  * - Unknown or duplicate keys are rejected, so a typo ("input") is an error, not a no-op.

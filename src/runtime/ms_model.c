@@ -2,6 +2,7 @@
  * and calling a loader) is ms_load.c, one level up: nothing here calls into a loader. */
 #include "ms_model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,4 +102,72 @@ ms_status ms_model_check_supported(const ms_model *m, ms_error *err)
         return MS_ERR_UNSUPPORTED;
     }
     return MS_OK;
+}
+
+/* ---- missing values (ms_model_input_allows_missing) ------------------------------------- */
+
+/* Nodes that carry NaN from one input to their outputs unchanged, so that whether NaN means
+ * "missing" is decided by whoever reads those outputs. Cast only to a float type: NaN cast to
+ * an integer is undefined. */
+static int nan_passes_through(const ms_node *n)
+{
+    if (n->domain[0]) return 0;
+    if (!strcmp(n->op_type, "Cast")) {
+        int64_t to = ms_attr_int(n, "to", 0);
+        return to == MS_DTYPE_FLOAT || to == MS_DTYPE_DOUBLE || to == MS_DTYPE_FLOAT16;
+    }
+    static const char *const ops[] = {"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                                      "Concat"};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+        if (!strcmp(n->op_type, ops[i])) return 1;
+    return 0;
+}
+
+/* A node that gives NaN in input k a meaning: a tree ensemble whose exporter stated a NaN
+ * direction per node (XGBoost's default_left, scikit-learn's missing_go_to_left), or an
+ * Imputer whose replaced value is NaN. A tree ensemble without that attribute would send NaN
+ * down the "false" branch of splits that were never trained on missing values. */
+static int nan_defined_by(const ms_node *n, int k)
+{
+    if (k != 0 || strcmp(n->domain, "ai.onnx.ml") != 0) return 0;
+    if (!strcmp(n->op_type, "TreeEnsembleClassifier") ||
+        !strcmp(n->op_type, "TreeEnsembleRegressor"))
+        return ms_attr_find(n, "nodes_missing_value_tracks_true") != NULL;
+    if (!strcmp(n->op_type, "Imputer")) return isnan(ms_attr_float(n, "replaced_value_float", 0));
+    return 0;
+}
+
+static int is_graph_output(const ms_model *m, int32_t v)
+{
+    for (int32_t i = 0; i < m->n_outputs; i++)
+        if (m->outputs[i] == v) return 1;
+    return 0;
+}
+
+/* 1 when every reader of value v defines NaN (directly, or through pass-through nodes whose
+ * outputs satisfy the same), and there is at least one reader. depth bounds the walk. */
+static int nan_safe(const ms_model *m, int32_t v, int depth)
+{
+    if (depth > 16 || is_graph_output(m, v)) return 0;
+    int readers = 0;
+    for (int32_t i = 0; i < m->n_nodes; i++) {
+        const ms_node *n = &m->nodes[i];
+        for (int32_t k = 0; k < n->n_in; k++) {
+            if (n->in[k] != v) continue;
+            readers++;
+            if (nan_defined_by(n, k)) continue;
+            if (!nan_passes_through(n)) return 0;
+            for (int32_t o = 0; o < n->n_out; o++)
+                if (n->out[o] >= 0 && !nan_safe(m, n->out[o], depth + 1)) return 0;
+        }
+    }
+    return readers > 0;
+}
+
+int ms_model_input_allows_missing(const ms_model *m, int i)
+{
+    if (i < 0 || i >= m->n_inputs) return 0;
+    ms_dtype t = m->input_info[i].dtype;
+    if (t != MS_DTYPE_FLOAT && t != MS_DTYPE_DOUBLE) return 0;
+    return nan_safe(m, m->inputs[i], 0);
 }

@@ -186,7 +186,8 @@ static ms_status cfg_read(const char *path, sv_model_cfg **out, ms_error *err)
     cJSON *root = cJSON_ParseWithLength(text.data, text.len);
     mc_buf_free(&text);
     int bad = 0;
-    static const char *const top[] = {"default_version", "batching", "features", "predict", "batch", NULL};
+    static const char *const top[] = {"default_version", "batching", "features", "predict", "batch",
+                                      "missing", NULL};
     static const char *const jk[] = {"schedule", "input", "key", "features", "format", "store", "utc",
                                      "threads", "chunk", "keep", "max_rejects", NULL};
     static const char *const bk[] = {"max_batch_size", "max_queue_delay_us", "max_queue_size", NULL};
@@ -202,6 +203,13 @@ static ms_status cfg_read(const char *path, sv_model_cfg **out, ms_error *err)
     if (bad) goto done;
     if (c->default_version && !sv_name_ok(c->default_version)) {
         mc_fail(err, MS_ERR_INVALID, "config.json: default_version must match [A-Za-z0-9._-]+");
+        bad = 1;
+        goto done;
+    }
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "missing");
+    if (jm && (!cJSON_IsString(jm) ||
+               pd_missing_parse(jm->valuestring, "config.json \"missing\"", &c->missing, err) != MS_OK)) {
+        if (!cJSON_IsString(jm)) mc_fail(err, MS_ERR_INVALID, "config.json: \"missing\" must be \"reject\" or \"nan\"");
         bad = 1;
         goto done;
     }
@@ -456,6 +464,9 @@ static ms_status version_load(const char *name, const char *version, const char 
     (void)cfg_src;
     if (st == MS_OK) st = ms_model_load_file(path, &v->model, err);
     if (st == MS_OK) st = ms_model_check_supported(v->model, err);
+    /* "missing": "nan" for a model that does not define missing values is a config error */
+    if (st == MS_OK)
+        st = pd_policy_init(&v->policy, v->model, name, v->cfg->missing, "config.json \"missing\":", err);
     ms_session *s = NULL;
     if (st == MS_OK) st = ms_session_create(v->model, NULL, &s, err);
     if (st == MS_OK) {

@@ -34,6 +34,7 @@
 
 #include "codec/codec_buf.h"
 #include "mlship.h"
+#include "predict/pd_check.h"
 #include "serve/sv_batch.h"
 
 #define SV_NAME_MAX 101 /* names and versions: at most 100 characters */
@@ -65,6 +66,8 @@ typedef struct sv_model_cfg {
     char *predict_output;         /* /predict: output name, NULL: automatic */
     int predict_column;           /* /predict: column of that output, -1: all */
     sv_batch_job_cfg *batch;      /* scheduled batch job, NULL: none */
+    pd_missing missing;           /* "missing": "reject" (default) | "nan"; for requests and
+                                     the scheduled batch job (src/predict/pd_check.h) */
 } sv_model_cfg;
 
 typedef struct st_store st_store;
@@ -77,6 +80,7 @@ typedef struct sv_version {
     sv_model_cfg *cfg;            /* this version's copy of the model's config */
     const char *store_url;        /* features store URL (cfg's or the server's), or NULL */
     sv_batcher *batcher;          /* NULL when batching is off */
+    pd_policy policy;             /* missing/non-finite values, checked against the model */
     double load_seconds;
     /* identity of the file this was loaded from */
     unsigned long long dev, ino, size, mtime_ns;

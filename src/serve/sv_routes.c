@@ -18,6 +18,7 @@
 #include "batch/bt_lookup.h"
 #include "codec/codec_csv.h"
 #include "codec/codec_json.h"
+#include "predict/pd_check.h"
 #include "serve/sv_batch.h"
 #include "serve/sv_log.h"
 #include "serve/sv_metrics.h"
@@ -360,8 +361,38 @@ static void reply_v1(job *j, const ms_tensor *outs)
     j->r->status = 200;
 }
 
+/* Rows of the request's inputs (their first dimension; 1 for scalars). */
+static int64_t job_rows(const job *j)
+{
+    return j->n_in > 0 && j->in[0].ndim > 0 ? j->in[0].shape[0] : 1;
+}
+
+/* A non-finite output is never a prediction (src/predict/pd_check.h). By key, the key gets an
+ * error like an unknown key does; otherwise the request is answered 422 naming the row.
+ * Returns -1 when the response is set. */
+static int check_outputs(job *j, const ms_tensor *outs)
+{
+    const ms_model *m = j->v->model;
+    int64_t rows = job_rows(j);
+    char msg[300];
+    for (int k = 0; k < j->nkeys; k++) {
+        int64_t i = j->row_of_key[k];
+        if (i < 0 || pd_check_output_row(m, outs, j->n_out, i, rows, msg, sizeof msg) == PD_OK) continue;
+        j->row_of_key[k] = -1;
+        free(j->key_error[k]);
+        j->key_error[k] = strdup(msg);
+    }
+    for (int64_t i = 0; !j->nkeys && i < rows; i++) {
+        if (pd_check_output_row(m, outs, j->n_out, i, rows, msg, sizeof msg) == PD_OK) continue;
+        sv_req_error(j->r, 422, "model '%s': row %lld: %s", j->v->name, (long long)i, msg);
+        return -1;
+    }
+    return 0;
+}
+
 static void reply(job *j, const ms_tensor *outs)
 {
+    if (check_outputs(j, outs)) return;
     if (j->shape == SHAPE_V2) reply_v2(j, outs);
     else if (j->shape == SHAPE_PREDICT) reply_predict(j, outs);
     else reply_v1(j, outs);
@@ -384,6 +415,13 @@ static void run_job(job *j)
 {
     sv_req *r = j->r;
     sv_version *v = j->v;
+    ms_error perr = {{0}};
+    /* inline inputs: NaN only where the model defines it and config.json opted in, never Inf
+     * (by key, keys_to_input already refused the rows per key) */
+    if (!j->nkeys && pd_check_inputs(&v->policy, v->model, j->in, j->n_in, NULL, &perr) != MS_OK) {
+        sv_req_error(r, 400, "model '%s': %s", v->name, perr.msg);
+        return;
+    }
     int64_t rows = -1;
     for (int i = 0; i < j->n_in; i++) {
         if (j->in[i].ndim < 1) { rows = -1; break; }
@@ -698,6 +736,11 @@ static int fill_row(job *j, const cJSON *row, int64_t r_i, int64_t width, void *
     }
     int64_t c = 0;
     for (const cJSON *e = row->child; e; e = e->next, c++) {
+        if (cJSON_IsNull(e)) { /* a missing value: NaN, judged by the policy in run_job */
+            if (dt == MS_DTYPE_FLOAT) ((float *)dst)[r_i * width + c] = NAN;
+            else ((double *)dst)[r_i * width + c] = NAN;
+            continue;
+        }
         if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (dt == MS_DTYPE_FLOAT && fabs(e->valuedouble) >= 0x1.ffffffp+127)) {
             sv_req_error(j->r, 400, "input '%s': %s[%lld][%lld] is not a finite %s number", vi->name, what, (long long)r_i, (long long)c,
                          dt == MS_DTYPE_FLOAT ? "float32" : "float64");
@@ -853,6 +896,24 @@ static void handle_predict(sv_server *s, sv_req *r, sv_version *v)
     if (!bad) run_job(j);
 }
 
+/* The policy on key k's feature row (NULL in the store reads as NaN): 1 if refused, with the
+ * key's error naming the column, as an unknown key gets "unknown key". */
+static int key_features_refused(job *j, const float *row, int k)
+{
+    const sv_version *v = j->v;
+    const sv_features_cfg *fc = v->cfg->features;
+    size_t bad;
+    pd_why why = pd_check_values(&v->policy, 0, MS_DTYPE_FLOAT, row, (size_t)fc->ncolumns, &bad);
+    if (why == PD_OK) return 0;
+    char msg[400];
+    if (why == PD_WHY_MISSING)
+        snprintf(msg, sizeof msg, "feature '%s' is missing (NULL or NaN in the store; %s)",
+                 fc->columns[bad], pd_missing_hint(&v->policy, 0));
+    else snprintf(msg, sizeof msg, "feature '%s' is not finite", fc->columns[bad]);
+    j->key_error[k] = strdup(msg);
+    return 1;
+}
+
 /* Keys -> feature rows from the store, overrides applied, unknown keys left out. */
 static int keys_to_input(job *j, const cJSON *jk, const cJSON *ov)
 {
@@ -868,7 +929,8 @@ static int keys_to_input(job *j, const cJSON *jk, const cJSON *ov)
     if (ov && !cJSON_IsObject(ov)) { sv_req_error(r, 400, "\"overrides\" must be an object"); return -1; }
     j->keys = calloc((size_t)n, sizeof *j->keys);
     j->row_of_key = calloc((size_t)n, sizeof *j->row_of_key);
-    if (!j->keys || !j->row_of_key) { sv_req_error(r, 500, "out of memory"); return -1; }
+    j->key_error = calloc((size_t)n, sizeof *j->key_error);
+    if (!j->keys || !j->row_of_key || !j->key_error) { sv_req_error(r, 500, "out of memory"); return -1; }
     j->nkeys = n;
     int i = 0;
     for (const cJSON *k = jk->child; k; k = k->next, i++) {
@@ -927,9 +989,10 @@ static int keys_to_input(job *j, const cJSON *jk, const cJSON *ov)
         }
         for (int k = 0; k < n; k++) x[(size_t)k * (size_t)w + (size_t)col] = (float)o->valuedouble;
     }
-    /* Keep the rows of known keys only. */
+    /* Keep the rows of known keys whose features pass the policy only. */
     int64_t rows = 0;
     for (int k = 0; k < n; k++) {
+        if (found[k] && key_features_refused(j, x + (size_t)k * (size_t)w, k)) found[k] = 0;
         if (!found[k]) { j->row_of_key[k] = -1; continue; }
         if (rows != k) memmove(x + rows * w, x + (size_t)k * (size_t)w, (size_t)w * sizeof *x);
         j->row_of_key[k] = rows++;
@@ -1003,6 +1066,14 @@ static int instances_to_inputs(job *j, const cJSON *inst)
                     if (dims[depth] == 0) goto pop;
                     stack[++depth] = cur = cur->child;
                     continue;
+                }
+                int fl = vi->dtype == MS_DTYPE_FLOAT || vi->dtype == MS_DTYPE_DOUBLE;
+                if (fl && cJSON_IsNull(cur)) { /* a missing value: NaN, judged in run_job */
+                    if (vi->dtype == MS_DTYPE_FLOAT) ((float *)data)[idx] = NAN;
+                    else ((double *)data)[idx] = NAN;
+                    idx++;
+                    count++;
+                    goto pop;
                 }
                 if (!(cJSON_IsNumber(cur) || cJSON_IsBool(cur)) || (cJSON_IsNumber(cur) && !isfinite(cur->valuedouble))) {
                     sv_req_error(j->r, 400, "input '%s': instances[%lld] element %lld is not a number", vi->name, (long long)row, (long long)count);

@@ -153,6 +153,7 @@ typedef struct job_spec {
     int threads, keep;
     long chunk;
     int64_t max_rejects;
+    pd_missing missing; /* the model's config.json "missing" */
 } job_spec;
 
 static ms_status spec_of(sv_sched *s, const char *model, job_spec *js, ms_error *err)
@@ -184,6 +185,7 @@ static ms_status spec_of(sv_sched *s, const char *model, job_spec *js, ms_error 
         return mc_fail(err, MS_ERR_INVALID, "no batch job configured");
     }
     if (store) snprintf(js->store, sizeof js->store, "%s", store);
+    js->missing = v->cfg ? v->cfg->missing : PD_MISSING_REJECT;
     sv_version_release(v);
     if (!js->store[0])
         return mc_fail(err, MS_ERR_INVALID, "no store for the predictions: set \"store\" in config.json batch or start with --store");
@@ -247,6 +249,7 @@ static void run_one(sv_sched *s, ent *e)
         o.progress = 0;
         o.log = NULL;
         o.stop_after_chunks = -1;
+        o.missing = js.missing;
         sv_log_event("model '%s': scheduled batch run starts (version '%s', input %s%s)", model, js.version, js.input,
                      o.resume ? ", resuming the interrupted run" : "");
         st = bt_job_run(&o, &res, &err);

@@ -4,7 +4,8 @@
 # scripts/services.sh), check values against `mlship predict`, bad rows and --max-rejects,
 # kill -9 at random points and resume (the published result must equal an uninterrupted run),
 # a reader polling during runs never sees a partial run, shards 1/3 2/3 3/3 publish once,
-# rollback with `batch publish`, cron schedules.
+# rollback with `batch publish`, cron schedules, missing and non-finite values (the policy of
+# src/predict/pd_check.h, against the fixtures' scikit-learn/XGBoost outputs on NaN rows).
 # Usage: sh tests/batch/test_batch.sh [path/to/mlship]    Ends with "N passed, N failed[, N skipped]".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
@@ -42,7 +43,7 @@ gen() {
       if (bad == "bad" && line == 20)  { print "c" r ",1,2,3"; continue }
       if (bad == "bad" && line == 30)  { print ",1,2,3,4,5,6,7,8"; continue }
       if (bad == "bad" && line == 40)  { printf "\"q,%d\"", r } else printf "c%d", r
-      for (i = 0; i < 8; i++) { v = rand() * 4 - 2; if (i == 3 && r % 97 == 0) printf ","; else printf ",%.7g", v }
+      for (i = 0; i < 8; i++) { v = rand() * 4 - 2; printf ",%.7g", v }
       print "" } }' > "$2"
 }
 # outputs FILE: "key<TAB>outputs" lines of a `lookup --all` stream, sorted (run ids dropped)
@@ -88,8 +89,6 @@ run "lookup found all" 0 "$M" lookup --store "$DB" --model gb c0 c1
 run "lookup --all" 0 "$M" lookup --store "$DB" --model gb --all
 eq "lookup --all count" "$(wc -l < "$T/out" | tr -d ' ')" 4997
 cp "$T/out" "$T/all1"
-# the missing value (empty f3 on rows r % 97 == 0) was scored, as NaN
-has "missing value scored" "out" '{"key":"c97",'
 
 # ---- values equal `mlship predict` on the same rows ------------------------------------------
 if [ -x "$PY" ]; then
@@ -286,6 +285,81 @@ run "cron bad field" 2 "$M" batch next-runs "61 * * * *"
 has "cron bad field message" err "minute field"
 run "cron four fields" 2 "$M" batch next-runs "0 2 * *"
 run "cron never" 2 "$M" batch next-runs "0 0 31 2 *"
+
+# ==== missing and non-finite values (issue 9 item 2; policy: src/predict/pd_check.h) ========
+# One policy: a missing value (empty cell, nan) is NaN only with --missing nan on a model that
+# defines it; +-inf and 1e400 always reject the row; a non-finite output is never published.
+# References are the frameworks' own outputs on their NaN rows (tests/fixtures/ml/*/output_*.npy).
+NN=$(pwd)/examples/fraud/model.onnx
+HGB=$(pwd)/tests/fixtures/ml/sk_hgb_clf_nan
+XGB=$(pwd)/tests/fixtures/ml/xgb_binary_json
+XREG=$(pwd)/tests/fixtures/ml/xgb_reg_json
+NPYR="$PY $(pwd)/tests/batch/npy_rows.py"
+# a network: lines 7..12 hold an empty cell, nan, NaN, inf, -inf, 1e400 in column f1
+head -n 6 examples/fraud/features.csv > "$T/nn.csv"
+awk -F, -v OFS=, 'BEGIN { split(",nan,NaN,inf,-inf,1e400", bad, ",") }
+  NR >= 2 && NR <= 7 { $1 = "bad" (NR + 5); $3 = bad[NR - 1]; print }' examples/fraud/features.csv >> "$T/nn.csv"
+run "missing: nn batch" 0 "$M" batch --model "$NN" --name nnm --input "$T/nn.csv" --key customer_id --store "$DB" --json
+has "missing: nn scored" out '"rows_scored":5,"rows_rejected":6'
+has "missing: nn by reason" out '"rejected_by_reason":{"missing":3,"not_finite":3,"output_not_finite":0,"other":0}'
+NNRUN=$(sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p' "$T/out")
+run "missing: nn rejects" 0 "$M" batch rejects --run "$NNRUN" --store "$DB"
+has "missing: empty cell line 7" out '"line":7,"reason":"column '\''f1'\'' is empty (this model does not define missing values)"'
+has "missing: nan line 8" out '"line":8,"reason":"column '\''f1'\'': value '\''nan'\'' is NaN'
+has "missing: NaN line 9" out '"line":9,"reason":"column '\''f1'\'': value '\''NaN'\'' is NaN'
+has "missing: inf line 10" out '"line":10,"reason":"column '\''f1'\'': value '\''inf'\'' is not finite"'
+has "missing: -inf line 11" out '"line":11,"reason":"column '\''f1'\'': value '\''-inf'\'' is not finite"'
+has "missing: 1e400 line 12" out '"line":12,"reason":"column '\''f1'\'': value '\''1e400'\'' is out of range"'
+"$M" lookup --store "$DB" --model nnm --all > "$T/nn_all"
+eq "missing: nn published rows" "$(wc -l < "$T/nn_all" | tr -d ' ')" 5
+if grep -q '"key":"bad\|null' "$T/nn_all"; then bad "missing: a rejected row or a null was published"; show "$T/nn_all"; else ok; fi
+run "missing: nn summary line" 0 "$M" batch --model "$NN" --name nnm2 --input "$T/nn.csv" --key customer_id --store "$DB"
+has "missing: summary counts" out "5 rows scored, 6 rejected (3 missing, 3 not finite)"
+run "missing: --missing nan on a network" 2 "$M" batch --model "$NN" --name nnm3 --input "$T/nn.csv" --key customer_id --store "$DB" --missing nan
+has "missing: network refusal names the model" err "model 'nnm3' does not define missing values"
+run "missing: --missing bogus" 2 "$M" batch --model "$NN" --input "$T/nn.csv" --key customer_id --store "$DB" --missing zero
+if [ -x "$PY" ]; then
+  # scikit-learn HistGradientBoosting with NaN directions: refused by default, scored with
+  # --missing nan exactly as scikit-learn scored the same rows
+  $NPYR csv "$HGB/input_0.npy" "$T/hgb.csv"
+  HNAN=$($NPYR nanrows "$HGB/input_0.npy")
+  run "missing: hgb default" 0 "$M" batch --model "$HGB/model.onnx" --name hgbr --input "$T/hgb.csv" --key id --store "$DB" --json
+  has "missing: hgb rows with NaN rejected" out "\"rows_scored\":$((200 - HNAN)),\"rows_rejected\":$HNAN"
+  has "missing: hgb all for missing" out "\"rejected_by_reason\":{\"missing\":$HNAN,"
+  "$M" lookup --store "$DB" --model hgbr --all > "$T/hgbr_all"
+  eq "missing: hgb good rows equal sklearn" "$($NPYR compare "$T/hgbr_all" probabilities "$HGB/output_1.npy" 2>&1)" $((200 - HNAN))
+  run "missing: hgb --missing nan" 0 "$M" batch --model "$HGB/model.onnx" --name hgbn --input "$T/hgb.csv" --key id --store "$DB" --json --missing nan
+  has "missing: hgb all scored" out '"rows_scored":200,"rows_rejected":0'
+  "$M" lookup --store "$DB" --model hgbn --all > "$T/hgbn_all"
+  eq "missing: hgb NaN rows equal sklearn (probabilities)" "$($NPYR compare "$T/hgbn_all" probabilities "$HGB/output_1.npy" 2>&1)" 200
+  eq "missing: hgb NaN rows equal sklearn (labels)" "$($NPYR compare "$T/hgbn_all" label "$HGB/output_0.npy" 2>&1)" 200
+  # XGBoost model.json (default_left), a classifier and a regressor, with an inf row added:
+  # inf is refused even with --missing nan
+  for case in xgb_binary_json:xgbn:probabilities xgb_reg_json:xregn:predictions; do
+    d=$(pwd)/tests/fixtures/ml/${case%%:*}; rest=${case#*:}; name=${rest%%:*}; out=${rest#*:}
+    $NPYR csv "$d/input_0.npy" "$T/$name.csv"
+    printf 'inf1,inf%s\n' "$(printf ',0%.0s' 1 2 3 4 5 6 7 8 9)" >> "$T/$name.csv"
+    run "missing: $name --missing nan" 0 "$M" batch --model "$d/model.json" --name "$name" --input "$T/$name.csv" --key id --store "$DB" --json --missing nan
+    has "missing: $name counts" out '"rows_scored":200,"rows_rejected":1,"resumed_at_chunk":-1'
+    has "missing: $name inf refused" out '"not_finite":1'
+    "$M" lookup --store "$DB" --model "$name" --all > "$T/${name}_all"
+    eq "missing: $name NaN rows equal xgboost ($out)" "$($NPYR compare "$T/${name}_all" "$out" "$d/output_0.npy" 2>&1)" 200
+  done
+else
+  skipped "missing-value cases against the fixtures' references (no /usr/bin/python3)"
+fi
+# a model whose output overflows (tests/fixtures/make_overflow.c: y = x * 1e30 * 1e30)
+printf 'id,a,b\nsmall,1e-30,-1e-30\nbig,1,2\nhalf,1e-30,1\n' > "$T/ovf.csv"
+run "missing: overflow batch" 0 "$M" batch --model "$(pwd)/tests/fixtures/overflow/model.onnx" --name ovf --input "$T/ovf.csv" --key id --store "$DB" --json
+has "missing: overflow counts" out '"rows_scored":1,"rows_rejected":2'
+has "missing: overflow by reason" out '"output_not_finite":2'
+OVRUN=$(sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p' "$T/out")
+run "missing: overflow rejects" 0 "$M" batch rejects --run "$OVRUN" --store "$DB"
+has "missing: overflow reason line 3" out '"line":3,"reason":"output '\''y'\'' is not finite"'
+has "missing: overflow reason line 4" out '"line":4,"reason":"output '\''y'\'' is not finite"'
+run "missing: overflow lookup (exit 4: a key not found)" 4 "$M" lookup --store "$DB" --model ovf small big
+has "missing: overflow finite row published" out '{"key":"small","model":"ovf"'
+has "missing: overflow row not published" out '{"key":"big","found":false}'
 
 # ---- PostgreSQL ---------------------------------------------------------------------------
 if [ -n "$MLSHIP_TEST_PG_URL" ]; then

@@ -224,6 +224,36 @@ run "bench --input wrong shape" 2 "$M" bench $F/dyn_relu.onnx --input $F/x_2x5.n
 run "bench --batch on fixed shape" 2 "$M" bench $N/test_add_bcast/model.onnx --batch 4 --seconds 0.05
 run "bench fixed shape" 0 "$M" bench $N/test_add_bcast/model.onnx --seconds 0.05
 
+# ==== missing and non-finite values (issue 9 item 2; policy: src/predict/pd_check.h) ========
+# NaN is a missing value only with --missing nan on a model that defines it; Inf never; a
+# non-finite output is refused (exit 2) unless --allow-nonfinite skips the policy.
+# References: scikit-learn's and XGBoost's own outputs on the fixtures' NaN rows.
+ML=tests/fixtures/ml
+run "missing: hgb NaN rows refused by default" 2 "$M" predict $ML/sk_hgb_clf_nan/model.onnx $ML/sk_hgb_clf_nan/input_0.npy
+has "missing: refusal names row and feature" err "input 'X': row 1, feature 1 is NaN, a missing value"
+has "missing: refusal hint" err "missing = nan"
+run "missing: hgb --missing nan" 0 "$M" predict $ML/sk_hgb_clf_nan/model.onnx $ML/sk_hgb_clf_nan/input_0.npy --missing nan -o "$T/hgb" --output-format npy
+run "missing: hgb probabilities equal sklearn" 0 $TC --rtol 1e-5 --atol 1e-6 "$T/hgb/output_1.npy" $ML/sk_hgb_clf_nan/output_1.npy
+run "missing: hgb labels equal sklearn" 0 $TC "$T/hgb/output_0.npy" $ML/sk_hgb_clf_nan/output_0.npy
+run "missing: xgb regressor --missing nan" 0 "$M" predict $ML/xgb_reg_json/model.json $ML/xgb_reg_json/input_0.npy --missing nan -o "$T/xreg" --output-format npy
+run "missing: xgb regressor equals xgboost" 0 $TC --rtol 1e-5 --atol 1e-6 "$T/xreg/output_0.npy" $ML/xgb_reg_json/output_0.npy
+run "missing: --missing nan on a network" 2 "$M" predict examples/fraud/model.onnx $F/x_2x4.npy --missing nan
+has "missing: network refusal" err "model 'fraud' does not define missing values"
+run "missing: --missing bogus" 2 "$M" predict $ML/sk_hgb_clf_nan/model.onnx $ML/sk_hgb_clf_nan/input_0.npy --missing zero
+cat >"$T/null.json" <<'J'
+{"inputs":[{"name":"input","shape":[1,10],"datatype":"FP32","data":[0.5,null,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]}]}
+J
+run "missing: json null refused by default" 2 "$M" predict $ML/xgb_binary_json/model.json "$T/null.json"
+has "missing: json null message" err "row 0, feature 1 is NaN"
+run "missing: json null with --missing nan" 0 "$M" predict $ML/xgb_binary_json/model.json "$T/null.json" --missing nan
+# the overflow model (tests/fixtures/make_overflow.c): y = x * 1e30 * 1e30 is inf for x = 1
+printf '{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1e-30,-1e-30,1,2]}]}' >"$T/ovf.json"
+run "missing: non-finite output refused" 2 "$M" predict tests/fixtures/overflow/model.onnx "$T/ovf.json"
+has "missing: non-finite output message" err "row 1: output 'y' is not finite"
+run "missing: --allow-nonfinite skips the policy" 0 "$M" predict tests/fixtures/overflow/model.onnx "$T/ovf.json" --allow-nonfinite
+# float32: fl(fl(fl(1e-30) * fl(1e30)) * fl(1e30)) = 1.00000002e+30 (worked in Python's struct)
+has "missing: raw output with null" out '"data":[1.00000002e+30,-1.00000002e+30,null,null]'
+
 if [ "$skip" -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"
 else echo "$pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]

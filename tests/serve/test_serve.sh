@@ -354,5 +354,96 @@ wait $PID; rc=$?
 grep -q "SIGTERM: draining 1 in-flight" "$T/queue.log" && ok || bad "drain logged"
 
 stop $MAIN
+# ==== missing and non-finite values (issue 9 item 2; policy: src/predict/pd_check.h) ========
+# The same policy as batch: a missing value (JSON null, NULL in the store, NaN bytes) is 400 /
+# a per-key error unless config.json says "missing": "nan" for a model that defines it; +-Inf
+# is always refused; a non-finite output is 422 (by key: a per-key error), never a null.
+# References: the frameworks' own outputs on the fixtures' NaN rows (output_*.npy).
+PY=/usr/bin/python3
+NPYR="$PY $PWD/tests/batch/npy_rows.py"
+HGB=$PWD/tests/fixtures/ml/sk_hgb_clf_nan
+XGB=$PWD/tests/fixtures/ml/xgb_binary_json
+R3=$T/repo3; mkdir -p "$R3/nn/1" "$R3/hgb/1" "$R3/hgbrej/1" "$R3/xgb/1" "$R3/nnnan/1" "$R3/ovf/1"
+cp "$FRAUD" "$R3/nn/1/model.onnx"; cp "$FRAUD" "$R3/nnnan/1/model.onnx"
+cp "$HGB/model.onnx" "$R3/hgb/1/model.onnx"; cp "$HGB/model.onnx" "$R3/hgbrej/1/model.onnx"
+cp "$XGB/model.json" "$R3/xgb/1/model.json"; cp tests/fixtures/overflow/model.onnx "$R3/ovf/1/model.onnx"
+DB3=$T/missing.db
+sqlite3 "$DB3" "create table nnf(customer_id text primary key, $(echo $cols | sed 's/,/ real,/g') real);
+  insert into nnf values ('c_17', $ROW); insert into nnf values ('c_null', $(echo "$ROW" | sed 's/0\.4,/NULL,/'));
+  create table ovf(id text primary key, a real, b real); insert into ovf values ('small', 1e-30, 2e-30), ('big', 1, 2);"
+printf '{"features":{"store":"sqlite://%s","table":"nnf","key":"customer_id","columns":["%s"]}}' \
+  "$DB3" "$(echo $cols | sed 's/,/","/g')" >"$R3/nn/config.json"
+printf '{"features":{"store":"sqlite://%s","table":"ovf","key":"id","columns":["a","b"]}}' "$DB3" >"$R3/ovf/config.json"
+echo '{"missing":"nan"}' >"$R3/nnnan/config.json"
+echo '{"missing":"nan"}' >"$R3/xgb/config.json"
+if [ -x "$PY" ]; then
+  $NPYR sql "$HGB/input_0.npy" hgbf 20 | sqlite3 "$DB3"
+  printf '{"missing":"nan","features":{"store":"sqlite://%s","table":"hgbf","key":"id","columns":["x0","x1","x2","x3","x4","x5","x6","x7"]}}' \
+    "$DB3" >"$R3/hgb/config.json"
+  $NPYR json "$HGB/input_0.npy" 20 >"$T/hgb_inst.json"
+  $NPYR json "$XGB/input_0.npy" 20 >"$T/xgb_inst.json"
+fi
+start missing --models "$R3" || exit 1
+# a network: by key, NULL in the store is that key's error; the good key is scored
+req "missing: nn keys" 200 POST $U/v1/models/nn:predict -d '{"keys":["c_17","c_null"]}'
+has "missing: NULL feature is a per-key error" body '"errors":[{"index":1,"key":"c_null","error":"feature '\''f3'\'' is missing (NULL or NaN in the store; this model does not define missing values)"}]'
+lacks "missing: the good key is scored" body '"predictions":[null'
+# inline: null / NaN bytes / Inf refused with 400 naming the row and feature
+NROW=$(echo "$ROW" | sed 's/0\.4,/null,/')
+R3U=$U; R3PID=$PID
+start missing1 --model "$FRAUD" || exit 1  # /predict needs a one-model server
+req "missing: /predict null" 400 POST $U/predict -d "{\"features\":[$NROW]}"
+has "missing: /predict null message" body "row 0, feature 3 is NaN, a missing value (this model does not define missing values)"
+req "missing: /predict 1e400" 400 POST $U/predict -d "{\"features\":[$(echo "$ROW" | sed 's/0\.4,/1e400,/')]}"
+has "missing: /predict 1e400 message" body "is not a finite float32 number"
+stop $PID; U=$R3U; PID=$R3PID
+req "missing: v1 instances null" 400 POST $U/v1/models/nn:predict -d "{\"instances\":[[$ROW],[$NROW]]}"
+has "missing: v1 instances names row 1" body "row 1, feature 3 is NaN"
+req "missing: v2 json null" 400 POST $U/v2/models/nn/infer -d "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,30],\"datatype\":\"FP32\",\"data\":[$NROW]}]}"
+has "missing: v2 json null message" body "feature 3 is NaN"
+for v in nan inf; do
+  if [ -x "$PY" ]; then
+    $PY -c "import struct,sys; x=[0.5]*30; x[7]=float('$v'); sys.stdout.buffer.write(struct.pack('<30f',*x))" >"$T/bin_$v"
+    H='{"inputs":[{"name":"features","shape":[1,30],"datatype":"FP32","parameters":{"binary_data_size":120}}]}'
+    { printf '%s' "$H"; cat "$T/bin_$v"; } >"$T/req_$v"
+    req "missing: v2 binary $v" 400 POST $U/v2/models/nn/infer -H "Inference-Header-Content-Length: ${#H}" --data-binary @"$T/req_$v"
+    if [ $v = nan ]; then has "missing: v2 binary NaN message" body "feature 7 is NaN"; else has "missing: v2 binary inf message" body "feature 7 is not finite"; fi
+  fi
+done
+# "missing": "nan" for a network: the version does not load, and the log says why
+req "missing: nan config on a network is not loaded" 400 GET $U/v2/models/nnnan/ready
+grep -q "model 'nnnan' does not define missing values" "$T/missing.log" && ok || { bad "missing: load log names the reason"; show "$T/missing.log"; }
+# a non-finite output: 422 inline, a per-key error by key
+req "missing: overflow inline" 422 POST $U/v1/models/ovf:predict -d '{"instances":[[1e-30,1e-30],[1,2]]}'
+has "missing: overflow message" body "row 1: output 'y' is not finite"
+req "missing: overflow finite" 200 POST $U/v1/models/ovf:predict -d '{"instances":[[1e-30,-1e-30]]}'
+# float32: fl(fl(fl(1e-30) * fl(1e30)) * fl(1e30)) = 1.00000002e+30 (worked in Python's struct)
+has "missing: overflow finite value" body '{"predictions":[[1.00000002e+30,-1.00000002e+30]]}'
+req "missing: overflow by key" 200 POST $U/v1/models/ovf:predict -d '{"keys":["small","big"]}'
+has "missing: overflow key error" body '"errors":[{"index":1,"key":"big","error":"output '\''y'\'' is not finite"}]'
+lacks "missing: overflow not a null success" body '"predictions":[null'
+if [ -x "$PY" ]; then
+  # tree models opted in: NaN rows scored as scikit-learn / XGBoost scored them
+  KEYS=$(seq 0 19 | sed 's/^/r/' | paste -sd, -)
+  req "missing: hgb by key with NULLs" 200 POST $U/v1/models/hgb:predict -d "{\"keys\":[\"$(echo $KEYS | sed 's/,/","/g')\"]}"
+  lacks "missing: hgb no key errors" body '"errors"'
+  eq_() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi; }
+  eq_ "missing: hgb by key equals sklearn" "$($NPYR compare "$T/body" probabilities "$HGB/output_1.npy" r "$KEYS" 2>&1)" 20
+  req "missing: hgb instances with null" 200 POST $U/v1/models/hgb:predict --data-binary @"$T/hgb_inst.json"
+  eq_ "missing: hgb instances equal sklearn" "$($NPYR compare "$T/body" label "$HGB/output_0.npy" r "$KEYS" 2>&1)" 20
+  req "missing: xgb instances with null" 200 POST $U/v1/models/xgb:predict --data-binary @"$T/xgb_inst.json"
+  eq_ "missing: xgb instances equal xgboost" "$($NPYR compare "$T/body" probabilities "$XGB/output_0.npy" r "$KEYS" 2>&1)" 20
+  req "missing: hgb not opted in" 400 POST $U/v1/models/hgbrej:predict --data-binary @"$T/hgb_inst.json"
+  has "missing: not opted in hint" body "missing values are refused unless the model is run with missing = nan"
+  $PY -c "import struct,sys; x=[0.5]*10; x[2]=float('nan'); x[4]=float('-inf'); sys.stdout.buffer.write(struct.pack('<10f',*x))" >"$T/xbin"
+  H='{"inputs":[{"name":"input","shape":[1,10],"datatype":"FP32","parameters":{"binary_data_size":40}}]}'
+  { printf '%s' "$H"; cat "$T/xbin"; } >"$T/xreq"
+  req "missing: -inf refused when opted in" 400 POST $U/v2/models/xgb/infer -H "Inference-Header-Content-Length: ${#H}" --data-binary @"$T/xreq"
+  has "missing: -inf message (the NaN before it is accepted)" body "feature 4 is not finite"
+else
+  skipped "missing: tree models against the frameworks' references (no /usr/bin/python3)"
+fi
+stop $PID; U=$MU
+
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -133,6 +133,33 @@ n1=$(grep -c "scheduled batch run starts" "$T/sched.log"); sleep 2.5; n2=$(grep 
 [ "$n1" -eq "$n2" ] && ok || bad "schedule removed from config.json, but runs went on ($n1 -> $n2)"
 stop $PID
 
+# ==== missing values in a scheduled job (issue 9 item 2): config.json "missing" applies ======
+# A tree model with NaN directions (scikit-learn HGB): "missing": "nan" scores the NaN rows as
+# scikit-learn did (output_1.npy); without it those rows are rejected, never published.
+PY=/usr/bin/python3
+if [ -x "$PY" ]; then
+  HGB=$PWD/tests/fixtures/ml/sk_hgb_clf_nan
+  R4=$T/repo4; mkdir -p "$R4/hgbs/1" "$R4/hgbr/1"
+  cp "$HGB/model.onnx" "$R4/hgbs/1/model.onnx"; cp "$HGB/model.onnx" "$R4/hgbr/1/model.onnx"
+  $PY tests/batch/npy_rows.py csv "$HGB/input_0.npy" "$T/hgb.csv"
+  HNAN=$($PY tests/batch/npy_rows.py nanrows "$HGB/input_0.npy")
+  printf '{"missing":"nan","batch":{"schedule":"* * * * *","input":"%s","key":"id"}}' "$T/hgb.csv" >"$R4/hgbs/config.json"
+  printf '{"batch":{"schedule":"* * * * *","input":"%s","key":"id"}}' "$T/hgb.csv" >"$R4/hgbr/config.json"
+  start schedm --models "$R4" --store "sqlite://$T/schedm.db" --test-minute-ms 1000 || exit 1
+  if wait_metric "$U" '^mlship_batch_runs_total\{model="hgbr",status="published"\} [1-9]' 10 &&
+     wait_metric "$U" '^mlship_batch_runs_total\{model="hgbs",status="published"\} [1-9]' 10; then ok
+  else bad "missing: scheduled runs did not publish"; show "$T/schedm.log"; fi
+  has "missing: opted in, all scored" metrics 'mlship_batch_last_run_rows_scored{model="hgbs"} 200'
+  has "missing: default, NaN rows rejected" metrics "mlship_batch_last_run_rows_rejected{model=\"hgbr\"} $HNAN"
+  req "missing: a NaN row's prediction" 200 GET "$U/v1/models/hgbs/predictions/r1"
+  n=$($PY tests/batch/npy_rows.py compare "$T/body" probabilities "$HGB/output_1.npy" 2>&1)
+  [ "$n" = 1 ] && ok || bad "missing: r1 (a NaN row) differs from scikit-learn: $n"
+  req "missing: not published without opting in" 404 GET "$U/v1/models/hgbr/predictions/r1"
+  stop $PID
+else
+  skipped "missing: scheduled job with NaN rows (no /usr/bin/python3)"
+fi
+
 # ---- --schedule on the command line ------------------------------------------------------------
 "$M" serve --model "$FRAUD" --schedule "61 * * * *" --batch-input "$T/in.csv" --batch-key id >"$T/out" 2>&1
 [ $? -eq 2 ] && grep -q "schedule" "$T/out" && ok || { bad "bad --schedule: exit 2 with a message"; show "$T/out"; }
