@@ -513,27 +513,37 @@ static refusal *find_refusal(model_ent *e, const char *version)
     return NULL;
 }
 
-static void drop_refusal(model_ent *e, const char *version)
+/* Refusals, cfg_error and stray change under r->mu: the index and ready routes read them from
+ * HTTP threads while a rescan runs (a realloc of e->ref under a reader would be a use after
+ * free). The rescan itself only reads them without the lock: it is their one writer. */
+static void drop_refusal(sv_repo *r, model_ent *e, const char *version)
 {
+    pthread_mutex_lock(&r->mu);
     for (int i = 0; i < e->nref; i++)
         if (strcmp(e->ref[i].version, version) == 0) {
             e->ref[i] = e->ref[--e->nref];
-            return;
+            break;
         }
+    pthread_mutex_unlock(&r->mu);
 }
 
-static void add_refusal(model_ent *e, const char *version, file_id id, const char *reason)
+static void add_refusal(sv_repo *r, model_ent *e, const char *version, file_id id, const char *reason)
 {
+    pthread_mutex_lock(&r->mu);
     refusal *f = find_refusal(e, version);
     if (!f) {
         refusal *p = realloc(e->ref, (size_t)(e->nref + 1) * sizeof *p);
-        if (!p) return;
-        e->ref = p;
-        f = &e->ref[e->nref++];
+        if (p) {
+            e->ref = p;
+            f = &e->ref[e->nref++];
+        }
     }
-    snprintf(f->version, sizeof f->version, "%s", version);
-    f->id = id;
-    snprintf(f->reason, sizeof f->reason, "%s", reason);
+    if (f) {
+        snprintf(f->version, sizeof f->version, "%s", version);
+        f->id = id;
+        snprintf(f->reason, sizeof f->reason, "%s", reason);
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* Put `nv` (may be NULL to remove) in place of version `ver`, under the lock; the replaced
@@ -629,7 +639,10 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
             if (k->id.exists) nc++;
         }
         if (d) closedir(d);
-        e->stray = nc == 0 && has_model_file(mdir);
+        int stray = nc == 0 && has_model_file(mdir);
+        pthread_mutex_lock(&r->mu);
+        e->stray = stray;
+        pthread_mutex_unlock(&r->mu);
     }
     /* config.json: a change reloads every version; a broken one changes nothing. */
     int cfg_changed = 0;
@@ -641,18 +654,22 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
             if (cfg_read(cfg_path, &tmp, &err) != MS_OK) {
                 if (strcmp(e->cfg_error, err.msg) != 0 || !same_id(cid, e->cfg_id))
                     sv_log_event("model '%s': config.json refused, keeping the versions already serving: %s", e->name, err.msg);
+                pthread_mutex_lock(&r->mu);
                 snprintf(e->cfg_error, sizeof e->cfg_error, "config.json: %s", err.msg);
+                pthread_mutex_unlock(&r->mu);
                 sv_metrics_load(e->name, "", 0, 0);
                 e->cfg_id = cid;
                 free(c);
                 return;
             }
+            pthread_mutex_lock(&r->mu);
             snprintf(e->default_version, sizeof e->default_version, "%s",
                      tmp->default_version ? tmp->default_version : "");
+            e->cfg_error[0] = 0;
+            pthread_mutex_unlock(&r->mu);
             cfg_free(tmp);
             cfg_changed = e->cfg_id.exists || cid.exists ? !same_id(cid, e->cfg_id) : 0;
             e->cfg_id = cid;
-            e->cfg_error[0] = 0;
         }
     }
     for (int i = 0; i < nc; i++) {
@@ -671,10 +688,10 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
             refusal_text(why, sizeof why, c[i].path, err.msg);
             sv_log_event("model '%s' version '%s': refused %s%s", e->name, c[i].version, why,
                          have ? " (the loaded copy keeps serving)" : "");
-            add_refusal(e, c[i].version, c[i].id, why);
+            add_refusal(r, e, c[i].version, c[i].id, why);
             continue;
         }
-        drop_refusal(e, c[i].version);
+        drop_refusal(r, e, c[i].version);
         sv_log_event("model '%s' version '%s' %s from %s in %.1f ms%s", e->name, c[i].version,
                      have ? "reloaded" : "loaded", c[i].path, nv->load_seconds * 1e3,
                      nv->batcher ? " (dynamic batching on)" : "");
@@ -691,6 +708,7 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
         snprintf(ver, sizeof ver, "%s", e->v[i]->version);
         swap_version(r, e, ver, NULL);
     }
+    pthread_mutex_lock(&r->mu);
     for (int i = 0; i < e->nref;) {
         int present = 0;
         for (int k = 0; k < nc; k++)
@@ -698,6 +716,7 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
         if (present) i++;
         else e->ref[i] = e->ref[--e->nref];
     }
+    pthread_mutex_unlock(&r->mu);
     free(c);
 }
 
@@ -746,7 +765,10 @@ static void poll_locked(sv_repo *r)
         if (!e->unloaded) scan_model(r, e, 0);
     }
     if (d) closedir(d);
-    r->stray = has_model_file(r->dir);
+    int stray = has_model_file(r->dir);
+    pthread_mutex_lock(&r->mu);
+    r->stray = stray;
+    pthread_mutex_unlock(&r->mu);
     for (int i = 0; i < r->nm; i++)
         if (!r->m[i]->seen && r->m[i]->nv) {
             sv_log_event("model '%s': directory gone, no longer served", r->m[i]->name);
