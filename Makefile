@@ -136,11 +136,18 @@ test:
 	@sh scripts/deps.sh test
 	@sh tests/run_all.sh
 
+# mlship.pc (from mlship.pc.in) names PREFIX, so `cc app.c $(pkg-config --cflags --libs mlship)`
+# finds the header, the archive and what the archive needs (cJSON, libm). DESTDIR stages a
+# package: files go under DESTDIR, the .pc still says PREFIX.
+VERSION := $(shell sed -n 's/.*define MS_VERSION_STRING "\(.*\)"/\1/p' include/mlship.h)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 755 $(BUILD)/mlship $(DESTDIR)$(PREFIX)/bin/mlship
 	install -m 644 $(BUILD)/libmlship.a $(DESTDIR)$(PREFIX)/lib/libmlship.a
 	install -m 644 include/mlship.h $(DESTDIR)$(PREFIX)/include/mlship.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' mlship.pc.in >$(BUILD)/mlship.pc
+	install -m 644 $(BUILD)/mlship.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlship.pc
 
 clean:
 	rm -rf build

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|bench|bench-models
 set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev"
-test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server
+test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server pkgconf
       gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
       qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs"
 case "${1:-build}" in

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Every test, in order: builds (gcc and clang, warnings are errors), unit tests, unit tests
-# again under ASan+UBSan, ONNX conformance, CLI end-to-end, fuzz-corpus replay, and the runtime
+# again under ASan+UBSan, ONNX conformance, CLI end-to-end, the README's C example against
+# `make install`, fuzz-corpus replay, and the runtime
 # cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
 # (qemu, Node).
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
@@ -49,6 +50,7 @@ stage unit        make -j"$JOBS" unit
 stage unit-asan   make -j"$JOBS" unit-asan
 stage conformance make conformance
 [ -f tests/cli/test_cli.sh ] && stage cli sh tests/cli/test_cli.sh build/mlship
+[ -f tests/cli/test_readme.sh ] && stage readme sh tests/cli/test_readme.sh build/mlship
 [ -f tests/store/test_features_cli.sh ] && stage store-cli sh tests/store/test_features_cli.sh build/mlship
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
 [ -f tests/serve/test_serve_batch.sh ] && stage serve-batch sh tests/serve/test_serve_batch.sh build/mlship

@@ -29,10 +29,16 @@ static void usage(FILE *f)
             "\n"
             "  --models DIR        a model repository: DIR/<name>/<version>/model.onnx (or\n"
             "                      XGBoost model.json), optional DIR/<name>/config.json;\n"
-            "                      rescanned for new, changed and removed versions (hot reload)\n"
+            "                      rescanned for new, changed and removed versions (hot reload);\n"
+            "                      a DIR where nothing loads is served (not ready, with the\n"
+            "                      reason in /v2/health/ready) after a warning on stderr\n"
+            "  --require-models    exit 2 at start unless every model in DIR serves a version\n"
             "  --model PATH        one model file, served as model 'default' version '1'\n"
             "  --host H            address to bind (default 127.0.0.1)\n"
-            "  --port N            port (default 8080; 0 picks a free one, printed at start)\n"
+            "  --port N            port (default 8080; 0 picks a free one, printed at start);\n"
+            "                      a port another server listens on is an error (exit 1)\n"
+            "  --reuse-port        share the port with other servers started with --reuse-port\n"
+            "                      (SO_REUSEPORT: the kernel spreads connections over them)\n"
             "  --store URL         feature store for models whose config.json names no store:\n"
             "                      sqlite:///abs.db, sqlite://rel.db, postgresql://..., redis://...\n"
             "  --admin-token T     bearer token for the repository API (POST /v2/repository/...);\n"
@@ -85,7 +91,24 @@ static void usage(FILE *f)
             "  POST /v2/repository/index, /v2/repository/models/M/load|unload; GET /metrics.\n"
             "\n"
             "exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 runtime failure\n"
-            "(cannot listen), 2 bad usage or a model that does not load (--model), 3 unsupported.\n");
+            "(cannot listen, e.g. address already in use), 2 bad usage or a model that does not load\n"
+            "(--model; --models with --require-models), 3 unsupported.\n");
+}
+
+/* A repository that serves nothing (or, with --require-models, a model that serves nothing) is
+ * said at start, loudly: the server would otherwise answer 404 to every model, quietly. */
+static ms_status check_repo(sv_repo *repo, const char *dir, int require)
+{
+    char why[1024], msg[1200];
+    int ready = sv_repo_ready(repo, why, sizeof why);
+    if (require && !ready) {
+        snprintf(msg, sizeof msg, "--models '%s': %s (--require-models)", dir, why);
+        return (ms_status)cli_fail("serve", MS_ERR_INVALID, msg);
+    }
+    if (!sv_repo_serving(repo))
+        sv_log_event("WARNING: --models '%s': no model loaded: %s; serving nothing until a model appears "
+                     "(--require-models makes this an error)", dir, why);
+    return MS_OK;
 }
 
 int cli_serve(int argc, char **argv)
@@ -95,11 +118,14 @@ int cli_serve(int argc, char **argv)
     const char *access_log = NULL;
     const char *schedule = NULL, *b_input = NULL, *b_key = NULL, *b_model = NULL, *b_features = NULL;
     long b_threads = 1, minute_ms = 0;
+    int reuse_port = 0, require_models = 0;
     long port = 8080, max_body = 16L << 20, timeout_ms = 30000, threads = 0, poll_ms = 1000,
          drain_ms = 30000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         if (cli_is_help(a)) { usage(stdout); return 0; }
+        if (strcmp(a, "--reuse-port") == 0) { reuse_port = 1; continue; }
+        if (strcmp(a, "--require-models") == 0) { require_models = 1; continue; }
         struct { const char *name; const char **s; long *n; long lo, hi; } opts[] = {
             {"--models", &models, NULL, 0, 0},      {"--model", &model, NULL, 0, 0},
             {"--host", &host, NULL, 0, 0},          {"--store", &store, NULL, 0, 0},
@@ -133,6 +159,7 @@ int cli_serve(int argc, char **argv)
         }
     }
     if (!models == !model) return cli_usage_error("serve", "give exactly one of --models DIR or --model PATH");
+    if (require_models && !models) return cli_usage_error("serve", "--require-models goes with --models DIR");
     if (schedule && (!b_input || !b_key))
         return cli_usage_error("serve", "--schedule needs --batch-input SRC and --batch-key COL");
     if (!schedule && (b_input || b_key || b_model || b_features))
@@ -157,6 +184,10 @@ int cli_serve(int argc, char **argv)
     sv_repo *repo = NULL;
     ms_status st = models ? sv_repo_open_dir(models, store, &repo, &err) : sv_repo_open_file(model, store, &repo, &err);
     if (st != MS_OK) return cli_fail("serve", st, err.msg);
+    if (models && (st = check_repo(repo, models, require_models)) != MS_OK) {
+        sv_repo_free(repo);
+        return st;
+    }
     if (sv_log_open(access_log, &err) != MS_OK) {
         sv_repo_free(repo);
         return cli_fail("serve", MS_ERR_RUNTIME, err.msg);
@@ -175,7 +206,7 @@ int cli_serve(int argc, char **argv)
         return cli_fail("serve", st, err.msg);
     }
     sv_http_opts ho = {host, (int)port, (int)threads, (uint64_t)max_body, 60,
-                       sv_routes_handle, sv_routes_done, &server};
+                       sv_routes_handle, sv_routes_done, &server, reuse_port};
     sv_http *http = NULL;
     if ((st = sv_http_start(&ho, &http, &err)) != MS_OK) {
         sv_sched_stop(server.sched, 0);

@@ -14,8 +14,10 @@
 #define _GNU_SOURCE
 #include "serve/sv_http.h"
 
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -215,6 +217,46 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&h->inflight, 1);
 }
 
+/* The listening socket is bound here rather than by libmicrohttpd, for two reasons. A port
+ * already taken must be reported as such (MHD only says that it failed). And sharing a port
+ * must be asked for: with SO_REUSEPORT a second server on the same address starts quietly and
+ * the kernel splits the connections between the two, so it is set only with --reuse-port.
+ * SO_REUSEADDR is always set: it only lets a restarted server bind over the TIME_WAIT
+ * connections of the previous one, never two listeners on one port. */
+static ms_status listen_on(const struct addrinfo *ai, const sv_http_opts *o, int *out, ms_error *err)
+{
+    const char *br = strchr(o->host, ':') ? "[" : "", *ket = br[0] ? "]" : "";
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return mc_fail(err, MS_ERR_RUNTIME, "cannot listen on %s%s%s:%d: %s", br, o->host, ket, o->port, strerror(errno));
+    int one = 1, rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (rc == 0 && o->reuse_port) rc = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (rc == 0 && ai->ai_family == AF_INET6) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (rc == 0) rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
+    if (rc == 0) rc = listen(fd, 1024);
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        const char *hint = e == EADDRINUSE ? " (another server is listening there; to share one port between "
+                                             "servers, start every one of them with --reuse-port)"
+                         : e == EACCES ? " (ports below 1024 need privileges)"
+                         : e == EADDRNOTAVAIL ? " (no such address on this machine)" : "";
+        return mc_fail(err, MS_ERR_RUNTIME, "cannot listen on %s%s%s:%d: %s%s", br, o->host, ket, o->port,
+                       e == EADDRINUSE ? "address already in use" : strerror(e), hint);
+    }
+    *out = fd;
+    return MS_OK;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) != 0) return -1;
+    if (sa.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+}
+
 ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
 {
     *out = NULL;
@@ -228,31 +270,34 @@ ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
     int gai = getaddrinfo(o->host, port, &hints, &ai);
     if (gai != 0 || !ai)
         return mc_fail(err, MS_ERR_INVALID, "cannot resolve --host '%s': %s", o->host, gai_strerror(gai));
+    int fd = -1;
+    ms_status st = listen_on(ai, o, &fd, err);
+    int family = ai->ai_family;
+    freeaddrinfo(ai);
+    if (st != MS_OK) return st;
     sv_http *h = calloc(1, sizeof *h);
-    if (!h) { freeaddrinfo(ai); return mc_fail(err, MS_ERR_RUNTIME, "out of memory"); }
+    if (!h) { close(fd); return mc_fail(err, MS_ERR_RUNTIME, "out of memory"); }
     h->o = *o;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_TURBO;
-    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
-        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
-        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h,
                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!h->d) {
+        close(fd);
         free(h);
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot listen on %s:%d (address in use, or not allowed)",
+        return mc_fail(err, MS_ERR_RUNTIME, "cannot start the HTTP server on %s:%d (libmicrohttpd refused)",
                        o->host, o->port);
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = di ? di->port : o->port;
+    h->port = bound_port(fd);
+    if (h->port < 0) h->port = o->port;
     *out = h;
     return MS_OK;
 }

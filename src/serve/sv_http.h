@@ -52,6 +52,8 @@ typedef struct sv_http_opts {
     void (*handler)(void *ctx, sv_req *r);
     void (*done)(void *ctx, sv_req *r, const char *remote, uint64_t bytes_out);
     void *ctx;
+    int reuse_port;        /* SO_REUSEPORT: share the port with other servers (else a taken
+                            * port is an error: "address already in use") */
 } sv_http_opts;
 
 ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err);

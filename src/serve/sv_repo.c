@@ -47,6 +47,7 @@ typedef struct model_ent {
     refusal *ref;
     int nref;
     int seen;
+    int stray;             /* no version directory, but DIR/<name>/model.onnx|json exists */
 } model_ent;
 
 struct sv_repo {
@@ -56,6 +57,7 @@ struct sv_repo {
     char *store_url;
     model_ent **m;
     int nm;
+    int stray;             /* DIR/model.onnx|json exists (a model file not in DIR/<name>/<v>/) */
 };
 
 int sv_name_ok(const char *s)
@@ -522,27 +524,37 @@ static refusal *find_refusal(model_ent *e, const char *version)
     return NULL;
 }
 
-static void drop_refusal(model_ent *e, const char *version)
+/* Refusals, cfg_error and stray change under r->mu: the index and ready routes read them from
+ * HTTP threads while a rescan runs (a realloc of e->ref under a reader would be a use after
+ * free). The rescan itself only reads them without the lock: it is their one writer. */
+static void drop_refusal(sv_repo *r, model_ent *e, const char *version)
 {
+    pthread_mutex_lock(&r->mu);
     for (int i = 0; i < e->nref; i++)
         if (strcmp(e->ref[i].version, version) == 0) {
             e->ref[i] = e->ref[--e->nref];
-            return;
+            break;
         }
+    pthread_mutex_unlock(&r->mu);
 }
 
-static void add_refusal(model_ent *e, const char *version, file_id id, const char *reason)
+static void add_refusal(sv_repo *r, model_ent *e, const char *version, file_id id, const char *reason)
 {
+    pthread_mutex_lock(&r->mu);
     refusal *f = find_refusal(e, version);
     if (!f) {
         refusal *p = realloc(e->ref, (size_t)(e->nref + 1) * sizeof *p);
-        if (!p) return;
-        e->ref = p;
-        f = &e->ref[e->nref++];
+        if (p) {
+            e->ref = p;
+            f = &e->ref[e->nref++];
+        }
     }
-    snprintf(f->version, sizeof f->version, "%s", version);
-    f->id = id;
-    snprintf(f->reason, sizeof f->reason, "%s", reason);
+    if (f) {
+        snprintf(f->version, sizeof f->version, "%s", version);
+        f->id = id;
+        snprintf(f->reason, sizeof f->reason, "%s", reason);
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* Put `nv` (may be NULL to remove) in place of version `ver`, under the lock; the replaced
@@ -574,6 +586,25 @@ static void swap_version(sv_repo *r, model_ent *e, const char *ver, sv_version *
 }
 
 typedef struct cand { char version[SV_NAME_MAX]; char path[4096]; file_id id; } cand;
+
+/* A load error usually names its file already ("PATH: not an ONNX model ...", "cannot open
+ * model 'PATH'"); the path is added only when it does not, so a refusal names it once. */
+static void refusal_text(char *dst, size_t cap, const char *path, const char *msg)
+{
+    if (strstr(msg, path)) snprintf(dst, cap, "%s", msg);
+    else snprintf(dst, cap, "%s: %s", path, msg);
+}
+
+/* A model file one level too high (DIR/model.onnx, DIR/<name>/model.onnx) is a common slip;
+ * it is remembered so that "nothing loaded" can say where the file should go. */
+static int has_model_file(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/model.onnx", dir);
+    if (file_ident(p).exists) return 1;
+    snprintf(p, sizeof p, "%s/model.json", dir);
+    return file_ident(p).exists;
+}
 
 /* Rescan one model directory (or the single file). force: retry refused files. */
 static void scan_model(sv_repo *r, model_ent *e, int force)
@@ -619,6 +650,10 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
             if (k->id.exists) nc++;
         }
         if (d) closedir(d);
+        int stray = nc == 0 && has_model_file(mdir);
+        pthread_mutex_lock(&r->mu);
+        e->stray = stray;
+        pthread_mutex_unlock(&r->mu);
     }
     /* config.json: a change reloads every version; a broken one changes nothing. */
     int cfg_changed = 0;
@@ -630,18 +665,22 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
             if (cfg_read(cfg_path, &tmp, &err) != MS_OK) {
                 if (strcmp(e->cfg_error, err.msg) != 0 || !same_id(cid, e->cfg_id))
                     sv_log_event("model '%s': config.json refused, keeping the versions already serving: %s", e->name, err.msg);
+                pthread_mutex_lock(&r->mu);
                 snprintf(e->cfg_error, sizeof e->cfg_error, "config.json: %s", err.msg);
+                pthread_mutex_unlock(&r->mu);
                 sv_metrics_load(e->name, "", 0, 0);
                 e->cfg_id = cid;
                 free(c);
                 return;
             }
+            pthread_mutex_lock(&r->mu);
             snprintf(e->default_version, sizeof e->default_version, "%s",
                      tmp->default_version ? tmp->default_version : "");
+            e->cfg_error[0] = 0;
+            pthread_mutex_unlock(&r->mu);
             cfg_free(tmp);
             cfg_changed = e->cfg_id.exists || cid.exists ? !same_id(cid, e->cfg_id) : 0;
             e->cfg_id = cid;
-            e->cfg_error[0] = 0;
         }
     }
     for (int i = 0; i < nc; i++) {
@@ -656,12 +695,14 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
         ms_status st = version_load(e->name, c[i].version, c[i].path, c[i].id, NULL,
                                     r->file ? NULL : cfg_path, r->store_url, &nv, &err);
         if (st != MS_OK) {
-            sv_log_event("model '%s' version '%s': refused %s: %s%s", e->name, c[i].version, c[i].path,
-                         err.msg, have ? " (the loaded copy keeps serving)" : "");
-            add_refusal(e, c[i].version, c[i].id, err.msg);
+            char why[sizeof ((refusal *)0)->reason];
+            refusal_text(why, sizeof why, c[i].path, err.msg);
+            sv_log_event("model '%s' version '%s': refused %s%s", e->name, c[i].version, why,
+                         have ? " (the loaded copy keeps serving)" : "");
+            add_refusal(r, e, c[i].version, c[i].id, why);
             continue;
         }
-        drop_refusal(e, c[i].version);
+        drop_refusal(r, e, c[i].version);
         sv_log_event("model '%s' version '%s' %s from %s in %.1f ms%s", e->name, c[i].version,
                      have ? "reloaded" : "loaded", c[i].path, nv->load_seconds * 1e3,
                      nv->batcher ? " (dynamic batching on)" : "");
@@ -678,6 +719,7 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
         snprintf(ver, sizeof ver, "%s", e->v[i]->version);
         swap_version(r, e, ver, NULL);
     }
+    pthread_mutex_lock(&r->mu);
     for (int i = 0; i < e->nref;) {
         int present = 0;
         for (int k = 0; k < nc; k++)
@@ -685,6 +727,7 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
         if (present) i++;
         else e->ref[i] = e->ref[--e->nref];
     }
+    pthread_mutex_unlock(&r->mu);
     free(c);
 }
 
@@ -733,6 +776,10 @@ static void poll_locked(sv_repo *r)
         if (!e->unloaded) scan_model(r, e, 0);
     }
     if (d) closedir(d);
+    int stray = has_model_file(r->dir);
+    pthread_mutex_lock(&r->mu);
+    r->stray = stray;
+    pthread_mutex_unlock(&r->mu);
     for (int i = 0; i < r->nm; i++)
         if (!r->m[i]->seen && r->m[i]->nv) {
             sv_log_event("model '%s': directory gone, no longer served", r->m[i]->name);
@@ -909,14 +956,57 @@ int sv_repo_default_model(sv_repo *r, char *dst, size_t cap)
     return name != NULL;
 }
 
-int sv_repo_ready(sv_repo *r)
+/* Why model `e` serves nothing, appended to b. */
+static void unserved_reason(const sv_repo *r, const model_ent *e, mc_buf *b)
 {
+    if (b->len) mc_buf_puts(b, "; ");
+    if (e->cfg_error[0]) {
+        mc_buf_printf(b, "model '%s': %s", e->name, e->cfg_error);
+    } else if (e->nref) {
+        for (int k = 0; k < e->nref; k++)
+            mc_buf_printf(b, "%smodel '%s' version '%s' refused: %s", k ? "; " : "", e->name, e->ref[k].version,
+                          e->ref[k].reason);
+    } else if (r->file) {
+        mc_buf_printf(b, "model '%s': '%s' is gone", e->name, r->file);
+    } else if (e->stray) {
+        mc_buf_printf(b, "model '%s': its model file is not in a version directory (move it to %s/%s/1/)",
+                      e->name, r->dir, e->name);
+    } else {
+        mc_buf_printf(b, "model '%s': no version directory with a model.onnx or model.json", e->name);
+    }
+}
+
+int sv_repo_ready(sv_repo *r, char *why, size_t cap)
+{
+    mc_buf b = {0};
     pthread_mutex_lock(&r->mu);
     int ok = r->nm > 0;
+    if (!ok && r->dir)
+        mc_buf_printf(&b, "'%s' holds no model directory (a model goes in %s/<name>/<version>/model.onnx or "
+                          "model.json)%s", r->dir, r->dir,
+                      r->stray ? "; its model file directly in the directory is not served" : "");
     for (int i = 0; i < r->nm; i++)
-        if (!r->m[i]->unloaded && r->m[i]->nv == 0) ok = 0;
+        if (!r->m[i]->unloaded && r->m[i]->nv == 0) {
+            ok = 0;
+            if (why) unserved_reason(r, r->m[i], &b);
+        }
     pthread_mutex_unlock(&r->mu);
+    if (why && cap) {
+        const char *txt = mc_buf_failed(&b) ? "out of memory" : b.len ? b.data : "";
+        snprintf(why, cap, "%s", txt);
+        if (strlen(txt) >= cap && cap > 4) memcpy(why + cap - 4, "...", 4);
+    }
+    mc_buf_free(&b);
     return ok;
+}
+
+int sv_repo_serving(sv_repo *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = 0;
+    for (int i = 0; i < r->nm; i++) n += r->m[i]->nv;
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 int sv_repo_versions_json(sv_repo *r, const char *name, mc_buf *out)

@@ -123,8 +123,12 @@ void sv_version_store_put(sv_version *v, st_store *s);
 
 /* The model /predict serves: "default" if present, else the only model; NULL otherwise. */
 int sv_repo_default_model(sv_repo *r, char *dst, size_t cap);
-/* Every non-unloaded model has a serving version. */
-int sv_repo_ready(sv_repo *r);
+/* Ready: there is a model and every non-unloaded one has a serving version. When not, `why`
+ * (may be NULL) says why, naming each model that serves nothing and why (refused files with
+ * their reason, a broken config.json, no version directory), or that DIR holds no model. */
+int sv_repo_ready(sv_repo *r, char *why, size_t cap);
+/* Versions serving, over all models. */
+int sv_repo_serving(sv_repo *r);
 /* JSON array of the serving versions of `name` (["1","2"]); 0, or -1 if unknown. */
 int sv_repo_versions_json(sv_repo *r, const char *name, mc_buf *out);
 /* Triton's index: [{"name","version","state","reason"}...]; ready_only lists READY only. */

@@ -1487,9 +1487,15 @@ void sv_routes_handle(void *ctx, sv_req *r)
         if (n == 3 && strcmp(seg[1], "health") == 0 && (strcmp(seg[2], "live") == 0 || strcmp(seg[2], "ready") == 0)) {
             snprintf(r->route, sizeof r->route, "health");
             if (!method_is(r, "GET", "GET")) return;
-            int live = strcmp(seg[2], "live") == 0;
-            int ok = live || (!atomic_load(&s->draining) && sv_repo_ready(s->repo));
-            mc_buf_printf(&r->out, "{\"%s\":%s}", live ? "live" : "ready", ok ? "true" : "false");
+            int live = strcmp(seg[2], "live") == 0, draining = atomic_load(&s->draining);
+            char why[1024] = "shutting down";
+            int ok = live || (!draining && sv_repo_ready(s->repo, why, sizeof why));
+            mc_buf_printf(&r->out, "{\"%s\":%s", live ? "live" : "ready", ok ? "true" : "false");
+            if (!ok) { /* not ready: say why (no model loaded, a model refused, draining) */
+                mc_buf_puts(&r->out, ",\"reason\":");
+                mc_buf_put_json_str(&r->out, why);
+            }
+            mc_buf_putc(&r->out, '}');
             r->status = ok ? 200 : 400;
             return;
         }

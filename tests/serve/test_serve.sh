@@ -1,7 +1,9 @@
 #!/bin/sh
 # test_serve.sh: end-to-end tests of `mlship serve` over real HTTP (curl): every route and
 # every error, binary tensors, dynamic batching, queue overflow, timeouts, tokens, body limits,
-# hot reload under load (zero failures), broken files refused, features from SQLite, from a
+# hot reload under load (zero failures), broken files refused (logged once), a repository
+# where nothing loads (warning, not-ready reason, --require-models), a taken port (exit 1;
+# --reuse-port shares it), features from SQLite, from a
 # real PostgreSQL and a real Redis (MLSHIP_TEST_PG_URL / MLSHIP_TEST_REDIS_URL, exported by
 # tests/run_all.sh through scripts/services.sh; unset: counted as skipped), SIGTERM draining. Servers listen on 127.0.0.1 with --port 0 (a free port, read from the log).
 # Usage: sh tests/serve/test_serve.sh [path/to/mlship]    (default build/mlship)
@@ -352,6 +354,75 @@ wait $PID; rc=$?
 [ "$(cat "$T/drain")" = 504 ] || [ "$(cat "$T/drain")" = 200 ] && ok || bad "request in flight at SIGTERM: HTTP $(cat "$T/drain")"
 [ $rc -eq 0 ] && ok || bad "exit status after SIGTERM: $rc"
 grep -q "SIGTERM: draining 1 in-flight" "$T/queue.log" && ok || bad "drain logged"
+
+# ---- one port, one server (issue 9, item 5) ----------------------------------------------------
+# A second server on a port in use must fail (exit 1, naming the address), not share it
+# silently; with --reuse-port on both, both listen and the kernel spreads the connections.
+start port_a --model "$FRAUD" || exit 1
+PA=$PID; PP=$PORT
+timeout 10 "$M" serve --model "$FRAUD" --port "$PP" >"$T/port_b.log" 2>&1; rc=$?
+[ $rc -eq 1 ] && ok || bad "second server on a taken port: exit $rc, expected 1"
+grep -qF "cannot listen on 127.0.0.1:$PP: address already in use" "$T/port_b.log" && ok ||
+  { bad "second server on a taken port: message"; show "$T/port_b.log"; }
+req "first server still answers after the second failed" 200 POST http://127.0.0.1:$PP/predict --data-binary @"$T/predict.json"
+stop $PA
+start share_a --model "$FRAUD" --reuse-port --access-log "$T/share_a.access" || exit 1
+SA=$PID; SP=$PORT
+start share_b --model "$FRAUD" --reuse-port --port "$SP" --access-log "$T/share_b.access" || exit 1
+SB=$PID
+[ "$PORT" = "$SP" ] && ok || bad "--reuse-port: second server listens on $PORT, expected $SP"
+for i in $(seq 1 24); do curl -s -o /dev/null -X POST http://127.0.0.1:$SP/predict --data-binary @"$T/predict.json"; done
+na=$(grep -c '"route":"predict"' "$T/share_a.access" 2>/dev/null); nb=$(grep -c '"route":"predict"' "$T/share_b.access" 2>/dev/null)
+# 24 new connections hashed over two listeners: all on one side has odds 2^-23
+[ "${na:-0}" -ge 1 ] && [ "${nb:-0}" -ge 1 ] && [ $((na + nb)) -eq 24 ] && ok ||
+  bad "--reuse-port: 24 requests split $na/$nb, expected both servers to answer some"
+stop $SA; stop $SB
+
+# ---- a repository where nothing loads says so (issue 9, item 6) ----------------------------------
+E=$T/empty_repo; mkdir -p "$E"
+start empty --models "$E" || exit 1
+grep -qF "WARNING: --models '$E': no model loaded: '$E' holds no model directory" "$T/empty.log" && ok ||
+  { bad "empty --models DIR: warning at start"; show "$T/empty.log"; }
+req "empty repository: not ready" 400 GET $U/v2/health/ready
+has "empty repository: ready reason" body "\"ready\":false,\"reason\":\"'$E' holds no model directory"
+stop $PID
+B=$T/broken_repo; mkdir -p "$B/bad/1" "$B/flat"
+echo "not a model" >"$B/bad/1/model.onnx"; cp "$FRAUD" "$B/flat/model.onnx"
+start brokenrepo --models "$B" || exit 1
+grep "WARNING: --models '$B': no model loaded" "$T/brokenrepo.log" >"$T/warn"
+has "broken repository: warning names the refused file" warn "model 'bad' version '1' refused: $B/bad/1/model.onnx: not an ONNX model"
+has "broken repository: warning names the misplaced file" warn "model 'flat': its model file is not in a version directory (move it to $B/flat/1/)"
+req "broken repository: not ready" 400 GET $U/v2/health/ready
+has "broken repository: ready reason names the refusal" body "model 'bad' version '1' refused: $B/bad/1/model.onnx: not an ONNX model"
+stop $PID
+"$M" serve --models "$E" --require-models --port 0 >"$T/req.log" 2>&1; rc=$?
+[ $rc -eq 2 ] && ok || bad "--require-models on an empty DIR: exit $rc, expected 2"
+grep -qF "mlship serve: --models '$E': '$E' holds no model directory" "$T/req.log" && ok || { bad "--require-models empty: message"; show "$T/req.log"; }
+"$M" serve --models "$B" --require-models --port 0 >"$T/req.log" 2>&1; rc=$?
+[ $rc -eq 2 ] && ok || bad "--require-models with only broken models: exit $rc, expected 2"
+grep -qF "model 'bad' version '1' refused" "$T/req.log" && ok || { bad "--require-models broken: message"; show "$T/req.log"; }
+"$M" serve --models "$R" --require-models --port 0 >"$T/req.log" 2>&1; rc=$?
+[ $rc -eq 2 ] && ok || bad "--require-models with one broken model among good ones: exit $rc, expected 2"
+grep -qF "model 'broken' version '1' refused" "$T/req.log" && ok || { bad "--require-models mixed: message"; show "$T/req.log"; }
+"$M" serve --model "$FRAUD" --require-models >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--require-models without --models: exit 2"
+G=$T/good_repo; mkdir -p "$G/fraud/1"; cp "$FRAUD" "$G/fraud/1/model.onnx"
+start goodreq --models "$G" --require-models --poll-ms 50 || exit 1
+req "--require-models on a good repository serves" 200 GET $U/v2/health/ready
+has "ready has no reason" body '{"ready":true}'
+lacks "good repository: no warning" body "reason"
+grep -q "WARNING" "$T/goodreq.log" && bad "good repository: unexpected warning" || ok
+
+# ---- a refused hot reload is logged once (issue 9, item 6) ---------------------------------------
+# version 2 appears broken; ten rescans later the log holds one line for it, naming its path once
+echo garbage >"$T/g2"; mkdir "$T/gstage"; mv "$T/g2" "$T/gstage/model.onnx"; mv "$T/gstage" "$G/fraud/2"
+sleep 0.6
+n=$(grep -c "version '2': refused" "$T/goodreq.log")
+[ "$n" -eq 1 ] && ok || { bad "refused hot reload: $n log lines, expected 1"; show "$T/goodreq.log"; }
+n=$(grep "version '2': refused" "$T/goodreq.log" | grep -o "$G/fraud/2/model.onnx" | wc -l)
+[ "$n" -eq 1 ] && ok || { bad "refused hot reload: the path appears $n times in its line, expected once"; show "$T/goodreq.log"; }
+req "refused version 2: version 1 keeps serving" 200 POST $U/v2/models/fraud/infer --data-binary @"$T/infer.json"
+has "version 1 serves" body '"model_version":"1"'
+stop $PID
 
 stop $MAIN
 # ==== missing and non-finite values (issue 9 item 2; policy: src/predict/pd_check.h) ========
