@@ -5,7 +5,7 @@
 # PKG_CONFIG_PATH pointing at the install, and run on the example model with the two rows of
 # examples/fraud/request.json; the answers must match numpy's (examples/fraud/expected.json,
 # written by examples/fraud/make_model.py).
-# Usage: sh tests/cli/test_readme.sh [path/to/mlship]    (default build/mlship; its directory is
+# Usage: sh tests/docs/test_readme_c.sh [path/to/mlship]    (default build/mlship; its directory is
 # the build tree installed). Ends with "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
