@@ -52,6 +52,7 @@ stage conformance make conformance
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
 [ -f tests/serve/test_serve_batch.sh ] && stage serve-batch sh tests/serve/test_serve_batch.sh build/mlship
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
+[ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 stage cross       sh tests/cross/run.sh
 

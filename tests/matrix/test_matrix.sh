@@ -1,0 +1,309 @@
+#!/bin/sh
+# test_matrix.sh: every model format through every path that serves its predictions, against
+# the framework's own outputs (the committed fixtures: scikit-learn, XGBoost, torch), so that a
+# format can never again miss a path (issue 9: XGBoost model.json crashed predict's JSON output,
+# batch and every serve route, while the one path the tests used, -o --output-format npy, worked).
+#
+# MODELS is the table of rows, PATHS the list of columns: a new format is one line in MODELS, a
+# new path one cell_* function and its name in PATHS. Each model x path is one check: it passes
+# when nothing crashed (the server still answers after the request) and every output's numbers
+# equal the reference rows within the model's tolerance, and class labels and label maps match.
+# Where a path does not apply to an output it asserts what should happen instead (no label map
+# for a regressor or an XGBoost model; a clear exit 3 for a string tensor in .npy).
+#
+# Inputs: only rows without NaN (some fixture inputs hold NaN on purpose, for the missing-value
+# tests, whose policy is not this suite's business), at most NROWS of them, and the matching
+# reference rows. Numbers are compared by tests/matrix/mxtool.c (no Python needed).
+# Usage: sh tests/matrix/test_matrix.sh [path/to/mlship]    Ends with "N passed, N failed, N skipped".
+cd "$(dirname "$0")/../.." || exit 2
+M=${1:-build/mlship}
+BLD=$(dirname "$M")   # as given: `make BUILD=` must name the same targets as the build did
+case "$M" in /*) ;; *) M="$PWD/$M" ;; esac
+ROOT=$PWD
+T=$(mktemp -d) || exit 2
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+pass=0; fail=0; skip=0
+NROWS=${NROWS:-5}
+
+for tool in curl; do
+  command -v $tool >/dev/null || { echo "FAIL $tool is not installed"; echo "0 passed, 1 failed"; exit 1; }
+done
+[ -x "$M" ] || { echo "FAIL no $M"; echo "0 passed, 1 failed"; exit 1; }
+
+# The helpers: tcompare (the CLI tests' tensor comparison) and mxtool, built like the project's
+# own tools (warnings are errors).
+make -s BUILD="$BLD" "$BLD/tcompare" >"$T/make.log" 2>&1 ||
+  { echo "FAIL cannot build $BLD/tcompare"; sed 's/^/    | /' "$T/make.log" | head -n 20; echo "0 passed, 1 failed"; exit 1; }
+TC=$(cd "$BLD" && pwd)/tcompare
+X=$T/mxtool
+${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+  -Wno-missing-field-initializers -O1 -g -Iinclude -Isrc -o "$X" tests/matrix/mxtool.c \
+  "$BLD/libmlship_codec.a" "$BLD/libmlship.a" -lcjson -lm >"$T/cc.log" 2>&1 ||
+  { echo "FAIL cannot build tests/matrix/mxtool.c"; sed 's/^/    | /' "$T/cc.log" | head -n 20; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- the table -------------------------------------------------------------------------------
+# id  model  input.npy  pick  rtol  outputs...
+#   model, input and the outputs' reference files are relative to the fixture directory
+#   (tests/fixtures/ml/<id>) unless they contain a '/'.
+#   pick: what POST /predict returns: OUTPUT or OUTPUT:COLUMN (its documented choice).
+#   outputs, in graph order, NAME:REF:KIND; KIND is num (float tensor), int (int64 labels),
+#   map/L1/L2.. (ZipMap: a label -> probability map with these labels, in order) or
+#   lab/L1/L2.. (string class labels, judged as the labels of REF's largest probability).
+MODELS='
+mlp          bench/models/mlp.onnx bench/models/mlp.X.npy output         1e-4 output:bench/models/mlp.REF.npy:num
+logreg_binary      model.onnx input_0.npy probabilities:1 1e-5 label:output_0.npy:int probabilities:output_1.npy:map/0/1
+logreg_multinomial model.onnx input_0.npy label           1e-5 label:output_0.npy:int probabilities:output_1.npy:map/10/20/30
+sk_gb_clf_binary   model.onnx input_0.npy probabilities:1 1e-5 label:output_0.npy:int probabilities:output_1.npy:num
+sk_gb_clf_multi    model.onnx input_0.npy label           1e-5 label:output_0.npy:int probabilities:output_1.npy:num
+sk_rf_clf_strings  model.onnx input_0.npy label           1e-5 label:output_1.npy:lab/high/low/mid/top probabilities:output_1.npy:num
+sk_rf_reg_average  model.onnx input_0.npy Y               1e-5 Y:output_0.npy:num
+linreg             model.onnx input_0.npy variable        1e-5 variable:output_0.npy:num
+xgb_binary_json    model.json input_0.npy probabilities   1e-5 probabilities:output_0.npy:num
+xgb_multi_json     model.json input_0.npy probabilities   1e-5 probabilities:output_0.npy:num
+xgb_reg_json       model.json input_0.npy predictions     1e-5 predictions:output_0.npy:num
+'
+PATHS="cli_json cli_npy cli_ojson cli_labelmap v2_json v2_binary predict v1_instances v1_keys
+       v2_meta batch lookup_cli lookup_get lookup_post"
+
+# ---- helpers ---------------------------------------------------------------------------------
+show() { sed 's/^/    | /' "$1" | head -n 8; }
+WHY=""
+no() { WHY="$*"; return 1; }
+fx() { case "$1" in */*) echo "$ROOT/$1" ;; *) echo "$ROOT/tests/fixtures/ml/$ID/$1" ;; esac; }
+
+# each_output FN: FN NAME REF KIND LABELS for every output of the current model
+each_output() {
+  for _o in $OUTS; do
+    _name=${_o%%:*}; _r=${_o#*:}; _ref=$(fx "${_r%%:*}"); _kind=${_r#*:}
+    _labels=$(echo "$_kind" | cut -s -d/ -f2- | tr / ,)
+    "$1" "$_name" "$_ref" "${_kind%%/*}" "$_labels" || return 1
+  done
+}
+
+# judge GOT SELECTOR REF KIND LABELS MAPS [mxtool options]: one output's values in an answer.
+# MAPS=1 when this path prints ZipMap outputs as label maps.
+judge() {
+  _g=$1 _sel=$2 _ref=$3 _k=$4 _l=$5 _maps=$6; shift 6
+  case $_k in
+    map) [ "$_maps" = 1 ] && set -- "$@" --labels "$_l" ;;
+    lab) set -- "$@" --argmax "$_l" ;;
+  esac
+  "$X" check --rtol "$RTOL" "$@" "$_ref" "$ROWS" "$_g" "$_sel" >"$T/judge.out" 2>&1 ||
+    no "$(head -c 600 "$T/judge.out")"
+}
+
+alive() { # the server still answers
+  kill -0 "$PID" 2>/dev/null || no "the server died (see its log)" || return 1
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/v2/health/live")" = 200 ] || no "the server stopped answering"
+}
+# post NAME URL FILE [curl args]: body in $T/NAME.out; 200 and a live server required
+post() {
+  _n=$1 _u=$2 _f=$3; shift 3
+  _c=$(curl -s -o "$T/$_n.out" -D "$T/$_n.hdr" -w '%{http_code}' "$@" --data-binary @"$_f" "$U$_u")
+  alive || return 1
+  [ "$_c" = 200 ] || no "HTTP $_c: $(head -c 300 "$T/$_n.out")"
+}
+get() {
+  _n=$1 _u=$2
+  _c=$(curl -s -o "$T/$_n.out" -w '%{http_code}' "$U$_u")
+  alive || return 1
+  [ "$_c" = 200 ] || no "HTTP $_c: $(head -c 300 "$T/$_n.out")"
+}
+# decl NAME REF KIND [ROWS]: how an output is declared: {"name":..,"datatype":..,"shape":[ROWS,..]}
+decl() {
+  if [ "$3" = lab ]; then _d='"datatype":"BYTES","shape":[-1]'; else _d=$("$X" decl "$2"); fi
+  echo "{\"name\":\"$1\",$_d" | sed "s/\[-1/[${4:--1}/"
+}
+# v1 answers: one output is the row itself, several are an object by output name
+v1_sel() { if [ "$NOUT" = 1 ]; then echo "$1"; else echo "$1.*.$2"; fi; }
+
+# ---- the cells: cell_PATH runs the path for model $ID; 0 pass, 1 fail (reason in $WHY) ------
+cell_cli_json() {
+  "$M" predict "$MODEL" "$T/x.npy" >"$T/p.json" 2>"$T/p.err" || no "exit $?: $(cat "$T/p.err")" || return 1
+  _f() { judge "$T/p.json" "outputs.name=$1.data" "$2" "$3" "$4" 1; }
+  each_output _f
+}
+cell_cli_npy() {
+  rm -rf "$T/onpy"
+  "$M" predict "$MODEL" "$T/x.npy" -o "$T/onpy" --output-format npy >"$T/p.out" 2>"$T/p.err"; _rc=$?
+  case "$OUTS" in
+    *:lab*) # a string tensor has no .npy form here: a clear refusal, not a crash or a bad file
+      [ $_rc -eq 3 ] && grep -q "npy: cannot write dtype string" "$T/p.err" && return 0
+      no "string output to npy: exit $_rc, $(cat "$T/p.err") (expected exit 3 naming dtype string)"; return 1 ;;
+  esac
+  [ $_rc -eq 0 ] || no "exit $_rc: $(cat "$T/p.err")" || return 1
+  _i=0
+  _f() {
+    "$X" take "$2" "$ROWS" "$T/ref.npy" && "$TC" --rtol "$RTOL" --atol 1e-6 "$T/onpy/output_$_i.npy" "$T/ref.npy" >"$T/tc.out" 2>&1 ||
+      no "output_$_i.npy: $(cat "$T/tc.out")" || return 1
+    _i=$((_i + 1))
+  }
+  each_output _f
+}
+cell_cli_ojson() { # -o DIR with JSON: one OIP tensor object per output (tensors, no label maps)
+  rm -rf "$T/ojs"
+  "$M" predict "$MODEL" "$T/x.npy" -o "$T/ojs" >"$T/p.out" 2>"$T/p.err" || no "exit $?: $(cat "$T/p.err")" || return 1
+  _i=0
+  _f() { judge "$T/ojs/output_$_i.json" data "$2" "$3" "$4" 0 || return 1; _i=$((_i + 1)); }
+  each_output _f
+}
+cell_cli_labelmap() { # ZipMap outputs: flagged label maps, one per row; all others: none at all
+  "$M" predict "$MODEL" "$T/x.npy" >"$T/p.json" 2>"$T/p.err" || no "exit $?: $(cat "$T/p.err")" || return 1
+  _f() {
+    if [ "$3" = map ]; then
+      grep -q "{\"name\":\"$1\",\"datatype\":\"FP32\",\"shape\":\[$NR\],\"parameters\":{\"label_map\":true}" "$T/p.json" ||
+        no "output $1 is not flagged as a label map of $NR rows: $(head -c 300 "$T/p.json")" || return 1
+      judge "$T/p.json" "outputs.name=$1.data" "$2" "$3" "$4" 1
+    else
+      ! grep -q "{\"name\":\"$1\",[^{]*{\"label_map\"" "$T/p.json" ||
+        no "output $1 (not a ZipMap) printed as a label map: $(head -c 300 "$T/p.json")"
+    fi
+  }
+  each_output _f
+}
+cell_v2_json() {
+  post v2 "/v2/models/$ID/infer" "$T/v2.json" || return 1
+  _f() {
+    _d=$(decl "$1" "$2" "$3" "$NR")
+    grep -qF "$_d" "$T/v2.out" || no "output $1 is not $_d: $(head -c 300 "$T/v2.out")" || return 1
+    judge "$T/v2.out" "outputs.name=$1.data" "$2" "$3" "$4" 0
+  }
+  each_output _f
+}
+cell_v2_binary() { # every numeric output as binary data, string outputs as JSON
+  _spec=""
+  _f() { _b=1; [ "$3" = lab ] && _b=0; _spec="$_spec${_spec:+,}$1:$_b"; }
+  each_output _f
+  _h=$("$X" emit v2bin "$T/x.npy" "$ALL" "$INPUT" "$T/v2.bin" "$_spec") || no "mxtool emit v2bin failed" || return 1
+  post v2b "/v2/models/$ID/infer" "$T/v2.bin" -H "Inference-Header-Content-Length: $_h" \
+    -H "Content-Type: application/octet-stream" || return 1
+  _hl=$(sed -n 's/^Inference-Header-Content-Length: *\([0-9]*\).*/\1/ip' "$T/v2b.hdr")
+  [ -n "$_hl" ] || no "no Inference-Header-Content-Length in the answer" || return 1
+  _f() { judge "$T/v2b.out" "outputs.name=$1.data" "$2" "$3" "$4" 0 --binary "$_hl"; }
+  each_output _f
+}
+cell_predict() {
+  post pr /predict "$T/predict.json" || return 1
+  _pn=${PICK%%:*}; _pc=""; case "$PICK" in *:*) _pc=${PICK#*:} ;; esac
+  _f() {
+    [ "$1" = "$_pn" ] || return 0
+    if [ -n "$_pc" ]; then judge "$T/pr.out" prediction "$2" num "" 0 --col "$_pc"
+    else judge "$T/pr.out" prediction "$2" "$3" "$4" 1; fi
+  }
+  each_output _f
+}
+cell_v1_instances() {
+  post v1 "/v1/models/$ID:predict" "$T/instances.json" || return 1
+  _f() { judge "$T/v1.out" "$(v1_sel predictions "$1")" "$2" "$3" "$4" 1; }
+  each_output _f
+}
+cell_v1_keys() { # features from the SQLite store that `mlship features load` filled
+  post v1k "/v1/models/$ID:predict" "$T/keys.json" || return 1
+  ! grep -q '"errors"' "$T/v1k.out" || no "some keys not found: $(head -c 300 "$T/v1k.out")" || return 1
+  _f() { judge "$T/v1k.out" "$(v1_sel predictions "$1")" "$2" "$3" "$4" 1; }
+  each_output _f
+}
+cell_v2_meta() {
+  get meta "/v2/models/$ID" || return 1
+  grep -qF "\"inputs\":[{\"name\":\"$INPUT\",\"datatype\":\"FP32\",\"shape\":[-1,$NCOL]}]" "$T/meta.out" ||
+    no "input $INPUT is not FP32 [-1,$NCOL]: $(head -c 300 "$T/meta.out")" || return 1
+  _f() {
+    _d=$(decl "$1" "$2" "$3")
+    grep -qF "$_d}" "$T/meta.out" || no "output $1 is not declared as $_d: $(head -c 300 "$T/meta.out")"
+  }
+  each_output _f
+}
+cell_batch() { # CSV into the SQLite prediction store; lookups below read what this published
+  "$M" batch --model "$MODEL" --input "$T/x.csv" --key id --name "$ID" --store "$PSTORE" --threads 1 \
+    >"$T/b.out" 2>&1 || no "exit $?: $(cat "$T/b.out")" || return 1
+  grep -q "$NR rows scored, 0 rejected" "$T/b.out" || no "$(cat "$T/b.out")"
+}
+cell_lookup_cli() {
+  # shellcheck disable=SC2086
+  "$M" lookup --model "$ID" --store "$PSTORE" $KEYS >"$T/lk.out" 2>"$T/lk.err" || no "exit $?: $(cat "$T/lk.err")" || return 1
+  _f() { judge "$T/lk.out" "*.outputs.$1" "$2" "$3" "$4" 1; }
+  each_output _f
+}
+cell_lookup_get() { # one GET per key, answers collected as JSON lines
+  : >"$T/lg.all"
+  for _k in $KEYS; do get lg "/v1/models/$ID/predictions/$_k" || return 1; cat "$T/lg.out" >>"$T/lg.all"; echo >>"$T/lg.all"; done
+  _f() { judge "$T/lg.all" "*.outputs.$1" "$2" "$3" "$4" 1; }
+  each_output _f
+}
+cell_lookup_post() {
+  post lp "/v1/models/$ID/predictions" "$T/keys.json" || return 1
+  _f() { judge "$T/lp.out" "predictions.*.outputs.$1" "$2" "$3" "$4" 1; }
+  each_output _f
+}
+
+# ---- one model: its requests, its feature table, its own server --------------------------------
+start_server() {
+  "$M" serve --models "$T/repo_$ID" --port 0 --store "$PSTORE" --threads 2 --poll-ms 0 \
+    </dev/null >"$T/serve_$ID.log" 2>&1 &
+  PID=$!; U=""
+  for _i in $(seq 1 100); do
+    _p=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/serve_$ID.log" | head -n 1)
+    [ -n "$_p" ] && U=http://127.0.0.1:$_p && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  return 1
+}
+
+prepare_model() {
+  MODEL=$(fx "$MFILE"); IN=$(fx "$INFILE")
+  ROWS=$("$X" rows "$IN" "$NROWS") || return 1
+  NR=$(echo "$ROWS" | tr , '\n' | wc -l | tr -d ' ')
+  ALL=$(seq -s, 0 $((NR - 1)))   # x.npy holds just the selected rows
+  KEYS=$(echo "$ROWS" | sed 's/\([0-9][0-9]*\)/k_\1/g; s/,/ /g')
+  NCOL=$("$X" cols "$IN"); NOUT=$(echo $OUTS | wc -w | tr -d ' ')
+  INPUT=$("$M" inspect "$MODEL" | sed -n 's/.*"inputs": \[//; /{"name": "/{s/.*{"name": "\([^"]*\)".*/\1/p;q;}')
+  "$X" take "$IN" "$ROWS" "$T/x.npy" && "$X" emit csv "$IN" "$ROWS" >"$T/x.csv" &&
+    "$X" emit v2json "$IN" "$ROWS" "$INPUT" >"$T/v2.json" && "$X" emit predict "$IN" "$ROWS" >"$T/predict.json" &&
+    "$X" emit instances "$IN" "$ROWS" >"$T/instances.json" && "$X" emit keys "$IN" "$ROWS" >"$T/keys.json" || return 1
+  _ext=${MFILE##*.}
+  mkdir -p "$T/repo_$ID/$ID/1" && cp "$MODEL" "$T/repo_$ID/$ID/1/model.$_ext" || return 1
+  "$M" features load --store "$FSTORE" --table "t_$ID" --key id -q "$T/x.csv" >"$T/fl.out" 2>&1 || { cat "$T/fl.out"; return 1; }
+  _cols=$(seq -s '","' -f 'f%g' 0 $((NCOL - 1)))
+  printf '{"features":{"store":"%s","table":"t_%s","key":"id","columns":["%s"]}}\n' "$FSTORE" "$ID" "$_cols" \
+    >"$T/repo_$ID/$ID/config.json"
+}
+
+FSTORE=sqlite://$T/features.db
+PSTORE=sqlite://$T/predictions.db
+echo "$MODELS" >"$T/models"
+# fd 3 holds the table, so that nothing in a cell can read it from stdin
+while read -r ID MFILE INFILE PICK RTOL OUTS <&3; do
+  [ -n "$ID" ] || continue
+  if ! prepare_model; then
+    for p in $PATHS; do echo "FAIL $ID x $p: cannot prepare the model's inputs"; done
+    fail=$((fail + $(echo $PATHS | wc -w))); continue
+  fi
+  start_server || { echo "FAIL $ID: the server did not start"; show "$T/serve_$ID.log"; PID=""; }
+  p_=0; f_=0; s_=0
+  for p in $PATHS; do
+    WHY=""
+    case $p in v2_*|predict|v1_*|lookup_get|lookup_post)
+      # a server that an earlier cell crashed is started again, so each cell stands alone
+      if [ -n "$PID" ] && ! alive; then   # (kill -0 alone is true for an unreaped zombie)
+        kill "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null; echo "FAIL $ID: the server died (exit $?); restarting it"; f_=$((f_ + 1))
+        start_server || PID=""
+      fi
+      if [ -z "$PID" ]; then f_=$((f_ + 1)); echo "FAIL $ID x $p: no server"; continue; fi ;;
+    esac
+    if "cell_$p"; then p_=$((p_ + 1)); else f_=$((f_ + 1)); echo "FAIL $ID x $p: $WHY"; fi
+  done
+  if [ -n "$PID" ]; then
+    kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; _rc=$?; PID=""
+    if [ $_rc -ne 0 ] || grep -qiE 'AddressSanitizer|runtime error' "$T/serve_$ID.log"; then
+      f_=$((f_ + 1)); echo "FAIL $ID: the server did not shut down cleanly (exit $_rc)"; show "$T/serve_$ID.log"
+    fi
+  fi
+  echo "$ID: $p_ of $((p_ + f_)) paths pass"
+  pass=$((pass + p_)); fail=$((fail + f_)); skip=$((skip + s_))
+done 3<"$T/models"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
