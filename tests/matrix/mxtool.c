@@ -4,16 +4,18 @@
  *
  *   mxtool rows IN.npy MAX                      first MAX row indices without NaN/Inf: "3,5,8"
  *   mxtool take IN.npy ROWS OUT.npy             those rows as a new .npy
- *   mxtool emit csv|v2json|instances|predict|keys IN.npy ROWS [INPUT_NAME]   a body on stdout
+ *   mxtool emit csv|jsonl|v2json|instances|predict|keys IN.npy ROWS [INPUT_NAME]   a body on stdout
  *   mxtool emit v2bin IN.npy ROWS INPUT_NAME OUT OUTS   binary-extension body; prints the header
  *                                               length; OUTS "label:0,probabilities:1" names the
  *                                               outputs to ask for, 1 = as binary data
  *   mxtool decl REF.npy                         how serve's metadata declares such an output:
  *                                               "datatype":"FP32","shape":[-1,3]
  *   mxtool cols IN.npy                          elements per row
+ *   mxtool tonpy IN.json OUT.npy                an OIP request's first tensor, or the numbers of
+ *                                               {"name": [..]} as float32 [n, 1], as .npy
  *   mxtool check [opts] REF.npy ROWS GOT SELECTOR  the answer's numbers against REF's rows
  *
- * CSV rows and feature-store keys are named k_<row>. check options: --rtol R --atol A
+ * CSV and JSON Lines rows ({"id": "k_<row>", "f0": .., ..}) and feature-store keys are named k_<row>. check options: --rtol R --atol A
  * (|got - want| <= atol + rtol*|want|, defaults 1e-5 and 1e-6), --col C (only column C of each
  * reference row), --labels L1,L2,.. (each row must be a label map with exactly these keys, in
  * order), --argmax L1,L2,.. (the answer holds class labels; each must be the label of REF's
@@ -32,6 +34,7 @@
 #include <string.h>
 
 #include "codec/codec_buf.h"
+#include "codec/codec_file.h"
 #include "codec/codec_npy.h"
 
 #define MAX_ROWS 256
@@ -144,19 +147,32 @@ static void put_row(mc_buf *b, const ms_tensor *t, int64_t r, char sep)
     }
 }
 
+static const char *oip_type(const ms_tensor *t)
+{
+    return t->dtype == MS_DTYPE_INT64 ? "INT64" : "FP32";
+}
+
 static void emit_text(mc_buf *b, const char *fmt, const ms_tensor *t, const int64_t *rows, int n,
                       const char *name)
 {
     int64_t per = row_len(t);
     int csv = strcmp(fmt, "csv") == 0, keys = strcmp(fmt, "keys") == 0;
+    if (strcmp(fmt, "jsonl") == 0) {
+        for (int i = 0; i < n; i++) {
+            mc_buf_printf(b, "{\"id\":\"k_%lld\"", (long long)rows[i]);
+            for (int64_t k = 0; k < per; k++) mc_buf_printf(b, ",\"f%lld\":%.9g", (long long)k, elem(t, rows[i] * per + k));
+            mc_buf_puts(b, "}\n");
+        }
+        return;
+    }
     if (csv) {
         mc_buf_puts(b, "id");
         for (int64_t k = 0; k < per; k++) mc_buf_printf(b, ",f%lld", (long long)k);
         mc_buf_putc(b, '\n');
     } else if (keys) mc_buf_puts(b, "{\"keys\":[");
     else if (strcmp(fmt, "v2json") == 0)
-        mc_buf_printf(b, "{\"inputs\":[{\"name\":\"%s\",\"shape\":[%d,%lld],\"datatype\":\"FP32\",\"data\":[",
-                      name, n, (long long)per);
+        mc_buf_printf(b, "{\"inputs\":[{\"name\":\"%s\",\"shape\":[%d,%lld],\"datatype\":\"%s\",\"data\":[",
+                      name, n, (long long)per, oip_type(t));
     else mc_buf_printf(b, "{\"%s\":[", strcmp(fmt, "predict") == 0 ? "features" : "instances");
     for (int i = 0; i < n; i++) {
         if (csv) {
@@ -182,9 +198,10 @@ static int emit_v2bin(const ms_tensor *t, const int64_t *rows, int n, const char
 {
     int64_t per = row_len(t);
     mc_buf b = {0};
-    mc_buf_printf(&b, "{\"inputs\":[{\"name\":\"%s\",\"shape\":[%d,%lld],\"datatype\":\"FP32\","
+    int i64 = t->dtype == MS_DTYPE_INT64;
+    mc_buf_printf(&b, "{\"inputs\":[{\"name\":\"%s\",\"shape\":[%d,%lld],\"datatype\":\"%s\","
                       "\"parameters\":{\"binary_data_size\":%lld}}],\"outputs\":[",
-                  name, n, (long long)per, (long long)(n * per * 4));
+                  name, n, (long long)per, oip_type(t), (long long)(n * per * (i64 ? 8 : 4)));
     for (const char *p = outs; *p;) {
         size_t len = strcspn(p, ":");
         if (!p[len]) break;
@@ -198,7 +215,9 @@ static int emit_v2bin(const ms_tensor *t, const int64_t *rows, int n, const char
     for (int i = 0; i < n; i++)
         for (int64_t k = 0; k < per; k++) {
             float v = (float)elem(t, rows[i] * per + k);
-            mc_buf_append(&b, &v, sizeof v);
+            int64_t w = (int64_t)elem(t, rows[i] * per + k);
+            if (i64) mc_buf_append(&b, &w, sizeof w);
+            else mc_buf_append(&b, &v, sizeof v);
         }
     ms_error err = {{0}};
     ms_status st = mc_write_file(out, b.data, b.len, &err);
@@ -244,6 +263,47 @@ static int cmd_shape(const char *what, const char *path)
     }
     ms_free(t.data);
     return 0;
+}
+
+/* ---- tonpy: a JSON reference (examples/fraud) as .npy ---------------------------------- */
+
+static ms_status json_column(const char *path, mc_buf *flt, int64_t *n, ms_error *err)
+{
+    mc_buf b = {0};
+    ms_status st = mc_read_file(path, &b, err);
+    cJSON *root = st ? NULL : cJSON_ParseWithLength(b.data, b.len);
+    mc_buf_free(&b);
+    const cJSON *arr = root && root->child ? root->child : NULL;
+    if (!st && !cJSON_IsArray(arr)) st = mc_fail(err, MS_ERR_INVALID, "expected {\"name\": [numbers]}");
+    *n = 0;
+    for (const cJSON *e = arr ? arr->child : NULL; !st && e; e = e->next, ++*n) {
+        float v = (float)e->valuedouble;
+        if (!cJSON_IsNumber(e)) st = mc_fail(err, MS_ERR_INVALID, "element %lld is not a number", (long long)*n);
+        mc_buf_append(flt, &v, sizeof v);
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+static int cmd_tonpy(const char *in, const char *out)
+{
+    ms_error err = {{0}};
+    mc_oip_request r = {0};
+    mc_buf flt = {0}, enc = {0};
+    ms_status st = mc_tensors_read_file(in, &r, NULL, &err);
+    ms_tensor t;
+    if (st == MS_OK && r.n_inputs >= 1) t = r.inputs[0].t;
+    else {
+        int64_t n;
+        st = json_column(in, &flt, &n, &err);
+        t = (ms_tensor){MS_DTYPE_FLOAT, 2, {n, 1}, flt.data};
+    }
+    if (st == MS_OK) st = mc_npy_encode(&t, &enc, &err);
+    if (st == MS_OK) st = mc_write_file(out, enc.data, enc.len, &err);
+    mc_oip_request_free(&r);
+    mc_buf_free(&flt);
+    mc_buf_free(&enc);
+    return st == MS_OK ? 0 : die(in, err.msg);
 }
 
 /* ---- check ----------------------------------------------------------------------------- */
@@ -471,8 +531,9 @@ int main(int argc, char **argv)
     if (strcmp(c, "rows") == 0 && argc == 4) return cmd_rows(argv[2], atoi(argv[3]));
     if (strcmp(c, "take") == 0 && argc == 5) return cmd_take(argv[2], argv[3], argv[4]);
     if ((strcmp(c, "cols") == 0 || strcmp(c, "decl") == 0) && argc == 3) return cmd_shape(c, argv[2]);
+    if (strcmp(c, "tonpy") == 0 && argc == 4) return cmd_tonpy(argv[2], argv[3]);
     if (strcmp(c, "emit") == 0) return cmd_emit(argc, argv);
     if (strcmp(c, "check") == 0) return cmd_check(argc, argv);
-    fprintf(stderr, "usage: mxtool rows|take|emit|cols|decl|check ... (see tests/matrix/mxtool.c)\n");
+    fprintf(stderr, "usage: mxtool rows|take|emit|cols|decl|tonpy|check ... (see tests/matrix/mxtool.c)\n");
     return 2;
 }
