@@ -11,6 +11,7 @@
  *   mxtool decl REF.npy                         how serve's metadata declares such an output:
  *                                               "datatype":"FP32","shape":[-1,3]
  *   mxtool cols IN.npy                          elements per row
+ *   mxtool tojson FILE                          a tensor file (.npy, .pb, JSON) as {"data": [..]}
  *   mxtool tonpy IN.json OUT.npy                an OIP request's first tensor, or the numbers of
  *                                               {"name": [..]} as float32 [n, 1], as .npy
  *   mxtool check [opts] REF.npy ROWS GOT SELECTOR  the answer's numbers against REF's rows
@@ -306,6 +307,27 @@ static int cmd_tonpy(const char *in, const char *out)
     return st == MS_OK ? 0 : die(in, err.msg);
 }
 
+static int cmd_tojson(const char *in)
+{
+    ms_error err = {{0}};
+    mc_oip_request r = {0};
+    if (mc_tensors_read_file(in, &r, NULL, &err) != MS_OK || r.n_inputs != 1) {
+        mc_oip_request_free(&r);
+        return die(in, err.msg[0] ? err.msg : "not one tensor");
+    }
+    const ms_tensor *t = &r.inputs[0].t;
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    for (int64_t i = 0; i < ms_tensor_numel(t); i++)
+        cJSON_AddItemToArray(data, t->dtype == MS_DTYPE_STRING ? cJSON_CreateString(((char **)t->data)[i])
+                                                               : cJSON_CreateNumber(elem(t, i)));
+    char *s = cJSON_PrintUnformatted(root);
+    if (s) printf("%s\n", s);
+    free(s);
+    cJSON_Delete(root);
+    mc_oip_request_free(&r);
+    return 0;
+}
+
 /* ---- check ----------------------------------------------------------------------------- */
 
 typedef struct got_list {
@@ -531,9 +553,10 @@ int main(int argc, char **argv)
     if (strcmp(c, "rows") == 0 && argc == 4) return cmd_rows(argv[2], atoi(argv[3]));
     if (strcmp(c, "take") == 0 && argc == 5) return cmd_take(argv[2], argv[3], argv[4]);
     if ((strcmp(c, "cols") == 0 || strcmp(c, "decl") == 0) && argc == 3) return cmd_shape(c, argv[2]);
+    if (strcmp(c, "tojson") == 0 && argc == 3) return cmd_tojson(argv[2]);
     if (strcmp(c, "tonpy") == 0 && argc == 4) return cmd_tonpy(argv[2], argv[3]);
     if (strcmp(c, "emit") == 0) return cmd_emit(argc, argv);
     if (strcmp(c, "check") == 0) return cmd_check(argc, argv);
-    fprintf(stderr, "usage: mxtool rows|take|emit|cols|decl|tonpy|check ... (see tests/matrix/mxtool.c)\n");
+    fprintf(stderr, "usage: mxtool rows|take|emit|cols|decl|tojson|tonpy|check ... (see tests/matrix/mxtool.c)\n");
     return 2;
 }

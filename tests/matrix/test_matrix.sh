@@ -76,8 +76,8 @@ NA='
 onehot_logreg predict      400 needs a model with one float input
 onehot_logreg v1_keys      400 no feature source
 '
-PATHS="cli_json cli_stdin cli_npy cli_ojson cli_labelmap v2_json v2_binary v2_batched predict
-       v1_instances v1_batched v1_keys v2_meta batch lookup_cli lookup_get lookup_post batch_jsonl"
+PATHS="inspect cli_json cli_stdin cli_npy cli_pb cli_ojson cli_labelmap v2_json v2_binary v2_batched predict
+       v1_instances v1_batched v1_keys v2_meta batch lookup_cli lookup_get lookup_post batch_jsonl bench"
 
 # ---- helpers ---------------------------------------------------------------------------------
 show() { sed 's/^/    | /' "$1" | head -n 8; }
@@ -167,6 +167,32 @@ cell_cli_npy() {
     _i=$((_i + 1))
   }
   each_output _f
+}
+cell_cli_pb() { # -o DIR --output-format pb: ONNX TensorProto files (strings too), read back by mxtool
+  rm -rf "$T/opb"
+  "$M" predict "$MODEL" "$T/x.npy" -o "$T/opb" --output-format pb >"$T/p.out" 2>"$T/p.err" || no "exit $?: $(cat "$T/p.err")" || return
+  _i=0
+  _f() {
+    "$X" tojson "$T/opb/output_$_i.pb" >"$T/pb.json" 2>"$T/pb.err" || no "output_$_i.pb: $(cat "$T/pb.err")" || return
+    judge "$T/pb.json" data "$2" "$3" "$4" 0 || return
+    _i=$((_i + 1))
+  }
+  each_output _f
+}
+cell_inspect() { # the declared outputs, as mlship inspect prints them (a row dimension may be named)
+  "$M" inspect "$MODEL" >"$T/in.json" 2>"$T/p.err" || no "exit $?: $(cat "$T/p.err")" || return
+  _f() {
+    case $3 in lab) _t=string ;; int) _t=int64 ;; *) _t=float32 ;; esac
+    _rest=$("$X" decl "$2" | sed 's/.*"shape":\[-1//; s/\]$//; s/,/, /g'); [ "$3" = lab ] && _rest=""
+    _re="\{\"name\": \"$1\", \"type\": \"$_t\", \"shape\": \[(null|\"[A-Za-z_0-9]*\")$_rest\]\}"
+    grep -qE "$_re" "$T/in.json" || no "inspect does not declare $1 as $_t [N$_rest]: $(tr -d '\n' <"$T/in.json" | head -c 400)"
+  }
+  each_output _f
+}
+cell_bench() { # no reference numbers here (it prints timings): it must run and report
+  "$M" bench "$MODEL" --input "$T/x.npy" --batch "$NR" --seconds 0.1 --warmup 1 >"$T/bench.out" 2>&1 ||
+    no "exit $?: $(cat "$T/bench.out")" || return
+  grep -q "\"batch\":$NR,.*\"calls\":[1-9]" "$T/bench.out" || no "$(cat "$T/bench.out")"
 }
 cell_cli_ojson() { # -o DIR with JSON: one OIP tensor object per output (tensors, no label maps)
   rm -rf "$T/ojs"
