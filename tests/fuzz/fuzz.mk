@@ -11,7 +11,10 @@
 #       ordinary compiler and the unit-asan sanitizers (like SQLite's fuzzcheck).
 #
 # Drivers: model (loader + planner + kernels), tensor (TensorProto decoding), and npy and json
-# for the codecs. Their contract is in tests/fuzz/fuzz_common.h.
+# for the codecs. Their contract is in tests/fuzz/fuzz_common.h; fuzz_model also checks the
+# model API's (tests/fuzz/model_walk.h). To fuzz the XGBoost model.json loader alone, give it
+# JSON seeds and its dictionary:
+#   build/fuzz/fuzz_model -dict=tests/fuzz/xgboost.dict -max_len=131072 -max_total_time=120 DIR
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
