@@ -4,6 +4,14 @@
 # format can never again miss a path (issue 9: XGBoost model.json crashed predict's JSON output,
 # batch and every serve route, while the one path the tests used, -o --output-format npy, worked).
 #
+# Paths: inspect; predict's JSON on stdout (from .npy and from a JSON request on stdin), -o DIR
+# as npy, pb and JSON files, the label-map JSON of ZipMap outputs; serve (a repository holding the
+# model as ID, with a features block, and as default, with dynamic batching): V2 infer JSON and
+# binary tensors, batched V2, POST /predict, /v1 :predict with instances (plain and batched) and
+# with keys from a SQLite feature store (`mlship features load`), V2 metadata; serve --model FILE;
+# batch from CSV into a SQLite store, then lookup by CLI, GET and POST; batch from JSON Lines;
+# bench (crash-only: it prints timings, not predictions).
+#
 # MODELS is the table of rows, PATHS the list of columns: a new format is one line in MODELS, a
 # new path one cell_* function and its name in PATHS. Each model x path is one check: it passes
 # when nothing crashed (the server still answers after the request) and every output's numbers
@@ -77,7 +85,8 @@ onehot_logreg predict      400 needs a model with one float input
 onehot_logreg v1_keys      400 no feature source
 '
 PATHS="inspect cli_json cli_stdin cli_npy cli_pb cli_ojson cli_labelmap v2_json v2_binary v2_batched predict
-       v1_instances v1_batched v1_keys v2_meta batch lookup_cli lookup_get lookup_post batch_jsonl bench"
+       v1_instances v1_batched v1_keys v2_meta serve_model batch lookup_cli lookup_get lookup_post
+       batch_jsonl bench"
 
 # ---- helpers ---------------------------------------------------------------------------------
 show() { sed 's/^/    | /' "$1" | head -n 8; }
@@ -260,6 +269,26 @@ cell_v1_batched() {
   post v1d "/v1/models/default:predict" "$T/instances.json" || return
   _f() { judge "$T/v1d.out" "$(v1_sel predictions "$1")" "$2" "$3" "$4" 1; }
   each_output _f
+}
+cell_serve_model() { # mlship serve --model FILE (one file, served as 'default'): its own server
+  _mp=$PID _mu=$U
+  "$M" serve --model "$MODEL" --port 0 --threads 1 </dev/null >"$T/serve1_$ID.log" 2>&1 &
+  PID=$!; U=""
+  for _i in $(seq 1 100); do
+    _p=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/serve1_$ID.log" 2>/dev/null | head -n 1)
+    [ -n "$_p" ] && U=http://127.0.0.1:$_p && break
+    sleep 0.05
+  done
+  _r=1
+  if [ -z "$U" ]; then no "serve --model did not start: $(head -c 300 "$T/serve1_$ID.log")"
+  elif post sm "/v2/models/default/infer" "$T/v2.json"; then
+    _f() { judge "$T/sm.out" "outputs.name=$1.data" "$2" "$3" "$4" 0; }
+    each_output _f && _r=0
+  fi
+  kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; _rc=$?
+  [ $_r -eq 0 ] && [ $_rc -ne 0 ] && _r=1 && no "serve --model did not shut down cleanly (exit $_rc)"
+  PID=$_mp U=$_mu
+  return $_r
 }
 cell_v1_keys() { # features from the SQLite store that `mlship features load` filled
   post v1k "/v1/models/$ID:predict" "$T/keys.json" || return
