@@ -21,7 +21,8 @@
  * reference row), --labels L1,L2,.. (each row must be a label map with exactly these keys, in
  * order), --argmax L1,L2,.. (the answer holds class labels; each must be the label of REF's
  * largest probability; rows whose top two are within 1e-6 are not judged), --binary HLEN (GOT is
- * a binary-extension body with a HLEN-byte JSON header). Without --labels a label map in the
+ * a binary-extension body with a HLEN-byte JSON header), --lines (GOT is JSON Lines: an array even
+ * when it holds one line). Without --labels a label map in the
  * answer is an error: regressors and XGBoost models must not print one.
  *
  * SELECTOR walks GOT's JSON (JSON lines are read as one array): dot-separated steps, each an
@@ -339,7 +340,7 @@ typedef struct got_list {
 
 typedef struct check_opts {
     double rtol, atol;
-    int col, n_labels, n_argmax;
+    int col, n_labels, n_argmax, lines;
     long binary;
     char *labels[MAX_LABELS], *argmax[MAX_LABELS];
 } check_opts;
@@ -402,25 +403,27 @@ static void select_path(const cJSON *j, const char *path, const check_opts *o, g
     else select_path(cJSON_GetObjectItemCaseSensitive(j, step), rest, o, g);
 }
 
-/* One JSON value, or JSON lines as an array of values. */
-static cJSON *parse_all(const char *s, size_t len)
+/* One JSON value, or JSON lines as an array of values (always an array with `lines`, so that
+ * one line reads like many). */
+static cJSON *parse_all(const char *s, size_t len, int lines)
 {
-    cJSON *arr = NULL, *one = NULL;
+    cJSON *arr = cJSON_CreateArray();
     const char *p = s, *end = s + len;
-    while (p < end) {
+    while (arr && p < end) {
         while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
         if (p == end) break;
         const char *next = NULL;
         cJSON *v = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &next, 0);
-        if (!v) { cJSON_Delete(arr ? arr : one); return NULL; }
-        if (!one && !arr) one = v;
-        else {
-            if (!arr) { arr = cJSON_CreateArray(); cJSON_AddItemToArray(arr, one); }
-            cJSON_AddItemToArray(arr, v);
-        }
+        if (!v) { cJSON_Delete(arr); return NULL; }
+        cJSON_AddItemToArray(arr, v);
         p = next;
     }
-    return arr ? arr : one;
+    if (!lines && cJSON_GetArraySize(arr) == 1) {
+        cJSON *one = cJSON_DetachItemFromArray(arr, 0);
+        cJSON_Delete(arr);
+        return one;
+    }
+    return arr;
 }
 
 /* A binary-extension answer: replace the selected output's parameters by its data. */
@@ -456,6 +459,7 @@ static int parse_check_opts(int argc, char **argv, int *i, check_opts *o)
 {
     for (; *i < argc && argv[*i][0] == '-'; (*i)++) {
         const char *a = argv[*i];
+        if (strcmp(a, "--lines") == 0) { o->lines = 1; continue; }
         if (*i + 1 >= argc) return -1;
         char *v = argv[++*i];
         if (strcmp(a, "--rtol") == 0) o->rtol = atof(v);
@@ -532,7 +536,7 @@ static int cmd_check(int argc, char **argv)
     ms_error err = {{0}};
     if (n < 0 || mc_read_file(argv[i + 2], &body, &err) != MS_OK) { ms_free(ref.data); return die(argv[i + 2], n < 0 ? "bad row list" : err.msg); }
     size_t jlen = o.binary > 0 && (size_t)o.binary <= body.len ? (size_t)o.binary : body.len;
-    cJSON *root = parse_all(body.data, jlen);
+    cJSON *root = parse_all(body.data, jlen, o.lines);
     int rc = 0;
     if (!root) rc = 1, printf("mxtool: %s is not JSON: %.200s\n", argv[i + 2], body.data ? body.data : "");
     else if (o.binary && splice_binary(root, &body, o.binary, &g)) rc = 1;

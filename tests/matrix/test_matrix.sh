@@ -317,19 +317,19 @@ cell_batch_jsonl() { # JSON Lines into a run of its own name, read back with loo
   grep -q "$NR rows scored, 0 rejected" "$T/bj.out" || no "$(cat "$T/bj.out")" || return
   # shellcheck disable=SC2086
   "$M" lookup --model "${ID}_jsonl" --store "$PSTORE" $KEYS >"$T/lkj.out" 2>"$T/lk.err" || no "lookup exit $?: $(cat "$T/lk.err")" || return
-  _f() { judge "$T/lkj.out" "*.outputs.$1" "$2" "$3" "$4" 1; }
+  _f() { judge "$T/lkj.out" "*.outputs.$1" "$2" "$3" "$4" 1 --lines; }
   each_output _f
 }
 cell_lookup_cli() {
   # shellcheck disable=SC2086
   "$M" lookup --model "$ID" --store "$PSTORE" $KEYS >"$T/lk.out" 2>"$T/lk.err" || no "exit $?: $(cat "$T/lk.err")" || return
-  _f() { judge "$T/lk.out" "*.outputs.$1" "$2" "$3" "$4" 1; }
+  _f() { judge "$T/lk.out" "*.outputs.$1" "$2" "$3" "$4" 1 --lines; }
   each_output _f
 }
 cell_lookup_get() { # one GET per key, answers collected as JSON lines
   : >"$T/lg.all"
   for _k in $KEYS; do get lg "/v1/models/$ID/predictions/$_k" || return 1; cat "$T/lg.out" >>"$T/lg.all"; echo >>"$T/lg.all"; done
-  _f() { judge "$T/lg.all" "*.outputs.$1" "$2" "$3" "$4" 1; }
+  _f() { judge "$T/lg.all" "*.outputs.$1" "$2" "$3" "$4" 1 --lines; }
   each_output _f
 }
 cell_lookup_post() {
