@@ -23,7 +23,8 @@
 # tests, whose policy is not this suite's business), at most NROWS of them, and the matching
 # reference rows. Numbers are compared by tests/matrix/mxtool.c (no Python needed).
 # Usage: sh tests/matrix/test_matrix.sh [path/to/mlship]    Ends with "N passed, N failed, N skipped".
-# Against a sanitized build, give the helper the same flags: MATRIX_CFLAGS="-fsanitize=address,undefined"
+# Against a sanitized build, give the helpers the same flags, e.g. for make unit-asan's tree:
+#   MATRIX_CFLAGS="-fsanitize=address,undefined" sh tests/matrix/test_matrix.sh build/asan/mlship
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
 BLD=$(dirname "$M")   # as given: `make BUILD=` must name the same targets as the build did
@@ -43,7 +44,7 @@ done
 
 # The helpers: tcompare (the CLI tests' tensor comparison) and mxtool, built like the project's
 # own tools (warnings are errors).
-make -s BUILD="$BLD" "$BLD/tcompare" >"$T/make.log" 2>&1 ||
+make -s BUILD="$BLD" ${MATRIX_CFLAGS:+CFLAGS="-O1 -g $MATRIX_CFLAGS"} "$BLD/tcompare" >"$T/make.log" 2>&1 ||
   { echo "FAIL cannot build $BLD/tcompare"; sed 's/^/    | /' "$T/make.log" | head -n 20; echo "0 passed, 1 failed"; exit 1; }
 TC=$(cd "$BLD" && pwd)/tcompare
 X=$T/mxtool
