@@ -172,6 +172,17 @@ TEST(xgboost_json_has_no_labels)
     }
 }
 
+/* A ZipMap output without labels would be a label map of nothing: refused at load, by name. */
+TEST(zipmap_without_labels_is_refused)
+{
+    ms_error err = {{0}};
+    ms_model *m = NULL;
+    ms_status st = ms_model_load_file("tests/fuzz/regress/model/zipmap_no_labels.onnx", &m, &err);
+    CHECK_MSG(st == MS_ERR_INVALID && strstr(err.msg, "ZipMap") && strstr(err.msg, "classlabels") && !m,
+              "status %d: %s", (int)st, err.msg);
+    ms_model_free(m);
+}
+
 int main(void)
 {
     find("tests/fixtures/ml", 1, NULL, NULL);
@@ -183,6 +194,7 @@ int main(void)
     RUN(every_model_keeps_the_accessor_contract);
     RUN(zipmap_labels_are_the_models);
     RUN(xgboost_json_has_no_labels);
+    RUN(zipmap_without_labels_is_refused);
     printf("model api: %d files, %d loaded (%d XGBoost JSON, %d label-map outputs), %d refused, %d ran a row\n",
            n_paths, n_loaded, n_json, n_label_outputs, n_refused, n_ran);
     return mstest_summary();
