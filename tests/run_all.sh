@@ -58,6 +58,7 @@ stage conformance make conformance
 [ -f tests/docs/check_docs.sh ] && stage docs-drift sh tests/docs/check_docs.sh
 [ -f bench/check.sh ] && stage bench-check sh bench/check.sh
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
+[ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 stage cross       sh tests/cross/run.sh
 

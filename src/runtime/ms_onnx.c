@@ -751,10 +751,16 @@ static ms_status zipmap_output(loader *L, int32_t id, int seq, ms_value_info *vi
     const char *const *strs;
     int ni = ms_attr_ints(n, "classlabels_int64s", &ints);
     int ns = ms_attr_strings(n, "classlabels_strings", &strs);
+    /* the labels are what ms_model_output_labels promises for every column: a ZipMap without
+     * them (or with both kinds) can never run, and would be a label map of no labels */
+    if ((ni > 0) == (ns > 0))
+        return FAIL(L->err, MS_ERR_INVALID, "ZipMap node #%d '%s' (output '%s'): exactly one of "
+                    "classlabels_int64s and classlabels_strings must be set", (int)n->index,
+                    n->name ? n->name : "", vi->name);
     vi->dtype = MS_DTYPE_FLOAT;
     vi->ndim = 2;
     vi->shape[0] = -1;
-    vi->shape[1] = ni > 0 ? ni : ns > 0 ? ns : -1;
+    vi->shape[1] = ni > 0 ? ni : ns;
     vi->dim_names[0] = vi->dim_names[1] = NULL;
     *node = n->index;
     return MS_OK;

@@ -11,7 +11,11 @@
 #       ordinary compiler and the unit-asan sanitizers (like SQLite's fuzzcheck).
 #
 # Drivers: model (loader + planner + kernels), tensor (TensorProto decoding), npy and json
-# for the codecs, and csvnum (CSV numbers and the float printer, differential against strtof). Their contract is in tests/fuzz/fuzz_common.h.
+# for the codecs, and csvnum (CSV numbers and the float printer, differential against strtof).
+# Their contract is in tests/fuzz/fuzz_common.h; fuzz_model also checks the model API's
+# (tests/fuzz/model_walk.h). To fuzz the XGBoost model.json loader alone, give it JSON seeds
+# and its dictionary:
+#   build/fuzz/fuzz_model -dict=tests/fuzz/xgboost.dict -max_len=131072 -max_total_time=120 DIR
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -33,7 +37,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB_OBJ)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
 
@@ -63,7 +67,7 @@ fuzz: fuzz-build fuzz-corpus
 FUZZ_CHECK_BUILD := build/asan
 FUZZ_CHECK_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-$(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h \
+$(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h \
                       $(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_CHECK_FLAGS) -Iinclude -Isrc -o $@ \

@@ -1,8 +1,9 @@
 #!/bin/sh
 # make_corpus.sh OUT_DIR: seed corpora for the fuzz drivers, derived from the ONNX test data
 # (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json,csvnum}.
-#   corpus_model:  every model.onnx under the test data up to 64 KB, and the ai.onnx.ml and
-#                  XGBoost fixtures (tests/fixtures/ml/*/model.{onnx,json}) up to 64 KB
+#   corpus_model:  every model.onnx under the test data up to 64 KB, the ai.onnx.ml and
+#                  XGBoost fixtures (tests/fixtures/ml/*/model.{onnx,json}) up to 64 KB, and
+#                  small hand-written XGBoost model.json files, one per objective
 #   corpus_tensor: the first input of every node test up to 16 KB
 #   corpus_npy:    .npy files of each supported dtype and a few shapes (numpy when present,
 #                  else a handful written by hand)
@@ -30,6 +31,22 @@ if [ -d "$here/tests/fixtures/ml" ]; then
     cp "$f" "$out/corpus_model/ml_$(basename "$(dirname "$f")").${f##*.}"
   done
 fi
+
+# small XGBoost model.json seeds written by hand, one per objective the loader reads (the
+# multi-class fixture is over 64 KB), so the fuzzer mutates the JSON loader's own structure
+xgb() { # FILE OBJECTIVE NUM_CLASS BASE_SCORE TREE_INFO TREES
+  printf '{"learner":{"gradient_booster":{"model":{"tree_info":[%s],"trees":[%s]},"name":"gbtree"},' "$5" "$6" >"$1"
+  printf '"learner_model_param":{"base_score":"%s","num_class":"%s","num_feature":"3","num_target":"1"},' "$4" "$3" >>"$1"
+  printf '"objective":{"name":"%s"}},"version":[1,7,4]}' "$2" >>"$1"
+}
+stump='{"left_children":[1,-1,-1],"right_children":[2,-1,-1],"split_indices":[%d,0,0],"split_conditions":[%s,%s,%s],"default_left":[%d,0,0],"split_type":[0,0,0]}'
+deep='{"left_children":[1,3,-1,-1,-1],"right_children":[2,4,-1,-1,-1],"split_indices":[0,2,0,0,0],"split_conditions":[5E-1,-1.25E0,3E-1,-2E-1,1E-1],"default_left":[1,0,0,0,0]}'
+c=$out/corpus_model
+xgb "$c/xgb_binary.json" binary:logistic 0 5E-1 0,0 "$(printf "$stump" 0 0.5 -0.4 0.7 1),$deep"
+xgb "$c/xgb_reglogistic.json" reg:logistic 0 2.5E-1 0 "$deep"
+xgb "$c/xgb_reg.json" reg:squarederror 0 1.5E0 0,0 "$(printf "$stump" 1 -1E0 2E0 -3E0 0),$deep"
+xgb "$c/xgb_multi.json" multi:softprob 3 5E-1 0,1,2 \
+  "$(printf "$stump" 0 0 1 -1 1),$(printf "$stump" 1 0.25 -2 2 0),$(printf "$stump" 2 1E1 0.5 0.25 1)"
 
 py=$(command -v /usr/bin/python3 || command -v python3 || true)
 if [ -n "$py" ] && "$py" -c 'import numpy' 2>/dev/null; then
