@@ -663,10 +663,15 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
             sv_model_cfg *tmp = NULL;
             ms_error err = {{0}};
             if (cfg_read(cfg_path, &tmp, &err) != MS_OK) {
-                if (strcmp(e->cfg_error, err.msg) != 0 || !same_id(cid, e->cfg_id))
-                    sv_log_event("model '%s': config.json refused, keeping the versions already serving: %s", e->name, err.msg);
+                /* the reason as stored and shown, "config.json: ..." once; logged when new */
+                char why[sizeof e->cfg_error];
+                snprintf(why, sizeof why, "%s%s",
+                         strncmp(err.msg, "config.json", 11) ? "config.json: " : "", err.msg);
+                if (strcmp(e->cfg_error, why) != 0 || !same_id(cid, e->cfg_id))
+                    sv_log_event("model '%s': %s (refused, the versions already serving keep serving)",
+                                 e->name, why);
                 pthread_mutex_lock(&r->mu);
-                snprintf(e->cfg_error, sizeof e->cfg_error, "config.json: %s", err.msg);
+                snprintf(e->cfg_error, sizeof e->cfg_error, "%s", why);
                 pthread_mutex_unlock(&r->mu);
                 sv_metrics_load(e->name, "", 0, 0);
                 e->cfg_id = cid;
