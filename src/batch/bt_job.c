@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch/bt_config.h"
+#include "batch/bt_keyset.h"
 #include "batch/bt_progress.h"
 #include "batch/bt_score.h"
 #include "batch/bt_source.h"
@@ -96,8 +98,54 @@ typedef struct job {
     /* writer scratch */
     st_prediction *preds;
     st_reject *rejs;
+    size_t *rej_dup;  /* per reject: offset of its reason in dup_text, or SIZE_MAX */
     size_t scratch_cap;
+    bt_keyset seen;   /* keys scored in this run (the writer's; filled before it starts) */
+    mc_buf dup_text;  /* this chunk's "duplicate key" reasons */
 } job;
+
+/* A scored row whose key the run already scored becomes a reject: (re)write the chunk's
+ * predictions and rejects in input order. 0, or -1 when out of memory. */
+static int collect_rows(job *j, const bt_chunk *c, const bt_scored *res, size_t *np, size_t *nr)
+{
+    *np = *nr = 0;
+    mc_buf_reset(&j->dup_text);
+    for (size_t r = 0; r < c->nrows; r++) {
+        if (res->kind[r] == BT_ROW_OK) {
+            const char *key = bt_scored_key(res, r);
+            int64_t first;
+            int dup = bt_keyset_add(&j->seen, key, strlen(key), c->line[r], &first);
+            if (dup < 0) return -1;
+            if (!dup) {
+                j->preds[*np].key = key;
+                j->preds[*np].outputs = bt_scored_text(res, r);
+                (*np)++;
+                continue;
+            }
+            j->rej_dup[*nr] = j->dup_text.len;
+            if (first >= 0)
+                mc_buf_printf(&j->dup_text, "duplicate key, first at line %lld", (long long)first);
+            else
+                mc_buf_puts(&j->dup_text, "duplicate key, already scored in this run before it "
+                                          "was resumed");
+            mc_buf_putc(&j->dup_text, 0);
+            j->rejs[*nr].line = c->line[r];
+            (*nr)++;
+        } else if (res->kind[r] == BT_ROW_REJECT) {
+            j->rej_dup[*nr] = SIZE_MAX;
+            j->rejs[*nr].line = c->line[r];
+            j->rejs[*nr].reason = bt_scored_text(res, r);
+            (*nr)++;
+        }
+    }
+    if (mc_buf_failed(&j->dup_text)) return -1;
+    for (size_t k = 0; k < *nr; k++)
+        if (j->rej_dup[k] != SIZE_MAX) {
+            j->rejs[k].reason = j->dup_text.data + j->rej_dup[k];
+            j->r->rows_duplicate++;
+        }
+    return 0;
+}
 
 static void *writer_main(void *arg)
 {
@@ -122,21 +170,14 @@ static void *writer_main(void *arg)
                 if (p) j->preds = p;
                 st_reject *q = realloc(j->rejs, c->nrows * sizeof *q);
                 if (q) j->rejs = q;
-                if (!p || !q) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
+                size_t *d = realloc(j->rej_dup, c->nrows * sizeof *d);
+                if (d) j->rej_dup = d;
+                if (!p || !q || !d) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
                 else j->scratch_cap = c->nrows;
             }
             size_t np = 0, nr = 0;
-            for (size_t r = 0; st == MS_OK && r < c->nrows; r++) {
-                if (res->kind[r] == BT_ROW_OK) {
-                    j->preds[np].key = bt_scored_key(res, r);
-                    j->preds[np].outputs = bt_scored_text(res, r);
-                    np++;
-                } else if (res->kind[r] == BT_ROW_REJECT) {
-                    j->rejs[nr].line = c->line[r];
-                    j->rejs[nr].reason = bt_scored_text(res, r);
-                    nr++;
-                }
-            }
+            if (st == MS_OK && collect_rows(j, c, res, &np, &nr))
+                st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
             if (st == MS_OK)
                 st = st_run_write_chunk(j->store, j->r->run_id, j->r->shard, c->index, j->preds,
                                         np, j->rejs, nr, &e);
@@ -272,6 +313,65 @@ static ms_status decide(job *j, const char *fp, st_run *prev, int *what, ms_erro
     return MS_OK;
 }
 
+/* ==== resuming: what the committed chunks already hold ================================ */
+
+typedef struct seed_ctx {
+    job *j;
+    int oom;
+} seed_ctx;
+
+static int seed_key(void *ctx, const char *key)
+{
+    seed_ctx *c = ctx;
+    int64_t first;
+    const bt_job_result *r = c->j->r;
+    if (bt_key_shard(key, r->nshards) != r->shard) return 0; /* another shard's row */
+    if (bt_keyset_add(&c->j->seen, key, strlen(key), -1, &first) < 0) return c->oom = 1;
+    return 0;
+}
+
+static int count_dup(void *ctx, int32_t shard, int64_t line, const char *reason)
+{
+    job *j = ctx;
+    (void)line;
+    if (shard == j->r->shard && reason && strncmp(reason, "duplicate key", 13) == 0)
+        j->r->rows_duplicate++;
+    return 0;
+}
+
+/* The keys the run's committed chunks scored (so a duplicate across the crash is caught) and
+ * how many duplicates they rejected. */
+static ms_status seed_resume(job *j, ms_error *err)
+{
+    seed_ctx c = {j, 0};
+    ms_status st = st_run_keys(j->store, j->r->run_id, seed_key, &c, err);
+    if (st == MS_OK && c.oom) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory (run keys)");
+    if (st == MS_OK) st = st_run_rejects(j->store, j->r->run_id, count_dup, j, err);
+    return st;
+}
+
+/* ==== binding: where the column names come from ========================================== */
+
+/* --features, else features.columns of --config or the config.json next to the model. An
+ * explicit --config is read even with --features, so a bad one is never ignored silently. */
+static ms_status feature_names(const bt_job_opts *o, char **owned, const char **features,
+                               char *from, size_t cap, ms_error *err)
+{
+    *owned = NULL;
+    *features = o->features;
+    snprintf(from, cap, "--features");
+    char cfg[4096];
+    if (o->config_path) snprintf(cfg, sizeof cfg, "%s", o->config_path);
+    else if (!o->features) bt_config_find(o->model_path, cfg, sizeof cfg);
+    else cfg[0] = 0;
+    if (!cfg[0]) return MS_OK;
+    ms_status st = bt_config_columns(cfg, owned, err);
+    if (st != MS_OK || o->features || !*owned) return st;
+    *features = *owned;
+    snprintf(from, cap, "features.columns of %.4000s", cfg);
+    return MS_OK;
+}
+
 /* ==== the run =========================================================================== */
 
 static ms_status run(job *j, ms_error *err)
@@ -288,13 +388,27 @@ static ms_status run(job *j, ms_error *err)
     snprintf(r->model_version, sizeof r->model_version, "%s",
              o->model_version ? o->model_version : version);
 
+    char *cfg_cols = NULL, from[4100];
+    const char *features = NULL;
+    if (st == MS_OK) st = feature_names(o, &cfg_cols, &features, from, sizeof from, err);
     if (st == MS_OK) st = st_open(o->store_url, &j->store, err);
     if (st == MS_OK) st = bt_source_open(o->input, o->format, o->store_url, &j->src, err);
-    bt_score_opts so = {o->key, o->features, o->threads, o->shard, o->nshards, 1};
+    const char *base = strrchr(o->input, '/');
+    bt_score_opts so = {.key = o->key, .features = features, .features_from = from,
+                        .source = strncmp(o->input, "sql:", 4) == 0 ? "the query"
+                                  : strcmp(o->input, "-") == 0      ? "stdin"
+                                  : base                            ? base + 1
+                                                                    : o->input,
+                        .threads = o->threads, .shard = o->shard, .nshards = o->nshards,
+                        .async = 1};
     if (st == MS_OK)
         st = bt_scorer_create(model, bt_source_columns(j->src), bt_source_ncols(j->src), &so,
                               &j->scorer, err);
+    free(cfg_cols);
     if (st != MS_OK) goto out;
+    snprintf(r->binding, sizeof r->binding, "%s", bt_scorer_describe(j->scorer));
+    r->positional = bt_scorer_positional(j->scorer);
+    note(o, "%s", r->binding);
 
     char srcfp[96], fp[ST_NAME_MAX];
     bt_source_fingerprint(j->src, srcfp, sizeof srcfp);
@@ -319,6 +433,7 @@ static ms_status run(job *j, ms_error *err)
         r->rows_rejected = prev.rows_rejected;
         note(o, "resuming run %s at chunk %lld (%lld rows already scored)", r->run_id,
              (long long)first_chunk, (long long)prev.rows_scored);
+        if ((st = seed_resume(j, err)) != MS_OK) goto out;
         int64_t skipped;
         if ((st = bt_source_skip(j->src, first_chunk * chunk_rows, &skipped, err)) != MS_OK) goto out;
         if (skipped < first_chunk * chunk_rows) {
@@ -460,6 +575,9 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
     }
     free(j->preds);
     free(j->rejs);
+    free(j->rej_dup);
+    bt_keyset_free(&j->seen);
+    mc_buf_free(&j->dup_text);
     bt_source_close(j->src);
     st_close(j->store);
     pthread_mutex_destroy(&j->mu);
@@ -482,12 +600,17 @@ void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
                  bt_fmt_count(a, r->rows_scored), bt_fmt_count(b, r->rows_rejected));
         return;
     }
-    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected; read %s rows in "
-             "%.2f s (%.0f rows/s); %s\n",
+    char dup[64] = "", d[32];
+    if (r->rows_duplicate)
+        snprintf(dup, sizeof dup, " (%s duplicate keys)", bt_fmt_count(d, r->rows_duplicate));
+    /* binding by position is a guess about the file: say which columns it took */
+    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected%s; read %s rows "
+             "in %.2f s (%.0f rows/s); %s%s%s\n",
              r->run_id, shard, r->model, r->model_version, bt_fmt_count(a, r->rows_scored),
-             bt_fmt_count(b, r->rows_rejected), bt_fmt_count(c, r->rows_read), r->seconds, rate,
-             strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
-                                                : r->status);
+             bt_fmt_count(b, r->rows_rejected), dup, bt_fmt_count(c, r->rows_read), r->seconds,
+             rate, strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
+                                                      : r->status,
+             r->positional ? "; " : "", r->positional ? r->binding : "");
 }
 
 void bt_job_summary_json(const bt_job_result *r, char *dst, size_t cap)
@@ -501,11 +624,15 @@ void bt_job_summary_json(const bt_job_result *r, char *dst, size_t cap)
     mc_buf_put_json_str(&b, r->model_version);
     mc_buf_printf(&b, ",\"shard\":%d,\"shards\":%d,\"status\":\"%s\",\"published\":%s,"
                   "\"rows_read\":%lld,\"rows_scored\":%lld,\"rows_rejected\":%lld,"
-                  "\"resumed_at_chunk\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.1f}\n",
+                  "\"rows_duplicate\":%lld,\"resumed_at_chunk\":%lld,\"seconds\":%.3f,"
+                  "\"rows_per_s\":%.1f,\"bound_by\":\"%s\",\"binding\":",
                   r->shard + 1, r->nshards, r->status, r->published ? "true" : "false",
                   (long long)r->rows_read, (long long)r->rows_scored, (long long)r->rows_rejected,
-                  (long long)r->resumed_at_chunk, r->seconds,
-                  r->seconds > 0 ? (double)r->rows_read / r->seconds : 0.0);
+                  (long long)r->rows_duplicate, (long long)r->resumed_at_chunk, r->seconds,
+                  r->seconds > 0 ? (double)r->rows_read / r->seconds : 0.0,
+                  r->positional ? "position" : "name");
+    mc_buf_put_json_str(&b, r->binding);
+    mc_buf_puts(&b, "}\n");
     snprintf(dst, cap, "%s", b.data ? b.data : "{}\n");
     mc_buf_free(&b);
 }

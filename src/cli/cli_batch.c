@@ -29,10 +29,20 @@ static void usage(FILE *f)
             "\n"
             "SOURCE: a CSV file with a header row, a JSON Lines file (.jsonl/.ndjson), '-' for\n"
             "CSV on stdin, or \"sql:SELECT ...\" run in the store (give it an ORDER BY to resume).\n"
-            "A model with one 2-D input takes every column but the key, in file order (or\n"
-            "--features); a model with several inputs takes each from the column of its name.\n"
+            "\n"
+            "Columns are bound to the model's features by NAME whenever names are known, first\n"
+            "of: --features a,b,c; \"features\": {\"columns\": [..]} in --config FILE or in the\n"
+            "config.json next to the model (or DIR/<name>/config.json for a repository's\n"
+            "DIR/<name>/<version>/model.*, as `mlship serve` reads it); the model's own feature\n"
+            "names (XGBoost's feature_names); for a model with several inputs, the input names.\n"
+            "Column order in the source does not matter and extra columns are ignored; a named\n"
+            "column the source lacks is refused before scoring (exit 2, naming it). Only when\n"
+            "no names are known are the columns taken by position (every column but the key,\n"
+            "in source order), and the summary says which columns it took.\n"
             "Empty cells are missing values (NaN). A row that cannot be read or scored goes to\n"
-            "the rejects table with its line number and reason.\n"
+            "the rejects table with its line number and reason. A key scored earlier in the\n"
+            "run (also across --resume) is rejected: \"duplicate key, first at line N\"; the\n"
+            "first row with a key is the one scored, and the summary counts the duplicates.\n"
             "\n"
             "options:\n"
             "  --model PATH        .onnx or XGBoost .json; DIR/<name>/<version>/model.onnx gives\n"
@@ -42,6 +52,8 @@ static void usage(FILE *f)
             "  --name NAME         model name in the store (default: from the path)\n"
             "  --model-version V   (default: the version directory, else a hash of the file)\n"
             "  --features a,b,c    the columns of a one-input model, in input order\n"
+            "  --config FILE       a config.json whose features.columns names them (default:\n"
+            "                      the model's config.json, when there is one)\n"
             "  --format csv|jsonl  input format when the extension does not say\n"
             "  --store URL         sqlite:///abs.db, sqlite://rel.db, postgresql://...\n"
             "                      (default $MLSHIP_STORE, else " DEFAULT_STORE ")\n"
@@ -266,6 +278,7 @@ int cli_batch(int argc, char **argv)
         STR_OPT("--name", name, "a model name")
         STR_OPT("--model-version", model_version, "a version")
         STR_OPT("--features", features, "comma-separated column names")
+        STR_OPT("--config", config_path, "a config.json file")
         STR_OPT("--format", format, "csv or jsonl")
         STR_OPT("--store", store_url, "a URL")
         STR_OPT("--run", run_id, "a run id")

@@ -563,6 +563,15 @@ ms_status st_run_rejects(st_store *s, const char *run_id,
     return s->ops->run_rejects(s, run_id, fn, ctx, err);
 }
 
+ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, const char *key),
+                      void *ctx, ms_error *err)
+{
+    ms_status st = check_name("run id", run_id, err);
+    if (st != MS_OK) return st;
+    NEED(run_keys, "batch runs");
+    return s->ops->run_keys(s, run_id, fn, ctx, err);
+}
+
 ms_status st_query(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err)
 {
     if (!sql || !*sql) return st_fail(err, MS_ERR_INVALID, "empty query");

@@ -193,6 +193,11 @@ ms_status st_pred_lookup(st_store *s, const char *model, const char *const *keys
 /* Every prediction of the published run of `model`, ordered by key, streamed from one snapshot
  * with bounded memory (SQLite: one statement; PostgreSQL: single-row mode). */
 ms_status st_pred_scan(st_store *s, const char *model, st_pred_fn fn, void *ctx, ms_error *err);
+/* The keys stored so far in a run (all shards; any order), committed chunks only: what a
+ * resumed batch job already scored, so that a duplicate key is still caught across the crash.
+ * fn returns nonzero to stop. A run with no predictions yet calls fn never. */
+ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, const char *key),
+                      void *ctx, ms_error *err);
 /* The rejects of a run (all shards), by shard then line. */
 ms_status st_run_rejects(st_store *s, const char *run_id,
                          int (*fn)(void *ctx, int32_t shard, int64_t line, const char *reason),

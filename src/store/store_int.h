@@ -59,6 +59,8 @@ typedef struct st_backend_ops {
                              int (*fn)(void *, int32_t, int64_t, const char *), void *ctx,
                              ms_error *err);
     ms_status (*query)(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err);
+    ms_status (*run_keys)(st_store *s, const char *run_id, int (*fn)(void *, const char *),
+                          void *ctx, ms_error *err);
 } st_backend_ops;
 
 /* Every backend's handle starts with this. */

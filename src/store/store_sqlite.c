@@ -1078,6 +1078,28 @@ static ms_status sq_run_rejects(st_store *base, const char *run_id,
     return r;
 }
 
+static ms_status sq_run_keys(st_store *base, const char *run_id, int (*fn)(void *, const char *),
+                             void *ctx, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    int64_t no = 0;
+    if (r == MS_OK) r = run_number(s, run_id, &no, err);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT key FROM mlship_pred_%lld", (long long)no);
+        r = sq_prep(s, sql, &st, err);
+    }
+    if (r != MS_OK) return r;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0))) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "run keys");
+    sqlite3_finalize(st);
+    return r;
+}
+
 /* ==== queries =========================================================================== */
 
 static ms_status sq_query(st_store *base, const char *sql, st_row_fn fn, void *ctx,
@@ -1136,6 +1158,7 @@ const st_backend_ops st_sqlite_ops = {
     .pred_scan = sq_pred_scan,
     .run_rejects = sq_run_rejects,
     .query = sq_query,
+    .run_keys = sq_run_keys,
 };
 
 #endif
