@@ -160,7 +160,8 @@ static int runs_cmd(const char *sub, int argc, char **argv)
     if (!is_runs && !run) return cli_usage_error("batch", "%s needs --run ID", sub);
     st_store *s = NULL;
     ms_error err = {{0}};
-    ms_status st = st_open(store_url, &s, &err);
+    /* runs and rejects only read: a mistyped --store is "no store file", never a new one */
+    ms_status st = st_open_flags(store_url, strcmp(sub, "publish") ? ST_OPEN_READONLY : 0, &s, &err);
     if (st == MS_OK) {
         if (strcmp(sub, "publish") == 0) {
             st = st_run_publish(s, run, &err);

@@ -52,6 +52,12 @@ typedef struct st_store st_store;
 /* ---- connections --------------------------------------------------------------------- */
 
 ms_status st_open(const char *url, st_store **out, ms_error *err);
+/* st_open with flags. ST_OPEN_READONLY: the caller only reads (lookups, run listings), so a
+ * store that does not exist is not created: a missing SQLite file is MS_ERR_INVALID ("no
+ * store file"), the file is opened read-only and no table is ever created (reads of a store
+ * without the prediction tables answer "no runs", "not found"). Other backends ignore it. */
+#define ST_OPEN_READONLY 1
+ms_status st_open_flags(const char *url, int flags, st_store **out, ms_error *err);
 void st_close(st_store *s); /* NULL is fine */
 /* "sqlite", "postgresql" or "redis". */
 const char *st_backend(const st_store *s);

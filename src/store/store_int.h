@@ -19,6 +19,7 @@ typedef struct st_url {
     int port;        /* redis */
     int db;          /* redis */
     char *user, *password; /* redis AUTH, or NULL */
+    int flags;       /* ST_OPEN_* */
 } st_url;
 
 typedef struct st_backend_ops {

@@ -85,6 +85,16 @@ has "lookup quoted key" out '{"key":"q,38"'
 has "lookup unknown" out '{"key":"nope","found":false}'
 has "lookup run id" out "\"run_id\":\"$RUN1\""
 eq "lookup lines" "$(wc -l < "$T/out" | tr -d ' ')" 4
+# a wrong store path or model name is an error, not "not found" for every key (issue 9 item 6)
+run "lookup: missing store file" 2 "$M" lookup --store "sqlite://$T/typo.db" --model gb c0
+has "lookup: missing store file message" err "model 'gb' has no published run in sqlite://$T/typo.db"
+[ ! -e "$T/typo.db" ] && ok || bad "lookup created the store file it was given by mistake"
+run "lookup: unknown model" 2 "$M" lookup --store "$DB" --model gbtypo c0
+has "lookup: unknown model message" err "model 'gbtypo' has no published run in $DB"
+eq "lookup: unknown model prints no rows" "$(wc -l < "$T/out" | tr -d ' ')" 0
+run "lookup --all: unknown model" 2 "$M" lookup --store "$DB" --model gbtypo --all
+run "batch runs: missing store file" 2 "$M" batch runs --name gb --store "sqlite://$T/typo.db"
+[ ! -e "$T/typo.db" ] && ok || bad "batch runs created the store file"
 run "lookup found all" 0 "$M" lookup --store "$DB" --model gb c0 c1
 run "lookup --all" 0 "$M" lookup --store "$DB" --model gb --all
 eq "lookup --all count" "$(wc -l < "$T/out" | tr -d ' ')" 4997
