@@ -117,8 +117,10 @@ static void list_names(char *dst, size_t cap, const char *const *names, int n, i
     size_t k = 0;
     dst[0] = 0;
     const char *q = quote ? "'" : "";
+    char e[MC_ESCAPE_CAP(40)];
     for (int i = 0; i < n && k + 8 < cap; i++) {
-        int w = snprintf(dst + k, cap - k, "%s%s%s%s", i ? ", " : "", q, names[i], q);
+        mc_escape(e, sizeof e, names[i], strlen(names[i]), 40); /* header bytes may be junk */
+        int w = snprintf(dst + k, cap - k, "%s%s%s%s", i ? ", " : "", q, e, q);
         if (w < 0 || (size_t)w >= cap - k - 5) {
             snprintf(dst + k, cap - k, "%s...", i ? ", " : "");
             return;
@@ -744,8 +746,10 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
         for (int i = 0; i < c->ncols; i++) cells[i] = bt_cell(c, r, i);
     }
     const char *key = cells[s->key_col];
+    char en[MC_ESCAPE_CAP(60)], ev[MC_ESCAPE_CAP(60)];
     if (!key || !*key) {
-        reject(sl, r, "key column '%s' is empty", s->feat_name[s->key_col]);
+        const char *kn = s->feat_name[s->key_col];
+        reject(sl, r, "key column '%s' is empty", mc_escape(en, sizeof en, kn, strlen(kn), 60));
         return 0;
     }
     if (!key_in_shard(s, key, strlen(key))) return 0;
@@ -764,8 +768,9 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
         }
     }
     if (why) {
-        const char *v = cells[bad_col];
-        reject(sl, r, "column '%s': value '%.60s' %s", s->feat_name[bad_col], v ? v : "", why);
+        const char *v = cells[bad_col], *cn = s->feat_name[bad_col];
+        reject(sl, r, "column '%s': value '%s' %s", mc_escape(en, sizeof en, cn, strlen(cn), 60),
+               mc_escape(ev, sizeof ev, v, v ? strlen(v) : 0, 60), why);
         return 0;
     }
     put_key(sl, r, key, strlen(key));

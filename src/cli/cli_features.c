@@ -242,8 +242,11 @@ static int read_header(csv_reader *c, const load_opts *o, char ***names_out, int
         if (!names[i]) return cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
         ms_error err;
         if (st_check_ident("column", names[i], &err) != MS_OK) {
-            fprintf(stderr, "mlship " CMD ": %s:%ld: header: %s\n", o->path, c->rec_line,
-                    err.msg);
+            /* the store's message would quote the header's bytes raw */
+            char e[MC_ESCAPE_CAP(64)];
+            fprintf(stderr, "mlship " CMD ": %s:%ld: header: invalid column name '%s': expected "
+                    "letters, digits and '_', not starting with a digit, at most 63 characters\n",
+                    o->path, c->rec_line, mc_escape(e, sizeof e, names[i], strlen(names[i]), 64));
             return MS_ERR_INVALID;
         }
         for (int j = 0; j < i; j++)
@@ -283,8 +286,9 @@ static int check_record(const csv_reader *c, size_t base, int nf, int want, int 
         const char *v = csv_field(c, base + (size_t)i);
         double d;
         if (i != key && v[0] && st_parse_number(v, &d) != 0) {
-            fprintf(stderr, "mlship " CMD ": %s:%ld: column '%s': '%.60s' is not a number\n",
-                    c->path, c->rec_line, names[i], v);
+            char e[MC_ESCAPE_CAP(60)];
+            fprintf(stderr, "mlship " CMD ": %s:%ld: column '%s': '%s' is not a number\n",
+                    c->path, c->rec_line, names[i], mc_escape(e, sizeof e, v, strlen(v), 60));
             return MS_ERR_INVALID;
         }
     }
@@ -294,9 +298,16 @@ static int check_record(const csv_reader *c, size_t base, int nf, int want, int 
 static int load(const load_opts *o)
 {
     FILE *f = fopen(o->path, "rb");
+    struct stat fsb;
     if (!f) {
-        fprintf(stderr, "mlship " CMD ": cannot open %s: %s\n", o->path, strerror(errno));
-        return errno == ENOENT ? MS_ERR_INVALID : MS_ERR_RUNTIME;
+        int e = errno;
+        fprintf(stderr, "mlship " CMD ": cannot open %s: %s\n", o->path, strerror(e));
+        return mc_errno_is_input(e) ? MS_ERR_INVALID : MS_ERR_RUNTIME;
+    }
+    if (fstat(fileno(f), &fsb) == 0 && S_ISDIR(fsb.st_mode)) {
+        fclose(f);
+        fprintf(stderr, "mlship " CMD ": cannot read %s: it is a directory\n", o->path);
+        return MS_ERR_INVALID;
     }
     csv_reader *c = calloc(1, sizeof *c);
     st_store *s = NULL;

@@ -421,6 +421,25 @@ has "batch --help: positional fallback" out "taken by position"
 has "batch --help: duplicates" out "duplicate key, first at line N"
 has "batch --help: --config" out "--config FILE"
 
+# ---- bad input files and junk bytes (issue 9 item 6) ----------------------------------------
+run "missing input CSV" 2 "$M" batch --model "$MODEL" --input "$T/nope.csv" --key id --store "$DB"
+has "missing input CSV message" err "cannot open '$T/nope.csv'"
+run "missing JSON Lines input" 2 "$M" batch --model "$MODEL" --input "$T/nope.jsonl" --key id --store "$DB"
+mkdir -p "$T/adir"
+run "input is a directory" 2 "$M" batch --model "$MODEL" --input "$T/adir" --key id --store "$DB"
+# a cell and a header name with control and non-ASCII bytes: quoted as \xNN, cut with "..."
+{ printf 'id,amount,age,score,tenure,visits,ratio,n\033ote\n'
+  printf 'j1,\033[2J\376%s,1,1,1,1,1,x\n' "$(printf '%080d' 7)"; } > "$T/junk.csv"
+run "junk cell" 0 "$M" batch --model "$XF/model.json" --name junk --input "$T/junk.csv" --key id --store "$DB" --json
+JRUN=$(sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p' "$T/out")
+run "junk rejects" 0 "$M" batch rejects --run "$JRUN" --store "$DB"
+has "junk cell escaped" out "value '\\\\x1b[2J\\\\xfe00000"
+has "junk cell cut" out "0000...' is not a number"
+if LC_ALL=C grep -q "$(printf '\033')" "$T/out"; then bad "junk cell: a raw escape byte in the reject"; else ok; fi
+run "junk header name" 2 "$M" batch --model "$XF/model_unnamed.json" --name junk2 --input "$T/junk.csv" --key id --store "$DB" --features amount,age,score,tenure,visits,colour
+has "junk header name escaped" err "n\\x1bote"
+if LC_ALL=C grep -q "$(printf '\033')" "$T/err"; then bad "junk header: a raw escape byte in the message"; else ok; fi
+
 # ---- PostgreSQL ---------------------------------------------------------------------------
 if [ -n "$MLSHIP_TEST_PG_URL" ]; then
   PG=$MLSHIP_TEST_PG_URL
