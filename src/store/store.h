@@ -201,7 +201,8 @@ ms_status st_pred_lookup(st_store *s, const char *model, const char *const *keys
 ms_status st_pred_scan(st_store *s, const char *model, st_pred_fn fn, void *ctx, ms_error *err);
 /* The keys stored so far in a run (all shards; any order), committed chunks only: what a
  * resumed batch job already scored, so that a duplicate key is still caught across the crash.
- * fn returns nonzero to stop. A run with no predictions yet calls fn never. */
+ * A key written twice may come twice (SQLite keeps both rows). fn returns nonzero to stop; a
+ * run with no predictions yet calls it never; an unknown run is MS_ERR_INVALID. */
 ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, const char *key),
                       void *ctx, ms_error *err);
 /* The rejects of a run (all shards), by shard then line. */

@@ -1136,6 +1136,12 @@ static ms_status pg_run_keys(st_store *base, const char *run_id, int (*fn)(void 
     if (st != MS_OK) return st;
     keys_ctx c = {fn, ctx};
     const char *p[1] = {run_id};
+    PGresult *res;
+    if ((st = pg_q(s, "SELECT 1 FROM mlship_runs WHERE run_id = $1 LIMIT 1", 1, p, &res, err)) != MS_OK)
+        return st;
+    int known = PQntuples(res) > 0;
+    PQclear(res);
+    if (!known) return st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
     /* model first: the primary key (model, run_id, key) answers it without a full scan */
     return stream(s,
                   "SELECT p.key FROM mlship_predictions p WHERE p.run_id = $1 AND p.model ="
