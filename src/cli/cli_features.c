@@ -232,14 +232,17 @@ static int read_header(csv_reader *c, const load_opts *o, char ***names_out, int
     }
     char **names = calloc((size_t)nf, sizeof *names);
     if (!names) return cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
-    int key = -1;
+    int key = -1, rc = 0;
     for (int i = 0; i < nf; i++) {
         const char *name = csv_field(c, (size_t)i);
         if (i == 0 && (unsigned char)name[0] == 0xEF && (unsigned char)name[1] == 0xBB &&
             (unsigned char)name[2] == 0xBF)
             name += 3; /* UTF-8 byte order mark */
         names[i] = strdup(name);
-        if (!names[i]) return cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
+        if (!names[i]) {
+            rc = cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
+            break;
+        }
         ms_error err;
         if (st_check_ident("column", names[i], &err) != MS_OK) {
             /* the store's message would quote the header's bytes raw */
@@ -247,20 +250,27 @@ static int read_header(csv_reader *c, const load_opts *o, char ***names_out, int
             fprintf(stderr, "mlship " CMD ": %s:%ld: header: invalid column name '%s': expected "
                     "letters, digits and '_', not starting with a digit, at most 63 characters\n",
                     o->path, c->rec_line, mc_escape(e, sizeof e, names[i], strlen(names[i]), 64));
-            return MS_ERR_INVALID;
+            rc = MS_ERR_INVALID;
+            break;
         }
-        for (int j = 0; j < i; j++)
+        for (int j = 0; j < i && !rc; j++)
             if (strcmp(names[i], names[j]) == 0) {
                 fprintf(stderr, "mlship " CMD ": %s:%ld: header: column '%s' appears twice\n",
                         o->path, c->rec_line, names[i]);
-                return MS_ERR_INVALID;
+                rc = MS_ERR_INVALID;
             }
+        if (rc) break;
         if (strcmp(names[i], o->key) == 0) key = i;
     }
-    if (key < 0) {
+    if (!rc && key < 0) {
         fprintf(stderr, "mlship " CMD ": %s: the header has no key column '%s'\n", o->path,
                 o->key);
-        return MS_ERR_INVALID;
+        rc = MS_ERR_INVALID;
+    }
+    if (rc) { /* a header refused: free what was read */
+        for (int i = 0; i < nf; i++) free(names[i]);
+        free(names);
+        return rc;
     }
     *names_out = names;
     *n_out = nf;

@@ -99,11 +99,10 @@ int cli_lookup(int argc, char **argv)
         ms_status st = st_open_flags(store_url, ST_OPEN_READONLY, &s, &err);
         if (st == MS_OK) st = bt_lookup_published(s, model, &published, &err);
         if (st == MS_ERR_INVALID || (st == MS_OK && !published)) {
-            char why[600];
-            snprintf(why, sizeof why, "model '%s' has no published run in %s%s%s", model,
-                     store_url, st == MS_OK ? "" : " (", st == MS_OK ? "" : err.msg);
-            if (st != MS_OK) strncat(why, ")", sizeof why - strlen(why) - 1);
-            snprintf(err.msg, sizeof err.msg, "%s", why);
+            ms_error why = err; /* the store's reason (no store file), if any */
+            mc_fail(&err, MS_ERR_INVALID, "model '%.128s' has no published run in %.200s%s%.160s%s",
+                    model, store_url, st == MS_OK ? "" : " (", st == MS_OK ? "" : why.msg,
+                    st == MS_OK ? "" : ")");
             st = MS_ERR_INVALID;
         } else if (st == MS_OK && all) {
             st = bt_scan_jsonl(s, model, stdout, NULL, &err);
