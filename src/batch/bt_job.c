@@ -74,9 +74,14 @@ void bt_model_identity(const char *path, char *name, char *version)
 enum { SLOT_FREE, SLOT_READY, SLOT_WRITING };
 #define NSLOTS 3
 
+/* A scored row whose key the run scored before: a reject with off[r] into the slot's
+ * dup_text (set by mark_duplicates on the reading thread, read by the writer). */
+enum { ROW_DUPLICATE = BT_ROW_REJECT + 1 };
+
 typedef struct job_slot {
     bt_chunk chunk;
     bt_scored res;
+    mc_buf dup_text; /* this chunk's "duplicate key, first at line N" reasons */
     int state;
 } job_slot;
 
@@ -98,53 +103,56 @@ typedef struct job {
     /* writer scratch */
     st_prediction *preds;
     st_reject *rejs;
-    size_t *rej_dup;  /* per reject: offset of its reason in dup_text, or SIZE_MAX */
     size_t scratch_cap;
-    bt_keyset seen;   /* keys scored in this run (the writer's; filled before it starts) */
-    mc_buf dup_text;  /* this chunk's "duplicate key" reasons */
+    bt_keyset seen;   /* keys scored in this run: the reading thread's (mark_duplicates) */
+    uint64_t *hashes; /* mark_duplicates' scratch: a chunk's key hashes */
+    size_t hashes_cap;
 } job;
 
-/* A scored row whose key the run already scored becomes a reject: (re)write the chunk's
- * predictions and rejects in input order. 0, or -1 when out of memory. */
-static int collect_rows(job *j, const bt_chunk *c, const bt_scored *res, size_t *np, size_t *nr)
+/* Turn the rows of a scored chunk whose key the run already scored into duplicates, in input
+ * order. On the reading thread, between the scorer and the writer: the writer (one SQLite
+ * connection) is the pipeline's bound, and a lookup in a table of millions of keys is a cache
+ * miss per row. */
+static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
 {
-    *np = *nr = 0;
-    mc_buf_reset(&j->dup_text);
-    for (size_t r = 0; r < c->nrows; r++) {
+    const bt_chunk *c = &sl->chunk;
+    bt_scored *res = &sl->res;
+    mc_buf_reset(&sl->dup_text);
+    if (j->hashes_cap < c->nrows) {
+        uint64_t *h = realloc(j->hashes, c->nrows * sizeof *h);
+        if (!h) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        j->hashes = h;
+        j->hashes_cap = c->nrows;
+    }
+    for (size_t r = 0; r < c->nrows; r++)
         if (res->kind[r] == BT_ROW_OK) {
             const char *key = bt_scored_key(res, r);
-            int64_t first;
-            int dup = bt_keyset_add(&j->seen, key, strlen(key), c->line[r], &first);
-            if (dup < 0) return -1;
-            if (!dup) {
-                j->preds[*np].key = key;
-                j->preds[*np].outputs = bt_scored_text(res, r);
-                (*np)++;
-                continue;
-            }
-            j->rej_dup[*nr] = j->dup_text.len;
-            if (first >= 0)
-                mc_buf_printf(&j->dup_text, "duplicate key, first at line %lld", (long long)first);
-            else
-                mc_buf_puts(&j->dup_text, "duplicate key, already scored in this run before it "
-                                          "was resumed");
-            mc_buf_putc(&j->dup_text, 0);
-            j->rejs[*nr].line = c->line[r];
-            (*nr)++;
-        } else if (res->kind[r] == BT_ROW_REJECT) {
-            j->rej_dup[*nr] = SIZE_MAX;
-            j->rejs[*nr].line = c->line[r];
-            j->rejs[*nr].reason = bt_scored_text(res, r);
-            (*nr)++;
+            j->hashes[r] = bt_keyset_hash(key, strlen(key));
         }
+    enum { AHEAD = 16 };
+    for (size_t r = 0; r < c->nrows && r < AHEAD; r++)
+        if (res->kind[r] == BT_ROW_OK) bt_keyset_prefetch(&j->seen, j->hashes[r]);
+    for (size_t r = 0; r < c->nrows; r++) {
+        if (r + AHEAD < c->nrows && res->kind[r + AHEAD] == BT_ROW_OK)
+            bt_keyset_prefetch(&j->seen, j->hashes[r + AHEAD]);
+        if (res->kind[r] != BT_ROW_OK) continue;
+        int64_t first;
+        int dup = bt_keyset_add_hash(&j->seen, j->hashes[r], c->line[r], &first);
+        if (dup < 0) return mc_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
+        if (!dup) continue;
+        res->kind[r] = ROW_DUPLICATE;
+        res->off[r] = (uint32_t)sl->dup_text.len;
+        if (first == BT_LINE_UNKNOWN)
+            mc_buf_puts(&sl->dup_text, "duplicate key, already scored in this run before it "
+                                       "was resumed");
+        else if (first == BT_LINE_BEYOND)
+            mc_buf_puts(&sl->dup_text, "duplicate key, first at a line beyond 4294967294");
+        else
+            mc_buf_printf(&sl->dup_text, "duplicate key, first at line %lld", (long long)first);
+        mc_buf_putc(&sl->dup_text, 0);
     }
-    if (mc_buf_failed(&j->dup_text)) return -1;
-    for (size_t k = 0; k < *nr; k++)
-        if (j->rej_dup[k] != SIZE_MAX) {
-            j->rejs[k].reason = j->dup_text.data + j->rej_dup[k];
-            j->r->rows_duplicate++;
-        }
-    return 0;
+    if (mc_buf_failed(&sl->dup_text)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    return MS_OK;
 }
 
 static void *writer_main(void *arg)
@@ -170,20 +178,30 @@ static void *writer_main(void *arg)
                 if (p) j->preds = p;
                 st_reject *q = realloc(j->rejs, c->nrows * sizeof *q);
                 if (q) j->rejs = q;
-                size_t *d = realloc(j->rej_dup, c->nrows * sizeof *d);
-                if (d) j->rej_dup = d;
-                if (!p || !q || !d) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
+                if (!p || !q) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
                 else j->scratch_cap = c->nrows;
             }
-            size_t np = 0, nr = 0;
-            if (st == MS_OK && collect_rows(j, c, res, &np, &nr))
-                st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
+            size_t np = 0, nr = 0, nd = 0;
+            for (size_t r = 0; st == MS_OK && r < c->nrows; r++) {
+                if (res->kind[r] == BT_ROW_OK) {
+                    j->preds[np].key = bt_scored_key(res, r);
+                    j->preds[np].outputs = bt_scored_text(res, r);
+                    np++;
+                } else if (res->kind[r] == BT_ROW_REJECT || res->kind[r] == ROW_DUPLICATE) {
+                    int dup = res->kind[r] == ROW_DUPLICATE;
+                    j->rejs[nr].line = c->line[r];
+                    j->rejs[nr].reason = dup ? s->dup_text.data + res->off[r] : bt_scored_text(res, r);
+                    nr++;
+                    nd += (size_t)dup;
+                }
+            }
             if (st == MS_OK)
                 st = st_run_write_chunk(j->store, j->r->run_id, j->r->shard, c->index, j->preds,
                                         np, j->rejs, nr, &e);
             if (st == MS_OK) {
                 j->r->rows_scored += (int64_t)np;
                 j->r->rows_rejected += (int64_t)nr;
+                j->r->rows_duplicate += (int64_t)nd;
                 j->chunks_written++;
                 bt_progress_update(&j->prog, j->r->rows_scored, j->r->rows_rejected,
                                    bt_source_offset(j->src));
@@ -326,7 +344,8 @@ static int seed_key(void *ctx, const char *key)
     int64_t first;
     const bt_job_result *r = c->j->r;
     if (bt_key_shard(key, r->nshards) != r->shard) return 0; /* another shard's row */
-    if (bt_keyset_add(&c->j->seen, key, strlen(key), -1, &first) < 0) return c->oom = 1;
+    if (bt_keyset_add(&c->j->seen, key, strlen(key), BT_LINE_UNKNOWN, &first) < 0)
+        return c->oom = 1;
     return 0;
 }
 
@@ -475,6 +494,7 @@ static ms_status run(job *j, ms_error *err)
         if ((st = bt_source_next(j->src, &s->chunk, (size_t)chunk_rows, err)) != MS_OK) break;
         if (scoring) { /* hand the previous chunk to the writer */
             if ((st = bt_scorer_wait(j->scorer, err)) != MS_OK) break;
+            if ((st = mark_duplicates(j, scoring, err)) != MS_OK) break;
             pthread_mutex_lock(&j->mu);
             scoring->state = SLOT_READY;
             pthread_cond_broadcast(&j->cv);
@@ -482,6 +502,14 @@ static ms_status run(job *j, ms_error *err)
             scoring = NULL;
         }
         if (s->chunk.nrows == 0) break;
+        if (index == first_chunk) { /* rows in the whole input, from the first chunk's bytes */
+            int64_t size = bt_source_size(j->src), off = bt_source_offset(j->src);
+            double rows = (double)first_chunk * (double)chunk_rows + (double)s->chunk.nrows;
+            if (size > 0 && off > 0 && bt_keyset_reserve(&j->seen, (size_t)(rows * (double)size / (double)off))) {
+                st = mc_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
+                break;
+            }
+        }
         s->chunk.index = index++;
         r->rows_read += (int64_t)s->chunk.nrows;
         pthread_mutex_lock(&j->mu);
@@ -497,6 +525,7 @@ static ms_status run(job *j, ms_error *err)
             st = st2;
             *err = e2;
         }
+        if (st == MS_OK) st = mark_duplicates(j, scoring, err);
         if (st == MS_OK) {
             pthread_mutex_lock(&j->mu);
             scoring->state = SLOT_READY;
@@ -572,12 +601,12 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
     for (int i = 0; i < NSLOTS; i++) {
         bt_chunk_free(&j->slots[i].chunk);
         bt_scored_free(&j->slots[i].res);
+        mc_buf_free(&j->slots[i].dup_text);
     }
     free(j->preds);
     free(j->rejs);
-    free(j->rej_dup);
     bt_keyset_free(&j->seen);
-    mc_buf_free(&j->dup_text);
+    free(j->hashes);
     bt_source_close(j->src);
     st_close(j->store);
     pthread_mutex_destroy(&j->mu);
