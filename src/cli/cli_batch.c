@@ -334,7 +334,7 @@ int cli_batch(int argc, char **argv)
     bt_job_result res;
     ms_error err = {{0}};
     ms_status st = bt_job_run(&o, &res, &err);
-    char line[1024];
+    char line[4096]; /* the JSON summary quotes the binding (up to 512 bytes) */
     if (res.run_id[0] && (st == MS_OK || strcmp(res.status, "failed") == 0 ||
                           strcmp(res.status, "running") == 0)) {
         if (json) bt_job_summary_json(&res, line, sizeof line);
