@@ -373,6 +373,20 @@ if probs_match "$DB" xs; then ok; else bad "sql reordered: predictions differ fr
 run "sql lacking a column" 2 "$M" batch --model "$XF/model.json" --name xs2 --input "sql:SELECT id, age FROM named_feats" --key id --store "$DB"
 has "sql lacking a column: named" err "'amount'"
 
+# a model with several 1-D inputs takes each from the column of its name, in any order;
+# the reference is a + 2b, computed here (values exact in float32)
+TWO=$(pwd)/tests/fixtures/batch/two_inputs/model.onnx
+awk 'BEGIN { print "b,id,extra,a"; for (i = 0; i < 50; i++) printf "%.2f,t%d,z,%.2f\n", i * 0.25 - 3, i, 7 - i * 0.5 }' > "$T/two.csv"
+run "several inputs by name" 0 "$M" batch --model "$TWO" --name two --input "$T/two.csv" --key id --store "$DB"
+"$M" lookup --store "$DB" --model two --all > "$T/two_all"
+if awk -F, 'NR == FNR { if (FNR > 1) want[$2] = $4 + 2 * $1; next }
+  { k = $0; sub(/^\{"key":"/, "", k); sub(/".*/, "", k); v = $0; sub(/.*"outputs":\{"s":/, "", v); sub(/\}.*/, "", v)
+    n++; if (!(k in want) || v + 0 != want[k]) miss++ }
+  END { exit !(n == 50 && miss == 0) }' "$T/two.csv" "$T/two_all"; then ok; else bad "several inputs: s != a + 2b"; show "$T/two_all"; fi
+cut -d, -f2,3 "$T/two.csv" > "$T/two_none.csv"
+run "several inputs, both missing" 2 "$M" batch --model "$TWO" --name two2 --input "$T/two_none.csv" --key id --store "$DB"
+has "several inputs: names every missing input" err "no columns 'a', 'b' (named by the model's input names); it has: id, extra"
+
 # duplicate keys: the first row with a key is scored, later ones are rejected with its line.
 # dups.csv: lines 2..21 r0..r19, 22 r1 again, 23..62 r20..r59, 63 r3 again, 64 r25 again; the
 # repeated rows carry other values, so a wrong choice of row changes the prediction.
