@@ -125,6 +125,11 @@ const ms_value_info *ms_model_output(const ms_model *m, int i);
  * MS_DTYPE_STRING (`const char *const *`); both live as long as the model. 0 otherwise. */
 int ms_model_output_labels(const ms_model *m, int i, ms_dtype *label_type, int64_t *n_labels,
                            const void **labels);
+/* The names of input `input`'s feature columns (its last dimension), in order, when the model
+ * file records them: XGBoost's model.json "feature_names" (for input 0). NULL with *n = 0 when
+ * it does not (ONNX models, XGBoost models trained on unnamed arrays). Valid as long as the
+ * model. Batch scoring binds CSV columns to features by these names. */
+const char *const *ms_model_feature_names(const ms_model *m, int input, int64_t *n);
 int64_t ms_model_ir_version(const ms_model *m);
 const char *ms_model_producer(const ms_model *m); /* "name version", or "" */
 int ms_model_num_opsets(const ms_model *m);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch/bt_config.h"
+#include "batch/bt_keyset.h"
 #include "batch/bt_progress.h"
 #include "batch/bt_score.h"
 #include "batch/bt_source.h"
@@ -72,9 +74,14 @@ void bt_model_identity(const char *path, char *name, char *version)
 enum { SLOT_FREE, SLOT_READY, SLOT_WRITING };
 #define NSLOTS 3
 
+/* A scored row whose key the run scored before: a reject with off[r] into the slot's
+ * dup_text (set by mark_duplicates on the reading thread, read by the writer). */
+enum { ROW_DUPLICATE = BT_ROW_REJECT + 1 };
+
 typedef struct job_slot {
     bt_chunk chunk;
     bt_scored res;
+    mc_buf dup_text; /* this chunk's "duplicate key, first at line N" reasons */
     int state;
 } job_slot;
 
@@ -97,7 +104,56 @@ typedef struct job {
     st_prediction *preds;
     st_reject *rejs;
     size_t scratch_cap;
+    bt_keyset seen;   /* keys scored in this run: the reading thread's (mark_duplicates) */
+    uint64_t *hashes; /* mark_duplicates' scratch: a chunk's key hashes */
+    size_t hashes_cap;
 } job;
+
+/* Turn the rows of a scored chunk whose key the run already scored into duplicates, in input
+ * order. On the reading thread, between the scorer and the writer: the writer (one SQLite
+ * connection) is the pipeline's bound, and a lookup in a table of millions of keys is a cache
+ * miss per row. */
+static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
+{
+    const bt_chunk *c = &sl->chunk;
+    bt_scored *res = &sl->res;
+    mc_buf_reset(&sl->dup_text);
+    if (j->hashes_cap < c->nrows) {
+        uint64_t *h = realloc(j->hashes, c->nrows * sizeof *h);
+        if (!h) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        j->hashes = h;
+        j->hashes_cap = c->nrows;
+    }
+    for (size_t r = 0; r < c->nrows; r++)
+        if (res->kind[r] == BT_ROW_OK) {
+            const char *key = bt_scored_key(res, r);
+            j->hashes[r] = bt_keyset_hash(key, strlen(key));
+        }
+    enum { AHEAD = 16 };
+    for (size_t r = 0; r < c->nrows && r < AHEAD; r++)
+        if (res->kind[r] == BT_ROW_OK) bt_keyset_prefetch(&j->seen, j->hashes[r]);
+    for (size_t r = 0; r < c->nrows; r++) {
+        if (r + AHEAD < c->nrows && res->kind[r + AHEAD] == BT_ROW_OK)
+            bt_keyset_prefetch(&j->seen, j->hashes[r + AHEAD]);
+        if (res->kind[r] != BT_ROW_OK) continue;
+        int64_t first;
+        int dup = bt_keyset_add_hash(&j->seen, j->hashes[r], c->line[r], &first);
+        if (dup < 0) return mc_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
+        if (!dup) continue;
+        res->kind[r] = ROW_DUPLICATE;
+        res->off[r] = (uint32_t)sl->dup_text.len;
+        if (first == BT_LINE_UNKNOWN)
+            mc_buf_puts(&sl->dup_text, "duplicate key, already scored in this run before it "
+                                       "was resumed");
+        else if (first == BT_LINE_BEYOND)
+            mc_buf_puts(&sl->dup_text, "duplicate key, first at a line beyond 4294967294");
+        else
+            mc_buf_printf(&sl->dup_text, "duplicate key, first at line %lld", (long long)first);
+        mc_buf_putc(&sl->dup_text, 0);
+    }
+    if (mc_buf_failed(&sl->dup_text)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    return MS_OK;
+}
 
 static void *writer_main(void *arg)
 {
@@ -125,16 +181,18 @@ static void *writer_main(void *arg)
                 if (!p || !q) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
                 else j->scratch_cap = c->nrows;
             }
-            size_t np = 0, nr = 0;
+            size_t np = 0, nr = 0, nd = 0;
             for (size_t r = 0; st == MS_OK && r < c->nrows; r++) {
                 if (res->kind[r] == BT_ROW_OK) {
                     j->preds[np].key = bt_scored_key(res, r);
                     j->preds[np].outputs = bt_scored_text(res, r);
                     np++;
-                } else if (res->kind[r] == BT_ROW_REJECT) {
+                } else if (res->kind[r] == BT_ROW_REJECT || res->kind[r] == ROW_DUPLICATE) {
+                    int dup = res->kind[r] == ROW_DUPLICATE;
                     j->rejs[nr].line = c->line[r];
-                    j->rejs[nr].reason = bt_scored_text(res, r);
+                    j->rejs[nr].reason = dup ? s->dup_text.data + res->off[r] : bt_scored_text(res, r);
                     nr++;
+                    nd += (size_t)dup;
                 }
             }
             if (st == MS_OK)
@@ -144,6 +202,7 @@ static void *writer_main(void *arg)
                 j->r->rows_scored += (int64_t)np;
                 j->r->rows_rejected += (int64_t)nr;
                 for (int w = 0; w < PD_WHY_N; w++) j->r->rejected_by_why[w] += (int64_t)res->n_by_why[w];
+                j->r->rows_duplicate += (int64_t)nd;
                 j->chunks_written++;
                 bt_progress_update(&j->prog, j->r->rows_scored, j->r->rows_rejected,
                                    bt_source_offset(j->src));
@@ -273,6 +332,66 @@ static ms_status decide(job *j, const char *fp, st_run *prev, int *what, ms_erro
     return MS_OK;
 }
 
+/* ==== resuming: what the committed chunks already hold ================================ */
+
+typedef struct seed_ctx {
+    job *j;
+    int oom;
+} seed_ctx;
+
+static int seed_key(void *ctx, const char *key)
+{
+    seed_ctx *c = ctx;
+    int64_t first;
+    const bt_job_result *r = c->j->r;
+    if (bt_key_shard(key, r->nshards) != r->shard) return 0; /* another shard's row */
+    if (bt_keyset_add(&c->j->seen, key, strlen(key), BT_LINE_UNKNOWN, &first) < 0)
+        return c->oom = 1;
+    return 0;
+}
+
+static int count_dup(void *ctx, int32_t shard, int64_t line, const char *reason)
+{
+    job *j = ctx;
+    (void)line;
+    if (shard == j->r->shard && reason && strncmp(reason, "duplicate key", 13) == 0)
+        j->r->rows_duplicate++;
+    return 0;
+}
+
+/* The keys the run's committed chunks scored (so a duplicate across the crash is caught) and
+ * how many duplicates they rejected. */
+static ms_status seed_resume(job *j, ms_error *err)
+{
+    seed_ctx c = {j, 0};
+    ms_status st = st_run_keys(j->store, j->r->run_id, seed_key, &c, err);
+    if (st == MS_OK && c.oom) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory (run keys)");
+    if (st == MS_OK) st = st_run_rejects(j->store, j->r->run_id, count_dup, j, err);
+    return st;
+}
+
+/* ==== binding: where the column names come from ========================================== */
+
+/* --features, else features.columns of --config or the config.json next to the model. An
+ * explicit --config is read even with --features, so a bad one is never ignored silently. */
+static ms_status feature_names(const bt_job_opts *o, char **owned, const char **features,
+                               char *from, size_t cap, ms_error *err)
+{
+    *owned = NULL;
+    *features = o->features;
+    snprintf(from, cap, "--features");
+    char cfg[4096];
+    if (o->config_path) snprintf(cfg, sizeof cfg, "%s", o->config_path);
+    else if (!o->features) bt_config_find(o->model_path, cfg, sizeof cfg);
+    else cfg[0] = 0;
+    if (!cfg[0]) return MS_OK;
+    ms_status st = bt_config_columns(cfg, owned, err);
+    if (st != MS_OK || o->features || !*owned) return st;
+    *features = *owned;
+    snprintf(from, cap, "features.columns of %.4000s", cfg);
+    return MS_OK;
+}
+
 /* ==== the run =========================================================================== */
 
 static ms_status run(job *j, ms_error *err)
@@ -289,15 +408,27 @@ static ms_status run(job *j, ms_error *err)
     snprintf(r->model_version, sizeof r->model_version, "%s",
              o->model_version ? o->model_version : version);
 
+    char *cfg_cols = NULL, from[4100];
+    const char *features = NULL;
+    if (st == MS_OK) st = feature_names(o, &cfg_cols, &features, from, sizeof from, err);
     if (st == MS_OK) st = st_open(o->store_url, &j->store, err);
     if (st == MS_OK) st = bt_source_open(o->input, o->format, o->store_url, &j->src, err);
-    bt_score_opts so = {o->key, o->features, o->threads, o->shard, o->nshards, 1};
-    so.missing = o->missing;
-    so.model_name = r->model;
+    const char *base = strrchr(o->input, '/');
+    bt_score_opts so = {.key = o->key, .features = features, .features_from = from,
+                        .source = strncmp(o->input, "sql:", 4) == 0 ? "the query"
+                                  : strcmp(o->input, "-") == 0      ? "stdin"
+                                  : base                            ? base + 1
+                                                                    : o->input,
+                        .threads = o->threads, .shard = o->shard, .nshards = o->nshards,
+                        .async = 1, .missing = o->missing, .model_name = r->model};
     if (st == MS_OK)
         st = bt_scorer_create(model, bt_source_columns(j->src), bt_source_ncols(j->src), &so,
                               &j->scorer, err);
+    free(cfg_cols);
     if (st != MS_OK) goto out;
+    snprintf(r->binding, sizeof r->binding, "%s", bt_scorer_describe(j->scorer));
+    r->positional = bt_scorer_positional(j->scorer);
+    note(o, "%s", r->binding);
 
     char srcfp[96], fp[ST_NAME_MAX];
     bt_source_fingerprint(j->src, srcfp, sizeof srcfp);
@@ -322,6 +453,7 @@ static ms_status run(job *j, ms_error *err)
         r->rows_rejected = prev.rows_rejected;
         note(o, "resuming run %s at chunk %lld (%lld rows already scored)", r->run_id,
              (long long)first_chunk, (long long)prev.rows_scored);
+        if ((st = seed_resume(j, err)) != MS_OK) goto out;
         int64_t skipped;
         if ((st = bt_source_skip(j->src, first_chunk * chunk_rows, &skipped, err)) != MS_OK) goto out;
         if (skipped < first_chunk * chunk_rows) {
@@ -363,6 +495,7 @@ static ms_status run(job *j, ms_error *err)
         if ((st = bt_source_next(j->src, &s->chunk, (size_t)chunk_rows, err)) != MS_OK) break;
         if (scoring) { /* hand the previous chunk to the writer */
             if ((st = bt_scorer_wait(j->scorer, err)) != MS_OK) break;
+            if ((st = mark_duplicates(j, scoring, err)) != MS_OK) break;
             pthread_mutex_lock(&j->mu);
             scoring->state = SLOT_READY;
             pthread_cond_broadcast(&j->cv);
@@ -370,6 +503,14 @@ static ms_status run(job *j, ms_error *err)
             scoring = NULL;
         }
         if (s->chunk.nrows == 0) break;
+        if (index == first_chunk) { /* rows in the whole input, from the first chunk's bytes */
+            int64_t size = bt_source_size(j->src), off = bt_source_offset(j->src);
+            double rows = (double)first_chunk * (double)chunk_rows + (double)s->chunk.nrows;
+            if (size > 0 && off > 0 && bt_keyset_reserve(&j->seen, (size_t)(rows * (double)size / (double)off))) {
+                st = mc_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
+                break;
+            }
+        }
         s->chunk.index = index++;
         r->rows_read += (int64_t)s->chunk.nrows;
         pthread_mutex_lock(&j->mu);
@@ -385,6 +526,7 @@ static ms_status run(job *j, ms_error *err)
             st = st2;
             *err = e2;
         }
+        if (st == MS_OK) st = mark_duplicates(j, scoring, err);
         if (st == MS_OK) {
             pthread_mutex_lock(&j->mu);
             scoring->state = SLOT_READY;
@@ -460,9 +602,12 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
     for (int i = 0; i < NSLOTS; i++) {
         bt_chunk_free(&j->slots[i].chunk);
         bt_scored_free(&j->slots[i].res);
+        mc_buf_free(&j->slots[i].dup_text);
     }
     free(j->preds);
     free(j->rejs);
+    bt_keyset_free(&j->seen);
+    free(j->hashes);
     bt_source_close(j->src);
     st_close(j->store);
     pthread_mutex_destroy(&j->mu);
@@ -500,14 +645,18 @@ void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
                  bt_fmt_count(a, r->rows_scored), bt_fmt_count(b, r->rows_rejected));
         return;
     }
-    char why[160];
+    char why[160], dup[64] = "", d[32];
     rejects_by_why(r, why, sizeof why);
-    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected%s; read %s rows in "
-             "%.2f s (%.0f rows/s); %s\n",
+    if (r->rows_duplicate)
+        snprintf(dup, sizeof dup, " (%s duplicate keys)", bt_fmt_count(d, r->rows_duplicate));
+    /* binding by position is a guess about the file: say which columns it took */
+    snprintf(dst, cap, "run %s%s of %s (version %s): %s rows scored, %s rejected%s%s; read %s rows "
+             "in %.2f s (%.0f rows/s); %s%s%s\n",
              r->run_id, shard, r->model, r->model_version, bt_fmt_count(a, r->rows_scored),
-             bt_fmt_count(b, r->rows_rejected), why, bt_fmt_count(c, r->rows_read), r->seconds, rate,
-             strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
-                                                : r->status);
+             bt_fmt_count(b, r->rows_rejected), why, dup, bt_fmt_count(c, r->rows_read), r->seconds,
+             rate, strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
+                                                      : r->status,
+             r->positional ? "; " : "", r->positional ? r->binding : "");
 }
 
 void bt_job_summary_json(const bt_job_result *r, char *dst, size_t cap)
@@ -521,11 +670,14 @@ void bt_job_summary_json(const bt_job_result *r, char *dst, size_t cap)
     mc_buf_put_json_str(&b, r->model_version);
     mc_buf_printf(&b, ",\"shard\":%d,\"shards\":%d,\"status\":\"%s\",\"published\":%s,"
                   "\"rows_read\":%lld,\"rows_scored\":%lld,\"rows_rejected\":%lld,"
-                  "\"resumed_at_chunk\":%lld,\"seconds\":%.3f,\"rows_per_s\":%.1f",
+                  "\"rows_duplicate\":%lld,\"resumed_at_chunk\":%lld,\"seconds\":%.3f,"
+                  "\"rows_per_s\":%.1f,\"bound_by\":\"%s\",\"binding\":",
                   r->shard + 1, r->nshards, r->status, r->published ? "true" : "false",
                   (long long)r->rows_read, (long long)r->rows_scored, (long long)r->rows_rejected,
-                  (long long)r->resumed_at_chunk, r->seconds,
-                  r->seconds > 0 ? (double)r->rows_read / r->seconds : 0.0);
+                  (long long)r->rows_duplicate, (long long)r->resumed_at_chunk, r->seconds,
+                  r->seconds > 0 ? (double)r->rows_read / r->seconds : 0.0,
+                  r->positional ? "position" : "name");
+    mc_buf_put_json_str(&b, r->binding);
     /* this process's rejects by reason category (pd_why) */
     mc_buf_puts(&b, ",\"rejected_by_reason\":{");
     for (int w = PD_WHY_MISSING; w < PD_WHY_N; w++)

@@ -4,7 +4,9 @@
  * The run, in order:
  * 1. Open the model (name: --name, else `<name>/<version>/model.onnx` gives name and version,
  *    else the file's stem (or its directory for model.*); version: the directory, else
- *    "fnv-" + a hash of the file), the source, the store; bind columns to inputs.
+ *    "fnv-" + a hash of the file), the source, the store; bind columns to inputs by name:
+ *    `features`, else config.json's features.columns (bt_config), else the model's feature
+ *    names (bt_score.h); by position only when none is known, and the summary says so.
  * 2. Decide the run: a new one (st_run_begin), or with --resume the latest run of this model
  *    and shard (or --run ID): running -> continue after its last committed chunk; complete ->
  *    say so, nothing to do; failed or none -> a new run. The input fingerprint recorded at begin
@@ -16,7 +18,9 @@
  *    with the input.
  * 4. Rows whose key hashes to another shard are skipped (every shard reads the whole input).
  *    Bad rows go to the rejects table with line and reason; more than max_rejects fails the run
- *    (st_run_fail: never visible).
+ *    (st_run_fail: never visible). A key scored earlier in the run (bt_keyset, in the writer
+ *    thread, so in input order) is rejected: "duplicate key, first at line N"; a resumed run
+ *    refills the set from the store's predictions of the run (st_run_keys) first.
  * 5. At the end st_run_complete: the run (all shards) is published in one transaction, older
  *    runs beyond `keep` are deleted. Killed at any point, the store holds whole chunks only,
  *    and the published run is untouched until step 5. */
@@ -37,7 +41,9 @@ typedef struct bt_job_opts {
     const char *key;           /* key column (required) */
     const char *name;          /* model name in the store, or NULL */
     const char *model_version; /* or NULL */
-    const char *features;      /* "a,b,c" or NULL */
+    const char *features;      /* "a,b,c" or NULL: bind by these names (highest priority) */
+    const char *config_path;   /* config.json whose features.columns names the columns; NULL:
+                                  the one next to the model, if any (bt_config_find) */
     const char *store_url;     /* required */
     const char *run_id;        /* NULL: a fresh one (required with nshards > 1) */
     int threads;               /* scoring threads, >= 1 */
@@ -64,11 +70,14 @@ typedef struct bt_job_result {
     int64_t rows_scored;       /* the shard's totals in the store (resumed runs included) */
     int64_t rows_rejected;
     int64_t rejected_by_why[PD_WHY_N]; /* rows this process rejected, per pd_why category */
+    int64_t rows_duplicate;    /* of rows_rejected: a key seen earlier in the run */
     int64_t resumed_at_chunk;  /* -1: a new run */
     double seconds;
     const char *status;        /* "published", "complete" (other shards pending), "failed",
                                   "running" (stopped early), "already-complete" */
     int published;
+    int positional;            /* no column names were known: bound by position */
+    char binding[512];         /* how columns were bound (bt_scorer_describe) */
 } bt_job_result;
 
 ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err);

@@ -60,6 +60,19 @@ ms_status bt_lookup_json(st_store *s, const char *model, const char *const *keys
     return st;
 }
 
+static int on_run(void *ctx, const st_run *run)
+{
+    int *published = ctx;
+    if (run->status == ST_RUN_PUBLISHED) *published = 1;
+    return *published; /* stop at the first */
+}
+
+ms_status bt_lookup_published(st_store *s, const char *model, int *published, ms_error *err)
+{
+    *published = 0;
+    return st_run_list(s, model, on_run, published, err);
+}
+
 typedef struct scan_ctx {
     FILE *f;
     mc_buf b;

@@ -24,6 +24,10 @@ typedef enum bt_lookup_style {
  * The server's GET: n = 1, BT_LOOKUP_LINES, and 404 when *found == 0. */
 ms_status bt_lookup_json(st_store *s, const char *model, const char *const *keys, size_t n,
                          bt_lookup_style style, mc_buf *out, size_t *found, ms_error *err);
+/* *published = 1 when `model` has a published run in the store (st_run_list), else 0: what
+ * tells "no such key" from "no such model (or never published)", which callers report as
+ * "model 'X' has no published run in STORE" (CLI exit 2, HTTP 404). */
+ms_status bt_lookup_published(st_store *s, const char *model, int *published, ms_error *err);
 /* One row as a prediction object (no newline). */
 void bt_prediction_json(mc_buf *b, const st_pred_row *row);
 /* Every published prediction of `model`, ordered by key, one JSON object per line to `f`,

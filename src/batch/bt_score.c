@@ -45,6 +45,7 @@ struct bt_scorer {
     int n_in, n_out;
     int matrix;              /* one 2-D input fed from `nfeat` columns */
     int nfeat;               /* columns per row for the matrix input */
+    int positional;          /* bound by position: no names were known */
     int *feat_col;           /* matrix: column of each feature; named: column of each input */
     const char **feat_name;
     ms_dtype in_type[BT_MAX_INPUTS];
@@ -111,15 +112,210 @@ static int dtype_ok(ms_dtype t)
            t == MS_DTYPE_INT32 || t == MS_DTYPE_STRING || t == MS_DTYPE_BOOL;
 }
 
+/* "a, b, c" of up to n names into dst (cut with ", ..." when long): for messages that list
+ * what the input has. */
+static void list_names(char *dst, size_t cap, const char *const *names, int n, int quote)
+{
+    size_t k = 0;
+    dst[0] = 0;
+    const char *q = quote ? "'" : "";
+    char e[MC_ESCAPE_CAP(40)];
+    for (int i = 0; i < n && k + 8 < cap; i++) {
+        mc_escape(e, sizeof e, names[i], strlen(names[i]), 40); /* header bytes may be junk */
+        int w = snprintf(dst + k, cap - k, "%s%s%s%s", i ? ", " : "", q, e, q);
+        if (w < 0 || (size_t)w >= cap - k - 5) {
+            snprintf(dst + k, cap - k, "%s...", i ? ", " : "");
+            return;
+        }
+        k += (size_t)w;
+    }
+}
+
+/* 1-based column numbers as ranges: "2..9", "1, 3..31". */
+static void list_positions(char *dst, size_t cap, const int *col, int n)
+{
+    size_t k = 0;
+    dst[0] = 0;
+    for (int i = 0; i < n && k < cap;) {
+        int j = i;
+        while (j + 1 < n && col[j + 1] == col[j] + 1) j++;
+        int w = j > i ? snprintf(dst + k, cap - k, "%s%d..%d", k ? ", " : "", col[i] + 1, col[j] + 1)
+                      : snprintf(dst + k, cap - k, "%s%d", k ? ", " : "", col[i] + 1);
+        if (w < 0) return;
+        k += (size_t)w;
+        i = j + 1;
+    }
+}
+
+/* The source lacks columns the binding names: MS_ERR_INVALID naming every missing one and
+ * what the source has, before any row is scored. */
+static ms_status missing_cols(const char *const *missing, int nmiss, const char *from,
+                              const char *const *cols, int ncols, ms_error *err)
+{
+    char want[200], have[240];
+    list_names(want, sizeof want, missing, nmiss, 1);
+    list_names(have, sizeof have, cols, ncols, 0);
+    return mc_fail(err, MS_ERR_INVALID, "the input has no column%s %s (named by %s); it has: %s",
+                   nmiss > 1 ? "s" : "", want, from, have);
+}
+
+/* Split "a,b,c" into names[] (pointers into a copy owned by *buf). */
+static ms_status split_names(const char *list, char **buf, const char ***names, int *n,
+                             ms_error *err)
+{
+    *n = 0;
+    if (!(*buf = strdup(list))) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    int cap = 1;
+    for (const char *p = list; *p; p++) cap += *p == ',';
+    if (!(*names = calloc((size_t)cap, sizeof **names))) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (char *p = *buf;;) {
+        char *e = strchr(p, ',');
+        if (e) *e = 0;
+        if (!*p) return mc_fail(err, MS_ERR_INVALID, "an empty column name in the feature list '%s'", list);
+        (*names)[(*n)++] = p;
+        if (!e) return MS_OK;
+        p = e + 1;
+    }
+}
+
+/* The matrix input's columns by name: names[f] feeds feature f. */
+static ms_status bind_by_name(bt_scorer *s, const char *const *cols, int ncols,
+                              const char *const *names, int n, const char *from, ms_error *err)
+{
+    const ms_value_info *v0 = ms_model_input(s->m, 0);
+    if (v0->shape[1] >= 0 && v0->shape[1] != n)
+        return mc_fail(err, MS_ERR_INVALID, "%s names %d columns but input '%s' expects %s[?,%lld]",
+                       from, n, v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1]);
+    if (!(s->feat_col = malloc((size_t)n * sizeof *s->feat_col)))
+        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    const char **missing = calloc((size_t)n, sizeof *missing);
+    if (!missing) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    int nmiss = 0;
+    ms_status st = MS_OK;
+    for (int f = 0; f < n && st == MS_OK; f++) {
+        for (int g = 0; g < f; g++)
+            if (strcmp(names[g], names[f]) == 0)
+                st = mc_fail(err, MS_ERR_INVALID, "%s names column '%s' twice", from, names[f]);
+        int col = find_col(cols, ncols, names[f], strlen(names[f]));
+        if (col < 0) missing[nmiss++] = names[f];
+        s->feat_col[s->nfeat++] = col;
+    }
+    if (st == MS_OK && nmiss) st = missing_cols(missing, nmiss, from, cols, ncols, err);
+    free(missing);
+    if (st != MS_OK) return st;
+    char first[80];
+    snprintf(first, sizeof first, "%s%s%s", names[0], n > 1 ? " .. " : "", n > 1 ? names[n - 1] : "");
+    snprintf(s->describe, sizeof s->describe, "bound by name (%s): input '%s' <- %d columns (%s)",
+             from, v0->name, n, first);
+    return MS_OK;
+}
+
+/* No names known: every column but the key, in the source's order. */
+static ms_status bind_by_position(bt_scorer *s, const char *const *cols, int ncols,
+                                  const bt_score_opts *o, ms_error *err)
+{
+    const ms_value_info *v0 = ms_model_input(s->m, 0);
+    if (!(s->feat_col = malloc((size_t)(ncols ? ncols : 1) * sizeof *s->feat_col)))
+        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < ncols; i++)
+        if (i != s->key_col) s->feat_col[s->nfeat++] = i;
+    if (s->nfeat == 0) return mc_fail(err, MS_ERR_INVALID, "no feature columns");
+    if (v0->shape[1] >= 0 && v0->shape[1] != s->nfeat)
+        return mc_fail(err, MS_ERR_INVALID,
+                       "input '%s' expects %s[?,%lld] but %d columns are given (every column but "
+                       "the key; the model names no features); choose them with --features a,b,c",
+                       v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1], s->nfeat);
+    char pos[200];
+    list_positions(pos, sizeof pos, s->feat_col, s->nfeat);
+    snprintf(s->describe, sizeof s->describe, "bound by position: columns %s%s%s as the %d "
+             "features of input '%s' (the model names no features; give --features or "
+             "config.json features.columns to bind by name)", pos, o->source ? " of " : "",
+             o->source ? o->source : "", s->nfeat, v0->name);
+    s->positional = 1;
+    return MS_OK;
+}
+
+/* One column feeds one feature: unsplit float records are parsed in one pass. */
+static ms_status make_fastmap(bt_scorer *s, int ncols, ms_error *err)
+{
+    s->fastmap = malloc((size_t)ncols * sizeof *s->fastmap);
+    if (!s->fastmap) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < ncols; i++) s->fastmap[i] = i == s->key_col ? MC_CSV_KEY : MC_CSV_SKIP;
+    for (int f = 0; f < s->nfeat && s->fastmap; f++) {
+        if (s->fastmap[s->feat_col[f]] != MC_CSV_SKIP) {
+            free(s->fastmap);
+            s->fastmap = NULL;
+        } else {
+            s->fastmap[s->feat_col[f]] = f;
+        }
+    }
+    return MS_OK;
+}
+
+/* A model with one 2-D input: by the names of o->features, else the model's feature names,
+ * else by position. */
+static ms_status bind_matrix(bt_scorer *s, const char *const *cols, int ncols,
+                             const bt_score_opts *o, ms_error *err)
+{
+    ms_status st;
+    int64_t nmodel = 0;
+    const char *const *mnames = ms_model_feature_names(s->m, 0, &nmodel);
+    if (o->features) {
+        char *buf = NULL;
+        const char **names = NULL;
+        int n = 0;
+        st = split_names(o->features, &buf, &names, &n, err);
+        if (st == MS_OK)
+            st = bind_by_name(s, cols, ncols, names, n, o->features_from ? o->features_from
+                                                                           : "--features", err);
+        free(names);
+        free(buf);
+    } else if (mnames && nmodel <= INT32_MAX) {
+        st = bind_by_name(s, cols, ncols, mnames, (int)nmodel, "the model's feature_names", err);
+    } else {
+        st = bind_by_position(s, cols, ncols, o, err);
+    }
+    if (st == MS_OK && ms_model_input(s->m, 0)->dtype == MS_DTYPE_FLOAT)
+        st = make_fastmap(s, ncols, err);
+    return st;
+}
+
+/* Several inputs (or one 1-D input): each from the column of its name. */
+static ms_status bind_inputs(bt_scorer *s, const char *const *cols, int ncols, ms_error *err)
+{
+    s->feat_col = malloc((size_t)s->n_in * sizeof *s->feat_col);
+    const char **missing = calloc((size_t)s->n_in, sizeof *missing);
+    ms_status st = MS_OK;
+    if (!s->feat_col || !missing) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    int nmiss = 0;
+    size_t k = (size_t)snprintf(s->describe, sizeof s->describe, "inputs by column name:");
+    for (int i = 0; i < s->n_in && st == MS_OK; i++) {
+        const ms_value_info *vi = ms_model_input(s->m, i);
+        if (!(vi->ndim == 1 || (vi->ndim == 2 && vi->shape[1] == 1)))
+            st = mc_fail(err, MS_ERR_UNSUPPORTED,
+                         "input '%s' must be [N] or [N,1] to be read from one column", vi->name);
+        int col = find_col(cols, ncols, vi->name, strlen(vi->name));
+        if (col < 0) missing[nmiss++] = vi->name;
+        s->feat_col[i] = col;
+        if (k < sizeof s->describe)
+            k += (size_t)snprintf(s->describe + k, sizeof s->describe - k, " %s", vi->name);
+    }
+    if (st == MS_OK && nmiss) st = missing_cols(missing, nmiss, "the model's input names", cols, ncols, err);
+    free(missing);
+    return st;
+}
+
 static ms_status bind(bt_scorer *s, const char *const *cols, int ncols, const bt_score_opts *o,
                       ms_error *err)
 {
     const ms_model *m = s->m;
     s->key_col = find_col(cols, ncols, o->key, strlen(o->key));
-    if (s->key_col < 0)
-        return mc_fail(err, MS_ERR_INVALID, "key column '%s' is not in the input (columns: %s%s%s%s)",
-                       o->key, ncols > 0 ? cols[0] : "", ncols > 1 ? ", " : "",
-                       ncols > 1 ? cols[1] : "", ncols > 2 ? ", ..." : "");
+    if (s->key_col < 0) {
+        char have[240];
+        list_names(have, sizeof have, cols, ncols, 0);
+        return mc_fail(err, MS_ERR_INVALID, "key column '%s' is not in the input (it has: %s)",
+                       o->key, have);
+    }
     for (int i = 0; i < s->n_in; i++) {
         const ms_value_info *vi = ms_model_input(m, i);
         if (!dtype_ok(vi->dtype))
@@ -134,75 +330,12 @@ static ms_status bind(bt_scorer *s, const char *const *cols, int ncols, const bt
     }
     const ms_value_info *v0 = ms_model_input(m, 0);
     s->matrix = s->n_in == 1 && v0->ndim == 2;
-    if (s->matrix) {
-        if (o->features) {
-            const char *p = o->features;
-            for (;;) {
-                const char *e = strchr(p, ',');
-                size_t n = e ? (size_t)(e - p) : strlen(p);
-                int col = find_col(cols, ncols, p, n);
-                if (col < 0)
-                    return mc_fail(err, MS_ERR_INVALID, "--features: no column '%.*s' in the input",
-                                   (int)n, p);
-                int *fc = realloc(s->feat_col, (size_t)(s->nfeat + 1) * sizeof *fc);
-                if (!fc) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-                s->feat_col = fc;
-                s->feat_col[s->nfeat++] = col;
-                if (!e) break;
-                p = e + 1;
-            }
-        } else {
-            s->feat_col = malloc((size_t)(ncols ? ncols : 1) * sizeof *s->feat_col);
-            if (!s->feat_col) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-            for (int i = 0; i < ncols; i++)
-                if (i != s->key_col) s->feat_col[s->nfeat++] = i;
-        }
-        if (v0->shape[1] >= 0 && v0->shape[1] != s->nfeat)
-            return mc_fail(err, MS_ERR_INVALID,
-                           "input '%s' expects %s[?,%lld] but %d columns are given (%s); choose "
-                           "them with --features a,b,c",
-                           v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1], s->nfeat,
-                           o->features ? "--features" : "every column but the key");
-        if (s->nfeat == 0) return mc_fail(err, MS_ERR_INVALID, "no feature columns");
-        if (v0->dtype == MS_DTYPE_FLOAT) { /* one pass over unsplit records, when each
-                                               column feeds at most one feature */
-            s->fastmap = malloc((size_t)ncols * sizeof *s->fastmap);
-            if (!s->fastmap) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-            for (int i = 0; i < ncols; i++) s->fastmap[i] = i == s->key_col ? MC_CSV_KEY : MC_CSV_SKIP;
-            for (int f = 0; f < s->nfeat && s->fastmap; f++) {
-                if (s->fastmap[s->feat_col[f]] != MC_CSV_SKIP) {
-                    free(s->fastmap);
-                    s->fastmap = NULL;
-                } else {
-                    s->fastmap[s->feat_col[f]] = f;
-                }
-            }
-        }
-        snprintf(s->describe, sizeof s->describe, "input '%s' <- %d columns (%s%s%s)", v0->name,
-                 s->nfeat, cols[s->feat_col[0]], s->nfeat > 1 ? " .. " : "",
-                 s->nfeat > 1 ? cols[s->feat_col[s->nfeat - 1]] : "");
-    } else {
-        if (o->features)
-            return mc_fail(err, MS_ERR_INVALID, "--features applies to a model with one 2-D input; "
-                           "this model's inputs are taken from the columns of the same name");
-        s->feat_col = malloc((size_t)s->n_in * sizeof *s->feat_col);
-        if (!s->feat_col) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-        size_t k = (size_t)snprintf(s->describe, sizeof s->describe, "inputs by column name:");
-        for (int i = 0; i < s->n_in; i++) {
-            const ms_value_info *vi = ms_model_input(m, i);
-            if (!(vi->ndim == 1 || (vi->ndim == 2 && vi->shape[1] == 1)))
-                return mc_fail(err, MS_ERR_UNSUPPORTED,
-                               "input '%s' must be [N] or [N,1] to be read from one column", vi->name);
-            int col = find_col(cols, ncols, vi->name, strlen(vi->name));
-            if (col < 0)
-                return mc_fail(err, MS_ERR_INVALID, "model input '%s' has no column of that name",
-                               vi->name);
-            s->feat_col[i] = col;
-            if (k < sizeof s->describe)
-                k += (size_t)snprintf(s->describe + k, sizeof s->describe - k, " %s", vi->name);
-        }
-    }
-    return MS_OK;
+    if (s->matrix) return bind_matrix(s, cols, ncols, o, err);
+    if (o->features)
+        return mc_fail(err, MS_ERR_INVALID, "%s applies to a model with one 2-D input; this "
+                       "model's inputs are taken from the columns of the same name",
+                       o->features_from ? o->features_from : "--features");
+    return bind_inputs(s, cols, ncols, err);
 }
 
 static ms_status bind_outputs(bt_scorer *s, ms_error *err)
@@ -656,8 +789,10 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
         for (int i = 0; i < c->ncols; i++) cells[i] = bt_cell(c, r, i);
     }
     const char *key = cells[s->key_col];
+    char en[MC_ESCAPE_CAP(60)], ev[MC_ESCAPE_CAP(60)];
     if (!key || !*key) {
-        reject(sl, r, "key column '%s' is empty", s->feat_name[s->key_col]);
+        const char *kn = s->feat_name[s->key_col];
+        reject(sl, r, "key column '%s' is empty", mc_escape(en, sizeof en, kn, strlen(kn), 60));
         return 0;
     }
     if (!key_in_shard(s, key, strlen(key))) return 0;
@@ -678,8 +813,9 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
         }
     }
     if (why) {
-        const char *v = cells[bad_col];
-        reject(sl, r, "column '%s': value '%.60s' %s", s->feat_name[bad_col], v ? v : "", why);
+        const char *v = cells[bad_col], *cn = s->feat_name[bad_col];
+        reject(sl, r, "column '%s': value '%s' %s", mc_escape(en, sizeof en, cn, strlen(cn), 60),
+               mc_escape(ev, sizeof ev, v, v ? strlen(v) : 0, 60), why);
         return 0;
     }
     put_key(sl, r, key, strlen(key));
@@ -868,6 +1004,7 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
 }
 
 const char *bt_scorer_describe(const bt_scorer *s) { return s->describe; }
+int bt_scorer_positional(const bt_scorer *s) { return s->positional; }
 
 void bt_scorer_free(bt_scorer *s)
 {

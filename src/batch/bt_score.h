@@ -1,9 +1,14 @@
 /* bt_score.h: scoring a chunk of text rows on N threads, one ms_session each, into one JSON
  * object of outputs per row.
  *
- * Binding columns to inputs (bt_scorer_create):
- * - a model with one 2-D input [N, F] takes F columns: `features` (comma-separated, in that
- *   order) or else every column but the key, in file order; F must match a fixed dimension;
+ * Binding columns to inputs (bt_scorer_create), by name whenever names are known:
+ * - a model with one 2-D input [N, F] takes its F columns by the names in `features`
+ *   (comma-separated, in input order: --features, or config.json features.columns, as the job
+ *   decides), else by the model's own feature names (XGBoost's feature_names,
+ *   ms_model_feature_names); a name the source lacks is MS_ERR_INVALID naming every missing
+ *   one and listing what the source has. Other columns are ignored. Only when no names are
+ *   known: every column but the key, in source order (bt_scorer_positional says so, and
+ *   bt_scorer_describe gives the column numbers for the run's summary);
  * - a model with several inputs (or one 1-D input) takes each input from the column of the same
  *   name; each such input must be [N] or [N, 1].
  * Cells: float/double inputs read numbers exactly (mc_parse_f32); int inputs need an integer;
@@ -63,6 +68,8 @@ typedef struct bt_scorer bt_scorer;
 typedef struct bt_score_opts {
     const char *key;      /* key column name (required) */
     const char *features; /* "a,b,c" or NULL */
+    const char *features_from; /* where `features` came from, for messages ("--features") */
+    const char *source;   /* the input's name for the description ("data.csv"), or NULL */
     int threads;          /* >= 1 */
     int shard, nshards;   /* keep rows whose key hashes to shard (0-based); nshards 1: all */
     int async;            /* run every slice on a pool thread, so bt_scorer_start returns at
@@ -73,8 +80,11 @@ typedef struct bt_score_opts {
 
 ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols,
                            const bt_score_opts *o, bt_scorer **out, ms_error *err);
-/* "matrix X[?,30] <- 30 columns (f0..f29)" or "inputs by name: a, b": for the job's log. */
+/* How the columns were bound, for the job's log and summary: "bound by name (--features):
+ * input 'X' <- 30 columns (f0 .. f29)", "bound by position: columns 2..31 of data.csv as the 30
+ * features of input 'X' (...)", "inputs by column name: a b". */
 const char *bt_scorer_describe(const bt_scorer *s);
+int bt_scorer_positional(const bt_scorer *s); /* 1 when no column names were known */
 ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_scored *out, ms_error *err);
 /* The same in two halves: start scoring `c` (c and out must stay untouched until the wait),
  * then wait for it. One call in flight at a time. */

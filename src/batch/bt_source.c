@@ -179,10 +179,11 @@ static ms_status chunk_check(bt_chunk *c, ms_error *err)
 
 static ms_status add_col(bt_source *s, const char *p, size_t n, ms_error *err)
 {
+    char e[MC_ESCAPE_CAP(60)];
     for (int i = 0; i < s->ncols; i++)
         if (strlen(s->cols[i]) == n && memcmp(s->cols[i], p, n) == 0)
-            return mc_fail(err, MS_ERR_INVALID, "%s: column '%.*s' appears twice in the header",
-                           s->spec, (int)n, p);
+            return mc_fail(err, MS_ERR_INVALID, "%s: column '%s' appears twice in the header",
+                           s->spec, mc_escape(e, sizeof e, p, n, 60));
     char **c = realloc(s->cols, (size_t)(s->ncols + 1) * sizeof *c);
     if (!c) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->cols = c;
@@ -309,8 +310,12 @@ static ms_status jsonl_read(bt_source *s, cJSON **obj, int64_t *line, const char
 static ms_status jsonl_open(bt_source *s, const char *path, ms_error *err)
 {
     s->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!s->f) return mc_fail(err, MS_ERR_RUNTIME, "cannot open '%s': %s", path, strerror(errno));
+    if (!s->f)
+        return mc_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+                       "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
+    if (fstat(fileno(s->f), &sb) == 0 && S_ISDIR(sb.st_mode))
+        return mc_fail(err, MS_ERR_INVALID, "cannot read '%s': it is a directory", path);
     s->size = -1;
     if (fstat(fileno(s->f), &sb) == 0 && S_ISREG(sb.st_mode)) s->size = (int64_t)sb.st_size;
     file_fingerprint(s, "jsonl", s->f == stdin ? -1 : fileno(s->f));
@@ -340,7 +345,9 @@ static void jsonl_row(bt_source *s, bt_chunk *c, cJSON *o)
         } else if (cJSON_IsBool(v)) {
             chunk_cell(c, i, cJSON_IsTrue(v) ? "1" : "0", 1);
         } else {
-            chunk_error(c, "column '%s' is not a number, string or null", s->cols[i]);
+            char e[MC_ESCAPE_CAP(60)];
+            chunk_error(c, "column '%s' is not a number, string or null",
+                        mc_escape(e, sizeof e, s->cols[i], strlen(s->cols[i]), 60));
             return;
         }
     }

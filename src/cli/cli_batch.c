@@ -30,12 +30,23 @@ static void usage(FILE *f)
             "\n"
             "SOURCE: a CSV file with a header row, a JSON Lines file (.jsonl/.ndjson), '-' for\n"
             "CSV on stdin, or \"sql:SELECT ...\" run in the store (give it an ORDER BY to resume).\n"
-            "A model with one 2-D input takes every column but the key, in file order (or\n"
-            "--features); a model with several inputs takes each from the column of its name.\n"
+            "\n"
+            "Columns are bound to the model's features by NAME whenever names are known, first\n"
+            "of: --features a,b,c; \"features\": {\"columns\": [..]} in --config FILE or in the\n"
+            "config.json next to the model (or DIR/<name>/config.json for a repository's\n"
+            "DIR/<name>/<version>/model.*, as `mlship serve` reads it); the model's own feature\n"
+            "names (XGBoost's feature_names); for a model with several inputs, the input names.\n"
+            "Column order in the source does not matter and extra columns are ignored; a named\n"
+            "column the source lacks is refused before scoring (exit 2, naming it). Only when\n"
+            "no names are known are the columns taken by position (every column but the key,\n"
+            "in source order), and the summary says which columns it took.\n"
             "A row that cannot be read or scored goes to the rejects table with its line number\n"
             "and reason: by default a missing value (empty cell, NULL, nan), +-inf, a number out\n"
-            "of range (1e400) and a non-finite output all reject the row; nothing non-finite\n"
-            "is ever published. The summary counts rejected rows by reason.\n"
+            "of range (1e400) and a non-finite output all reject the row (--missing nan lets a\n"
+            "model that defines missing values score NaN); nothing non-finite is ever published,\n"
+            "and the summary counts rejected rows by reason. A key scored earlier in the\n"
+            "run (also across --resume) is rejected: \"duplicate key, first at line N\"; the\n"
+            "first row with a key is the one scored, and the summary counts the duplicates.\n"
             "\n"
             "options:\n"
             "  --model PATH        .onnx or XGBoost .json; DIR/<name>/<version>/model.onnx gives\n"
@@ -45,6 +56,8 @@ static void usage(FILE *f)
             "  --name NAME         model name in the store (default: from the path)\n"
             "  --model-version V   (default: the version directory, else a hash of the file)\n"
             "  --features a,b,c    the columns of a one-input model, in input order\n"
+            "  --config FILE       a config.json whose features.columns names them (default:\n"
+            "                      the model's config.json, when there is one)\n"
             "  --format csv|jsonl  input format when the extension does not say\n"
             "  --missing reject|nan  reject (default) rows with a missing value, or feed it as\n"
             "                      NaN; nan needs a model that defines missing values (tree\n"
@@ -155,7 +168,8 @@ static int runs_cmd(const char *sub, int argc, char **argv)
     if (!is_runs && !run) return cli_usage_error("batch", "%s needs --run ID", sub);
     st_store *s = NULL;
     ms_error err = {{0}};
-    ms_status st = st_open(store_url, &s, &err);
+    /* runs and rejects only read: a mistyped --store is "no store file", never a new one */
+    ms_status st = st_open_flags(store_url, strcmp(sub, "publish") ? ST_OPEN_READONLY : 0, &s, &err);
     if (st == MS_OK) {
         if (strcmp(sub, "publish") == 0) {
             st = st_run_publish(s, run, &err);
@@ -273,6 +287,7 @@ int cli_batch(int argc, char **argv)
         STR_OPT("--name", name, "a model name")
         STR_OPT("--model-version", model_version, "a version")
         STR_OPT("--features", features, "comma-separated column names")
+        STR_OPT("--config", config_path, "a config.json file")
         STR_OPT("--format", format, "csv or jsonl")
         STR_OPT("--store", store_url, "a URL")
         STR_OPT("--run", run_id, "a run id")
@@ -331,7 +346,7 @@ int cli_batch(int argc, char **argv)
     bt_job_result res;
     ms_error err = {{0}};
     ms_status st = bt_job_run(&o, &res, &err);
-    char line[1024];
+    char line[4096]; /* the JSON summary quotes the binding (up to 512 bytes) */
     if (res.run_id[0] && (st == MS_OK || strcmp(res.status, "failed") == 0 ||
                           strcmp(res.status, "running") == 0)) {
         if (json) bt_job_summary_json(&res, line, sizeof line);

@@ -232,32 +232,45 @@ static int read_header(csv_reader *c, const load_opts *o, char ***names_out, int
     }
     char **names = calloc((size_t)nf, sizeof *names);
     if (!names) return cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
-    int key = -1;
+    int key = -1, rc = 0;
     for (int i = 0; i < nf; i++) {
         const char *name = csv_field(c, (size_t)i);
         if (i == 0 && (unsigned char)name[0] == 0xEF && (unsigned char)name[1] == 0xBB &&
             (unsigned char)name[2] == 0xBF)
             name += 3; /* UTF-8 byte order mark */
         names[i] = strdup(name);
-        if (!names[i]) return cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
+        if (!names[i]) {
+            rc = cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
+            break;
+        }
         ms_error err;
         if (st_check_ident("column", names[i], &err) != MS_OK) {
-            fprintf(stderr, "mlship " CMD ": %s:%ld: header: %s\n", o->path, c->rec_line,
-                    err.msg);
-            return MS_ERR_INVALID;
+            /* the store's message would quote the header's bytes raw */
+            char e[MC_ESCAPE_CAP(64)];
+            fprintf(stderr, "mlship " CMD ": %s:%ld: header: invalid column name '%s': expected "
+                    "letters, digits and '_', not starting with a digit, at most 63 characters\n",
+                    o->path, c->rec_line, mc_escape(e, sizeof e, names[i], strlen(names[i]), 64));
+            rc = MS_ERR_INVALID;
+            break;
         }
-        for (int j = 0; j < i; j++)
+        for (int j = 0; j < i && !rc; j++)
             if (strcmp(names[i], names[j]) == 0) {
                 fprintf(stderr, "mlship " CMD ": %s:%ld: header: column '%s' appears twice\n",
                         o->path, c->rec_line, names[i]);
-                return MS_ERR_INVALID;
+                rc = MS_ERR_INVALID;
             }
+        if (rc) break;
         if (strcmp(names[i], o->key) == 0) key = i;
     }
-    if (key < 0) {
+    if (!rc && key < 0) {
         fprintf(stderr, "mlship " CMD ": %s: the header has no key column '%s'\n", o->path,
                 o->key);
-        return MS_ERR_INVALID;
+        rc = MS_ERR_INVALID;
+    }
+    if (rc) { /* a header refused: free what was read */
+        for (int i = 0; i < nf; i++) free(names[i]);
+        free(names);
+        return rc;
     }
     *names_out = names;
     *n_out = nf;
@@ -283,8 +296,9 @@ static int check_record(const csv_reader *c, size_t base, int nf, int want, int 
         const char *v = csv_field(c, base + (size_t)i);
         double d;
         if (i != key && v[0] && st_parse_number(v, &d) != 0) {
-            fprintf(stderr, "mlship " CMD ": %s:%ld: column '%s': '%.60s' is not a number\n",
-                    c->path, c->rec_line, names[i], v);
+            char e[MC_ESCAPE_CAP(60)];
+            fprintf(stderr, "mlship " CMD ": %s:%ld: column '%s': '%s' is not a number\n",
+                    c->path, c->rec_line, names[i], mc_escape(e, sizeof e, v, strlen(v), 60));
             return MS_ERR_INVALID;
         }
     }
@@ -294,9 +308,16 @@ static int check_record(const csv_reader *c, size_t base, int nf, int want, int 
 static int load(const load_opts *o)
 {
     FILE *f = fopen(o->path, "rb");
+    struct stat fsb;
     if (!f) {
-        fprintf(stderr, "mlship " CMD ": cannot open %s: %s\n", o->path, strerror(errno));
-        return errno == ENOENT ? MS_ERR_INVALID : MS_ERR_RUNTIME;
+        int e = errno;
+        fprintf(stderr, "mlship " CMD ": cannot open %s: %s\n", o->path, strerror(e));
+        return mc_errno_is_input(e) ? MS_ERR_INVALID : MS_ERR_RUNTIME;
+    }
+    if (fstat(fileno(f), &fsb) == 0 && S_ISDIR(fsb.st_mode)) {
+        fclose(f);
+        fprintf(stderr, "mlship " CMD ": cannot read %s: it is a directory\n", o->path);
+        return MS_ERR_INVALID;
     }
     csv_reader *c = calloc(1, sizeof *c);
     st_store *s = NULL;

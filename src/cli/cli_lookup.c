@@ -24,8 +24,12 @@ static void usage(FILE *f)
             "  -               read keys from stdin, one per line\n"
             "  -h, --help      show this help\n"
             "\n"
-            "exit status: 0 ok (every key found), 1 runtime failure, 2 bad usage or bad input,\n"
-            "4 some keys were not found.\n");
+            "The store is opened read-only and never created: a store file that does not exist,\n"
+            "or a model with no published run there, is \"model NAME has no published run in\n"
+            "STORE\" (exit 2), not a \"not found\" for every key.\n"
+            "\n"
+            "exit status: 0 ok (every key found), 1 runtime failure, 2 bad usage or bad input\n"
+            "(also: no published run of NAME in STORE), 4 some keys were not found.\n");
 }
 
 int cli_lookup(int argc, char **argv)
@@ -90,8 +94,17 @@ int cli_lookup(int argc, char **argv)
     if (!rc) {
         st_store *s = NULL;
         ms_error err = {{0}};
-        ms_status st = st_open(store_url, &s, &err);
-        if (st == MS_OK && all) {
+        int published = 0;
+        /* read-only: a mistyped --store must not leave an empty database behind */
+        ms_status st = st_open_flags(store_url, ST_OPEN_READONLY, &s, &err);
+        if (st == MS_OK) st = bt_lookup_published(s, model, &published, &err);
+        if (st == MS_ERR_INVALID || (st == MS_OK && !published)) {
+            ms_error why = err; /* the store's reason (no store file), if any */
+            mc_fail(&err, MS_ERR_INVALID, "model '%.128s' has no published run in %.200s%s%.160s%s",
+                    model, store_url, st == MS_OK ? "" : " (", st == MS_OK ? "" : why.msg,
+                    st == MS_OK ? "" : ")");
+            st = MS_ERR_INVALID;
+        } else if (st == MS_OK && all) {
             st = bt_scan_jsonl(s, model, stdout, NULL, &err);
         } else if (st == MS_OK) {
             /* in slices, so a long stdin list does not build one huge buffer */

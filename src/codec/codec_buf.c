@@ -124,6 +124,32 @@ ms_status mc_fail(ms_error *err, ms_status st, const char *fmt, ...)
     return st;
 }
 
+const char *mc_escape(char *dst, size_t cap, const char *s, size_t n, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0, i = 0;
+    if (cap == 0) return dst;
+    for (; s && i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char t[4] = {(char)c, 0, 0, 0};
+        size_t w = 1;
+        if (c == '\\') t[1] = '\\', w = 2;
+        else if (c < 0x20 || c >= 0x7f) t[0] = '\\', t[1] = 'x', t[2] = hex[c >> 4], t[3] = hex[c & 15], w = 4;
+        if (k + w + 4 > cap) break; /* keep room for "..." and the NUL */
+        memcpy(dst + k, t, w);
+        k += w;
+    }
+    if (s && i < n && k + 4 <= cap) memcpy(dst + k, "...", 3), k += 3;
+    dst[k] = 0;
+    return dst;
+}
+
+int mc_errno_is_input(int e)
+{
+    return e == ENOENT || e == ENOTDIR || e == EACCES || e == EISDIR || e == ELOOP ||
+           e == ENAMETOOLONG;
+}
+
 ms_status mc_read_file(const char *path, mc_buf *out, ms_error *err)
 {
     int is_stdin = strcmp(path, "-") == 0;
@@ -131,8 +157,7 @@ ms_status mc_read_file(const char *path, mc_buf *out, ms_error *err)
     /* A path that names nothing readable is the caller's mistake (bad input), not a
      * failure of the machine; other errors (EIO, EMFILE, ENOMEM) are runtime failures. */
     if (!f)
-        return mc_fail(err, errno == ENOENT || errno == ENOTDIR || errno == EACCES ? MS_ERR_INVALID
-                                                                                : MS_ERR_RUNTIME,
+        return mc_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
                        "cannot open '%s': %s", path, strerror(errno));
     out->len = 0;
     out->failed = 0;

@@ -44,6 +44,15 @@ void mc_buf_free(mc_buf *b);
 /* Read a whole file ("-" is stdin) into `out` (NUL-terminated). MS_ERR_RUNTIME on I/O
  * errors, with a message naming the path. */
 ms_status mc_read_file(const char *path, mc_buf *out, ms_error *err);
+/* Bytes from an input (a CSV cell, a header name, a JSON key) made safe to quote in a message:
+ * printable ASCII as it is, a backslash as \\, every other byte (controls, DEL, non-ASCII) as
+ * \xNN; at most `max` input bytes, then "..." when cut. dst (cap bytes; MC_ESCAPE_CAP(max) is
+ * always enough) is NUL-terminated and returned. The one escaper for echoed input text. */
+#define MC_ESCAPE_CAP(max) (4 * (size_t)(max) + 4)
+const char *mc_escape(char *dst, size_t cap, const char *s, size_t n, size_t max);
+/* 1 when an open() errno means the path itself is wrong (missing, not a file, no permission):
+ * bad input, MS_ERR_INVALID; else (EIO, EMFILE, ...) a runtime failure. */
+int mc_errno_is_input(int e);
 /* Write `len` bytes to `path` (created or truncated). */
 ms_status mc_write_file(const char *path, const void *data, size_t len, ms_error *err);
 

@@ -65,7 +65,16 @@ ms_status mc_csv_open(const char *path, mc_csv **out, ms_error *err)
 {
     if (strcmp(path, "-") == 0) return mc_csv_open_fd(0, "stdin", out, err);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mc_fail(err, MS_ERR_RUNTIME, "cannot open '%s': %s", path, strerror(errno));
+    /* a path that names no readable file is the caller's mistake (bad input, exit 2); EIO,
+     * EMFILE and the like are failures of the machine */
+    if (fd < 0)
+        return mc_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+                       "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return mc_fail(err, MS_ERR_INVALID, "cannot read '%s': it is a directory", path);
+    }
     ms_status st = mc_csv_open_fd(fd, path, out, err);
     if (st != MS_OK) {
         close(fd);

@@ -53,6 +53,14 @@ int ms_model_output_labels(const ms_model *m, int i, ms_dtype *label_type, int64
     return 1;
 }
 
+const char *const *ms_model_feature_names(const ms_model *m, int input, int64_t *n)
+{
+    *n = 0;
+    if (input != 0 || !m->feature_names || m->n_feature_names <= 0) return NULL;
+    *n = m->n_feature_names;
+    return m->feature_names;
+}
+
 int64_t ms_model_ir_version(const ms_model *m) { return m->ir_version; }
 const char *ms_model_producer(const ms_model *m) { return m->producer; }
 int ms_model_num_opsets(const ms_model *m) { return m->n_opsets; }

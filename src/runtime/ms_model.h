@@ -63,6 +63,10 @@ struct ms_model {
     int32_t *inputs, *outputs; /* value ids */
     ms_value_info *input_info, *output_info;
     int32_t *output_zipmap;    /* per output: the ZipMap node producing it, or -1 */
+    /* The columns of input 0 by name, when the format records them (XGBoost's
+     * learner.feature_names); NULL and 0 otherwise. In the pool. */
+    const char **feature_names;
+    int64_t n_feature_names;
 
     int32_t n_optypes;
     ms_optype *optypes;

@@ -347,6 +347,38 @@ static ms_status load_trees(ms_model *m, const xgb_learner *x, xgb_lists *L, ms_
     return st;
 }
 
+/* learner.feature_names (XGBoost writes [] for a model trained on an unnamed array): kept in
+ * the pool for ms_model_feature_names, so batch can bind columns by name. They must be
+ * distinct strings, one per feature. */
+static ms_status read_feature_names(ms_model *m, cJSON *root, int64_t n_feat, ms_error *err)
+{
+    cJSON *fn = path(root, "learner", "feature_names", NULL);
+    int64_t n = cJSON_GetArraySize(fn);
+    if (!fn || n == 0) return MS_OK;
+    if (!cJSON_IsArray(fn) || (n_feat >= 0 && n != n_feat))
+        return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: learner.feature_names has %lld "
+                    "entries for %lld features", (long long)n, (long long)n_feat);
+    const char **names = ms_pool_alloc(&m->pool, (size_t)n * sizeof *names, 8);
+    if (!names) return FAIL(err, MS_ERR_RUNTIME, "out of memory loading an XGBoost model");
+    int64_t i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, fn) {
+        const char *v = cJSON_GetStringValue(e);
+        if (!v || !*v)
+            return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: learner.feature_names[%lld] "
+                        "is not a non-empty string", (long long)i);
+        for (int64_t k = 0; k < i; k++)
+            if (strcmp(names[k], v) == 0)
+                return FAIL(err, MS_ERR_INVALID, "invalid XGBoost model: feature name '%.100s' "
+                            "appears twice", v);
+        if (!(names[i++] = ms_pool_strndup(&m->pool, v, strlen(v))))
+            return FAIL(err, MS_ERR_RUNTIME, "out of memory loading an XGBoost model");
+    }
+    m->feature_names = names;
+    m->n_feature_names = n;
+    return MS_OK;
+}
+
 ms_status ms_xgboost_load(ms_model *m, const uint8_t *buf, size_t len, ms_error *err)
 {
     cJSON *root = cJSON_ParseWithLength((const char *)buf, len);
@@ -355,6 +387,7 @@ ms_status ms_xgboost_load(ms_model *m, const uint8_t *buf, size_t len, ms_error 
     xgb_lists L = {0};
     ms_status st = read_learner(root, &x, err);
     if (!st) st = load_trees(m, &x, &L, err);
+    if (!st) st = read_feature_names(m, root, x.n_feat, err);
     float *base = st ? NULL : ms_pool_alloc(&m->pool, (size_t)x.K * sizeof(float), 4);
     if (!st && !base) st = FAIL(err, MS_ERR_RUNTIME, "out of memory loading an XGBoost model");
     for (int64_t k = 0; !st && k < x.K; k++) base[k] = (float)x.margin;

@@ -1156,7 +1156,7 @@ static ms_status pool_get(sv_server *s, const char *url, st_store **out, ms_erro
             return MS_OK;
         }
     pthread_mutex_unlock(&s->pool_mu);
-    return st_open(url, out, err);
+    return st_open_flags(url, ST_OPEN_READONLY, out, err); /* lookups never create a store */
 }
 
 static void pool_put(sv_server *s, const char *url, st_store *h)
@@ -1249,9 +1249,13 @@ static void handle_predictions(sv_server *s, sv_req *r, const char *m, const cha
     st_store *h = NULL;
     ms_error err = {{0}};
     size_t found = 0;
+    int published = 1;
     ms_status st = pool_get(s, url, &h, &err);
     if (st == MS_OK)
         st = bt_lookup_json(h, m, keys, n, key ? BT_LOOKUP_LINES : BT_LOOKUP_ARRAY, &r->out, &found, &err);
+    /* nothing found: tell an unknown key from a model that has no published run (checked only
+     * then, so a hit costs nothing more) */
+    if (st == MS_OK && !found) st = bt_lookup_published(h, m, &published, &err);
     if (h) {
         if (st == MS_ERR_RUNTIME) st_close(h); /* a broken connection is not pooled */
         else pool_put(s, url, h);
@@ -1259,9 +1263,19 @@ static void handle_predictions(sv_server *s, sv_req *r, const char *m, const cha
     if (keys != one) free(keys);
     free(num);
     cJSON_Delete(root);
+    if (st == MS_ERR_INVALID && !h) { /* the store file does not exist (read-only open) */
+        mc_buf_reset(&r->out);
+        sv_req_error(r, 404, "model '%s' has no published run in the prediction store (%s)", m, err.msg);
+        return;
+    }
     if (st != MS_OK) {
         mc_buf_reset(&r->out);
         sv_req_error(r, st == MS_ERR_RUNTIME ? 503 : 400, "prediction store: %s", err.msg);
+        return;
+    }
+    if (!published) {
+        mc_buf_reset(&r->out);
+        sv_req_error(r, 404, "model '%s' has no published run in the prediction store", m);
         return;
     }
     if (found && !r->model[0]) snprintf(r->model, sizeof r->model, "%s", m);

@@ -257,7 +257,7 @@ static void run_one(sv_sched *s, ent *e)
     double secs = (double)(sv_now_ns() - t0) / 1e9;
     int idx = st == MS_OK ? status_index(res.status) : (res.run_id[0] ? status_index("failed") : NSTATUS - 1);
     if (st == MS_OK) {
-        char line[512];
+        char line[1024];
         bt_job_summary_line(&res, line, sizeof line);
         size_t n = strlen(line);
         if (n && line[n - 1] == '\n') line[n - 1] = 0;

@@ -254,10 +254,16 @@ static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strle
 
 ms_status st_open(const char *url, st_store **out, ms_error *err)
 {
+    return st_open_flags(url, 0, out, err);
+}
+
+ms_status st_open_flags(const char *url, int flags, st_store **out, ms_error *err)
+{
     *out = NULL;
     if (!url || !*url) return st_fail(err, MS_ERR_INVALID, "no store URL given");
     st_url u = {0};
     u.url = url;
+    u.flags = flags;
     const st_backend_ops *ops = NULL;
     ms_status st = MS_OK;
     if (has_prefix(url, "sqlite:")) {
@@ -561,6 +567,15 @@ ms_status st_run_rejects(st_store *s, const char *run_id,
     if (st != MS_OK) return st;
     NEED(run_rejects, "batch runs");
     return s->ops->run_rejects(s, run_id, fn, ctx, err);
+}
+
+ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, const char *key),
+                      void *ctx, ms_error *err)
+{
+    ms_status st = check_name("run id", run_id, err);
+    if (st != MS_OK) return st;
+    NEED(run_keys, "batch runs");
+    return s->ops->run_keys(s, run_id, fn, ctx, err);
 }
 
 ms_status st_query(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err)

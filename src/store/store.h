@@ -52,6 +52,12 @@ typedef struct st_store st_store;
 /* ---- connections --------------------------------------------------------------------- */
 
 ms_status st_open(const char *url, st_store **out, ms_error *err);
+/* st_open with flags. ST_OPEN_READONLY: the caller only reads (lookups, run listings), so a
+ * store that does not exist is not created: a missing SQLite file is MS_ERR_INVALID ("no
+ * store file"), the file is opened read-only and no table is ever created (reads of a store
+ * without the prediction tables answer "no runs", "not found"). Other backends ignore it. */
+#define ST_OPEN_READONLY 1
+ms_status st_open_flags(const char *url, int flags, st_store **out, ms_error *err);
 void st_close(st_store *s); /* NULL is fine */
 /* "sqlite", "postgresql" or "redis". */
 const char *st_backend(const st_store *s);
@@ -193,6 +199,12 @@ ms_status st_pred_lookup(st_store *s, const char *model, const char *const *keys
 /* Every prediction of the published run of `model`, ordered by key, streamed from one snapshot
  * with bounded memory (SQLite: one statement; PostgreSQL: single-row mode). */
 ms_status st_pred_scan(st_store *s, const char *model, st_pred_fn fn, void *ctx, ms_error *err);
+/* The keys stored so far in a run (all shards; any order), committed chunks only: what a
+ * resumed batch job already scored, so that a duplicate key is still caught across the crash.
+ * A key written twice may come twice (SQLite keeps both rows). fn returns nonzero to stop; a
+ * run with no predictions yet calls it never; an unknown run is MS_ERR_INVALID. */
+ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, const char *key),
+                      void *ctx, ms_error *err);
 /* The rejects of a run (all shards), by shard then line. */
 ms_status st_run_rejects(st_store *s, const char *run_id,
                          int (*fn)(void *ctx, int32_t shard, int64_t line, const char *reason),

@@ -19,6 +19,7 @@ typedef struct st_url {
     int port;        /* redis */
     int db;          /* redis */
     char *user, *password; /* redis AUTH, or NULL */
+    int flags;       /* ST_OPEN_* */
 } st_url;
 
 typedef struct st_backend_ops {
@@ -59,6 +60,8 @@ typedef struct st_backend_ops {
                              int (*fn)(void *, int32_t, int64_t, const char *), void *ctx,
                              ms_error *err);
     ms_status (*query)(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err);
+    ms_status (*run_keys)(st_store *s, const char *run_id, int (*fn)(void *, const char *),
+                          void *ctx, ms_error *err);
 } st_backend_ops;
 
 /* Every backend's handle starts with this. */

@@ -1117,6 +1117,38 @@ static ms_status pg_run_rejects(st_store *base, const char *run_id,
     return MS_OK;
 }
 
+typedef struct keys_ctx {
+    int (*fn)(void *, const char *);
+    void *ctx;
+} keys_ctx;
+
+static int keys_row(void *p, const PGresult *res)
+{
+    keys_ctx *c = p;
+    return c->fn(c->ctx, PQgetvalue(res, 0, 0));
+}
+
+static ms_status pg_run_keys(st_store *base, const char *run_id, int (*fn)(void *, const char *),
+                             void *ctx, ms_error *err)
+{
+    pg_store *s = (pg_store *)base;
+    ms_status st = schema(s, err);
+    if (st != MS_OK) return st;
+    keys_ctx c = {fn, ctx};
+    const char *p[1] = {run_id};
+    PGresult *res;
+    if ((st = pg_q(s, "SELECT 1 FROM mlship_runs WHERE run_id = $1 LIMIT 1", 1, p, &res, err)) != MS_OK)
+        return st;
+    int known = PQntuples(res) > 0;
+    PQclear(res);
+    if (!known) return st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+    /* model first: the primary key (model, run_id, key) answers it without a full scan */
+    return stream(s,
+                  "SELECT p.key FROM mlship_predictions p WHERE p.run_id = $1 AND p.model ="
+                  " (SELECT model FROM mlship_runs WHERE run_id = $1 LIMIT 1)",
+                  1, p, keys_row, &c, err);
+}
+
 /* ==== queries =========================================================================== */
 
 typedef struct query_ctx {
@@ -1181,6 +1213,7 @@ const st_backend_ops st_pg_ops = {
     .pred_scan = pg_pred_scan,
     .run_rejects = pg_run_rejects,
     .query = pg_query,
+    .run_keys = pg_run_keys,
 };
 
 #endif

@@ -26,11 +26,13 @@ const st_backend_ops st_sqlite_ops = {.name = "sqlite", .open = sq_open_stub,
 
 #else
 
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const int st_sqlite_built = 1;
 
@@ -43,6 +45,8 @@ typedef struct sq_store {
     sqlite3 *db;
     char *path;
     int schema_ready;
+    int readonly;  /* ST_OPEN_READONLY: never create the file or a table */
+    int no_tables; /* readonly, and the file has no prediction tables: nothing to read */
     struct {
         char *sig;
         sqlite3_stmt *stmt;
@@ -172,8 +176,19 @@ static ms_status sq_open(const st_url *u, st_store **out, ms_error *err)
         free(s);
         return st_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
+    s->readonly = (u->flags & ST_OPEN_READONLY) != 0;
+    struct stat sb;
+    if (s->readonly && strcmp(u->path, ":memory:") != 0 && stat(u->path, &sb) != 0) {
+        ms_status st = st_fail(err, errno == ENOENT || errno == ENOTDIR ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+                               "no store file '%s': %s", u->path, strerror(errno));
+        sq_close(&s->base);
+        return st;
+    }
     int rc = sqlite3_open_v2(u->path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+                             (s->readonly ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
     if (rc != SQLITE_OK) {
         ms_status st = st_fail(err, MS_ERR_RUNTIME, "cannot open sqlite store '%s': %s", u->path,
                                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -185,7 +200,8 @@ static ms_status sq_open(const st_url *u, st_store **out, ms_error *err)
      * loss may lose the last commits, never corrupt; a killed process loses nothing). The
      * first statement also tells a file that is not a database. */
     ms_status st = MS_OK;
-    if (strcmp(u->path, ":memory:") != 0) st = sq_exec(s, "PRAGMA journal_mode=WAL", err);
+    if (strcmp(u->path, ":memory:") != 0 && !s->readonly)
+        st = sq_exec(s, "PRAGMA journal_mode=WAL", err);
     if (st == MS_OK) st = sq_exec(s, "PRAGMA synchronous=NORMAL", err);
     if (st == MS_OK) st = sq_exec(s, "PRAGMA cache_size=-32768", err); /* 32 MiB */
     if (st != MS_OK) {
@@ -472,9 +488,26 @@ static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS mlship_published ("
     " model TEXT PRIMARY KEY NOT NULL, run_id TEXT NOT NULL, published_at TEXT NOT NULL);";
 
+/* A read-only handle creates nothing: it notes whether the tables are there (no_tables). */
+static ms_status schema_readonly(sq_store *s, ms_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    ms_status r = sq_prep(s, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                             " ('mlship_runs', 'mlship_run_numbers', 'mlship_rejects',"
+                             " 'mlship_published')", &st, err);
+    if (r != MS_OK) return r;
+    if (sqlite3_step(st) == SQLITE_ROW) s->no_tables = sqlite3_column_int(st, 0) < 4;
+    else r = sq_err(s, err, "schema");
+    sqlite3_finalize(st);
+    /* tables missing: look again next time (a server's pooled handle sees the first run) */
+    if (r == MS_OK && !s->no_tables) s->schema_ready = 1;
+    return r;
+}
+
 static ms_status schema(sq_store *s, ms_error *err)
 {
     if (s->schema_ready) return MS_OK;
+    if (s->readonly) return schema_readonly(s, err);
     ms_status r = sq_exec(s, "BEGIN IMMEDIATE", err);
     if (r == MS_OK) r = sq_exec(s, SCHEMA, err);
     if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
@@ -546,7 +579,7 @@ static ms_status sq_run_get(st_store *base, const char *run_id, int32_t shard, s
 {
     sq_store *s = (sq_store *)base;
     ms_status r = schema(s, err);
-    if (r != MS_OK) return r;
+    if (r != MS_OK || s->no_tables) return *found = 0, r;
     return run_one(s, RUN_COLS "WHERE r.run_id = ?1 AND r.shard = ?2", run_id, shard, 1, out,
                    found, err);
 }
@@ -556,7 +589,7 @@ static ms_status sq_run_latest(st_store *base, const char *model, int32_t shard,
 {
     sq_store *s = (sq_store *)base;
     ms_status r = schema(s, err);
-    if (r != MS_OK) return r;
+    if (r != MS_OK || s->no_tables) return *found = 0, r;
     return run_one(s, RUN_COLS "WHERE r.model = ?1 AND r.shard = ?2 ORDER BY r.rowid DESC LIMIT 1",
                    model, shard, 1, out, found, err);
 }
@@ -567,6 +600,7 @@ static ms_status sq_run_list(st_store *base, const char *model, int (*fn)(void *
     sq_store *s = (sq_store *)base;
     ms_status r = schema(s, err);
     sqlite3_stmt *st = NULL;
+    if (r == MS_OK && s->no_tables) return MS_OK; /* a read-only file without runs */
     if (r == MS_OK) r = sq_prep(s, RUN_COLS "WHERE r.model = ?1 ORDER BY r.rowid DESC", &st, err);
     if (r != MS_OK) return r;
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
@@ -976,6 +1010,11 @@ static ms_status sq_pred_lookup(st_store *base, const char *model, const char *c
     sq_store *s = (sq_store *)base;
     ms_status r = schema(s, err);
     if (r != MS_OK) return r;
+    if (s->no_tables) { /* a read-only file without runs: nothing is published */
+        for (size_t i = 0; i < nkeys; i++)
+            if (fn(ctx, i, NULL)) break;
+        return MS_OK;
+    }
     /* one read transaction: the published pointer and every key from the same snapshot */
     int own_tx = sqlite3_get_autocommit(s->db);
     if (own_tx && (r = sq_exec(s, "BEGIN", err)) != MS_OK) return r;
@@ -1025,7 +1064,7 @@ static ms_status sq_pred_scan(st_store *base, const char *model, st_pred_fn fn, 
 {
     sq_store *s = (sq_store *)base;
     ms_status r = schema(s, err);
-    if (r != MS_OK) return r;
+    if (r != MS_OK || s->no_tables) return r;
     int own_tx = sqlite3_get_autocommit(s->db);
     if (own_tx && (r = sq_exec(s, "BEGIN", err)) != MS_OK) return r;
     int64_t no;
@@ -1063,6 +1102,7 @@ static ms_status sq_run_rejects(st_store *base, const char *run_id,
     sq_store *s = (sq_store *)base;
     ms_status r = schema(s, err);
     sqlite3_stmt *st = NULL;
+    if (r == MS_OK && s->no_tables) return MS_OK;
     if (r == MS_OK)
         r = sq_prep(s, "SELECT shard, line, reason FROM mlship_rejects WHERE run_id = ?1"
                        " ORDER BY shard, line", &st, err);
@@ -1074,6 +1114,29 @@ static ms_status sq_run_rejects(st_store *base, const char *run_id,
                (const char *)sqlite3_column_text(st, 2)))
             break;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "rejects");
+    sqlite3_finalize(st);
+    return r;
+}
+
+static ms_status sq_run_keys(st_store *base, const char *run_id, int (*fn)(void *, const char *),
+                             void *ctx, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = schema(s, err);
+    int64_t no = 0;
+    if (r == MS_OK && s->no_tables) return MS_OK;
+    if (r == MS_OK) r = run_number(s, run_id, &no, err);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT key FROM mlship_pred_%lld", (long long)no);
+        r = sq_prep(s, sql, &st, err);
+    }
+    if (r != MS_OK) return r;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(ctx, (const char *)sqlite3_column_text(st, 0))) break;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "run keys");
     sqlite3_finalize(st);
     return r;
 }
@@ -1136,6 +1199,7 @@ const st_backend_ops st_sqlite_ops = {
     .pred_scan = sq_pred_scan,
     .run_rejects = sq_run_rejects,
     .query = sq_query,
+    .run_keys = sq_run_keys,
 };
 
 #endif

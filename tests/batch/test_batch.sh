@@ -5,7 +5,9 @@
 # kill -9 at random points and resume (the published result must equal an uninterrupted run),
 # a reader polling during runs never sees a partial run, shards 1/3 2/3 3/3 publish once,
 # rollback with `batch publish`, cron schedules, missing and non-finite values (the policy of
-# src/predict/pd_check.h, against the fixtures' scikit-learn/XGBoost outputs on NaN rows).
+# src/predict/pd_check.h, against the fixtures' scikit-learn/XGBoost outputs on NaN rows);
+# columns bound by name (reordered, renamed, --features, config.json, XGBoost feature_names)
+# and duplicate keys, also across --resume.
 # Usage: sh tests/batch/test_batch.sh [path/to/mlship]    Ends with "N passed, N failed[, N skipped]".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
@@ -85,6 +87,16 @@ has "lookup quoted key" out '{"key":"q,38"'
 has "lookup unknown" out '{"key":"nope","found":false}'
 has "lookup run id" out "\"run_id\":\"$RUN1\""
 eq "lookup lines" "$(wc -l < "$T/out" | tr -d ' ')" 4
+# a wrong store path or model name is an error, not "not found" for every key (issue 9 item 6)
+run "lookup: missing store file" 2 "$M" lookup --store "sqlite://$T/typo.db" --model gb c0
+has "lookup: missing store file message" err "model 'gb' has no published run in sqlite://$T/typo.db"
+[ ! -e "$T/typo.db" ] && ok || bad "lookup created the store file it was given by mistake"
+run "lookup: unknown model" 2 "$M" lookup --store "$DB" --model gbtypo c0
+has "lookup: unknown model message" err "model 'gbtypo' has no published run in $DB"
+eq "lookup: unknown model prints no rows" "$(wc -l < "$T/out" | tr -d ' ')" 0
+run "lookup --all: unknown model" 2 "$M" lookup --store "$DB" --model gbtypo --all
+run "batch runs: missing store file" 2 "$M" batch runs --name gb --store "sqlite://$T/typo.db"
+[ ! -e "$T/typo.db" ] && ok || bad "batch runs created the store file"
 run "lookup found all" 0 "$M" lookup --store "$DB" --model gb c0 c1
 run "lookup --all" 0 "$M" lookup --store "$DB" --model gb --all
 eq "lookup --all count" "$(wc -l < "$T/out" | tr -d ' ')" 4997
@@ -286,8 +298,7 @@ has "cron bad field message" err "minute field"
 run "cron four fields" 2 "$M" batch next-runs "0 2 * *"
 run "cron never" 2 "$M" batch next-runs "0 0 31 2 *"
 
-# ==== missing and non-finite values (issue 9 item 2; policy: src/predict/pd_check.h) ========
-# One policy: a missing value (empty cell, nan) is NaN only with --missing nan on a model that
+# ==== missing and non-finite values (issue 9 item 2; policy: src/predict/pd_check.h) =# One policy: a missing value (empty cell, nan) is NaN only with --missing nan on a model that
 # defines it; +-inf and 1e400 always reject the row; a non-finite output is never published.
 # References are the frameworks' own outputs on their NaN rows (tests/fixtures/ml/*/output_*.npy).
 NN=$(pwd)/examples/fraud/model.onnx
@@ -340,7 +351,7 @@ if [ -x "$PY" ]; then
     $NPYR csv "$d/input_0.npy" "$T/$name.csv"
     printf 'inf1,inf%s\n' "$(printf ',0%.0s' 1 2 3 4 5 6 7 8 9)" >> "$T/$name.csv"
     run "missing: $name --missing nan" 0 "$M" batch --model "$d/model.json" --name "$name" --input "$T/$name.csv" --key id --store "$DB" --json --missing nan
-    has "missing: $name counts" out '"rows_scored":200,"rows_rejected":1,"resumed_at_chunk":-1'
+    has "missing: $name counts" out '"rows_scored":200,"rows_rejected":1,"rows_duplicate":0,"resumed_at_chunk":-1'
     has "missing: $name inf refused" out '"not_finite":1'
     "$M" lookup --store "$DB" --model "$name" --all > "$T/${name}_all"
     eq "missing: $name NaN rows equal xgboost ($out)" "$($NPYR compare "$T/${name}_all" "$out" "$d/output_0.npy" 2>&1)" 200
@@ -360,6 +371,161 @@ has "missing: overflow reason line 4" out '"line":4,"reason":"output '\''y'\'' i
 run "missing: overflow lookup (exit 4: a key not found)" 4 "$M" lookup --store "$DB" --model ovf small big
 has "missing: overflow finite row published" out '{"key":"small","model":"ovf"'
 has "missing: overflow row not published" out '{"key":"big","found":false}'
+# ---- binding columns by name, duplicate keys (issue 9 item 3) -------------------------------
+# Reference: XGBoost's own predictions (tests/fixtures/batch/xgb_named/expected.csv, written by
+# tests/fixtures/make_named.py) for rows.csv; model.json names its features, model_unnamed.json
+# is the same booster without names.
+XF=$(pwd)/tests/fixtures/batch/xgb_named
+# probs_match STORE MODEL: the published run holds XGBoost's probability for each of the 60 rows
+probs_match() {
+  "$M" lookup --store "$1" --model "$2" --all > "$T/pm"
+  awk -F, 'NR == FNR { if (FNR > 1) want[$1] = $2; next }
+    { k = $0; sub(/^\{"key":"/, "", k); sub(/".*/, "", k); p = $0; sub(/.*"probabilities":\[/, "", p); sub(/\].*/, "", p)
+      n++; d = p - want[k]; if (d < 0) d = -d; if (!(k in want) || d > 1e-6) miss++ }
+    END { exit !(n == 60 && miss == 0) }' "$XF/expected.csv" "$T/pm"
+}
+# the same rows with the columns shuffled, the key in the middle and an extra column
+awk -F, -v OFS=, '{ e = NR == 1 ? "note" : "n" NR; print $7, $1, $6, e, $4, $3, $5, $2 }' "$XF/rows.csv" > "$T/re.csv"
+run "named model, file order" 0 "$M" batch --model "$XF/model.json" --name xn --input "$XF/rows.csv" --key id --store "$DB" --json
+has "named model binds by name" out '"bound_by":"name"'
+if probs_match "$DB" xn; then ok; else bad "named model: predictions differ from XGBoost's"; fi
+run "named model, reordered columns" 0 "$M" batch --model "$XF/model.json" --name xr --input "$T/re.csv" --key id --store "$DB" --json
+has "reordered: bound by the model's feature_names" out "the model's feature_names"
+if probs_match "$DB" xr; then ok; else bad "reordered columns: predictions differ from XGBoost's"; fi
+# the reorder matters: taken by position the same file scores differently (the old behaviour)
+awk -F, -v OFS=, '{ print $1, $7, $6, $5, $4, $3, $2 }' "$XF/rows.csv" > "$T/rev.csv"
+run "unnamed model, reversed columns, by position" 0 "$M" batch --model "$XF/model_unnamed.json" --name xp --input "$T/rev.csv" --key id --store "$DB"
+if probs_match "$DB" xp; then bad "a wrong column order gave XGBoost's predictions: the check cannot fail"; else ok; fi
+run "unnamed model, file order" 0 "$M" batch --model "$XF/model_unnamed.json" --name xu --input "$XF/rows.csv" --key id --store "$DB"
+has "positional fallback is said" out "bound by position: columns 2..7 of rows.csv as the 6 features"
+if probs_match "$DB" xu; then ok; else bad "positional binding in file order differs from XGBoost's"; fi
+run "positional with the key in the middle" 2 "$M" batch --model "$XF/model_unnamed.json" --name xu2 --input "$T/re.csv" --key id --store "$DB"
+has "positional count mismatch names --features" err "--features"
+run "--features on a reordered file" 0 "$M" batch --model "$XF/model_unnamed.json" --name xf --input "$T/re.csv" --key id --store "$DB" --features amount,age,score,tenure,visits,ratio --json
+has "--features binds by name" out '"bound_by":"name"'
+if probs_match "$DB" xf; then ok; else bad "--features: predictions differ from XGBoost's"; fi
+# config.json next to the model, in a repository's <name>/config.json, and --config FILE
+mkdir -p "$T/cm" "$T/repo/xc/3"
+cp "$XF/model_unnamed.json" "$T/cm/model.json"; cp "$XF/model_unnamed.json" "$T/repo/xc/3/model.json"
+echo '{"features":{"table":"t","key":"id","columns":["amount","age","score","tenure","visits","ratio"]}}' > "$T/cm/config.json"
+cp "$T/cm/config.json" "$T/repo/xc/config.json"
+run "config.json next to the model" 0 "$M" batch --model "$T/cm/model.json" --name xcfg --input "$T/re.csv" --key id --store "$DB" --json
+has "config.json named in the binding" out "features.columns of $T/cm/config.json"
+if probs_match "$DB" xcfg; then ok; else bad "config.json columns: predictions differ from XGBoost's"; fi
+run "repository config.json" 0 "$M" batch --model "$T/repo/xc/3/model.json" --input "$T/re.csv" --key id --store "$DB"
+if probs_match "$DB" xc; then ok; else bad "repository config.json: predictions differ from XGBoost's"; fi
+echo '{"features":{"columns":["ratio","visits","tenure","score","age","amount"]}}' > "$T/wrong.json"
+run "--config FILE" 0 "$M" batch --model "$XF/model_unnamed.json" --name xcf --input "$T/re.csv" --key id --store "$DB" --config "$T/cm/config.json"
+if probs_match "$DB" xcf; then ok; else bad "--config: predictions differ from XGBoost's"; fi
+run "--config with the wrong order is honoured" 0 "$M" batch --model "$XF/model_unnamed.json" --name xcw --input "$T/re.csv" --key id --store "$DB" --config "$T/wrong.json"
+if probs_match "$DB" xcw; then bad "--config columns were ignored"; else ok; fi
+run "--features wins over --config" 0 "$M" batch --model "$XF/model_unnamed.json" --name xfw --input "$T/re.csv" --key id --store "$DB" --config "$T/wrong.json" --features amount,age,score,tenure,visits,ratio
+if probs_match "$DB" xfw; then ok; else bad "--features did not override config.json"; fi
+run "--config missing file" 2 "$M" batch --model "$XF/model_unnamed.json" --name xcm --input "$T/re.csv" --key id --store "$DB" --config "$T/nope.json"
+echo '{"features":{"columns":"amount"}}' > "$T/badcfg.json"
+run "--config bad columns" 2 "$M" batch --model "$XF/model_unnamed.json" --name xcm --input "$T/re.csv" --key id --store "$DB" --config "$T/badcfg.json"
+has "--config bad columns message" err "features.columns"
+# a renamed or missing column is refused before scoring, naming it and what the source has
+sed '1s/amount/amt/; 1s/visits/visit_count/' "$XF/rows.csv" > "$T/ren.csv"
+run "renamed columns" 2 "$M" batch --model "$XF/model.json" --name xren --input "$T/ren.csv" --key id --store "$DB"
+has "renamed: names both missing columns" err "no columns 'amount', 'visits'"
+has "renamed: lists the source's columns" err "it has: id, amt, age, score, tenure, visit_count, ratio"
+"$M" batch runs --name xren --store "$DB" > "$T/xren_runs"
+eq "renamed: no run was started" "$(wc -l < "$T/xren_runs" | tr -d ' ')" 0
+run "--features naming a missing column" 2 "$M" batch --model "$XF/model_unnamed.json" --name xm --input "$XF/rows.csv" --key id --store "$DB" --features amount,age,score,tenure,visits,colour
+has "--features missing column named" err "no column 'colour' (named by --features)"
+run "--features with the wrong count" 2 "$M" batch --model "$XF/model.json" --name xm --input "$XF/rows.csv" --key id --store "$DB" --features amount,age
+# JSON Lines keys and SQL columns in another order bind by name too
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i; next }
+  { printf "{"; for (i = 1; i <= NF; i++) { if (i > 1) printf ","; if (h[i] == "id" || h[i] == "note") printf "\"%s\":\"%s\"", h[i], $i; else printf "\"%s\":%s", h[i], $i } print "}" }' "$T/re.csv" > "$T/re.jsonl"
+run "jsonl reordered keys" 0 "$M" batch --model "$XF/model.json" --name xj --input "$T/re.jsonl" --key id --store "$DB"
+if probs_match "$DB" xj; then ok; else bad "jsonl reordered: predictions differ from XGBoost's"; fi
+sqlite3 "$T/s.db" ".import --csv $T/re.csv named_feats" 2>"$T/err"
+run "sql reordered columns" 0 "$M" batch --model "$XF/model.json" --name xs --input "sql:SELECT * FROM named_feats ORDER BY id" --key id --store "$DB"
+if probs_match "$DB" xs; then ok; else bad "sql reordered: predictions differ from XGBoost's"; fi
+run "sql lacking a column" 2 "$M" batch --model "$XF/model.json" --name xs2 --input "sql:SELECT id, age FROM named_feats" --key id --store "$DB"
+has "sql lacking a column: named" err "'amount'"
+
+# a model with several 1-D inputs takes each from the column of its name, in any order;
+# the reference is a + 2b, computed here (values exact in float32)
+TWO=$(pwd)/tests/fixtures/batch/two_inputs/model.onnx
+awk 'BEGIN { print "b,id,extra,a"; for (i = 0; i < 50; i++) printf "%.2f,t%d,z,%.2f\n", i * 0.25 - 3, i, 7 - i * 0.5 }' > "$T/two.csv"
+run "several inputs by name" 0 "$M" batch --model "$TWO" --name two --input "$T/two.csv" --key id --store "$DB"
+"$M" lookup --store "$DB" --model two --all > "$T/two_all"
+if awk -F, 'NR == FNR { if (FNR > 1) want[$2] = $4 + 2 * $1; next }
+  { k = $0; sub(/^\{"key":"/, "", k); sub(/".*/, "", k); v = $0; sub(/.*"outputs":\{"s":/, "", v); sub(/\}.*/, "", v)
+    n++; if (!(k in want) || v + 0 != want[k]) miss++ }
+  END { exit !(n == 50 && miss == 0) }' "$T/two.csv" "$T/two_all"; then ok; else bad "several inputs: s != a + 2b"; show "$T/two_all"; fi
+cut -d, -f2,3 "$T/two.csv" > "$T/two_none.csv"
+run "several inputs, both missing" 2 "$M" batch --model "$TWO" --name two2 --input "$T/two_none.csv" --key id --store "$DB"
+has "several inputs: names every missing input" err "no columns 'a', 'b' (named by the model's input names); it has: id, extra"
+
+# duplicate keys: the first row with a key is scored, later ones are rejected with its line.
+# dups.csv: lines 2..21 r0..r19, 22 r1 again, 23..62 r20..r59, 63 r3 again, 64 r25 again; the
+# repeated rows carry other values, so a wrong choice of row changes the prediction.
+awk -F, -v OFS=, 'NR == FNR { if ($1 == "r1" || $1 == "r3" || $1 == "r25") { $2 = $2 + 1; $3 = -$3; dup[$1] = $0 } next }
+  { print } $1 == "r19" { print dup["r1"] } END { print dup["r3"]; print dup["r25"] }' "$XF/rows.csv" "$XF/rows.csv" > "$T/dups.csv"
+dup_checks() { # STORE NAME: what every duplicate run must end with
+  if probs_match "$1" "$2"; then ok; else bad "duplicates ($2): the first occurrences were not the ones scored"; fi
+}
+run "duplicate keys" 0 "$M" batch --model "$XF/model.json" --name xd --input "$T/dups.csv" --key id --store "$DB" --chunk 10 --json
+has "duplicates counted" out '"rows_scored":60,"rows_rejected":3,"rows_duplicate":3'
+dup_checks "$DB" xd
+DRUN=$(sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p' "$T/out")
+run "duplicate rejects" 0 "$M" batch rejects --run "$DRUN" --store "$DB"
+has "duplicate within a chunk" out '"line":22,"reason":"duplicate key, first at line 3"'
+has "duplicate across chunks" out '"line":63,"reason":"duplicate key, first at line 5"'
+has "duplicate across chunks 2" out '"line":64,"reason":"duplicate key, first at line 28"'
+run "duplicates in the summary line" 0 "$M" batch --model "$XF/model.json" --name xd --input "$T/dups.csv" --key id --store "$DB"
+has "summary counts duplicates" out "3 rejected (3 duplicate keys)"
+# resume across the crash point: chunks 0..2 (lines 2..31, with the duplicate at 22) commit,
+# then the run stops as after a kill -9; the resumed run still catches r3 and r25
+dup_resume() { # STORE NAME
+  run "duplicates: stopped run ($2)" 1 "$M" batch --model "$XF/model.json" --name "$2" --input "$T/dups.csv" --key id --store "$1" --chunk 10 --stop-after 3
+  run "duplicates: resume ($2)" 0 "$M" batch --model "$XF/model.json" --name "$2" --input "$T/dups.csv" --key id --store "$1" --chunk 10 --resume --json
+  has "duplicates: resumed at chunk 3 ($2)" out '"resumed_at_chunk":3'
+  has "duplicates: counted across the resume ($2)" out '"rows_scored":60,"rows_rejected":3,"rows_duplicate":3'
+  dup_checks "$1" "$2"
+  _run=$(sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p' "$T/out")
+  "$M" batch rejects --run "$_run" --store "$1" > "$T/drej"
+  has "duplicates: before the crash ($2)" drej '"line":22,"reason":"duplicate key, first at line 3"'
+  has "duplicates: after the resume ($2)" drej '"line":63,"reason":"duplicate key, already scored in this run before it was resumed"'
+  has "duplicates: after the resume 2 ($2)" drej '"line":64,"reason":"duplicate key, already scored in this run before it was resumed"'
+}
+dup_resume "$DB" xdr
+# shards: a duplicate hashes to its first row's shard, so every shard catches its own
+for k in 1 2 3; do
+  "$M" batch --model "$XF/model.json" --name xdsh --input "$T/dups.csv" --key id --store "$DB" --chunk 10 \
+    --shard $k/3 --run dupshard --json > "$T/dsh$k" 2>"$T/dsherr$k" &
+done
+wait
+sum=0; for k in 1 2 3; do s=$(sed -n 's/.*"rows_duplicate":\([0-9]*\).*/\1/p' "$T/dsh$k"); sum=$((sum + ${s:-0})); done
+eq "duplicates over shards" "$sum" 3
+dup_checks "$DB" xdsh
+run "batch --help" 0 "$M" batch --help
+has "batch --help: binding by name" out "bound to the model's features by NAME"
+has "batch --help: positional fallback" out "taken by position"
+has "batch --help: duplicates" out "duplicate key, first at line N"
+has "batch --help: --config" out "--config FILE"
+
+# ---- bad input files and junk bytes (issue 9 item 6) ----------------------------------------
+run "missing input CSV" 2 "$M" batch --model "$MODEL" --input "$T/nope.csv" --key id --store "$DB"
+has "missing input CSV message" err "cannot open '$T/nope.csv'"
+run "missing JSON Lines input" 2 "$M" batch --model "$MODEL" --input "$T/nope.jsonl" --key id --store "$DB"
+mkdir -p "$T/adir"
+run "input is a directory" 2 "$M" batch --model "$MODEL" --input "$T/adir" --key id --store "$DB"
+# a cell and a header name with control and non-ASCII bytes: quoted as \xNN, cut with "..."
+{ printf 'id,amount,age,score,tenure,visits,ratio,n\033ote\n'
+  printf 'j1,\033[2J\376%s,1,1,1,1,1,x\n' "$(printf '%080d' 7)"; } > "$T/junk.csv"
+run "junk cell" 0 "$M" batch --model "$XF/model.json" --name junk --input "$T/junk.csv" --key id --store "$DB" --json
+JRUN=$(sed -n 's/.*"run_id":"\([^"]*\)".*/\1/p' "$T/out")
+run "junk rejects" 0 "$M" batch rejects --run "$JRUN" --store "$DB"
+has "junk cell escaped" out "value '\\\\x1b[2J\\\\xfe00000"
+has "junk cell cut" out "0000...' is not a number"
+if LC_ALL=C grep -q "$(printf '\033')" "$T/out"; then bad "junk cell: a raw escape byte in the reject"; else ok; fi
+run "junk header name" 2 "$M" batch --model "$XF/model_unnamed.json" --name junk2 --input "$T/junk.csv" --key id --store "$DB" --features amount,age,score,tenure,visits,colour
+has "junk header name escaped" err "n\\x1bote"
+if LC_ALL=C grep -q "$(printf '\033')" "$T/err"; then bad "junk header: a raw escape byte in the message"; else ok; fi
 
 # ---- PostgreSQL ---------------------------------------------------------------------------
 if [ -n "$MLSHIP_TEST_PG_URL" ]; then
@@ -389,6 +555,7 @@ if [ -n "$MLSHIP_TEST_PG_URL" ]; then
   shards "$PG" pgshd
   psql "$PG" -q -c "CREATE TABLE IF NOT EXISTS feats (id text, f0 float8, f1 float8, f2 float8, f3 float8, f4 float8, f5 float8, f6 float8, f7 float8); TRUNCATE feats" >/dev/null 2>&1
   psql "$PG" -q -c "\\copy feats FROM '$T/b.csv' CSV HEADER" >/dev/null 2>&1
+  dup_resume "$PG" pgdr
   run "pg sql input" 0 "$M" batch --model "$MODEL" --name pgs --input "sql:SELECT * FROM feats ORDER BY id" --key id --store "$PG"
   "$M" lookup --store "$PG" --model pgs --all > "$T/pg_sql"
   eq "pg sql rows" "$(wc -l < "$T/pg_sql" | tr -d ' ')" 3000

@@ -115,6 +115,20 @@ run "too many inputs" 2 "$M" predict $F/dyn_relu.onnx $F/x_2x4.npy $F/x_2x4.npy
 run "input twice" 2 "$M" predict $F/dyn_relu.onnx x=$F/x_2x4.npy x=$F/x_2x4.npy
 has "input twice message" err "given twice"
 run "missing input file" 2 "$M" predict $F/dyn_relu.onnx "$T/nope.npy"
+# a bad input file is bad input (exit 2) in every command, as a missing model is (issue 9 item 6)
+mkdir -p "$T/adir"
+run "predict input is a directory" 2 "$M" predict $F/dyn_relu.onnx "$T/adir"
+run "inspect missing model" 2 "$M" inspect "$T/nope.onnx"
+run "inspect model is a directory" 2 "$M" inspect "$T/adir"
+run "bench missing model" 2 "$M" bench "$T/nope.onnx" --seconds 0.05
+run "batch missing input CSV" 2 "$M" batch --model $F/dyn_relu.onnx --input "$T/nope.csv" --key id --store "sqlite://$T/b.db"
+has "batch missing input names it" err "cannot open '$T/nope.csv'"
+run "batch missing JSON Lines input" 2 "$M" batch --model $F/dyn_relu.onnx --input "$T/nope.jsonl" --key id --store "sqlite://$T/b.db"
+run "batch input is a directory" 2 "$M" batch --model $F/dyn_relu.onnx --input "$T/adir" --key id --store "sqlite://$T/b.db"
+has "batch directory message" err "is a directory"
+run "batch missing --config" 2 "$M" batch --model $F/dyn_relu.onnx --input "$T/nope.csv" --key id --store "sqlite://$T/b.db" --config "$T/nope.json"
+run "features load missing CSV" 2 "$M" features load --store "sqlite://$T/f.db" --table t --key id "$T/nope.csv"
+run "features load directory" 2 "$M" features load --store "sqlite://$T/f.db" --table t --key id "$T/adir"
 run "misspelt input name" 2 "$M" predict $F/dyn_relu.onnx X=$F/x_2x4.npy
 has "misspelt input name message" err "the model has no input 'X' (its inputs: 'x')"
 run "nan rejected" 2 "$M" predict $F/dyn_relu.onnx $F/x_2x4_nan.npy

@@ -80,6 +80,9 @@ has "prediction is JSON" hdr "Content-Type: application/json"
 req "unknown key: 404" 404 GET "$U/v1/models/fraud/predictions/nope"
 has "unknown key message" body "no published prediction of model 'fraud' for key 'nope'"
 req "unknown model: 404" 404 GET "$U/v1/models/other/predictions/k_7"
+has "unknown model message" body "model 'other' has no published run in the prediction store"
+req "unknown model, POST: 404" 404 POST "$U/v1/models/other/predictions" -d '{"keys":["k_1"]}'
+has "unknown model, POST message" body "has no published run"
 req "POST many keys" 200 POST "$U/v1/models/fraud/predictions" -d '{"keys":["k_1","nope","k_40",12]}'
 has "POST shape" body '{"model":"fraud","predictions":[{"key":"k_1","model":"fraud"'
 has "POST unknown key" body '{"key":"nope","found":false}'
@@ -103,6 +106,12 @@ grep -q 'mlship_requests_total{model="fraud",route="predictions",status="200"}' 
 start nostore --models "$R" || exit 1
 req "no --store: 404 with the reason" 404 GET "$U/v1/models/fraud/predictions/k_7"
 has "no store message" body "start the server with --store"
+stop $PID
+# a store file that does not exist: 404 naming it, and lookups do not create it
+start nofile --models "$R" --store "sqlite://$T/none.db" || exit 1
+req "missing store file: 404" 404 GET "$U/v1/models/fraud/predictions/k_7"
+has "missing store file message" body "model 'fraud' has no published run in the prediction store"
+[ ! -e "$T/none.db" ] && ok || bad "a lookup created the missing store file"
 stop $PID
 start tok --models "$R" --store "$DB" --api-token t0k || exit 1
 req "API token guards predictions" 401 GET "$U/v1/models/fraud/predictions/k_7"

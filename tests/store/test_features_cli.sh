@@ -56,6 +56,18 @@ expect "help" 0 "$M" features --help
 expect "bad url" 2 "$M" features load --store mysql://x --table t --key id good.csv
 expect "bad table" 2 "$M" features load --store sqlite://x.db --table 'a;b' --key id good.csv
 expect "missing file" 2 "$M" features load --store sqlite://x.db --table t --key id nofile.csv
+mkdir -p adir
+expect "directory" 2 "$M" features load --store sqlite://x.db --table t --key id adir
+has "directory message" "is a directory" err.txt
+# bytes of a junk CSV are quoted escaped (\xNN), never raw, and cut with "..."
+printf 'id,a\377\001b\n' > junkhead.csv
+expect "junk header" 2 "$M" features load --store sqlite://x.db --table t --key id junkhead.csv
+has "junk header escaped" "invalid column name 'a\\\\xff\\\\x01b'" err.txt
+printf 'id,a\nk1,1\033[2J\303\251%s\n' "$(printf '%070d' 0)" > junkcell.csv
+expect "junk cell" 2 "$M" features load --store sqlite://x.db --table t --key id junkcell.csv
+has "junk cell escaped" "'1\\\\x1b\[2J\\\\xc3\\\\xa9000" err.txt
+has "junk cell cut" "000\.\.\.' is not a number" err.txt
+if LC_ALL=C grep -q "$(printf '\033')" err.txt; then bad "junk cell: raw escape byte in the message"; else ok; fi
 run sqlite "sqlite://$dir/f.db" feats
 tbl="feats_$$"
 if [ -n "$MLSHIP_TEST_PG_URL" ]; then run postgresql "$MLSHIP_TEST_PG_URL" "$tbl"

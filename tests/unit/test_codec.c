@@ -548,6 +548,29 @@ TEST(json_label_map)
     mc_buf_free(&b);
 }
 
+/* input bytes quoted in messages: printable ASCII kept, a backslash doubled, other bytes \xNN,
+ * cut after `max` input bytes with "...", never past the buffer */
+#define CHECK_STR(got, want)                                                             \
+    do {                                                                                 \
+        const char *g_ = (got);                                                          \
+        CHECK_MSG(strcmp(g_, (want)) == 0, "got '%s', want '%s'", g_, (want));           \
+    } while (0)
+TEST(escape_for_messages)
+{
+    char d[MC_ESCAPE_CAP(8)];
+    CHECK_STR(mc_escape(d, sizeof d, "ab c'1", 6, 8), "ab c'1");
+    CHECK_STR(mc_escape(d, sizeof d, "a\\b", 3, 8), "a\\\\b");
+    CHECK_STR(mc_escape(d, sizeof d, "\033[2J\xc3\xa9\x7f", 7, 8), "\\x1b[2J\\xc3\\xa9\\x7f");
+    CHECK_STR(mc_escape(d, sizeof d, "0123456789", 10, 8), "01234567...");
+    CHECK_STR(mc_escape(d, sizeof d, "\xff\xff\xff\xff\xff\xff\xff\xff\xff", 9, 8),
+              "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff...");
+    CHECK_STR(mc_escape(d, sizeof d, "a\0b", 3, 8), "a\\x00b"); /* a NUL inside the length */
+    char small[6];
+    CHECK_STR(mc_escape(small, sizeof small, "\x01\x02", 2, 8), "..."); /* no room for \x01 */
+    CHECK_STR(mc_escape(small, sizeof small, "abcdef", 6, 8), "ab...");
+    CHECK_STR(mc_escape(d, sizeof d, NULL, 0, 8), "");
+}
+
 int main(void)
 {
     RUN(json_label_map);
@@ -565,5 +588,6 @@ int main(void)
     RUN(json_tensor_numbers);
     RUN(json_float_round_trip);
     RUN(format_sniff);
+    RUN(escape_for_messages);
     return mstest_summary();
 }

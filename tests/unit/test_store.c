@@ -427,6 +427,30 @@ static int count_runs(void *ctx, const st_run *run)
     return 0;
 }
 
+/* st_run_keys callback: append the (one-letter) key to a string */
+static int append_key(void *ctx, const char *key)
+{
+    char *b = ctx;
+    size_t n = strlen(b);
+    if (n + strlen(key) < 63) strcat(b, key);
+    return 0;
+}
+
+/* s's characters, sorted, are `want` (st_run_keys gives no order) */
+static int sorted_chars(const char *s, const char *want)
+{
+    char t[64];
+    snprintf(t, sizeof t, "%s", s);
+    size_t n = strlen(t);
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            char c = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = c;
+        }
+    return strcmp(t, want) == 0;
+}
+
 TEST(test_predictions)
 {
     st_store *s = open_store();
@@ -447,6 +471,7 @@ TEST(test_predictions)
         CHECK(strstr(err.msg, "redis") != NULL);
         CHECK(st_pred_lookup(s, "m", NULL, 0, collect, &sn, &err) == MS_ERR_UNSUPPORTED);
         CHECK(st_query(s, "SELECT 1", NULL, NULL, &err) == MS_ERR_UNSUPPORTED);
+        CHECK(st_run_keys(s, "x", append_key, NULL, &err) == MS_ERR_UNSUPPORTED);
         st_close(s);
         return;
     }
@@ -471,6 +496,14 @@ TEST(test_predictions)
     CHECK(st_run_write_chunk(s, r1, 0, 0, &p, 1, NULL, 0, &err) == MS_ERR_INVALID);
     CHECK(st_run_write_chunk(s, "no-such-run", 0, 0, &p, 1, NULL, 0, &err) == MS_ERR_INVALID);
     chunk(s, r1, 0, 1, "c", "{\"p\":0.3}", "c", "{\"p\":0.33}"); /* duplicate: last wins */
+
+    /* the keys committed so far, for a resumed job's duplicate check (c was written twice:
+     * SQLite keeps both rows, PostgreSQL's primary key one) */
+    char keys_seen[64] = "";
+    CHECK_MSG(st_run_keys(s, r1, append_key, keys_seen, &err) == MS_OK, "%s", err.msg);
+    CHECK_MSG(sorted_chars(keys_seen, "abcc") || sorted_chars(keys_seen, "abc"), "%s", keys_seen);
+    CHECK(st_run_keys(s, "no-such-run", append_key, keys_seen, &err) == MS_ERR_INVALID);
+    CHECK(st_run_keys(s, "bad run id!", append_key, keys_seen, &err) == MS_ERR_INVALID);
 
     /* running: still invisible */
     lookup(s, g_model, &sn);

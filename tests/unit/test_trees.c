@@ -495,6 +495,41 @@ TEST(xgb_bad)
     bad_xgb("xgb_class", XT("[1,-1,-1]", "[2,-1,-1]", "[0,0,0]", "[0,1,2]", "[0,0,0]"),
             "[0,3]", 2, WANT("tree 1", "class 3"));
 }
+
+/* xgb() with learner.feature_names set to `names` (a JSON array) */
+static void xgb_named(char *out, size_t cap, const char *names)
+{
+    char base[2048];
+    xgb(base, sizeof base, XT("[1,-1,-1]", "[2,-1,-1]", "[1,0,0]", "[0,0.25,-0.25]", "[0,0,0]"),
+        "[0,0]", 2);
+    snprintf(out, cap, "{\"learner\":{\"feature_names\":%s,%s", names, base + strlen("{\"learner\":{"));
+}
+
+/* learner.feature_names is what batch binds columns by: kept in order; [] and ONNX give none */
+TEST(xgb_feature_names)
+{
+    char buf[2300];
+    ms_model *m = NULL;
+    ms_error err = {{0}};
+    int64_t n = -1;
+    xgb_named(buf, sizeof buf, "[\"amount\",\"age\"]");
+    CHECK_MSG(ms_model_load(buf, strlen(buf), &m, &err) == MS_OK, "%s", err.msg);
+    const char *const *names = m ? ms_model_feature_names(m, 0, &n) : NULL;
+    CHECK(names && n == 2 && strcmp(names[0], "amount") == 0 && strcmp(names[1], "age") == 0);
+    CHECK(m && ms_model_feature_names(m, 1, &n) == NULL && n == 0);
+    ms_model_free(m);
+    m = NULL;
+    xgb_named(buf, sizeof buf, "[]");
+    CHECK_MSG(ms_model_load(buf, strlen(buf), &m, &err) == MS_OK, "%s", err.msg);
+    CHECK(m && ms_model_feature_names(m, 0, &n) == NULL && n == 0);
+    ms_model_free(m);
+    xgb_named(buf, sizeof buf, "[\"a\"]");
+    expect_bad("xgb_names_count", buf, strlen(buf), "json", WANT("feature_names", "1 entries for 2"));
+    xgb_named(buf, sizeof buf, "[\"a\",\"a\"]");
+    expect_bad("xgb_names_twice", buf, strlen(buf), "json", WANT("'a'", "twice"));
+    xgb_named(buf, sizeof buf, "[\"a\",3]");
+    expect_bad("xgb_names_type", buf, strlen(buf), "json", WANT("feature_names[1]"));
+}
 #endif
 
 /* ---- one ensemble for all sessions --------------------------------------------------- */
@@ -778,6 +813,7 @@ int main(void)
 #ifndef MS_NO_XGBOOST
     RUN(xgb_good_runs);
     RUN(xgb_bad);
+    RUN(xgb_feature_names);
 #else
     RUN(xgb_refused_without_loader);
 #endif
