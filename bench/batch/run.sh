@@ -27,9 +27,9 @@ O=bench/batch/out
 M=build/mlship
 sh scripts/deps.sh bench
 [ -f $O/data.csv ] && [ -f $O/gbdt.onnx ] || /usr/bin/python3 bench/batch/make_data.py 1000000
-make -s all build/libmlship_codec.a
+make -s all build/libmlship_codec.a build/libmlship_base.a
 cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/batch/csv_parse_bench.c \
-  build/libmlship_codec.a -lm -lpthread -o build/csv_parse_bench
+  build/libmlship_codec.a build/libmlship_base.a -lm -lpthread -o build/csv_parse_bench
 cc -O2 -std=c11 -o build/sqlite_insert bench/ceilings/sqlite_insert.c -lsqlite3
 LOG=$O/results.jsonl; : > "$LOG"
 rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
