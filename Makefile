@@ -31,7 +31,9 @@ STORE_SRC   := $(sort $(wildcard src/store/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
-UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+# unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_<file>.c; each is
+# built to $(BUILD)/tests/<name>
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -42,7 +44,7 @@ STORE_OBJ   := $(call obj,$(STORE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
-UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(notdir $(UNIT_SRC:.c=)))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
 
@@ -95,10 +97,14 @@ $(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
 	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
-	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
+# one pattern rule per folder of unit tests (make takes the one whose source exists)
+define unit_rule
+$$(BUILD)/tests/%: $(1)%.c $$(BUILD)/libmlship_predict.a $$(BUILD)/libmlship_store.a $$(BUILD)/libmlship_codec.a $$(BUILD)/libmlship.a tests/unit/mstest.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -Itests/unit -o $$@ $$< $$(BUILD)/libmlship_predict.a $$(BUILD)/libmlship_store.a $$(BUILD)/libmlship_codec.a \
+	  $$(BUILD)/libmlship.a $$(LDLIBS) $$(STORE_LIBS)
+endef
+$(foreach d,$(sort $(dir $(UNIT_SRC))),$(eval $(call unit_rule,$(d))))
 
 $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
