@@ -373,6 +373,29 @@ static const char *ws(const char *p, const char *e)
     return p;
 }
 
+/* The end of the JSON number at p (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?),
+ * NULL if there is none: the fast path takes no spelling the JSON path would refuse (".5",
+ * "+1", "1." were once read here and refused there; tests/fuzz/regress/predict). */
+static const char *json_number(const char *p, const char *e)
+{
+#define DIGITS(p) while (p < e && *p >= '0' && *p <= '9') p++
+    if (p < e && *p == '-') p++;
+    if (p == e || *p < '0' || *p > '9') return NULL;
+    if (*p == '0') p++;
+    else DIGITS(p);
+    if (p < e && *p == '.') {
+        if (++p == e || *p < '0' || *p > '9') return NULL;
+        DIGITS(p);
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        if (++p < e && (*p == '+' || *p == '-')) p++;
+        if (p == e || *p < '0' || *p > '9') return NULL;
+        DIGITS(p);
+    }
+    return p;
+#undef DIGITS
+}
+
 static const char *fast_row(const char *p, const char *e, float *dst, int64_t width, int64_t *got)
 {
     p = ws(p, e);
@@ -381,9 +404,8 @@ static const char *fast_row(const char *p, const char *e, float *dst, int64_t wi
     int64_t n = 0;
     for (;;) {
         p = ws(p, e);
-        const char *q = p;
-        while (q < e && ((*q >= '0' && *q <= '9') || *q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E')) q++;
-        if (q == p || n >= width) return NULL;
+        const char *q = json_number(p, e);
+        if (!q || n >= width) return NULL;
         float f;
         if (mc_parse_f32(p, (size_t)(q - p), &f) != 0 || !isfinite(f)) return NULL;
         dst[n++] = f;
