@@ -24,7 +24,7 @@ int status_of(ms_status st);
 /* Sets e (printf-style) and returns -1. */
 int sv_perr_set(sv_perr *e, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* "FP32[?,3]" for a declared input, "FP32[2,3]" for a tensor (`any`, `[...]` when unknown). */
+/* A declared input as "<dtype>[d0,?]" ("any" without a dtype, "[...]" without a rank). */
 void sv_fmt_decl(char *dst, size_t cap, const ms_value_info *vi);
 /* The tensor must match the declared input: dtype, rank, fixed dimensions. 0, or -1 with the
  * message "input 'x' expects ..., got ...". */

@@ -21,6 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static ms_model *model; /* x float[N,3] -> y = x, z = x */
+static pbuf model_bytes; /* the model maps them: kept (and reachable) for the whole run */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -34,13 +35,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     ob_value(&g, 11, "x", 1, 2, dims);
     ob_value(&g, 12, "y", 1, 2, dims);
     ob_value(&g, 12, "z", 1, 2, dims);
-    pbuf m = ob_model(&g, 13);
+    model_bytes = ob_model(&g, 13);
     ms_error err = {{0}};
-    if (ms_model_load(m.p, m.n, &model, &err) != MS_OK) {
+    if (ms_model_load(model_bytes.p, model_bytes.n, &model, &err) != MS_OK) {
         fprintf(stderr, "fuzz_v2bin: cannot build its model: %s\n", err.msg);
         abort();
     }
-    /* the model maps its buffer: keep m */
     fz_init();
     return 0;
 }
