@@ -114,7 +114,11 @@ $(BUILD)/tests/%: $(1)%.c $$(UNIT_DEPS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -Itests/unit -o $$@ $$< $$(UPPER_LIBS) $$(LDLIBS) $$(STORE_LIBS)
 endef
-$(foreach d,tests/unit/ $(sort $(dir $(wildcard tests/unit/*/test_*.c))),$(eval $(call unit_rule,$(d))))
+$(foreach d,tests/unit/ $(filter-out tests/unit/serve/,$(sort $(dir $(wildcard tests/unit/*/test_*.c)))),$(eval $(call unit_rule,$(d))))
+# serve's tests link the serve objects (and batch's, which serve calls) as the binary does
+$(BUILD)/tests/%: tests/unit/serve/%.c $(SERVE_OBJ) $(BATCH_OBJ) $(UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
 
 $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)

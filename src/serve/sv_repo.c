@@ -370,7 +370,7 @@ void sv_version_session_put(sv_version *v, ms_session *s)
     pd_pool_put(v->pm->pool, PD_POOL_ANY, s);
 }
 
-ms_status sv_version_store(sv_version *v, st_store **out, ms_error *err)
+ms_status sv_version_features(sv_version *v, st_store **out, ms_error *err)
 {
     *out = NULL;
     if (!v->store_url)
@@ -382,7 +382,7 @@ ms_status sv_version_store(sv_version *v, st_store **out, ms_error *err)
     return st_open(v->store_url, out, err);
 }
 
-void sv_version_store_put(sv_version *v, st_store *s)
+void sv_version_features_put(sv_version *v, st_store *s)
 {
     pthread_mutex_lock(&v->mu);
     if (v->n_stores == v->cap_stores) {

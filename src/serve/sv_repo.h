@@ -119,8 +119,8 @@ void sv_version_release(sv_version *v);
  * thread. */
 ms_session *sv_version_session(sv_version *v, ms_error *err);
 void sv_version_session_put(sv_version *v, ms_session *s);
-ms_status sv_version_store(sv_version *v, st_store **out, ms_error *err);
-void sv_version_store_put(sv_version *v, st_store *s);
+ms_status sv_version_features(sv_version *v, st_store **out, ms_error *err);
+void sv_version_features_put(sv_version *v, st_store *s);
 
 /* The model /predict serves: "default" if present, else the only model; NULL otherwise. */
 int sv_repo_default_model(sv_repo *r, char *dst, size_t cap);

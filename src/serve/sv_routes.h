@@ -1,4 +1,5 @@
-/* sv_routes.h: the HTTP routes of `mlship serve` (routing, authorisation, handlers).
+/* sv_routes.h: the HTTP routes of `mlship serve`: the route table and its dispatcher
+ * (sv_routes.c), the handlers one file per protocol (listed in sv_int.h).
  *
  *   GET  /v2/health/live | /v2/health/ready            OIP health (200 true, 400 false)
  *   GET  /v2                                           OIP server metadata
@@ -43,7 +44,7 @@ typedef struct sv_server {
     int npool, cap_pool;
 } sv_server;
 
-/* Close the pooled prediction-store handles (at shutdown). */
+/* Close the pooled prediction-store handles (at shutdown; sv_lookup.c). */
 void sv_routes_free_pool(sv_server *s);
 
 void sv_routes_handle(void *ctx, sv_req *r);

@@ -11,7 +11,9 @@
 #       ordinary compiler and the unit-asan sanitizers (like SQLite's fuzzcheck).
 #
 # Drivers: model (loader + planner + kernels), tensor (TensorProto decoding), npy and json
-# for the codecs, and csvnum (CSV numbers and the float printer, differential against strtof).
+# for the codecs, csvnum (CSV numbers and the float printer, differential against strtof),
+# predict (serve's /predict fast path against its general path) and v2bin (serve's V2 body
+# parser with the binary tensor extension); the serve ones link src/serve/sv_body.c alone.
 # Their contract is in tests/fuzz/fuzz_common.h; fuzz_model also checks the model API's
 # (tests/fuzz/model_walk.h). To fuzz the XGBoost model.json loader alone, give it JSON seeds
 # and its dictionary:
@@ -22,10 +24,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS ?= model tensor $(if $(wildcard src/codec/codec_npy.h),npy) $(if $(wildcard src/codec/codec_json.h),json) \
-                $(if $(wildcard src/codec/codec_csv.h),csvnum)
+                $(if $(wildcard src/codec/codec_csv.h),csvnum) predict v2bin
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Isrc/runtime
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(BASE_SRC) $(CODEC_SRC))
+FUZZ_SERVE   := src/serve/sv_body.c
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(BASE_SRC) $(CODEC_SRC) $(FUZZ_SERVE))
 # libFuzzer options: bounded time and memory per input; in fork mode go on after a finding.
 FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 FUZZ_FORK ?= -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
@@ -51,7 +54,7 @@ fuzz-corpus: $(FUZZ_DIR)/corpus_model
 fuzz: fuzz-build fuzz-corpus
 	@fail=0; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/artifacts/$$t $(FUZZ_DIR)/corpus_$$t; \
-	  case $$t in model|tensor) dict=onnx;; csvnum) dict=json;; *) dict=$$t;; esac; \
+	  case $$t in model|tensor) dict=onnx;; csvnum|predict|v2bin) dict=json;; *) dict=$$t;; esac; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPTS) $(FUZZ_FORK) -max_total_time=$(FUZZ_SECONDS) \
 	    -dict=tests/fuzz/$$dict.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ \
@@ -67,18 +70,20 @@ fuzz: fuzz-build fuzz-corpus
 FUZZ_CHECK_BUILD := build/asan
 FUZZ_CHECK_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
+FUZZ_CHECK_SERVE := $(patsubst %.c,$(FUZZ_CHECK_BUILD)/%.o,$(FUZZ_SERVE))
+
 $(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h \
                       $(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
-                      $(FUZZ_CHECK_BUILD)/libmlship_base.a
+                      $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_SERVE)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_CHECK_FLAGS) -Iinclude -Isrc -o $@ \
-	  tests/fuzz/replay.c $< $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_base.a \
-	  $(FUZZ_CHECK_BUILD)/libmlship.a $(LDLIBS)
+	  tests/fuzz/replay.c $< $(FUZZ_CHECK_SERVE) $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
+	  $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_BUILD)/libmlship.a $(LDLIBS)
 
 # The sanitized libraries are the unit-asan ones (same flags, same tree). Inside that
 # sub-make BUILD is build/asan and the Makefile's own rules build them.
 ifneq ($(BUILD),$(FUZZ_CHECK_BUILD))
-$(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_base.a: FORCE_FUZZ_LIBS
+$(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_SERVE): FORCE_FUZZ_LIBS
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_CHECK_BUILD) OPT=-O1 CFLAGS="$(FUZZ_CHECK_FLAGS)" $@
 
 .PHONY: FORCE_FUZZ_LIBS

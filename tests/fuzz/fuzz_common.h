@@ -50,6 +50,15 @@ static inline void fz_expect(const char *call, ms_status st, const ms_error *err
     }
 }
 
+/* The same contract for serve's body parsers, which answer with an HTTP status: 400 with a
+ * message; 500 only as "out of memory" after the cap refused something. */
+static inline void fz_expect_http(const char *call, int status, const char *msg)
+{
+    if (msg[0] && (status == 400 || (status == 500 && fz_refused && strstr(msg, "out of memory")))) return;
+    fprintf(stderr, "%s: refused with %d '%s'\n", call, status, msg);
+    abort();
+}
+
 /* Read every byte of a tensor's data (a bogus view then shows up under ASan). */
 static inline unsigned fz_touch(const ms_tensor *t)
 {

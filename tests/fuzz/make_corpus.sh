@@ -1,6 +1,6 @@
 #!/bin/sh
 # make_corpus.sh OUT_DIR: seed corpora for the fuzz drivers, derived from the ONNX test data
-# (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json,csvnum}.
+# (nothing binary is kept in the repository). Creates OUT_DIR/corpus_{model,tensor,npy,json,csvnum,predict,v2bin}.
 #   corpus_model:  every model.onnx under the test data up to 64 KB, the ai.onnx.ml and
 #                  XGBoost fixtures (tests/fixtures/ml/*/model.{onnx,json}) up to 64 KB, and
 #                  small hand-written XGBoost model.json files, one per objective
@@ -87,4 +87,34 @@ for v in 0 -0 1 0.1 -2.5 3.4028235e+38 3.4028236e+38 1e-45 1.4e-45 7e-46 1e400 -
 done
 printf '\000\000\200\077' > "$c/f_one"; printf '\001\000\000\000' > "$c/f_denorm"
 printf '\377\377\177\177' > "$c/f_max"; printf '\000\000\000\200' > "$c/f_negzero"
-echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum"
+# /predict bodies: a first byte picking the declared input (low 3 bits: width - 1; 0x08:
+# width unknown; 0x10: float64), then the body. The forms the fast path takes, the ones it
+# hands over (a bare row, nulls, other keys) and numbers at its edges.
+p=$out/corpus_predict; mkdir -p "$p"; k=0
+for v in '\002{"features": [1, 2.5, -3e-2]}' '\002[[1,2,3],[4,5,6]]' '\002{"features":[[1,2,3]]}' \
+         '\002[1,2,3]' '\002[[1,null,3]]' '\002{"features":[1,2,3],"x":1}' '\000[[0.1],[-0],[1e-45]]' \
+         '\000[[3.4028235e38]]' '\000[[3.4028236e38]]' '\000[[1.00000005960464477539]]' '\000[[+1]]' \
+         '\000[[.5]]' '\000[[01]]' '\001 [ [ 1 , 2 ] ] ' '\010[[1,2],[3,4]]' '\022[[1,2,3]]' '\002{"features":[]}'; do
+  printf "$v" > "$p/p$k"; k=$((k + 1))
+done
+# V2 bodies: byte 0 (bit 0: send Inference-Header-Content-Length; bit 1: malformed), bytes 1-2
+# its value (little-endian), then JSON and binary tensor bytes.
+v=$out/corpus_v2bin; mkdir -p "$v"
+v2() { # FILE FLAGS JSON [BINARY_OCTAL]
+  n=$(printf '%s' "$3" | wc -c)
+  printf "\\$(printf '%03o' "$2")\\$(printf '%03o' $((n % 256)))\\$(printf '%03o' $((n / 256)))" > "$1"
+  printf '%s' "$3" >> "$1"
+  [ -n "${4:-}" ] && printf "$4" >> "$1"
+  return 0
+}
+v2 "$v/bin" 1 '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}}]}' \
+  '\000\000\200\077\000\000\000\100\000\000\100\100'
+v2 "$v/binout" 1 '{"id":"a","inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}}],"outputs":[{"name":"y","parameters":{"binary_data":true}}],"parameters":{"binary_data_output":false}}' \
+  '\000\000\200\077\000\000\000\100\000\000\100\100'
+v2 "$v/mixed" 1 '{"inputs":[{"name":"x","shape":[2],"datatype":"INT64","parameters":{"binary_data_size":16}},{"name":"w","shape":[1],"datatype":"FP64","data":[0.5]}]}' \
+  '\001\000\000\000\000\000\000\000\377\377\377\377\377\377\377\377'
+v2 "$v/json" 0 '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}],"outputs":[{"name":"z"}]}'
+v2 "$v/short" 1 '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}}]}' '\000\000'
+v2 "$v/badhl" 3 '{"inputs":[]}'
+v2 "$v/nohl" 0 '{"inputs":[{"name":"x","shape":[0],"datatype":"UINT8","parameters":{"binary_data_size":0}}]}'
+echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum, $(ls "$p" | wc -l) predict, $(ls "$v" | wc -l) v2bin"

@@ -172,6 +172,11 @@ req "predict wrong width" 400 POST $SU/predict -H "Authorization: Bearer tok" -d
 has "predict wrong width message" body "input 'features' expects 30 features per row"
 req "predict not numbers" 400 POST $SU/predict -H "Authorization: Bearer tok" -d "{\"features\":[\"a\"$(echo ",$ZROW" | cut -c 3-)]}"
 req "predict bad body" 400 POST $SU/predict -H "Authorization: Bearer tok" -d '{"rows":[]}'
+# numbers JSON does not have (".5", "+1"): refused as by any JSON parser, also on the one-pass
+# fast path, which once read them (tests/fuzz/regress/predict)
+req "predict .5 is not JSON" 400 POST $SU/predict -H "Authorization: Bearer tok" -d "[[.5$(echo ",$ZROW" | cut -c 3-)]]"
+has "predict .5 message" body "malformed JSON"
+req "predict +1 is not JSON" 400 POST $SU/predict -H "Authorization: Bearer tok" -d "{\"features\":[+1$(echo ",$ZROW" | cut -c 3-)]}"
 req "predict GET: 405" 405 GET $SU/predict -H "Authorization: Bearer tok"
 req "/predict on a repository without a default model" 404 POST $MU/predict --data-binary @"$T/predict.json"
 stop $SINGLE; U=$MU
