@@ -189,6 +189,7 @@ static int mw_run_outputs(const ms_model *m, const ms_tensor *out, int n_out, ch
             volatile unsigned acc = 0;
             const unsigned char *p = t->data;
             for (size_t b = 0; b < (size_t)ms_tensor_numel(t) * ms_dtype_size(t->dtype); b++) acc += p[b];
+            (void)acc;
         }
         ms_dtype lt;
         int64_t nl;
