@@ -31,7 +31,7 @@ STORE_SRC   := $(sort $(wildcard src/store/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
-UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -42,7 +42,8 @@ STORE_OBJ   := $(call obj,$(STORE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
-UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# tests/unit/<layer>/test_<file>.c mirror src/<layer>/<file>.c; every one builds to build/tests/test_<file>
+UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(notdir $(basename $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
 
@@ -96,6 +97,12 @@ $(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict
 	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
+
+vpath test_%.c $(sort $(dir $(wildcard tests/unit/*/test_*.c)))
+$(BUILD)/tests/test_%: test_%.c $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
 	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)

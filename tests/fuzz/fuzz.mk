@@ -25,7 +25,7 @@ FUZZ_TARGETS ?= model tensor $(if $(wildcard src/codec/codec_npy.h),npy) $(if $(
                 $(if $(wildcard src/codec/codec_csv.h),csvnum)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Isrc/runtime
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(CODEC_SRC))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(CODEC_SRC) $(PREDICT_SRC))
 # libFuzzer options: bounded time and memory per input; in fork mode go on after a finding.
 FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 FUZZ_FORK ?= -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
