@@ -1,6 +1,6 @@
 /* fmt_bench.c: ns per number of the float printers (issue 10: one float spelling).
  * Prints one line per case: the printer, the input set, ns per value, and the mean length.
- * Inputs (1,000,000 values each, fixed seed):
+ * Inputs (200,000 values each, fixed seed; best of 15 passes):
  *   probs    uniform float32 in (0, 1): what classifiers answer (the serve and batch hot path)
  *   random   random finite float32 bit patterns (every exponent)
  *   short    k / 1000 for k < 10^6 (values with a short decimal form)
@@ -8,7 +8,11 @@
  * it out for the library of main before issue 10):
  *   cc -O2 -Iinclude -Isrc bench/fmt_bench.c build/libmlship_codec.a -lm -o build/fmt_bench
  *   cc -O2 -DOLD -Iinclude -Isrc bench/fmt_bench.c /tmp/wbefore/build/libmlship_codec.a -lm \
- *      -o build/fmt_bench_old */
+ *      -o build/fmt_bench_old
+ * The machine is shared, so times vary by 2x from run to run; instructions per value are
+ * steady: build with -DN=20000 -DREPS=1 and count under callgrind, e.g.
+ *   valgrind --tool=callgrind --toggle-collect=mc_format_f32 build/fmt_bench_cg probs
+ * (an argument runs only that input set). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +22,12 @@
 
 #include "codec/codec_csv.h"
 
-#define N 1000000
+#ifndef N
+#define N 200000
+#endif
+#ifndef REPS
+#define REPS 15
+#endif
 
 static double now(void)
 {
@@ -37,12 +46,15 @@ static uint64_t next(void)
 static int fmt_printf9(char *d, float f) { return snprintf(d, 32, "%.9g", (double)f); }
 static int fmt_printf17(char *d, double v) { return snprintf(d, 32, "%.17g", v); }
 
+static const char *only; /* argv[1]: run only this input set */
+
 static void run32(const char *name, int (*fn)(char *, float), const char *set, const float *v)
 {
+    if (only && strcmp(only, set)) return;
     char out[40];
     size_t len = 0;
     double best = 1e9;
-    for (int rep = 0; rep < 3; rep++) { /* best of 3: the machine is shared */
+    for (int rep = 0; rep < REPS; rep++) { /* best of 15: the machine is shared */
         len = 0;
         double t = now();
         for (int i = 0; i < N; i++) len += (size_t)fn(out, v[i]);
@@ -54,10 +66,11 @@ static void run32(const char *name, int (*fn)(char *, float), const char *set, c
 
 static void run64(const char *name, int (*fn)(char *, double), const char *set, const double *v)
 {
+    if (only && strcmp(only, set)) return;
     char out[40];
     size_t len = 0;
     double best = 1e9;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < REPS; rep++) {
         len = 0;
         double t = now();
         for (int i = 0; i < N; i++) len += (size_t)fn(out, v[i]);
@@ -67,8 +80,9 @@ static void run64(const char *name, int (*fn)(char *, double), const char *set, 
     printf("%-14s %-7s %7.1f ns/value  mean length %.2f\n", name, set, best * 1e9 / N, (double)len / N);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    only = argc > 1 ? argv[1] : NULL;
     float *probs = malloc(N * sizeof *probs), *rnd = malloc(N * sizeof *rnd), *shrt = malloc(N * sizeof *shrt);
     double *d = malloc(N * sizeof *d);
     if (!probs || !rnd || !shrt || !d) return 1;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,9 +728,10 @@ static void round_sig(double d, int p, uint64_t *m, int *e10)
         int k = p - 1 - e;
         double sc = k >= 0 ? (k <= 22 ? d * POW10[k] : d * POW10[22] * pow(10, k - 22))
                            : (-k <= 22 ? d / POW10[-k] : d / pow(10, -k));
-        double fl = floor(sc), fr = sc - fl;
+        uint64_t v = (uint64_t)(int64_t)sc; /* sc < 2^40: truncation is floor, inline (floor() is a call) */
+        double fr = sc - (double)v;
         if (fabs(fr - 0.5) <= sc * 0x1p-48) break;
-        uint64_t v = (uint64_t)fl + (fr > 0.5);
+        v += fr > 0.5;
         if (v >= P10U[p]) e++; /* log10 was one short, or rounding carried (9.996 -> 10.0) */
         else if (v < P10U[p - 1]) e--;
         else {
@@ -741,6 +743,22 @@ static void round_sig(double d, int p, uint64_t *m, int *e10)
     round_sig_exact(d, p, m, e10);
 }
 
+/* x / 10^k for k = 1..8, each a division by a constant (a multiply and a shift). */
+static uint32_t div_p10_32(uint32_t x, int k)
+{
+    switch (k) {
+    case 1: return x / 10u;
+    case 2: return x / 100u;
+    case 3: return x / 1000u;
+    case 4: return x / 10000u;
+    case 5: return x / 100000u;
+    case 6: return x / 1000000u;
+    case 7: return x / 10000000u;
+    case 8: return x / 100000000u;
+    default: return x / (uint32_t)P10U[k];
+    }
+}
+
 /* The value's correct nf-digit rounding mf (exponent ef) rounded on to p < nf digits, in *m and
  * *e. That is the value's own p-digit rounding unless mf's dropped digits are exactly 50..0
  * (the first rounding may have made the tie): -1, round the value itself. 0 when the
@@ -749,16 +767,33 @@ static void round_sig(double d, int p, uint64_t *m, int *e10)
  * the first rounding), which skips most p cheaply. */
 static int round_on(uint64_t mf, int ef, int nf, int p, uint64_t slack, uint64_t *m, int *e)
 {
-    uint64_t q = P10U[nf - p], h = q / 2, r = mf % q;
+    uint64_t q = P10U[nf - p], h = q / 2, d, r;
+    if (mf <= UINT32_MAX) /* float32's 9 digits: by a constant, which compiles to a multiply */
+        d = div_p10_32((uint32_t)mf, nf - p), r = mf - d * q;
+    else
+        d = mf / q, r = mf - d * q;
     if ((r < q - r ? r : q - r) > slack) return 0;
     if (r == h) return -1;
-    *m = mf / q + (r > h);
+    *m = d + (r > h);
     *e = ef;
     if (*m == P10U[p]) { /* 9.99.. rounded up to 10 */
         *m /= 10;
         ++*e;
     }
     return 1;
+}
+
+/* The fewest digits worth trying: a p-digit candidate can only read back when a multiple of
+ * 10^(nf-p) lies within slack of mf, and those p are nf - J .. nf, where J is the highest
+ * power of ten at which mf - slack - 1 and mf + slack still differ once divided (a division
+ * by the constant 10, so a multiply, where round_on's by 10^k is a real division). */
+static int first_p(uint64_t mf, int nf, uint64_t slack)
+{
+    if (slack >= mf) return 1;
+    uint64_t a = mf + slack, b = mf - slack - 1;
+    int j = 0;
+    while (j < nf - 1 && a / 10 != b / 10) a /= 10, b /= 10, j++;
+    return nf - j;
 }
 
 static int write_digits(char *dst, int neg, uint64_t m, int p, int e10)
@@ -844,8 +879,9 @@ int mc_format_f32(char *dst, float f)
     /* half the gap to a neighbour is at most af * 2^-24, i.e. m9 * 2^-24 units of the 9th
      * digit; subnormals have wider gaps: no skipping there */
     uint64_t slack = af < 1.17549435e-38f ? UINT64_MAX : (m9 >> 24) + 2;
-    for (int p = 1; p <= 9; p++) {
-        int r = p == 9 ? (m = m9, e = e9, 1) : round_on(m9, e9, 9, p, slack, &m, &e);
+    for (int p = first_p(m9, 9, slack); p <= 9; p++) {
+        if (p == 9) return write_digits(dst, f < 0, m9, 9, e9); /* 9 digits always do */
+        int r = round_on(m9, e9, 9, p, slack, &m, &e);
         if (r == 0) continue;
         if (r < 0) round_sig(d, p, &m, &e);
         int rb = reads_back(m, e - (p - 1), af);
@@ -857,13 +893,27 @@ int mc_format_f32(char *dst, float f)
     return snprintf(dst, 32, "%.9g", (double)f); /* not reached: 9 digits always read back */
 }
 
-/* Does m * 10^q read back (strtod) as exactly d? With m < 2^53 and |q| <= 22 both operands
- * are exact and the one double operation is correctly rounded, as strtod is; else parse the
- * written text. */
-static int reads_back64(uint64_t m, int q, double d, char *txt)
+/* Does m * 10^q read back (strtod, round to nearest even) as exactly d (> 0)? With m < 2^53
+ * and |q| <= 22 both operands are exact and the one double operation is correctly rounded, as
+ * strtod is. Else, where long double has a 64-bit mantissa (x86), m * 10^q in long double is
+ * within 2^-63 (relative) of exact, which decides unless it lies that close to one of the
+ * midpoints between d and its neighbours (exact in long double): then parse the written text,
+ * as for what neither way covers (|q| > 27, subnormals). */
+static int reads_back64(uint64_t m, int q, double d, const char *txt)
 {
     if (m <= (1ull << 53) && q <= 22 && q >= -22)
         return (q >= 0 ? (double)m * POW10[q] : (double)m / POW10[-q]) == d;
+#if LDBL_MANT_DIG >= 64
+    if (q <= 27 && q >= -27 && d >= 2.2250738585072014e-308 && d < 1e300) {
+        long double p10 = 1, x;
+        for (int k = q < 0 ? -q : q; k > 0; k--) p10 *= 10; /* exact: 10^27 < 2^64 * 2^27 */
+        x = q >= 0 ? (long double)m * p10 : (long double)m / p10;
+        long double lo = ((long double)nextafter(d, 0) + d) / 2, hi = ((long double)nextafter(d, INFINITY) + d) / 2;
+        long double tol = x * 0x1p-61L;
+        if (x > lo + tol && x < hi - tol) return 1;
+        if (x < lo - tol || x > hi + tol) return 0;
+    }
+#endif
     return fabs(strtod(txt, NULL)) == d;
 }
 
@@ -878,8 +928,9 @@ int mc_format_f64(char *dst, double v)
     int e17, e;
     round_sig_exact(d, 17, &m17, &e17);
     uint64_t slack = d < 2.2250738585072014e-308 ? UINT64_MAX : (m17 >> 53) + 2;
-    for (int p = 1; p <= 17; p++) {
-        int r = p == 17 ? (m = m17, e = e17, 1) : round_on(m17, e17, 17, p, slack, &m, &e);
+    for (int p = first_p(m17, 17, slack); p <= 17; p++) {
+        if (p == 17) return write_digits(dst, v < 0, m17, 17, e17); /* 17 digits always do */
+        int r = round_on(m17, e17, 17, p, slack, &m, &e);
         if (r == 0) continue;
         if (r < 0) round_sig_exact(d, p, &m, &e);
         n = write_digits(dst, v < 0, m, p, e);
