@@ -798,13 +798,19 @@ static int first_p(uint64_t mf, int nf, uint64_t slack)
 
 static int write_digits(char *dst, int neg, uint64_t m, int p, int e10)
 {
+    static const char two[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
     char dg[24];
-    int nd = 0;
-    for (int i = 0; i < p; i++) {
-        dg[p - 1 - i] = (char)('0' + m % 10);
-        m /= 10;
+    int k = p, nd = p;
+    if (m <= UINT32_MAX) { /* float32's digits: 32-bit arithmetic, two digits a step */
+        uint32_t v = (uint32_t)m;
+        for (; k >= 2; k -= 2, v /= 100) memcpy(dg + k - 2, two + 2 * (v % 100), 2);
+        if (k) dg[0] = (char)('0' + v);
+    } else {
+        for (; k >= 2; k -= 2, m /= 100) memcpy(dg + k - 2, two + 2 * (m % 100), 2);
+        if (k) dg[0] = (char)('0' + m);
     }
-    nd = p;
     while (nd > 1 && dg[nd - 1] == '0') nd--;
     char *w = dst;
     if (neg) *w++ = '-';
