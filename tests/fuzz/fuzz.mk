@@ -68,15 +68,17 @@ FUZZ_CHECK_BUILD := build/asan
 FUZZ_CHECK_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 $(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h \
-                      $(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a
+                      $(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
+                      $(FUZZ_CHECK_BUILD)/libmlship_predict.a
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_CHECK_FLAGS) -Iinclude -Isrc -o $@ \
-	  tests/fuzz/replay.c $< $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship.a $(LDLIBS)
+	  tests/fuzz/replay.c $< $(FUZZ_CHECK_BUILD)/libmlship_predict.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
+	  $(FUZZ_CHECK_BUILD)/libmlship.a $(LDLIBS)
 
 # The sanitized libraries are the unit-asan ones (same flags, same tree). Inside that
 # sub-make BUILD is build/asan and the Makefile's own rules build them.
 ifneq ($(BUILD),$(FUZZ_CHECK_BUILD))
-$(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a: FORCE_FUZZ_LIBS
+$(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_predict.a: FORCE_FUZZ_LIBS
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_CHECK_BUILD) OPT=-O1 CFLAGS="$(FUZZ_CHECK_FLAGS)" $@
 
 .PHONY: FORCE_FUZZ_LIBS

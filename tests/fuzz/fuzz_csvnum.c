@@ -7,7 +7,8 @@
  *     agree field by field with mc_parse_f32 (an empty field is NaN), or refuse the row only
  *     when some field is not a number.
  *   - mc_format_f32 on the first 4 bytes taken as a float: it must read back as exactly that
- *     float (round trip), fit its 32 bytes, and print NaN/Inf as "null".
+ *     float (round trip), fit its 32 bytes, print NaN/Inf as "null", and be the shortest: the
+ *     same decimal as the shortest "%.{p}g" (p = 1..9) that strtof reads back.
  * Any disagreement aborts, which libFuzzer reports as a crash. */
 #include "fuzz_common.h"
 
@@ -122,6 +123,21 @@ static void check_row(const char *s, size_t n)
     }
 }
 
+/* Significant digits of a printed number (leading zeros and the mantissa's trailing zeros not
+ * counted). */
+static int sig_digits(const char *s)
+{
+    int n = 0, z = 0, lead = 1;
+    for (; *s && *s != 'e' && *s != 'E'; s++) {
+        if (*s < '0' || *s > '9') continue;
+        if (*s == '0' && lead) continue;
+        lead = 0;
+        if (*s == '0') z++;
+        else n += z + 1, z = 0;
+    }
+    return n ? n : 1;
+}
+
 static void check_format(const uint8_t *data, size_t size)
 {
     if (size < 4) return;
@@ -138,6 +154,15 @@ static void check_format(const uint8_t *data, size_t size)
     float back;
     if (ref_f32(out, (size_t)n, &back) != 0 || !same_float(back, f))
         fail("mc_format_f32 does not read back as the same float", out, (size_t)n);
+    char ref[48];
+    for (int p = 1; p <= 9; p++) {
+        snprintf(ref, sizeof ref, "%.*g", p, (double)f);
+        float r = strtof(ref, NULL);
+        if (same_float(r, f)) break;
+    }
+    out[n] = 0; /* the same decimal: equal as doubles (both have at most 9 digits), and as short */
+    if (strtod(out, NULL) != strtod(ref, NULL) || sig_digits(out) != sig_digits(ref))
+        fail("mc_format_f32 is not the shortest round-trip decimal", out, (size_t)n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
