@@ -25,25 +25,28 @@ STORE_CFLAGS = -DMS_WITH_SQLITE=$(WITH_SQLITE) -DMS_WITH_PG=$(WITH_PG) \
                -DMS_WITH_REDIS=$(WITH_REDIS) -I/usr/include/postgresql
 
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c src/runtime/ops/*.c))
+BASE_SRC    := $(sort $(wildcard src/base/*.c))
 CODEC_SRC   := $(sort $(wildcard src/codec/*.c))
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 STORE_SRC   := $(sort $(wildcard src/store/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
+# unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
+# built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 RUNTIME_OBJ := $(call obj,$(RUNTIME_SRC))
+BASE_OBJ    := $(call obj,$(BASE_SRC))
 CODEC_OBJ   := $(call obj,$(CODEC_SRC))
 CLI_OBJ     := $(call obj,$(CLI_SRC))
 STORE_OBJ   := $(call obj,$(STORE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
-# tests/unit/<layer>/test_<file>.c mirror src/<layer>/<file>.c; every one builds to build/tests/test_<file>
-UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(notdir $(basename $(UNIT_SRC))))
+UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
 
@@ -77,6 +80,12 @@ $(BUILD)/libmlship_core.a: $(CORE_OBJ)
 
 core: $(BUILD)/libmlship_core.a
 
+# src/base/: the primitives every layer above the runtime shares (error text, clock, hash, URL
+# and name rules); it includes only libc and mlship.h, and is linked last.
+$(BUILD)/libmlship_base.a: $(BASE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(BUILD)/libmlship_codec.a: $(CODEC_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -92,27 +101,27 @@ $(BUILD)/libmlship_store.a: $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
-	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
+# Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
+UPPER_LIBS = $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+             $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
-	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
 
-vpath test_%.c $(sort $(dir $(wildcard tests/unit/*/test_*.c)))
-$(BUILD)/tests/test_%: test_%.c $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a tests/unit/mstest.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
-	  $(BUILD)/libmlship.a $(LDLIBS) $(STORE_LIBS)
+UNIT_DEPS = $(UPPER_LIBS) tests/unit/mstest.h
+define unit_rule
+$(BUILD)/tests/%: $(1)%.c $$(UNIT_DEPS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -Itests/unit -o $$@ $$< $$(UPPER_LIBS) $$(LDLIBS) $$(STORE_LIBS)
+endef
+$(foreach d,tests/unit/ $(sort $(dir $(wildcard tests/unit/*/test_*.c))),$(eval $(call unit_rule,$(d))))
 
-$(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
+$(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
 # The CLI tests' tensor comparer (tests/cli/test_cli.sh builds it on demand).
-$(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship.a $(LDLIBS)
+$(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------
 

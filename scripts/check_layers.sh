@@ -16,10 +16,10 @@ allowed() { # layer -> the layers it may include (besides itself); "public" = ml
     edge)    echo "predict codec base public internal" ;;  # export reads runtime internals
     predict) echo "codec base public" ;;
     codec)   echo "base public" ;;
-    # store and queue speak ms_status/ms_error from mlship.h until base/ has its own error type
+    # store, queue and base speak ms_status/ms_error from mlship.h (base keeps that error type)
     store)   echo "base public" ;;
     queue)   echo "base public" ;;
-    base)    echo "" ;;
+    base)    echo "public" ;;    # mlship.h only, for ms_status / ms_error
     runtime) echo "public internal" ;;
     *)       echo "UNKNOWN" ;;
   esac

@@ -1,9 +1,9 @@
 /* csv_parse_bench.c: mc_parse_f32, mc_scan_f32 (the SWAR scanner of the one-pass row parser)
  * and mc_csv_parse_f32_row (that parser, on rows of 30 of the values) against strtof, for
  * exactness and speed, and mc_format_f32 round trips. Build and run (from the repository root):
- *     make build/libmlship_codec.a
+ *     make build/libmlship_codec.a build/libmlship_base.a
  *     cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/batch/csv_parse_bench.c \
- *        build/libmlship_codec.a -lm -o build/csv_parse_bench && build/csv_parse_bench 4000000
+ *        build/libmlship_codec.a build/libmlship_base.a -lm -o build/csv_parse_bench && build/csv_parse_bench 4000000
  * Value shapes: random float32 bit patterns printed with %.9g (shortest-ish, exponents
  * everywhere), uniform [-10,10) printed with %.7g (what a float32 CSV looks like), float64
  * uniform printed with %.17g (numpy/pandas to_csv), short decimals (%.3f), and uniform scaled

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Batch benchmark inputs (issue 5 section 6): a gradient-boosted classifier with 30 features and
-150 trees (scikit-learn GradientBoostingClassifier, depth 4), written as ONNX-ML
+"""Batch benchmark inputs (issue 10's workload): a gradient-boosted classifier with 30 features and
+200 trees (scikit-learn GradientBoostingClassifier, depth 6), written as ONNX-ML
 TreeEnsembleClassifier with the fixture builder of tests/fixtures/make_trees.py and pickled for
-the pandas pipeline, and a CSV of ROWS rows (key column `id`, then f0..f29 as float32 printed
-with %.7g, as a float32 export looks).
+the pandas pipeline, and a CSV of ROWS rows (key column `id`, then f0..f29 as Python's
+repr(float) writes doubles: up to 17 significant digits, as pandas' to_csv does). (Before issue
+10 the workload was 150 trees of depth 4 and float32 values printed with %.7g.)
 
 For the ceiling measurements of run.sh, two one-stump classifiers of the same output shape
 (label + two probabilities, so the stored rows are as long): `stump30.onnx` over the 30 features
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "fixtures"))
 from make_trees import Ensemble, add_sk_tree, classifier  # noqa: E402
 
 OUT = os.path.join(HERE, "out")
-D, TREES = 30, 150
+D, TREES, DEPTH = 30, 200, 6
 
 
 def model():
@@ -33,7 +34,7 @@ def model():
     X = rng.normal(size=(8000, D)).astype(np.float32)
     z = X[:, 0] * 1.5 + np.sin(X[:, 1] * 2) + X[:, 2] * X[:, 3] - X[:, 4] ** 2 * 0.3
     y = (z > 0).astype(np.int64)
-    m = GradientBoostingClassifier(n_estimators=TREES, max_depth=4, random_state=0).fit(X, y)
+    m = GradientBoostingClassifier(n_estimators=TREES, max_depth=DEPTH, random_state=0).fit(X, y)
     ens = Ensemble()
     for ti, est in enumerate(m.estimators_[:, 0]):
         add_sk_tree(ens, ti, est.tree_, lambda i, t=est.tree_: [(0, m.learning_rate * t.value[i, 0, 0])])
@@ -72,9 +73,8 @@ def data(rows, path):
         f.write("id," + ",".join("f%d" % i for i in range(D)) + "\n")
         for at in range(0, rows, 100000):
             n = min(100000, rows - at)
-            X = rng.normal(size=(n, D)).astype(np.float32)
-            keys = np.array(["k%d" % (at + i) for i in range(n)], dtype=object)
-            lines = [k + "," + ",".join(r) for k, r in zip(keys, np.char.mod("%.7g", X).tolist())]
+            X = rng.normal(size=(n, D))
+            lines = ["k%d,%s" % (at + i, ",".join(map(repr, r))) for i, r in enumerate(X.tolist())]
             f.write("\n".join(lines) + "\n")
 
 

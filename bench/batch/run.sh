@@ -14,6 +14,7 @@
 #      (csv_parse_bench --file)
 #   8. the model's own rate on 1 thread, and the machine's SQLite insert ceiling
 #      (bench/ceilings/sqlite_insert.c: 1M plain rows in one transaction)
+#   9. with BEFORE=path/to/an/older/mlship, that binary too, in every round (before/after)
 # REPS rounds, the systems alternating; prints one JSON line per measurement (with the load
 # average when it started: other work on the machine slows every system) and the medians.
 #   REPS=3 sh bench/batch/run.sh
@@ -27,12 +28,15 @@ O=bench/batch/out
 M=build/mlship
 sh scripts/deps.sh bench
 [ -f $O/data.csv ] && [ -f $O/gbdt.onnx ] || /usr/bin/python3 bench/batch/make_data.py 1000000
-make -s all build/libmlship_codec.a
+make -s all build/libmlship_codec.a build/libmlship_base.a
 cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/batch/csv_parse_bench.c \
-  build/libmlship_codec.a -lm -lpthread -o build/csv_parse_bench
+  build/libmlship_codec.a build/libmlship_base.a -lm -lpthread -o build/csv_parse_bench
 cc -O2 -std=c11 -o build/sqlite_insert bench/ceilings/sqlite_insert.c -lsqlite3
 LOG=$O/results.jsonl; : > "$LOG"
 rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
+# user + system CPU seconds of a /usr/bin/time -v run: on a shared machine the wall-clock rate
+# follows the others' load, the CPU a run spends much less so
+cpu() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$1"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 [ -f $O/data_3x.csv ] || { cat $O/data.csv; tail -n +2 $O/data.csv | sed 's/^k/a/'
                            tail -n +2 $O/data.csv | sed 's/^k/b/'; } > $O/data_3x.csv
@@ -42,12 +46,19 @@ for r in $(seq "$REPS"); do
   L=$(load)
   /usr/bin/time -v $M batch --model $O/gbdt.onnx --name gbdt --input $O/data.csv --key id \
     --store sqlite://$O/bench.db --threads 2 --json --no-progress > $O/m.json 2> $O/m.time
-  echo "{\"system\":\"mlship_batch\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/m.time),\"result\":$(cat $O/m.json)}" | tee -a "$LOG"
+  echo "{\"system\":\"mlship_batch\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/m.time),\"cpu_s\":$(cpu $O/m.time),\"result\":$(cat $O/m.json)}" | tee -a "$LOG"
+  if [ -n "${BEFORE:-}" ]; then
+    rm -f $O/bench.db*
+    L=$(load)
+    /usr/bin/time -v $BEFORE batch --model $O/gbdt.onnx --name gbdt --input $O/data.csv --key id \
+      --store sqlite://$O/bench.db --threads 2 --json --no-progress > $O/m.json 2> $O/m.time
+    echo "{\"system\":\"mlship_batch_before\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/m.time),\"cpu_s\":$(cpu $O/m.time),\"result\":$(cat $O/m.json)}" | tee -a "$LOG"
+  fi
   rm -f $O/pandas.db
   L=$(load)
   /usr/bin/time -v /usr/bin/python3 bench/batch/pandas_pipeline.py $O/gbdt.pkl $O/data.csv $O/pandas.db \
     > $O/p.json 2> $O/p.time
-  echo "{\"system\":\"pandas\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/p.time),\"result\":$(cat $O/p.json)}" | tee -a "$LOG"
+  echo "{\"system\":\"pandas\",\"rep\":$r,\"load\":$L,\"peak_rss_kb\":$(rss $O/p.time),\"cpu_s\":$(cpu $O/p.time),\"result\":$(cat $O/p.json)}" | tee -a "$LOG"
   L=$(load)
   $M bench $O/gbdt.onnx --threads 2 --batch 1024 --seconds 5 > $O/b.json
   echo "{\"system\":\"mlship_bench\",\"rep\":$r,\"load\":$L,\"result\":$(cat $O/b.json)}" | tee -a "$LOG"
@@ -89,11 +100,14 @@ def med(sys_, f):
     v = [x for x in v if x is not None]
     return statistics.median(v) if v else float("nan")
 mb = med("mlship_batch", lambda r: r["result"]["rows_per_s"])
+mbb = med("mlship_batch_before", lambda r: r["result"]["rows_per_s"])
 def parse(t):
     return med("parse_only", lambda r: r["result"]["rows_per_s"] if r["result"]["threads"] == t else None)
 pd_ = med("pandas", lambda r: r["result"]["rows_per_s"])
 be = med("mlship_bench", lambda r: r["result"]["rows_per_s"])
 print(json.dumps({"median_rows_per_s": {"mlship_batch": mb, "pandas": pd_, "mlship_bench_t2_b1024": be},
+                  "mlship_batch_before": mbb,
+                  "cpu_s_median": {k: med(k, lambda r: r.get("cpu_s")) for k in ("mlship_batch", "mlship_batch_before", "pandas")},
                   "mlship_vs_pandas": round(mb / pd_, 2), "mlship_vs_own_scoring": round(mb / be, 2),
                   "peak_rss_mb": {"mlship_batch_100k": med("mlship_batch_small", lambda r: r["peak_rss_kb"]) / 1024,
                                   "mlship_batch_1M": med("mlship_batch", lambda r: r["peak_rss_kb"]) / 1024,
@@ -114,5 +128,7 @@ print(json.dumps({"ceilings_rows_per_s": {
     "mlship_bench_t1_b1024": med("mlship_bench_t1", lambda r: r["result"]["rows_per_s"])},
   "as_fraction_of_own_rate": {"parse_only_t2": round(p2 / be, 2), "parse_and_score_t2": round(both / be, 2),
                               "pipeline_store_only": round(st1 / be, 2),
-                              "mlship_batch": round(mb / be, 2)}}))
+                              "mlship_batch": round(mb / be, 2)},
+  "vs_sqlite_insert_ceiling": {"mlship_batch": round(mb / med("sqlite_insert", lambda r: r["result"]["insert_rows_per_s"]), 2),
+                               "mlship_batch_before": round(mbb / med("sqlite_insert", lambda r: r["result"]["insert_rows_per_s"]), 2)}}))
 PY

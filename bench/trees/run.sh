@@ -11,9 +11,9 @@ S=${1:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 sh scripts/deps.sh bench
-make -s build/libmlship.a build/libmlship_codec.a
+make -s build/libmlship.a build/libmlship_codec.a build/libmlship_base.a
 cc -O2 -std=c11 -Iinclude -Isrc -Isrc/runtime -o build/tree_bench bench/trees/tree_bench.c \
-   build/libmlship_codec.a build/libmlship.a -lcjson -lm -lpthread
+   build/libmlship_codec.a build/libmlship_base.a build/libmlship.a -lcjson -lm -lpthread
 [ -f bench/trees/out/gbdt100/X.npy ] || /usr/bin/python3 bench/trees/make_models.py
 ORT=$(sh bench/ort/build.sh)
 for M in gbdt500 gbdt100; do

@@ -69,9 +69,24 @@ void bt_model_identity(const char *path, char *name, char *version)
     clean_name(version);
 }
 
+const char *bt_run_state_name(bt_run_state s)
+{
+    static const char *const names[] = {"failed", "running", "complete", "published",
+                                        "already-complete"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "failed";
+}
+
+/* The one place a run's state changes: the printed name follows it. */
+static void set_state(bt_job_result *r, bt_run_state s)
+{
+    r->state = s;
+    r->status = bt_run_state_name(s);
+}
+
 /* ==== the pipeline ====================================================================== */
 
-enum { SLOT_FREE, SLOT_READY, SLOT_WRITING };
+/* A slot is free, being scored (pool threads), ready for the writer, or being written. */
+enum { SLOT_FREE, SLOT_SCORING, SLOT_READY, SLOT_WRITING };
 #define NSLOTS 3
 
 /* A scored row whose key the run scored before: a reject with off[r] into the slot's
@@ -80,7 +95,7 @@ enum { ROW_DUPLICATE = BT_ROW_REJECT + 1 };
 
 typedef struct job_slot {
     bt_chunk chunk;
-    bt_scored res;
+    bt_results res;
     mc_buf dup_text; /* this chunk's "duplicate key, first at line N" reasons */
     int state;
 } job_slot;
@@ -116,7 +131,7 @@ typedef struct job {
 static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
 {
     const bt_chunk *c = &sl->chunk;
-    bt_scored *res = &sl->res;
+    bt_results *res = &sl->res;
     mc_buf_reset(&sl->dup_text);
     if (j->hashes_cap < c->nrows) {
         uint64_t *h = realloc(j->hashes, c->nrows * sizeof *h);
@@ -126,7 +141,7 @@ static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
     }
     for (size_t r = 0; r < c->nrows; r++)
         if (res->kind[r] == BT_ROW_OK) {
-            const char *key = bt_scored_key(res, r);
+            const char *key = bt_results_key(res, r);
             j->hashes[r] = bt_keyset_hash(key, strlen(key));
         }
     enum { AHEAD = 16 };
@@ -172,7 +187,7 @@ static void *writer_main(void *arg)
         ms_status st = MS_OK;
         if (!j->abort) {
             bt_chunk *c = &s->chunk;
-            bt_scored *res = &s->res;
+            bt_results *res = &s->res;
             if (j->scratch_cap < c->nrows) {
                 st_prediction *p = realloc(j->preds, c->nrows * sizeof *p);
                 if (p) j->preds = p;
@@ -184,13 +199,13 @@ static void *writer_main(void *arg)
             size_t np = 0, nr = 0, nd = 0;
             for (size_t r = 0; st == MS_OK && r < c->nrows; r++) {
                 if (res->kind[r] == BT_ROW_OK) {
-                    j->preds[np].key = bt_scored_key(res, r);
-                    j->preds[np].outputs = bt_scored_text(res, r);
+                    j->preds[np].key = bt_results_key(res, r);
+                    j->preds[np].outputs = bt_results_text(res, r);
                     np++;
                 } else if (res->kind[r] == BT_ROW_REJECT || res->kind[r] == ROW_DUPLICATE) {
                     int dup = res->kind[r] == ROW_DUPLICATE;
                     j->rejs[nr].line = c->line[r];
-                    j->rejs[nr].reason = dup ? s->dup_text.data + res->off[r] : bt_scored_text(res, r);
+                    j->rejs[nr].reason = dup ? s->dup_text.data + res->off[r] : bt_results_text(res, r);
                     nr++;
                     nd += (size_t)dup;
                 }
@@ -259,15 +274,17 @@ static void note(const bt_job_opts *o, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Fill r->run_id and decide: returns 1 to resume `prev`, 0 to begin a new run, 2 when there
- * is nothing to do (already complete). */
-static ms_status decide(job *j, const char *fp, st_run *prev, int *what, ms_error *err)
+/* What to do with the run: begin a new one, resume `prev`, or nothing (already complete). */
+typedef enum run_plan { PLAN_NEW, PLAN_RESUME, PLAN_NOTHING } run_plan;
+
+/* Fill r->run_id and choose the plan for this run (step 2 of bt_job.h). */
+static ms_status plan_run(job *j, const char *fp, st_run *prev, run_plan *what, ms_error *err)
 {
     const bt_job_opts *o = j->o;
     bt_job_result *r = j->r;
     int found = 0;
     ms_status st = MS_OK;
-    *what = 0;
+    *what = PLAN_NEW;
     if (o->run_id) {
         st = st_run_get(j->store, o->run_id, r->shard, prev, &found, err);
         snprintf(r->run_id, sizeof r->run_id, "%s", o->run_id);
@@ -309,7 +326,7 @@ static ms_status decide(job *j, const char *fp, st_run *prev, int *what, ms_erro
                            "run '%s' was scored by model version '%s'; this is '%s'",
                            prev->run_id, prev->model_version, r->model_version);
         snprintf(r->run_id, sizeof r->run_id, "%s", prev->run_id);
-        *what = 1;
+        *what = PLAN_RESUME;
         return MS_OK;
     }
     if (found && (prev->status == ST_RUN_COMPLETE || prev->status == ST_RUN_PUBLISHED)) {
@@ -317,7 +334,7 @@ static ms_status decide(job *j, const char *fp, st_run *prev, int *what, ms_erro
         r->rows_scored = prev->rows_scored;
         r->rows_rejected = prev->rows_rejected;
         r->published = prev->status == ST_RUN_PUBLISHED;
-        *what = 2;
+        *what = PLAN_NOTHING;
         return MS_OK;
     }
     if (found && prev->status == ST_RUN_FAILED) {
@@ -433,18 +450,18 @@ static ms_status run(job *j, ms_error *err)
     char srcfp[96], fp[ST_NAME_MAX];
     bt_source_fingerprint(j->src, srcfp, sizeof srcfp);
     st_run prev;
-    int what;
+    run_plan what;
     snprintf(fp, sizeof fp, "chunk=%ld;%s", o->chunk_rows, srcfp);
-    if ((st = decide(j, fp, &prev, &what, err)) != MS_OK) goto out;
-    if (what == 2) {
-        r->status = "already-complete";
+    if ((st = plan_run(j, fp, &prev, &what, err)) != MS_OK) goto out;
+    if (what == PLAN_NOTHING) {
+        set_state(r, BT_RUN_ALREADY_COMPLETE);
         note(o, "run %s shard %d/%d is already %s; nothing to do", r->run_id, r->shard + 1,
              r->nshards, r->published ? "published" : "complete");
         goto out;
     }
     long chunk_rows = o->chunk_rows;
     int64_t first_chunk = 0;
-    if (what == 1) {
+    if (what == PLAN_RESUME) {
         long c = fp_chunk(prev.input_fingerprint);
         if (c > 0) chunk_rows = c;
         first_chunk = prev.last_chunk + 1;
@@ -514,7 +531,7 @@ static ms_status run(job *j, ms_error *err)
         s->chunk.index = index++;
         r->rows_read += (int64_t)s->chunk.nrows;
         pthread_mutex_lock(&j->mu);
-        s->state = SLOT_WRITING; /* busy scoring: neither free nor ready */
+        s->state = SLOT_SCORING;
         pthread_mutex_unlock(&j->mu);
         if ((st = bt_scorer_start(j->scorer, &s->chunk, &s->res, err)) != MS_OK) break;
         scoring = s;
@@ -545,14 +562,14 @@ static ms_status run(job *j, ms_error *err)
         *err = j->werr;
     }
     if (st != MS_OK) {
-        r->status = "running"; /* resumable: whole chunks are committed */
+        set_state(r, BT_RUN_RUNNING); /* resumable: whole chunks are committed */
         goto out;
     }
     if (j->over_limit) {
         ms_error e2;
         if (st_run_fail(j->store, r->run_id, r->shard, &e2) != MS_OK)
             note(o, "could not mark run %s failed: %s", r->run_id, e2.msg);
-        r->status = "failed";
+        set_state(r, BT_RUN_FAILED);
         st = mc_fail(err, MS_ERR_INVALID,
                      "run %s failed: %lld rows rejected, more than --max-rejects %lld; it is not "
                      "published (see `mlship batch rejects --run %s`)",
@@ -560,7 +577,7 @@ static ms_status run(job *j, ms_error *err)
         goto out;
     }
     if (j->abort) { /* stop_after_chunks */
-        r->status = "running";
+        set_state(r, BT_RUN_RUNNING);
         st = mc_fail(err, MS_ERR_RUNTIME, "stopped after %lld chunks (--stop-after); run %s is "
                      "resumable", (long long)j->chunks_written, r->run_id);
         goto out;
@@ -569,7 +586,7 @@ static ms_status run(job *j, ms_error *err)
     if ((st = st_run_complete(j->store, r->run_id, r->shard, o->keep, &published, err)) != MS_OK)
         goto out;
     r->published = published;
-    r->status = published ? "published" : "complete";
+    set_state(r, published ? BT_RUN_PUBLISHED : BT_RUN_COMPLETE);
 
 out:
     bt_scorer_free(j->scorer);
@@ -584,7 +601,7 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
     r->shard = o->shard;
     r->nshards = o->nshards < 1 ? 1 : o->nshards;
     r->resumed_at_chunk = -1;
-    r->status = "failed";
+    set_state(r, BT_RUN_FAILED);
     if (r->nshards > 1 && !o->run_id)
         return mc_fail(err, MS_ERR_INVALID,
                        "--shard needs --run ID: every shard of a run must use the same id "
@@ -601,7 +618,7 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
     r->seconds = bt_now() - t0;
     for (int i = 0; i < NSLOTS; i++) {
         bt_chunk_free(&j->slots[i].chunk);
-        bt_scored_free(&j->slots[i].res);
+        bt_results_free(&j->slots[i].res);
         mc_buf_free(&j->slots[i].dup_text);
     }
     free(j->preds);
@@ -639,7 +656,7 @@ void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
     double rate = r->seconds > 0 ? (double)r->rows_read / r->seconds : 0;
     char shard[32] = "";
     if (r->nshards > 1) snprintf(shard, sizeof shard, " shard %d/%d", r->shard + 1, r->nshards);
-    if (strcmp(r->status, "already-complete") == 0) {
+    if (r->state == BT_RUN_ALREADY_COMPLETE) {
         snprintf(dst, cap, "run %s%s of %s is already %s (%s rows scored, %s rejected); nothing to do\n",
                  r->run_id, shard, r->model, r->published ? "published" : "complete",
                  bt_fmt_count(a, r->rows_scored), bt_fmt_count(b, r->rows_rejected));
@@ -654,8 +671,7 @@ void bt_job_summary_line(const bt_job_result *r, char *dst, size_t cap)
              "in %.2f s (%.0f rows/s); %s%s%s\n",
              r->run_id, shard, r->model, r->model_version, bt_fmt_count(a, r->rows_scored),
              bt_fmt_count(b, r->rows_rejected), why, dup, bt_fmt_count(c, r->rows_read), r->seconds,
-             rate, strcmp(r->status, "complete") == 0 ? "complete, waiting for the other shards"
-                                                      : r->status,
+             rate, r->state == BT_RUN_COMPLETE ? "complete, waiting for the other shards" : r->status,
              r->positional ? "; " : "", r->positional ? r->binding : "");
 }
 

@@ -61,6 +61,16 @@ typedef struct bt_job_opts {
                                   defines them (--missing nan; checked against the model) */
 } bt_job_opts;
 
+/* How a run ended, for this process. */
+typedef enum bt_run_state {
+    BT_RUN_FAILED,           /* "failed" */
+    BT_RUN_RUNNING,          /* "running": stopped early, resumable */
+    BT_RUN_COMPLETE,         /* "complete": other shards pending */
+    BT_RUN_PUBLISHED,        /* "published" */
+    BT_RUN_ALREADY_COMPLETE  /* "already-complete": --resume found nothing to do */
+} bt_run_state;
+const char *bt_run_state_name(bt_run_state s); /* the strings above, as printed and logged */
+
 typedef struct bt_job_result {
     char run_id[ST_NAME_MAX];
     char model[ST_NAME_MAX];
@@ -73,8 +83,8 @@ typedef struct bt_job_result {
     int64_t rows_duplicate;    /* of rows_rejected: a key seen earlier in the run */
     int64_t resumed_at_chunk;  /* -1: a new run */
     double seconds;
-    const char *status;        /* "published", "complete" (other shards pending), "failed",
-                                  "running" (stopped early), "already-complete" */
+    bt_run_state state;
+    const char *status;        /* bt_run_state_name(state), for messages */
     int published;
     int positional;            /* no column names were known: bound by position */
     char binding[512];         /* how columns were bound (bt_scorer_describe) */

@@ -33,7 +33,7 @@ typedef struct bt_slice {
     mc_buf scratch;     /* a split record */
     /* per call */
     const bt_chunk *c;
-    bt_scored *res;
+    bt_results *res;
 
     ms_status st;
     ms_error err;
@@ -75,7 +75,7 @@ struct bt_scorer {
     unsigned gen;
     int pending, quit;
     int async;        /* every slice on a pool thread: the caller is free while scoring */
-    bt_scored *cur;   /* the call in flight */
+    bt_results *cur;   /* the call in flight */
     size_t nblocks;
     unsigned next_block; /* claimed with an atomic add */
 };
@@ -86,7 +86,7 @@ int bt_key_shard(const char *key, int nshards)
     return (int)(bt_fnv1a(key, strlen(key), BT_FNV_INIT) % (uint64_t)nshards);
 }
 
-void bt_scored_free(bt_scored *s)
+void bt_results_free(bt_results *s)
 {
     free(s->kind);
     free(s->slice);
@@ -735,7 +735,7 @@ static int slice_row(bt_slice *sl, size_t r, size_t nb)
 static void slice_run(bt_slice *sl)
 {
     bt_scorer *s = sl->sc;
-    bt_scored *res = sl->res;
+    bt_results *res = sl->res;
     sl->st = MS_OK;
     mc_buf_reset(&res->bufs[sl->id]);
     size_t n = sl->c->nrows, nb = 0;
@@ -780,7 +780,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_error *err)
+ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_results *res, ms_error *err)
 {
     size_t n = c->nrows;
     if (res->cap < n) {
@@ -828,7 +828,7 @@ ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_er
 
 ms_status bt_scorer_wait(bt_scorer *s, ms_error *err)
 {
-    bt_scored *res = s->cur;
+    bt_results *res = s->cur;
     if (!res) return MS_OK;
     s->cur = NULL;
     pthread_mutex_lock(&s->mu);
@@ -849,7 +849,7 @@ ms_status bt_scorer_wait(bt_scorer *s, ms_error *err)
     return MS_OK;
 }
 
-ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_scored *res, ms_error *err)
+ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_results *res, ms_error *err)
 {
     ms_status st = bt_scorer_start(s, c, res, err);
     return st != MS_OK ? st : bt_scorer_wait(s, err);

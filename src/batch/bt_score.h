@@ -40,7 +40,7 @@
 enum { BT_ROW_SKIP = 0, BT_ROW_OK = 1, BT_ROW_REJECT = 2 };
 
 /* A chunk's results: per row a kind and a text (outputs JSON, or the reject reason). */
-typedef struct bt_scored {
+typedef struct bt_results {
     size_t n, cap;
     uint8_t *kind;
     uint8_t *slice;
@@ -51,17 +51,17 @@ typedef struct bt_scored {
     size_t n_ok, n_reject;
     uint8_t *why;              /* BT_ROW_REJECT rows: the pd_why category */
     size_t n_by_why[PD_WHY_N]; /* rejected rows per category */
-} bt_scored;
+} bt_results;
 
-static inline const char *bt_scored_text(const bt_scored *s, size_t r)
+static inline const char *bt_results_text(const bt_results *s, size_t r)
 {
     return s->bufs[s->slice[r]].data + s->off[r];
 }
-static inline const char *bt_scored_key(const bt_scored *s, size_t r)
+static inline const char *bt_results_key(const bt_results *s, size_t r)
 {
     return s->bufs[s->slice[r]].data + s->koff[r];
 }
-void bt_scored_free(bt_scored *s);
+void bt_results_free(bt_results *s);
 
 typedef struct bt_scorer bt_scorer;
 
@@ -85,10 +85,10 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
  * features of input 'X' (...)", "inputs by column name: a b". */
 const char *bt_scorer_describe(const bt_scorer *s);
 int bt_scorer_positional(const bt_scorer *s); /* 1 when no column names were known */
-ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_scored *out, ms_error *err);
+ms_status bt_scorer_run(bt_scorer *s, const bt_chunk *c, bt_results *out, ms_error *err);
 /* The same in two halves: start scoring `c` (c and out must stay untouched until the wait),
  * then wait for it. One call in flight at a time. */
-ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_scored *out, ms_error *err);
+ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_results *out, ms_error *err);
 ms_status bt_scorer_wait(bt_scorer *s, ms_error *err);
 void bt_scorer_free(bt_scorer *s); /* NULL is fine */
 

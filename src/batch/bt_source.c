@@ -46,16 +46,6 @@ struct bt_source {
     ms_error qerr;
 };
 
-uint64_t bt_fnv1a(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* ==== chunks ============================================================================ */
 
 void bt_chunk_free(bt_chunk *c)

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/bs_hash.h"
 #include "codec/codec_buf.h"
 #include "mlship.h"
 
@@ -84,8 +85,9 @@ ms_status bt_source_next(bt_source *s, bt_chunk *c, size_t max_rows, ms_error *e
 ms_status bt_source_skip(bt_source *s, int64_t n, int64_t *skipped, ms_error *err);
 void bt_source_close(bt_source *s); /* NULL is fine */
 
-/* FNV-1a 64 over bytes: the shard hash and the fingerprints' hash. */
-uint64_t bt_fnv1a(const void *p, size_t n, uint64_t h);
-#define BT_FNV_INIT 0xcbf29ce484222325ull
+/* FNV-1a 64 over bytes: the shard hash and the fingerprints' hash (base/bs_hash.h; these
+ * names stay for the batch files that still use them). */
+#define bt_fnv1a bs_fnv1a
+#define BT_FNV_INIT BS_FNV_INIT
 
 #endif

@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "batch/bt_progress.h"
 #include "cli/cli_common.h"
 #include "store/store.h"
 
@@ -190,35 +189,6 @@ typedef struct load_opts {
     int quiet;
 } load_opts;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-typedef struct progress {
-    int on, tty;
-    double start, last;
-    uint64_t size;
-} progress;
-
-static void progress_tick(progress *p, const csv_reader *c, long rows, const char *what)
-{
-    if (!p->on) return;
-    double t = now_s();
-    if (t - p->last < (p->tty ? 0.2 : 5.0)) return;
-    p->last = t;
-    double pct = p->size ? 100.0 * (double)c->bytes / (double)p->size : 0;
-    fprintf(stderr, "%s%s %s: %ld rows, %.0f%%, %.0f rows/s%s", p->tty ? "\r" : "", what,
-            c->path, rows, pct, rows / (t - p->start + 1e-9), p->tty ? "   " : "\n");
-}
-
-static void progress_done(progress *p)
-{
-    if (p->on && p->tty && p->last > p->start) fprintf(stderr, "\r\033[K");
-}
-
 /* Read and check the header: valid, distinct names, the key among them. */
 static int read_header(csv_reader *c, const load_opts *o, char ***names_out, int *n_out,
                        int *key_out)
@@ -327,7 +297,7 @@ static int load(const load_opts *o)
     int nf = 0, key = -1, rc = 0, began = 0;
     long rows = 0;
     ms_error err;
-    progress pg = {0};
+    bt_progress pg; /* batch's bar: on a terminal only, as for `mlship batch` */
     struct stat sb;
     if (!c) {
         fclose(f);
@@ -337,10 +307,8 @@ static int load(const load_opts *o)
     c->path = o->path;
     c->line = 1;
     c->unget = -2;
-    pg.on = !o->quiet;
-    pg.tty = isatty(2);
-    pg.start = pg.last = now_s();
-    if (fstat(fileno(f), &sb) == 0) pg.size = (uint64_t)sb.st_size;
+    bt_progress_start(&pg, stderr, o->quiet ? 0 : -1,
+                      fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1);
 
     if ((rc = read_header(c, o, &names, &nf, &key)) != 0) goto done;
     ms_status st = st_open(o->store, &s, &err);
@@ -361,7 +329,7 @@ static int load(const load_opts *o)
             }
             if (n == 0) break;
             if ((rc = check_record(c, 0, n, nf, key, names)) != 0) goto done;
-            progress_tick(&pg, c, ++rows, "checking");
+            bt_progress_update(&pg, ++rows, 0, (int64_t)c->bytes);
         }
         if (fseek(f, 0, SEEK_SET) != 0) {
             rc = cli_fail(CMD, MS_ERR_RUNTIME, "cannot rewind the file for writing");
@@ -429,7 +397,7 @@ static int load(const load_opts *o)
             }
             in_batch = 0;
             csv_reset(c);
-            progress_tick(&pg, c, rows, "loading");
+            bt_progress_update(&pg, rows, 0, (int64_t)c->bytes);
         }
         if (n == 0) break;
     }
@@ -440,16 +408,16 @@ static int load(const load_opts *o)
         rc = cli_fail(CMD, st, err.msg);
         goto done;
     }
-    progress_done(&pg);
+    bt_progress_finish(&pg);
     if (!o->quiet) {
-        double t = now_s() - pg.start;
+        double t = bt_now() - pg.t0;
         printf("loaded %ld rows (%d feature column%s) into %s %s '%s' in %.2f s\n", rows, nc,
                nc == 1 ? "" : "s", st_backend(s), redis ? "hashes" : "table", o->table, t);
     }
 
 done:
     if (rc != 0) {
-        progress_done(&pg);
+        bt_progress_finish(&pg);
         if (u) st_upsert_abort(u);
         if (s && strcmp(st_backend(s), "redis") != 0)
             fprintf(stderr, "mlship " CMD ": nothing was imported\n");
@@ -473,16 +441,12 @@ done:
 
 /* ==== get =============================================================================== */
 
-static void put_json_str(const char *s)
+/* A key as a JSON string, by the codecs' one JSON string writer. */
+static void put_json_str(mc_buf *b, const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
+    mc_buf_reset(b);
+    mc_buf_put_json_str(b, s);
+    if (!mc_buf_failed(b)) fputs(b->data, stdout);
 }
 
 static int get(const char *store, const char *table, const char *key, const char *columns,
@@ -497,6 +461,7 @@ static int get(const char *store, const char *table, const char *key, const char
     int rc = 0;
     st_store *s = NULL;
     ms_error err;
+    mc_buf jb = {0};
     if (!list || !cols || !x || !found) {
         rc = cli_fail(CMD, MS_ERR_RUNTIME, "out of memory");
         goto done;
@@ -513,7 +478,7 @@ static int get(const char *store, const char *table, const char *key, const char
     }
     for (int k = 0; k < nkeys; k++) {
         printf("{\"key\": ");
-        put_json_str(keys[k]);
+        put_json_str(&jb, keys[k]);
         printf(", \"found\": %s, \"features\": ", found[k] ? "true" : "false");
         if (!found[k]) {
             printf("null}\n");
@@ -529,6 +494,7 @@ static int get(const char *store, const char *table, const char *key, const char
         printf("]}\n");
     }
 done:
+    mc_buf_free(&jb);
     st_close(s);
     free(list);
     free(cols);

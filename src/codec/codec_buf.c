@@ -1,4 +1,4 @@
-/* codec_buf.c: growable byte buffer, whole-file reads and writes, the error idiom. */
+/* codec_buf.c: growable byte buffer, whole-file reads and writes, the input escaper. */
 #include "codec/codec_buf.h"
 
 #include <errno.h>
@@ -111,17 +111,6 @@ void mc_buf_free(mc_buf *b)
 {
     free(b->data);
     memset(b, 0, sizeof *b);
-}
-
-ms_status mc_fail(ms_error *err, ms_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return st;
 }
 
 const char *mc_escape(char *dst, size_t cap, const char *s, size_t n, size_t max)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/bs_error.h"
 #include "mlship.h"
 
 typedef struct mc_buf {
@@ -56,11 +57,8 @@ int mc_errno_is_input(int e);
 /* Write `len` bytes to `path` (created or truncated). */
 ms_status mc_write_file(const char *path, const void *data, size_t len, ms_error *err);
 
-/* Fill err->msg printf-style and return `st` (the codecs' one-line error idiom). */
-ms_status mc_fail(ms_error *err, ms_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+/* Fill err->msg printf-style and return `st` (the codecs' one-line error idiom): base's
+ * bs_fail under the name the codec, predict, batch, serve and cli files still call it by. */
+#define mc_fail bs_fail
 
 #endif

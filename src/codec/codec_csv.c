@@ -369,15 +369,39 @@ static inline uint32_t value8(uint64_t v, int n)
     return (uint32_t)v;
 }
 
-static const uint64_t POW10U[17] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
+static const uint64_t POW10U[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull,
     1000000ull, 10000000ull, 100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
     1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
-    10000000000000000ull};
+    10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+    10000000000000000000ull};
 static const float POW10F[11] = {1e0f, 1e1f, 1e2f, 1e3f, 1e4f, 1e5f, 1e6f, 1e7f, 1e8f, 1e9f, 1e10f};
 
 #define MC_INLINE static inline __attribute__((always_inline))
 
-/* Digits at p (up to 16, ending before a non-digit): their count (-1 for 16 or more) and value. */
+/* m * 10^dexp (m > 0; dexp in -22..22) as a float through one double, when that is provably
+ * strtof's answer; 0 to decline. With m <= 2^53 the double is one correctly rounded operation
+ * on exact operands, and only a double exactly on a float midpoint is in doubt. A larger m
+ * (the 17-19 digits of repr(float) / %.17g) is rounded twice, (double)m then the scaling, so
+ * the double is within 2 of its ulps of the exact value (and digits cut beyond 19 add less
+ * than 1/8 ulp); the float it rounds to is right unless a float midpoint (low 29 bits
+ * 0x10000000, binade edges included) is within 8 ulps of it. Normal float range only. */
+MC_INLINE int dec_to_f32(uint64_t m, int dexp, int neg, float *out)
+{
+    double d = (double)m;
+    d = dexp < 0 ? d / POW10[-dexp] : d * POW10[dexp];
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    uint32_t low = (uint32_t)(bits & 0x1FFFFFFFu);
+    uint32_t off = low > 0x10000000u ? low - 0x10000000u : 0x10000000u - low;
+    if ((m <= (1ull << 53) ? off == 0 : off <= 8) || d < 1.1754943508222875e-38 ||
+        d >= 3.4028234663852886e38)
+        return 0;
+    *out = neg ? -(float)d : (float)d;
+    return 1;
+}
+
+/* Digits at p (up to 19, ending before a non-digit: repr(float) writes 17): their count (-1 for
+ * 20 or more) and value (< 10^19: no overflow). */
 MC_INLINE int digits_at(const char *p, const char *lim, uint64_t *val)
 {
     uint64_t v = load8(p, lim);
@@ -388,9 +412,16 @@ MC_INLINE int digits_at(const char *p, const char *lim, uint64_t *val)
     }
     uint64_t w = load8(p + 8, lim);
     int k = digits8(w);
-    if (k == 8) return -1;
-    *val = k ? (uint64_t)value8(v, 8) * POW10U[k] + value8(w, k) : value8(v, 8);
-    return 8 + k;
+    if (k < 8) {
+        *val = k ? (uint64_t)value8(v, 8) * POW10U[k] + value8(w, k) : value8(v, 8);
+        return 8 + k;
+    }
+    uint64_t u = load8(p + 16, lim);
+    int j = digits8(u);
+    if (j > 3) return -1;
+    uint64_t hi = (uint64_t)value8(v, 8) * POW10U[8] + value8(w, 8);
+    *val = j ? hi * POW10U[j] + value8(u, j) : hi;
+    return 16 + j;
 }
 
 /* "[-]digits[.digits]" at p (see mc_scan_f32): returns its end, or NULL to decline. When the
@@ -431,14 +462,7 @@ MC_INLINE const char *scan_parts(const char *p, const char *lim, int32_t *sm, fl
         *out = neg ? -0.0f : 0.0f;
         return p;
     }
-    if (m > (1ull << 53) || nf > 22) return NULL;
-    double d = (double)m / POW10[nf]; /* exact operands: one rounding */
-    uint64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    /* d -> float rounds correctly unless d sits exactly on a float midpoint; normal range */
-    if ((bits & 0x1FFFFFFFu) == 0x10000000u || d < 1.1754943508222875e-38) return NULL;
-    *out = neg ? -(float)d : (float)d;
-    return p;
+    return nf <= 22 && dec_to_f32(m, -nf, neg, out) ? p : NULL;
 }
 
 const char *mc_scan_f32(const char *p, const char *lim, float *out)
@@ -532,7 +556,7 @@ static inline int quick_f32(const char *p, size_t n, float *out)
             return 0;
         }
     }
-    if (!nd || m > (1ull << 53)) return 0;
+    if (!nd) return 0; /* m < 10^19: no overflow */
     if (m == 0) {
         *out = neg ? -0.0f : 0.0f;
         return 1;
@@ -542,13 +566,7 @@ static inline int quick_f32(const char *p, size_t n, float *out)
         *out = neg ? -f : f;
         return 1;
     }
-    double d = (double)m / POW10[frac]; /* frac <= 18: exact power, one rounding */
-    uint64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    if ((bits & 0x1FFFFFFFu) == 0x10000000u || d < 1.1754943508222875e-38) return 0;
-    float f = (float)d;
-    *out = neg ? -f : f;
-    return 1;
+    return dec_to_f32(m, -frac, neg, out); /* frac <= 18 */
 }
 
 int mc_parse_f32(const char *s, size_t n, float *out)
@@ -600,20 +618,9 @@ int mc_parse_f32(const char *s, size_t n, float *out)
         *out = neg ? -0.0f : 0.0f;
         return 0;
     }
-    if (!lost && m <= (1ull << 53) && dexp >= -22 && dexp <= 22) {
-        double d = (double)m; /* exact */
-        d = dexp < 0 ? d / POW10[-dexp] : d * POW10[dexp]; /* one correctly rounded op */
-        uint64_t bits;
-        memcpy(&bits, &d, sizeof bits);
-        /* d -> float rounds correctly unless d sits exactly on a float midpoint (then the
-         * exact decimal may be on either side of it); normal float range only */
-        if ((bits & 0x1FFFFFFFu) != 0x10000000u && d >= 1.1754943508222875e-38 &&
-            d < 3.4028234663852886e38) {
-            float f = (float)d;
-            *out = neg ? -f : f;
-            return 0;
-        }
-    }
+    /* digits cut beyond 19 (lost) only fit the error bound of the twice-rounded case */
+    if ((!lost || m > (1ull << 53)) && dexp >= -22 && dexp <= 22 && dec_to_f32(m, dexp, neg, out))
+        return 0;
 #if defined(__x86_64__) || defined(__i386__)
     /* x87 extended precision: 64-bit mantissa holds any 19-digit m exactly, and 10^k exactly
      * up to k = 27; the same midpoint check with 40 dropped bits (numpy's %.17g output) */

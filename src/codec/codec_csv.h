@@ -22,9 +22,11 @@
  * Numbers: mc_parse_f32 returns exactly what strtof returns (correctly rounded float32) for
  * every decimal it accepts, but several times faster on typical data: digits read 8 at a time
  * (SWAR), then Clinger's fast path: in float when the digits fit 24 bits and the power of ten
- * is exact in float (one correctly rounded division), else in double with an exact check for
- * the one case where rounding twice (decimal -> double -> float) could differ, and strtof for
- * everything else (more than 19 digits, big exponents, nan/inf spellings). bench/batch/csv_parse_bench.c checks it against strtof on random values. */
+ * is exact in float (one correctly rounded division), else in double: for up to 2^53 an exact
+ * check for the one case where rounding twice (decimal -> double -> float) could differ; for
+ * 17-19 digits (repr(float), %.17g) an error bound (the double is within 2 ulps, so a float
+ * midpoint farther than 8 ulps away cannot be crossed); and strtof for everything else (more
+ * than 19 digits near a midpoint, big exponents, nan/inf spellings). bench/batch/csv_parse_bench.c checks it against strtof on random values. */
 #ifndef CODEC_CSV_H
 #define CODEC_CSV_H
 
@@ -77,10 +79,10 @@ void mc_csv_close(mc_csv *c); /* NULL is fine */
  * (empty included). Out-of-range values become +-inf or 0 as strtof does. */
 int mc_parse_f32(const char *s, size_t n, float *out);
 /* The fast path of mc_parse_f32 on its own, for parsers that split and parse in one pass:
- * reads "[-]digits[.digits]" (at most 16 digits on each side of the dot) at p, the bytes
+ * reads "[-]digits[.digits]" (at most 19 digits in all) at p, the bytes
  * [p, lim) being readable, and returns the end of the number with *out exactly what strtof
  * gives for that text; NULL when the text is not of that form or not certain to round right
- * this way (an exponent, 17+ digits, spaces, "nan", a double-rounding midpoint ...): then
+ * this way (an exponent, 20+ digits, spaces, "nan", near a double-rounding midpoint ...): then
  * parse the whole field with mc_parse_f32. Digits are read 8 bytes at a time (SWAR). The
  * caller still checks that the number ends where the field does. */
 const char *mc_scan_f32(const char *p, const char *lim, float *out);

@@ -2,6 +2,7 @@
  * Field numbers are those of onnx.proto (IR version 3 to 8). Weights are referenced in the
  * caller's buffer when their layout allows it; everything else goes into the model's pool. */
 #include "ms_arity.h"
+#include "ms_fail.h"
 #include "ms_model.h"
 #include "ms_pb.h"
 
@@ -12,7 +13,6 @@
 #error "mlship reads ONNX tensor data in place and needs a little-endian target"
 #endif
 
-#define FAIL(err, st, ...) (snprintf((err)->msg, sizeof (err)->msg, __VA_ARGS__), (st))
 #define MALFORMED(err, what) FAIL(err, MS_ERR_INVALID, "malformed model: %s", what)
 
 /* Largest tensor we accept, in bytes: far above any real model, far below overflow. */

@@ -12,6 +12,7 @@
  * A run then calls infer (cheap, no allocation) and run for each remaining node, with outputs
  * in the arena. If a data-dependent shape outgrows its planned slot, the run re-plans. */
 #include "ms_model.h"
+#include "ms_fail.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -47,8 +48,6 @@ struct ms_session {
     uint8_t *arena;
     size_t arena_size, scratch_off;
 };
-
-#define FAIL(err, st, ...) (snprintf((err)->msg, sizeof (err)->msg, __VA_ARGS__), (st))
 
 /* ---- creation -------------------------------------------------------------------------- */
 

@@ -11,14 +11,13 @@
  * logit for binary:logistic). Only nodes reachable from the root are kept, so pruned nodes
  * (num_deleted) do not matter. */
 #include "ms_xgboost.h"
+#include "ms_fail.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FAIL(err, st, ...) (snprintf((err)->msg, sizeof (err)->msg, __VA_ARGS__), (st))
 
 /* ---- JSON access ------------------------------------------------------------------------ */
 

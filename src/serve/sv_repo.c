@@ -342,12 +342,10 @@ done:
 static void version_free(sv_version *v)
 {
     if (!v) return;
-    sv_batcher_free(v->batcher); /* drains its queue first */
-    for (int i = 0; i < v->n_sessions; i++) ms_session_free(v->sessions[i]);
-    free(v->sessions);
+    pd_batcher_free(v->batcher); /* drains its queue first, then the pool it borrows can go */
     for (int i = 0; i < v->n_stores; i++) st_close(v->stores[i]);
     free(v->stores);
-    ms_model_free(v->model);
+    pd_model_free(v->pm);
     cfg_free(v->cfg);
     pthread_mutex_destroy(&v->mu);
     free(v);
@@ -364,25 +362,12 @@ void sv_version_release(sv_version *v)
 
 ms_session *sv_version_session(sv_version *v, ms_error *err)
 {
-    pthread_mutex_lock(&v->mu);
-    ms_session *s = v->n_sessions ? v->sessions[--v->n_sessions] : NULL;
-    pthread_mutex_unlock(&v->mu);
-    if (!s && ms_session_create(v->model, NULL, &s, err) != MS_OK) return NULL;
-    return s;
+    return pd_pool_get(v->pm->pool, PD_POOL_ANY, err);
 }
 
 void sv_version_session_put(sv_version *v, ms_session *s)
 {
-    pthread_mutex_lock(&v->mu);
-    if (v->n_sessions == v->cap_sessions) {
-        int nc = v->cap_sessions ? v->cap_sessions * 2 : 8;
-        ms_session **p = realloc(v->sessions, (size_t)nc * sizeof *p);
-        if (!p) { pthread_mutex_unlock(&v->mu); ms_session_free(s); return; }
-        v->sessions = p;
-        v->cap_sessions = nc;
-    }
-    v->sessions[v->n_sessions++] = s;
-    pthread_mutex_unlock(&v->mu);
+    pd_pool_put(v->pm->pool, PD_POOL_ANY, s);
 }
 
 ms_status sv_version_store(sv_version *v, st_store **out, ms_error *err)
@@ -411,40 +396,10 @@ void sv_version_store_put(sv_version *v, st_store *s)
     pthread_mutex_unlock(&v->mu);
 }
 
-/* One run on zeros (symbolic dimensions as 1): plans the session, touches the weights. */
-static ms_status warm_up(const ms_model *m, ms_session *s, ms_error *err)
+/* The batcher's runs, in the batch-size histogram under the model's name. */
+static void count_batch(void *ctx, int64_t rows)
 {
-    int n = ms_model_num_inputs(m);
-    ms_tensor in[64];
-    void *blocks[64] = {0};
-    if (n > 64) return MS_OK;
-    ms_status st = MS_OK;
-    for (int i = 0; i < n; i++) {
-        const ms_value_info *vi = ms_model_input(m, i);
-        if (vi->ndim < 0 || vi->dtype == MS_DTYPE_UNDEFINED) { st = MS_ERR_UNSUPPORTED; break; }
-        in[i].dtype = vi->dtype;
-        in[i].ndim = vi->ndim;
-        int64_t numel = 1;
-        for (int d = 0; d < vi->ndim; d++) {
-            in[i].shape[d] = vi->shape[d] >= 0 ? vi->shape[d] : 1;
-            numel *= in[i].shape[d];
-        }
-        size_t bytes = (size_t)numel * ms_dtype_size(vi->dtype);
-        if (vi->dtype == MS_DTYPE_STRING) {
-            const char **p = calloc((size_t)numel + 1, sizeof *p);
-            for (int64_t k = 0; p && k < numel; k++) p[k] = "";
-            blocks[i] = (void *)p;
-        } else blocks[i] = calloc(1, bytes ? bytes : 1);
-        if (!blocks[i]) { st = mc_fail(err, MS_ERR_RUNTIME, "out of memory"); break; }
-        in[i].data = blocks[i];
-    }
-    if (st == MS_OK) {
-        ms_tensor out[64];
-        int nout = ms_model_num_outputs(m);
-        if (nout <= 64) st = ms_session_run(s, in, n, out, nout, err);
-    } else if (st == MS_ERR_UNSUPPORTED) st = MS_OK; /* no declared shape: cannot warm, not an error */
-    for (int i = 0; i < n; i++) free(blocks[i]);
-    return st;
+    sv_metrics_batch(((const sv_version *)ctx)->name, rows);
 }
 
 static ms_status version_load(const char *name, const char *version, const char *path,
@@ -464,20 +419,18 @@ static ms_status version_load(const char *name, const char *version, const char 
     ms_status st = cfg_path ? cfg_read(cfg_path, &v->cfg, err) : MS_OK;
     if (st == MS_OK && !v->cfg) st = cfg_read("", &v->cfg, err); /* defaults */
     (void)cfg_src;
-    if (st == MS_OK) st = ms_model_load_file(path, &v->model, err);
-    if (st == MS_OK) st = ms_model_check_supported(v->model, err);
+    /* load -> check -> plan -> warm (src/predict/pd_model.h): a failure leaves v unserved */
+    int64_t batch_rows = st == MS_OK ? v->cfg->batching.max_batch_size : 0;
+    if (st == MS_OK) st = pd_model_open(path, batch_rows, &v->pm, err);
+    if (st == MS_OK) v->model = v->pm->model;
     /* "missing": "nan" for a model that does not define missing values is a config error */
     if (st == MS_OK)
         st = pd_policy_init(&v->policy, v->model, name, v->cfg->missing, "config.json \"missing\":", err);
-    ms_session *s = NULL;
-    if (st == MS_OK) st = ms_session_create(v->model, NULL, &s, err);
-    if (st == MS_OK) {
-        st = warm_up(v->model, s, err);
-        if (st == MS_OK) sv_version_session_put(v, s);
-        else ms_session_free(s);
-    }
-    if (st == MS_OK && v->cfg->batching.max_batch_size > 1)
-        st = sv_batcher_create(v->model, name, &v->cfg->batching, &v->batcher, err);
+    /* warm_rows 0: only the one-row plan now, the batch buckets on first use, as before the
+     * move (warming them at load would refuse a model that runs 1 row but not 2) */
+    if (st == MS_OK) st = pd_model_warm(v->pm, 0, err);
+    if (st == MS_OK && batch_rows > 1)
+        st = pd_batcher_create(v->pm->pool, &v->cfg->batching, count_batch, v, &v->batcher, err);
     if (st == MS_OK && v->cfg->features) {
         v->store_url = v->cfg->features->store_url ? v->cfg->features->store_url : server_store;
         int64_t width = -1;
@@ -1076,7 +1029,7 @@ void sv_repo_gauges(sv_repo *r, mc_buf *out)
     for (int i = 0; i < r->nm; i++) {
         int depth = 0, any = 0;
         for (int k = 0; k < r->m[i]->nv; k++)
-            if (r->m[i]->v[k]->batcher) depth += sv_batcher_depth(r->m[i]->v[k]->batcher), any = 1;
+            if (r->m[i]->v[k]->batcher) depth += pd_batcher_depth(r->m[i]->v[k]->batcher), any = 1;
         if (!any) continue;
         mc_buf_puts(out, "mlship_queue_depth{model=");
         sv_metrics_label(out, r->m[i]->name);

@@ -34,8 +34,9 @@
 
 #include "codec/codec_buf.h"
 #include "mlship.h"
+#include "predict/pd_batch.h"
 #include "predict/pd_check.h"
-#include "serve/sv_batch.h"
+#include "predict/pd_model.h"
 
 #define SV_NAME_MAX 101 /* names and versions: at most 100 characters */
 
@@ -61,7 +62,7 @@ typedef struct sv_batch_job_cfg {
 
 typedef struct sv_model_cfg {
     char *default_version;
-    sv_batch_cfg batching;        /* max_batch_size <= 1: off */
+    pd_batch_cfg batching;        /* max_batch_size <= 1: off */
     sv_features_cfg *features;    /* NULL: none */
     char *predict_output;         /* /predict: output name, NULL: automatic */
     int predict_column;           /* /predict: column of that output, -1: all */
@@ -76,18 +77,17 @@ typedef struct sv_version {
     atomic_int refs;
     char name[SV_NAME_MAX], version[SV_NAME_MAX];
     char path[4096];
-    ms_model *model;
+    pd_model *pm;                 /* the model, checked and warmed, and its session pool */
+    ms_model *model;              /* pm->model */
     sv_model_cfg *cfg;            /* this version's copy of the model's config */
     const char *store_url;        /* features store URL (cfg's or the server's), or NULL */
-    sv_batcher *batcher;          /* NULL when batching is off */
+    pd_batcher *batcher;          /* NULL when batching is off; borrows pm's pool */
     pd_policy policy;             /* missing/non-finite values, checked against the model */
     double load_seconds;
     /* identity of the file this was loaded from */
     unsigned long long dev, ino, size, mtime_ns;
-    /* pools */
+    /* the feature-store handle pool (sessions are pm's) */
     pthread_mutex_t mu;
-    ms_session **sessions;
-    int n_sessions, cap_sessions;
     st_store **stores;
     int n_stores, cap_stores;
 } sv_version;
@@ -115,7 +115,8 @@ int sv_repo_acquire(sv_repo *r, const char *name, const char *version, sv_versio
                     char *why, size_t why_cap);
 void sv_version_release(sv_version *v);
 
-/* Sessions and feature-store handles for one request on one thread. */
+/* Sessions (any shape, from pm's pool) and feature-store handles for one request on one
+ * thread. */
 ms_session *sv_version_session(sv_version *v, ms_error *err);
 void sv_version_session_put(sv_version *v, ms_session *s);
 ms_status sv_version_store(sv_version *v, st_store **out, ms_error *err);

@@ -19,8 +19,8 @@
 #include "codec/codec_csv.h"
 #include "codec/codec_json.h"
 #include "predict/pd_check.h"
+#include "predict/pd_batch.h"
 #include "predict/pd_json.h"
-#include "serve/sv_batch.h"
 #include "serve/sv_log.h"
 #include "serve/sv_metrics.h"
 #include "store/store.h"
@@ -114,7 +114,7 @@ typedef struct job {
     char **keys;
     int64_t *row_of_key;
     char **key_error;
-    sv_batch_item item;
+    pd_batch_item item;
 } job;
 
 static void job_free(void *p)
@@ -131,7 +131,7 @@ static void job_free(void *p)
     free(j->keys);
     free(j->key_error);
     free(j->row_of_key);
-    sv_batch_item_clear(&j->item);
+    pd_batch_item_clear(&j->item);
     sv_version_release(j->v);
     free(j);
 }
@@ -344,7 +344,7 @@ static void reply(job *j, const ms_tensor *outs)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-static void batch_done(sv_batch_item *it)
+static void batch_done(pd_batch_item *it)
 {
     job *j = it->ctx;
     if (it->st == MS_OK) reply(j, it->outputs);
@@ -378,7 +378,7 @@ static void run_job(job *j)
         j->item.done = batch_done;
         j->item.ctx = j;
         sv_req_suspend(r);
-        if (sv_batcher_submit(v->batcher, &j->item) != 0) {
+        if (pd_batcher_submit(v->batcher, &j->item) != 0) {
             /* Still on the connection's thread: undo by resuming with the 503 ready. */
             sv_req_add_header(r, "Retry-After", "1");
             sv_req_error(r, 503, "model '%s' is overloaded: the batch queue is full; retry later", v->name);

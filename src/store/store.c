@@ -1,6 +1,5 @@
 /* store.c: opening a store by URL, checking every argument once for all backends, and the
  * helpers the backends share. The backends live in store_sqlite.c, store_pg.c, store_redis.c. */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,57 +10,16 @@
 
 #include "store/store_int.h"
 
-/* ==== helpers =========================================================================== */
+#include "base/bs_name.h"
 
-ms_status st_fail(ms_error *err, ms_status st, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
+/* ==== helpers =========================================================================== */
 
 ms_status st_not_built(ms_error *err, const char *what, const char *knob, const char *pkg)
 {
-    return st_fail(err, MS_ERR_UNSUPPORTED,
+    return bs_fail(err, MS_ERR_UNSUPPORTED,
                    "mlship was built without %s support (rebuild with 'make %s=1' after "
                    "installing %s)",
                    what, knob, pkg);
-}
-
-int st_ident_ok(const char *name)
-{
-    if (!name || !(isalpha((unsigned char)name[0]) || name[0] == '_')) return 0;
-    size_t n = 0;
-    for (const char *p = name; *p; p++, n++)
-        if (!(isalnum((unsigned char)*p) || *p == '_')) return 0;
-    return n <= 63;
-}
-
-ms_status st_check_ident(const char *what, const char *name, ms_error *err)
-{
-    if (st_ident_ok(name)) return MS_OK;
-    return st_fail(err, MS_ERR_INVALID,
-                   "invalid %s name '%.100s': expected letters, digits and '_', not starting "
-                   "with a digit, at most 63 characters",
-                   what, name ? name : "(null)");
-}
-
-/* Model names, versions, run ids: [A-Za-z0-9._:-], 1..127 chars. */
-static ms_status check_name(const char *what, const char *name, ms_error *err)
-{
-    size_t n = 0;
-    int ok = name && *name;
-    for (const char *p = name; ok && *p; p++, n++)
-        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-' || *p == ':'))
-            ok = 0;
-    if (ok && n < ST_NAME_MAX) return MS_OK;
-    return st_fail(err, MS_ERR_INVALID,
-                   "invalid %s '%.100s': expected 1 to %d characters from [A-Za-z0-9._:-]", what,
-                   name ? name : "(null)", ST_NAME_MAX - 1);
 }
 
 int st_parse_num_n(const char *s, size_t n, double *out)
@@ -85,14 +43,6 @@ int st_parse_num_n(const char *s, size_t n, double *out)
 
 int st_parse_num(const char *s, double *out) { return st_parse_num_n(s, strlen(s), out); }
 int st_parse_number(const char *s, double *out) { return st_parse_num(s, out); }
-
-void st_now_iso(char dst[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(dst, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 void st_sb_put(st_sb *b, const char *s, size_t n)
 {
@@ -179,79 +129,6 @@ void st_run_make_id(char *dst, size_t cap)
 
 /* ==== URLs ============================================================================== */
 
-static void url_free(st_url *u)
-{
-    free(u->path);
-    free(u->host);
-    free(u->user);
-    free(u->password);
-    memset(u, 0, sizeof *u);
-}
-
-static int pct_decode(char *s) /* in place; -1 on a bad escape */
-{
-    char *w = s;
-    for (char *r = s; *r; r++) {
-        if (*r == '%') {
-            if (!isxdigit((unsigned char)r[1]) || !isxdigit((unsigned char)r[2])) return -1;
-            char hex[3] = {r[1], r[2], 0};
-            *w++ = (char)strtol(hex, NULL, 16);
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = 0;
-    return 0;
-}
-
-static ms_status parse_redis(const char *url, st_url *u, ms_error *err)
-{
-    const char *p = url + strlen("redis://");
-    const char *end = p + strcspn(p, "/?#");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@') at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p) u->user = strndup(p, (size_t)(colon - p));
-            u->password = strndup(colon + 1, (size_t)(at - colon - 1));
-        } else {
-            u->password = strndup(p, (size_t)(at - p)); /* redis://secret@host: a password */
-        }
-        if ((u->user && pct_decode(u->user)) || (u->password && pct_decode(u->password)))
-            return st_fail(err, MS_ERR_INVALID, "invalid store URL '%s': bad %%-escape", url);
-        p = at + 1;
-    }
-    const char *hend = p;
-    while (hend < end && *hend != ':') hend++;
-    u->host = hend > p ? strndup(p, (size_t)(hend - p)) : st_strdup("127.0.0.1");
-    u->port = 6379;
-    if (hend < end) {
-        char *e;
-        long port = strtol(hend + 1, &e, 10);
-        if (e != end || hend + 1 == end || port < 1 || port > 65535)
-            return st_fail(err, MS_ERR_INVALID,
-                           "invalid store URL '%s': bad port (expected redis://host:port/db)",
-                           url);
-        u->port = (int)port;
-    }
-    u->db = 0;
-    if (*end == '/' && end[1] && end[1] != '?') {
-        char *e;
-        long db = strtol(end + 1, &e, 10);
-        if ((*e && *e != '?') || db < 0 || db > 1000000 || !isdigit((unsigned char)end[1]))
-            return st_fail(err, MS_ERR_INVALID,
-                           "invalid store URL '%s': the database after '/' must be a number", url);
-        u->db = (int)db;
-    }
-    if (!u->host) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
-    return MS_OK;
-}
-
-static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
-
 ms_status st_open(const char *url, st_store **out, ms_error *err)
 {
     return st_open_flags(url, 0, out, err);
@@ -260,37 +137,14 @@ ms_status st_open(const char *url, st_store **out, ms_error *err)
 ms_status st_open_flags(const char *url, int flags, st_store **out, ms_error *err)
 {
     *out = NULL;
-    if (!url || !*url) return st_fail(err, MS_ERR_INVALID, "no store URL given");
-    st_url u = {0};
-    u.url = url;
-    u.flags = flags;
-    const st_backend_ops *ops = NULL;
-    ms_status st = MS_OK;
-    if (has_prefix(url, "sqlite:")) {
-        ops = &st_sqlite_ops;
-        if (strcmp(url, "sqlite::memory:") == 0) u.path = st_strdup(":memory:");
-        else if (has_prefix(url, "sqlite:///") && url[10]) u.path = st_strdup(url + 9);
-        else if (has_prefix(url, "sqlite://") && url[9] && url[9] != '/')
-            u.path = st_strdup(url + 9);
-        else
-            st = st_fail(err, MS_ERR_INVALID,
-                         "invalid store URL '%s': expected sqlite:///absolute/path.db, "
-                         "sqlite://relative/path.db or sqlite::memory:",
-                         url);
-        if (st == MS_OK && !u.path) st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
-    } else if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
-        ops = &st_pg_ops;
-    } else if (has_prefix(url, "redis://")) {
-        ops = &st_redis_ops;
-        st = parse_redis(url, &u, err);
-    } else {
-        st = st_fail(err, MS_ERR_INVALID,
-                     "unknown store URL '%.200s': expected sqlite:///path.db, "
-                     "postgresql://user@host/db or redis://host:port/db",
-                     url);
-    }
-    if (st == MS_OK) st = ops->open(&u, out, err);
-    url_free(&u);
+    bs_url u;
+    ms_status st = bs_url_parse(url, &u, err);
+    if (st != MS_OK) return st;
+    static const st_backend_ops *const by_scheme[] = {
+        [BS_URL_SQLITE] = &st_sqlite_ops, [BS_URL_POSTGRES] = &st_pg_ops,
+        [BS_URL_REDIS] = &st_redis_ops};
+    st = by_scheme[u.scheme]->open(&u, flags, out, err);
+    bs_url_free(&u);
     return st;
 }
 
@@ -311,7 +165,7 @@ int st_backend_available(const char *backend)
 
 static ms_status unsupported(st_store *s, const char *what, ms_error *err)
 {
-    return st_fail(err, MS_ERR_UNSUPPORTED,
+    return bs_fail(err, MS_ERR_UNSUPPORTED,
                    "the %s store does not support %s; use a sqlite:// or postgresql:// store",
                    s->ops->name, what);
 }
@@ -320,19 +174,19 @@ static ms_status unsupported(st_store *s, const char *what, ms_error *err)
 
 static ms_status check_spec(const st_features *spec, ms_error *err)
 {
-    ms_status st = st_check_ident("table", spec->table, err);
-    if (st == MS_OK) st = st_check_ident("key column", spec->key, err);
+    ms_status st = bs_check_ident("table", spec->table, err);
+    if (st == MS_OK) st = bs_check_ident("key column", spec->key, err);
     if (st != MS_OK) return st;
     if (spec->ncolumns < 0 || (spec->ncolumns > 0 && !spec->columns))
-        return st_fail(err, MS_ERR_INVALID, "bad feature column list");
+        return bs_fail(err, MS_ERR_INVALID, "bad feature column list");
     for (int i = 0; i < spec->ncolumns; i++) {
-        if ((st = st_check_ident("column", spec->columns[i], err)) != MS_OK) return st;
+        if ((st = bs_check_ident("column", spec->columns[i], err)) != MS_OK) return st;
         if (strcmp(spec->columns[i], spec->key) == 0)
-            return st_fail(err, MS_ERR_INVALID, "column '%s' is the key column, not a feature",
+            return bs_fail(err, MS_ERR_INVALID, "column '%s' is the key column, not a feature",
                            spec->key);
         for (int j = 0; j < i; j++)
             if (strcmp(spec->columns[i], spec->columns[j]) == 0)
-                return st_fail(err, MS_ERR_INVALID, "column '%s' is listed twice",
+                return bs_fail(err, MS_ERR_INVALID, "column '%s' is listed twice",
                                spec->columns[i]);
     }
     return MS_OK;
@@ -344,10 +198,10 @@ ms_status st_features_fetch(st_store *s, const st_features *spec, const char *co
     ms_status st = check_spec(spec, err);
     if (st != MS_OK) return st;
     if (spec->ncolumns == 0)
-        return st_fail(err, MS_ERR_INVALID, "no feature columns to fetch from '%s'",
+        return bs_fail(err, MS_ERR_INVALID, "no feature columns to fetch from '%s'",
                        spec->table);
     for (size_t i = 0; i < nkeys; i++)
-        if (!keys[i]) return st_fail(err, MS_ERR_INVALID, "key %zu is missing", i);
+        if (!keys[i]) return bs_fail(err, MS_ERR_INVALID, "key %zu is missing", i);
     for (size_t i = 0; i < nkeys * (size_t)spec->ncolumns; i++) out[i] = NAN;
     memset(found, 0, nkeys);
     if (nkeys == 0) return MS_OK;
@@ -376,13 +230,13 @@ ms_status st_upsert_put(st_upsert *u, const char *const *cells, size_t nrows, ms
     double *vals = malloc(sizeof(double) * (nrows * (size_t)nc + 1));
     if (!vals) {
         st_upsert_abort(u);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     for (size_t r = 0; r < nrows; r++) {
         const char *key = cells[r * (size_t)w];
         if (!key || !*key) {
             free(vals);
-            ms_status st = st_fail(err, MS_ERR_INVALID, "row %zu has an empty key", u->rows + r + 1);
+            ms_status st = bs_fail(err, MS_ERR_INVALID, "row %zu has an empty key", u->rows + r + 1);
             st_upsert_abort(u);
             return st;
         }
@@ -393,7 +247,7 @@ ms_status st_upsert_put(st_upsert *u, const char *const *cells, size_t nrows, ms
                 *d = NAN;
             } else if (st_parse_num(v, d) != 0) {
                 free(vals);
-                ms_status st = st_fail(err, MS_ERR_INVALID,
+                ms_status st = bs_fail(err, MS_ERR_INVALID,
                                        "key '%.100s': value '%.60s' is not a number", key, v);
                 st_upsert_abort(u);
                 return st;
@@ -443,15 +297,15 @@ const char *st_run_status_name(st_run_status st)
 
 ms_status st_run_begin(st_store *s, const st_run *run, ms_error *err)
 {
-    ms_status st = check_name("run id", run->run_id, err);
-    if (st == MS_OK) st = check_name("model name", run->model, err);
-    if (st == MS_OK) st = check_name("model version", run->model_version, err);
+    ms_status st = bs_check_name("run id", run->run_id, err);
+    if (st == MS_OK) st = bs_check_name("model name", run->model, err);
+    if (st == MS_OK) st = bs_check_name("model version", run->model_version, err);
     if (st != MS_OK) return st;
     if (run->shard_count < 1 || run->shard < 0 || run->shard >= run->shard_count)
-        return st_fail(err, MS_ERR_INVALID, "bad shard %d of %d", (int)run->shard,
+        return bs_fail(err, MS_ERR_INVALID, "bad shard %d of %d", (int)run->shard,
                        (int)run->shard_count);
     if (memchr(run->input_fingerprint, 0, sizeof run->input_fingerprint) == NULL)
-        return st_fail(err, MS_ERR_INVALID, "input fingerprint is not terminated");
+        return bs_fail(err, MS_ERR_INVALID, "input fingerprint is not terminated");
     NEED(run_begin, "batch runs");
     return s->ops->run_begin(s, run, err);
 }
@@ -460,7 +314,7 @@ ms_status st_run_get(st_store *s, const char *run_id, int32_t shard, st_run *out
                      ms_error *err)
 {
     *found = 0;
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
     NEED(run_get, "batch runs");
     return s->ops->run_get(s, run_id, shard, out, found, err);
@@ -470,7 +324,7 @@ ms_status st_run_latest(st_store *s, const char *model, int32_t shard, st_run *o
                         ms_error *err)
 {
     *found = 0;
-    ms_status st = check_name("model name", model, err);
+    ms_status st = bs_check_name("model name", model, err);
     if (st != MS_OK) return st;
     NEED(run_latest, "batch runs");
     return s->ops->run_latest(s, model, shard, out, found, err);
@@ -479,7 +333,7 @@ ms_status st_run_latest(st_store *s, const char *model, int32_t shard, st_run *o
 ms_status st_run_list(st_store *s, const char *model, int (*fn)(void *ctx, const st_run *run),
                       void *ctx, ms_error *err)
 {
-    ms_status st = check_name("model name", model, err);
+    ms_status st = bs_check_name("model name", model, err);
     if (st != MS_OK) return st;
     NEED(run_list, "batch runs");
     return s->ops->run_list(s, model, fn, ctx, err);
@@ -489,23 +343,23 @@ ms_status st_run_write_chunk(st_store *s, const char *run_id, int32_t shard, int
                              const st_prediction *preds, size_t npreds,
                              const st_reject *rejects, size_t nrejects, ms_error *err)
 {
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
-    if (chunk < 0) return st_fail(err, MS_ERR_INVALID, "bad chunk number %lld", (long long)chunk);
+    if (chunk < 0) return bs_fail(err, MS_ERR_INVALID, "bad chunk number %lld", (long long)chunk);
     for (size_t i = 0; i < npreds; i++)
         if (!preds[i].key || !*preds[i].key || !preds[i].outputs)
-            return st_fail(err, MS_ERR_INVALID, "prediction %zu of chunk %lld has no key or "
+            return bs_fail(err, MS_ERR_INVALID, "prediction %zu of chunk %lld has no key or "
                            "no outputs", i, (long long)chunk);
     for (size_t i = 0; i < nrejects; i++)
         if (!rejects[i].reason)
-            return st_fail(err, MS_ERR_INVALID, "reject %zu has no reason", i);
+            return bs_fail(err, MS_ERR_INVALID, "reject %zu has no reason", i);
     NEED(write_chunk, "predictions");
     return s->ops->write_chunk(s, run_id, shard, chunk, preds, npreds, rejects, nrejects, err);
 }
 
 ms_status st_run_fail(st_store *s, const char *run_id, int32_t shard, ms_error *err)
 {
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
     NEED(run_fail, "batch runs");
     return s->ops->run_fail(s, run_id, shard, err);
@@ -517,7 +371,7 @@ ms_status st_run_complete(st_store *s, const char *run_id, int32_t shard, int ke
     int dummy;
     if (!published) published = &dummy;
     *published = 0;
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
     NEED(run_complete, "batch runs");
     return s->ops->run_complete(s, run_id, shard, keep, published, err);
@@ -525,7 +379,7 @@ ms_status st_run_complete(st_store *s, const char *run_id, int32_t shard, int ke
 
 ms_status st_run_publish(st_store *s, const char *run_id, ms_error *err)
 {
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
     NEED(run_publish, "batch runs");
     return s->ops->run_publish(s, run_id, err);
@@ -533,7 +387,7 @@ ms_status st_run_publish(st_store *s, const char *run_id, ms_error *err)
 
 ms_status st_runs_prune(st_store *s, const char *model, int keep, ms_error *err)
 {
-    ms_status st = check_name("model name", model, err);
+    ms_status st = bs_check_name("model name", model, err);
     if (st != MS_OK) return st;
     if (keep <= 0) return MS_OK;
     NEED(runs_prune, "batch runs");
@@ -543,17 +397,17 @@ ms_status st_runs_prune(st_store *s, const char *model, int keep, ms_error *err)
 ms_status st_pred_lookup(st_store *s, const char *model, const char *const *keys, size_t nkeys,
                          st_pred_fn fn, void *ctx, ms_error *err)
 {
-    ms_status st = check_name("model name", model, err);
+    ms_status st = bs_check_name("model name", model, err);
     if (st != MS_OK) return st;
     for (size_t i = 0; i < nkeys; i++)
-        if (!keys[i]) return st_fail(err, MS_ERR_INVALID, "key %zu is missing", i);
+        if (!keys[i]) return bs_fail(err, MS_ERR_INVALID, "key %zu is missing", i);
     NEED(pred_lookup, "predictions");
     return s->ops->pred_lookup(s, model, keys, nkeys, fn, ctx, err);
 }
 
 ms_status st_pred_scan(st_store *s, const char *model, st_pred_fn fn, void *ctx, ms_error *err)
 {
-    ms_status st = check_name("model name", model, err);
+    ms_status st = bs_check_name("model name", model, err);
     if (st != MS_OK) return st;
     NEED(pred_scan, "predictions");
     return s->ops->pred_scan(s, model, fn, ctx, err);
@@ -563,7 +417,7 @@ ms_status st_run_rejects(st_store *s, const char *run_id,
                          int (*fn)(void *ctx, int32_t shard, int64_t line, const char *reason),
                          void *ctx, ms_error *err)
 {
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
     NEED(run_rejects, "batch runs");
     return s->ops->run_rejects(s, run_id, fn, ctx, err);
@@ -572,7 +426,7 @@ ms_status st_run_rejects(st_store *s, const char *run_id,
 ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, const char *key),
                       void *ctx, ms_error *err)
 {
-    ms_status st = check_name("run id", run_id, err);
+    ms_status st = bs_check_name("run id", run_id, err);
     if (st != MS_OK) return st;
     NEED(run_keys, "batch runs");
     return s->ops->run_keys(s, run_id, fn, ctx, err);
@@ -580,7 +434,7 @@ ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, cons
 
 ms_status st_query(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err)
 {
-    if (!sql || !*sql) return st_fail(err, MS_ERR_INVALID, "empty query");
+    if (!sql || !*sql) return bs_fail(err, MS_ERR_INVALID, "empty query");
     NEED(query, "SQL queries");
     return s->ops->query(s, sql, fn, ctx, err);
 }

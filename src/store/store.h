@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/bs_name.h"
 #include "mlship.h"
 
 typedef struct st_store st_store;
@@ -64,8 +65,10 @@ const char *st_backend(const st_store *s);
 /* 1 if the backend was built in (e.g. st_backend_available("postgresql")). */
 int st_backend_available(const char *backend);
 
-/* MS_OK if `name` is a valid identifier, else MS_ERR_INVALID naming `what` ("table", ...). */
-ms_status st_check_ident(const char *what, const char *name, ms_error *err);
+/* MS_OK if `name` is a valid identifier, else MS_ERR_INVALID naming `what` ("table", ...).
+ * The rule is base's (base/bs_name.h); this name stays for the callers that do not include
+ * base yet (serve's repository check). */
+#define st_check_ident bs_check_ident
 
 /* The strict number rule every backend applies to feature values: the whole string (spaces
  * around it allowed) is a decimal number, "nan" or "inf"; no hex. 0 on success. */
@@ -108,7 +111,7 @@ void st_upsert_abort(st_upsert *u); /* NULL is fine */
 
 /* ---- batch runs and predictions (SQL backends) ---------------------------------------- */
 
-#define ST_NAME_MAX 128 /* model names, versions, run ids: [A-Za-z0-9._:-], < 128 chars */
+#define ST_NAME_MAX BS_NAME_MAX /* model names, versions, run ids: [A-Za-z0-9._:-], < 128 chars */
 
 typedef enum st_run_status {
     ST_RUN_RUNNING = 0,

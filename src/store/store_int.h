@@ -1,6 +1,7 @@
 /* store_int.h: what the store backends share, private to src/store/: the backend table (one
- * struct of function pointers per backend, as redis' ConnectionType), the parsed URL, and small
- * helpers (errors, identifiers, a string builder, strict numbers, UTC time).
+ * struct of function pointers per backend, as redis' ConnectionType) and small helpers (a
+ * string builder, strict numbers). Errors, identifier and name rules, URL parsing and the
+ * clock are base's (src/base/: bs_fail, bs_ident_ok, bs_url_parse, bs_now_iso).
  *
  * store.c checks every argument (identifiers, names, numbers, chunk order is the backend's)
  * before calling a backend, so backends may assume valid identifiers and names. An operation a
@@ -10,21 +11,15 @@
 
 #include <stdarg.h>
 
+#include "base/bs_error.h"
+#include "base/bs_url.h"
 #include "store/store.h"
 
-typedef struct st_url {
-    const char *url; /* the whole URL as given */
-    char *path;      /* sqlite: the file path (":memory:" for sqlite::memory:) */
-    char *host;      /* redis */
-    int port;        /* redis */
-    int db;          /* redis */
-    char *user, *password; /* redis AUTH, or NULL */
-    int flags;       /* ST_OPEN_* */
-} st_url;
 
 typedef struct st_backend_ops {
     const char *name;
-    ms_status (*open)(const st_url *u, st_store **out, ms_error *err);
+    /* u: the parsed URL of the backend's scheme; flags: ST_OPEN_* */
+    ms_status (*open)(const bs_url *u, int flags, st_store **out, ms_error *err);
     void (*close)(st_store *s);
 
     ms_status (*fetch)(st_store *s, const st_features *spec, const char *const *keys, size_t nkeys,
@@ -81,22 +76,12 @@ extern const int st_sqlite_built, st_pg_built, st_redis_built;
 
 /* ---- helpers (store.c) ---------------------------------------------------------------- */
 
-ms_status st_fail(ms_error *err, ms_status st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 /* MS_ERR_UNSUPPORTED "mlship was built without X support (...)". */
 ms_status st_not_built(ms_error *err, const char *what, const char *knob, const char *pkg);
-
-int st_ident_ok(const char *name);
 
 /* Strict number: the whole string (spaces around allowed), decimal or nan/inf. 0 on success. */
 int st_parse_num(const char *s, double *out);
 int st_parse_num_n(const char *s, size_t n, double *out);
-
-/* "YYYY-MM-DDTHH:MM:SSZ" for now (UTC). */
-void st_now_iso(char dst[32]);
 
 /* A growable string; on allocation failure `oom` is set and appends do nothing. */
 typedef struct st_sb {
@@ -111,7 +96,7 @@ void st_sb_printf(st_sb *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* An identifier already checked by st_ident_ok, double-quoted. */
+/* An identifier already checked by bs_ident_ok, double-quoted. */
 void st_sb_ident(st_sb *b, const char *ident);
 void st_sb_free(st_sb *b);
 

@@ -6,6 +6,8 @@
  * A handle whose connection dropped reconnects at the start of the next call. */
 #include "store/store_int.h"
 
+#include "base/bs_hash.h"
+
 #ifndef MS_WITH_PG
 #define MS_WITH_PG 1
 #endif
@@ -13,7 +15,7 @@
 #if !MS_WITH_PG
 
 const int st_pg_built = 0;
-static ms_status pg_open_stub(const st_url *u, st_store **out, ms_error *err)
+static ms_status pg_open_stub(const bs_url *u, int flags, st_store **out, ms_error *err)
 {
     return st_not_built(err, "PostgreSQL", "WITH_PG", "libpq-dev");
 }
@@ -70,7 +72,7 @@ static ms_status pg_err(pg_store *s, const PGresult *res, ms_error *err, const c
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = 0;
     for (char *p = msg; *p; p++)
         if (*p == '\n') *p = ' ';
-    return st_fail(err, st, "postgresql store %s: %s: %s", s->where, what, msg);
+    return bs_fail(err, st, "postgresql store %s: %s: %s", s->where, what, msg);
 }
 
 /* Run a statement with text parameters; *out receives the result when wanted (else cleared). */
@@ -141,7 +143,7 @@ static void copy_text(st_sb *b, const char *v)
 
 static ms_status copy_send(pg_store *s, st_sb *b, ms_error *err)
 {
-    if (b->oom) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (b->oom) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (b->len && PQputCopyData(s->c, b->p, (int)b->len) != 1)
         return pg_err(s, NULL, err, "COPY");
     b->len = 0;
@@ -196,12 +198,7 @@ typedef struct khash {
     size_t mask;
 } khash;
 
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+static uint64_t fnv(const char *s) { return bs_fnv1a(s, strlen(s), BS_FNV_INIT); }
 
 static int kh_build(khash *h, const PGresult *res)
 {
@@ -245,10 +242,10 @@ static void pg_close(st_store *base)
 
 static void notice_quiet(void *arg, const char *msg) {} /* "relation exists, skipping" */
 
-static ms_status pg_open(const st_url *u, st_store **out, ms_error *err)
+static ms_status pg_open(const bs_url *u, int flags, st_store **out, ms_error *err)
 {
     pg_store *s = calloc(1, sizeof *s);
-    if (!s) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->base.ops = &st_pg_ops;
     /* The URL's own settings win over these defaults (expand_dbname processes it in place). */
     const char *kw[] = {"connect_timeout", "application_name", "dbname", NULL};
@@ -256,7 +253,7 @@ static ms_status pg_open(const st_url *u, st_store **out, ms_error *err)
     s->c = PQconnectdbParams(kw, val, 1);
     if (!s->c) {
         free(s);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     if (PQstatus(s->c) != CONNECTION_OK) {
         char msg[400];
@@ -269,7 +266,7 @@ static ms_status pg_open(const st_url *u, st_store **out, ms_error *err)
         ms_status st = strstr(msg, "invalid") && !strstr(msg, "password") ? MS_ERR_INVALID
                                                                            : MS_ERR_RUNTIME;
         pg_close(&s->base);
-        return st_fail(err, st, "cannot connect to postgresql store: %s", msg);
+        return bs_fail(err, st, "cannot connect to postgresql store: %s", msg);
     }
     snprintf(s->where, sizeof s->where, "%s:%s/%s", PQhost(s->c), PQport(s->c), PQdb(s->c));
     PQsetNoticeProcessor(s->c, notice_quiet, NULL);
@@ -290,7 +287,7 @@ static ms_status fetch_prepare(pg_store *s, const st_features *spec, char name[3
         st_sb_put(&sig, "\x1f", 1);
         st_sb_puts(&sig, spec->columns[i]);
     }
-    if (sig.oom) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (sig.oom) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int victim = 0;
     for (int i = 0; i < FETCH_CACHE; i++) {
         if (s->cache[i].sig && strcmp(s->cache[i].sig, sig.p) == 0) {
@@ -325,7 +322,7 @@ static ms_status fetch_prepare(pg_store *s, const st_features *spec, char name[3
     st_sb_puts(&q, " = ANY($1)");
     ms_status st = MS_OK;
     if (q.oom) {
-        st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     } else {
         PGresult *res = PQprepare(s->c, name, q.p, 1, NULL);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -352,7 +349,7 @@ static ms_status pg_fetch(st_store *base, const st_features *spec, const char *c
     if (st != MS_OK) return st;
     st_sb arr = {0};
     array_lit(&arr, keys, nkeys);
-    if (arr.oom) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (arr.oom) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     const char *params[1] = {arr.p};
     PGresult *res = PQexecPrepared(s->c, name, 1, params, NULL, NULL, 0);
     st_sb_free(&arr);
@@ -364,7 +361,7 @@ static ms_status pg_fetch(st_store *base, const st_features *spec, const char *c
     khash h;
     if (kh_build(&h, res) != 0) {
         PQclear(res);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     int nc = spec->ncolumns;
     for (size_t k = 0; k < nkeys && st == MS_OK; k++) {
@@ -379,7 +376,7 @@ static ms_status pg_fetch(st_store *base, const st_features *spec, const char *c
             const char *v = PQgetvalue(res, r, c + 1);
             double d;
             if (st_parse_num(v, &d) != 0) {
-                st = st_fail(err, MS_ERR_INVALID,
+                st = bs_fail(err, MS_ERR_INVALID,
                              "table '%s', key '%.100s', column '%s': stored value '%.40s' is not "
                              "a number",
                              spec->table, keys[k], spec->columns[c], v);
@@ -398,7 +395,7 @@ static ms_status add_columns(pg_store *s, const st_features *spec, ms_error *err
 {
     st_sb rel = {0};
     st_sb_ident(&rel, spec->table);
-    if (rel.oom) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (rel.oom) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     const char *p[1] = {rel.p};
     PGresult *res;
     ms_status st = pg_q(s, "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass"
@@ -409,7 +406,7 @@ static ms_status add_columns(pg_store *s, const st_features *spec, ms_error *err
     for (int r = 0; r < PQntuples(res); r++)
         if (strcmp(PQgetvalue(res, r, 0), spec->key) == 0) have_key = 1;
     if (!have_key)
-        st = st_fail(err, MS_ERR_INVALID, "table '%s' exists but has no key column '%s'",
+        st = bs_fail(err, MS_ERR_INVALID, "table '%s' exists but has no key column '%s'",
                      spec->table, spec->key);
     for (int i = 0; i < spec->ncolumns && st == MS_OK; i++) {
         int have = 0;
@@ -422,7 +419,7 @@ static ms_status add_columns(pg_store *s, const st_features *spec, ms_error *err
         st_sb_puts(&a, " ADD COLUMN ");
         st_sb_ident(&a, spec->columns[i]);
         st_sb_puts(&a, " double precision");
-        st = a.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : pg_exec(s, a.p, err);
+        st = a.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : pg_exec(s, a.p, err);
         st_sb_free(&a);
     }
     PQclear(res);
@@ -438,7 +435,7 @@ static ms_status pg_upsert_begin(st_store *base, const st_features *spec, st_ups
     ms_status st = pg_ready(s, err);
     if (st != MS_OK) return st;
     pg_upsert *u = calloc(1, sizeof *u);
-    if (!u) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!u) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     st_sb q = {0}, m = {0}, cols = {0};
     st_sb_ident(&cols, spec->key);
     for (int i = 0; i < spec->ncolumns; i++) {
@@ -488,7 +485,7 @@ static ms_status pg_upsert_begin(st_store *base, const st_features *spec, st_ups
     st_sb copy = {0};
     st_sb_printf(&copy, "COPY mlship_upsert_stage (%s) FROM STDIN", cols.p ? cols.p : "");
     if (q.oom || m.oom || cols.oom || copy.oom || stage.oom)
-        st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK) st = pg_exec(s, "BEGIN", err);
     if (st == MS_OK) st = pg_exec(s, q.p, err);
     /* add missing columns; ALTER TABLE locks out readers until commit, so only when needed */
@@ -513,7 +510,7 @@ static ms_status pg_upsert_begin(st_store *base, const st_features *spec, st_ups
     u->analyze = an.p;
     if (an.oom) {
         pg_upsert_abort(&u->base);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     *out = &u->base;
     return MS_OK;
@@ -711,11 +708,11 @@ static ms_status pg_run_begin(st_store *base, const st_run *run, ms_error *err)
     }
     for (int i = 0; st == MS_OK && i < PQntuples(res); i++) {
         if (PQgetvalue(res, i, 2)[0] == 't')
-            st = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d already exists", run->run_id,
+            st = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d already exists", run->run_id,
                          (int)run->shard);
         else if (strcmp(PQgetvalue(res, i, 0), run->model) != 0 ||
                  atoi(PQgetvalue(res, i, 1)) != run->shard_count)
-            st = st_fail(err, MS_ERR_INVALID,
+            st = bs_fail(err, MS_ERR_INVALID,
                          "run '%s' exists for model '%s' with %s shards; cannot add a shard of "
                          "model '%s' with %d shards",
                          run->run_id, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), run->model,
@@ -743,7 +740,7 @@ static ms_status shard_state(pg_store *s, const char *run_id, int32_t shard, st_
     ms_status st = run_one(s, RUN_COLS "WHERE r.run_id = $1 AND r.shard = $2 FOR UPDATE OF r",
                            run_id, shard, out, &found, err);
     if (st == MS_OK && !found)
-        st = st_fail(err, MS_ERR_INVALID, "no run '%s' shard %d in this store", run_id,
+        st = bs_fail(err, MS_ERR_INVALID, "no run '%s' shard %d in this store", run_id,
                      (int)shard);
     return st;
 }
@@ -763,10 +760,10 @@ static ms_status pg_write_chunk(st_store *base, const char *run_id, int32_t shar
     if (st == MS_OK) st = pg_exec(s, "BEGIN", err);
     if (st == MS_OK) st = shard_state(s, run_id, shard, &run, err);
     if (st == MS_OK && run.status != ST_RUN_RUNNING)
-        st = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s, not running", run_id,
+        st = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s, not running", run_id,
                      (int)shard, st_run_status_name(run.status));
     if (st == MS_OK && chunk != run.last_chunk + 1)
-        st = st_fail(err, MS_ERR_INVALID,
+        st = bs_fail(err, MS_ERR_INVALID,
                      "run '%s' shard %d: chunk %lld out of order (last committed chunk is %lld)",
                      run_id, (int)shard, (long long)chunk, (long long)run.last_chunk);
     st_sb b = {0};
@@ -847,7 +844,7 @@ static ms_status pg_run_fail(st_store *base, const char *run_id, int32_t shard, 
     if (st == MS_OK) st = pg_exec(s, "BEGIN", err);
     if (st == MS_OK) st = shard_state(s, run_id, shard, &run, err);
     if (st == MS_OK && run.status != ST_RUN_RUNNING && run.status != ST_RUN_FAILED)
-        st = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s; only a running run can fail",
+        st = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s; only a running run can fail",
                      run_id, (int)shard, st_run_status_name(run.status));
     if (st == MS_OK && run.status == ST_RUN_RUNNING)
         st = set_status(s, run_id, shard, "failed", err);
@@ -883,7 +880,7 @@ static ms_status prune(pg_store *s, const char *model, int keep, ms_error *err)
     const char **doomed = malloc(sizeof *doomed * ((size_t)PQntuples(res) + 1));
     if (!doomed) {
         PQclear(res);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     int n = 0, kept = 0;
     for (int i = 0; i < PQntuples(res); i++) {
@@ -894,7 +891,7 @@ static ms_status prune(pg_store *s, const char *model, int keep, ms_error *err)
     if (n > 0) {
         st_sb arr = {0};
         array_lit(&arr, doomed, (size_t)n);
-        if (arr.oom) st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (arr.oom) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         const char *q[2] = {model, arr.p};
         if (st == MS_OK)
             st = pg_q(s, "DELETE FROM mlship_predictions WHERE model = $1 AND run_id = ANY($2)",
@@ -926,7 +923,7 @@ static ms_status pg_run_complete(st_store *base, const char *run_id, int32_t sha
                   p, NULL, err);
     if (st == MS_OK) st = shard_state(s, run_id, shard, &run, err);
     if (st == MS_OK && run.status == ST_RUN_FAILED)
-        st = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d failed; it cannot complete", run_id,
+        st = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d failed; it cannot complete", run_id,
                      (int)shard);
     if (st == MS_OK && run.status == ST_RUN_RUNNING) {
         st = set_status(s, run_id, shard, "complete", err);
@@ -961,11 +958,11 @@ static ms_status pg_run_publish(st_store *base, const char *run_id, ms_error *er
                      " FROM mlship_runs WHERE run_id = $1 GROUP BY model", 1, p, &res, err);
     if (st == MS_OK) {
         if (PQntuples(res) == 0) {
-            st = st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+            st = bs_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
         } else {
             int shards = atoi(PQgetvalue(res, 0, 1)), done = atoi(PQgetvalue(res, 0, 2));
             if (done != shards)
-                st = st_fail(err, MS_ERR_INVALID,
+                st = bs_fail(err, MS_ERR_INVALID,
                              "run '%s' is not complete (%d of %d shards complete); only a "
                              "complete run can be published",
                              run_id, done, shards);
@@ -998,7 +995,7 @@ static ms_status pg_pred_lookup(st_store *base, const char *model, const char *c
     if (st != MS_OK) return st;
     st_sb arr = {0};
     array_lit(&arr, keys, nkeys);
-    if (arr.oom) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (arr.oom) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     const char *p[2] = {model, arr.p};
     PGresult *res;
     /* one statement, one snapshot: all keys from the same published run */
@@ -1013,7 +1010,7 @@ static ms_status pg_pred_lookup(st_store *base, const char *model, const char *c
     khash h;
     if (kh_build(&h, res) != 0) {
         PQclear(res);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     for (size_t i = 0; i < nkeys; i++) {
         int r = kh_find(&h, res, keys[i]);
@@ -1141,7 +1138,7 @@ static ms_status pg_run_keys(st_store *base, const char *run_id, int (*fn)(void 
         return st;
     int known = PQntuples(res) > 0;
     PQclear(res);
-    if (!known) return st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+    if (!known) return bs_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
     /* model first: the primary key (model, run_id, key) answers it without a full scan */
     return stream(s,
                   "SELECT p.key FROM mlship_predictions p WHERE p.run_id = $1 AND p.model ="

@@ -13,7 +13,7 @@
 #if !MS_WITH_REDIS
 
 const int st_redis_built = 0;
-static ms_status rd_open_stub(const st_url *u, st_store **out, ms_error *err)
+static ms_status rd_open_stub(const bs_url *u, int flags, st_store **out, ms_error *err)
 {
     return st_not_built(err, "Redis", "WITH_REDIS", "libhiredis-dev");
 }
@@ -51,7 +51,7 @@ typedef struct rd_upsert {
 
 static ms_status rd_err(rd_store *s, ms_error *err, const char *what, const char *detail)
 {
-    return st_fail(err, MS_ERR_RUNTIME, "redis store %s: %s: %s", s->where, what,
+    return bs_fail(err, MS_ERR_RUNTIME, "redis store %s: %s: %s", s->where, what,
                    detail ? detail : (s->c && s->c->errstr[0] ? s->c->errstr : "error"));
 }
 
@@ -100,10 +100,10 @@ static void rd_close(st_store *base)
     free(s);
 }
 
-static ms_status rd_open(const st_url *u, st_store **out, ms_error *err)
+static ms_status rd_open(const bs_url *u, int flags, st_store **out, ms_error *err)
 {
     rd_store *s = calloc(1, sizeof *s);
-    if (!s) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->base.ops = &st_redis_ops;
     snprintf(s->where, sizeof s->where, "%s:%d/%d", u->host, u->port, u->db);
     s->db = u->db;
@@ -112,7 +112,7 @@ static ms_status rd_open(const st_url *u, st_store **out, ms_error *err)
     struct timeval tv = {10, 0};
     s->c = redisConnectWithTimeout(u->host, u->port, tv);
     if (!s->c || s->c->err) {
-        ms_status st = st_fail(err, MS_ERR_RUNTIME, "cannot connect to redis store %s: %s",
+        ms_status st = bs_fail(err, MS_ERR_RUNTIME, "cannot connect to redis store %s: %s",
                                s->where, s->c ? s->c->errstr : "out of memory");
         rd_close(&s->base);
         return st;
@@ -150,7 +150,7 @@ static ms_status rd_fetch(st_store *base, const st_features *spec, const char *c
     if (!argv || !lens) {
         free(argv);
         free(lens);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     argv[0] = "HMGET";
     for (int c = 0; c < nc; c++) argv[2 + c] = spec->columns[c];
@@ -159,7 +159,7 @@ static ms_status rd_fetch(st_store *base, const st_features *spec, const char *c
     /* pipelined: send every HMGET, then read the replies in order */
     for (size_t k = 0; k < nkeys && st == MS_OK; k++) {
         entity(&name, spec->table, keys[k]);
-        if (name.oom) st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (name.oom) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         argv[1] = name.p;
         lens[1] = name.len;
         if (st == MS_OK && redisAppendCommandArgv(s->c, argc, argv, lens) != REDIS_OK)
@@ -174,7 +174,7 @@ static ms_status rd_fetch(st_store *base, const st_features *spec, const char *c
         }
         if (st == MS_OK) {
             if (r->type == REDIS_REPLY_ERROR) {
-                st = st_fail(err, MS_ERR_INVALID, "redis store %s: key '%s:%.100s': %s", s->where,
+                st = bs_fail(err, MS_ERR_INVALID, "redis store %s: key '%s:%.100s': %s", s->where,
                              spec->table, keys[k], r->str);
             } else if (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)(nc + 1)) {
                 st = rd_err(s, err, "HMGET", "unexpected reply");
@@ -193,7 +193,7 @@ static ms_status rd_fetch(st_store *base, const st_features *spec, const char *c
                         row[c] = (float)d;
                         any = 1;
                     } else {
-                        st = st_fail(err, MS_ERR_INVALID,
+                        st = bs_fail(err, MS_ERR_INVALID,
                                      "table '%s', key '%.100s', column '%s': stored value "
                                      "'%.40s' is not a number",
                                      spec->table, keys[k], spec->columns[c], v->str);
@@ -223,7 +223,7 @@ static ms_status drain(rd_upsert *u, ms_error *err)
             return st == MS_OK ? rd_err(s, err, "HSET", NULL) : st;
         }
         if (st == MS_OK && r->type == REDIS_REPLY_ERROR)
-            st = st_fail(err, MS_ERR_INVALID, "redis store %s: %s", s->where, r->str);
+            st = bs_fail(err, MS_ERR_INVALID, "redis store %s: %s", s->where, r->str);
         freeReplyObject(r);
     }
     return st;
@@ -246,7 +246,7 @@ static ms_status rd_upsert_begin(st_store *base, const st_features *spec, st_ups
     ms_status st = rd_ready(s, err);
     if (st != MS_OK) return st;
     rd_upsert *u = calloc(1, sizeof *u);
-    if (!u) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!u) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     u->base.ncolumns = spec->ncolumns;
     u->table = st_strdup(spec->table);
     u->key = st_strdup(spec->key);
@@ -256,7 +256,7 @@ static ms_status rd_upsert_begin(st_store *base, const st_features *spec, st_ups
         ok = (u->columns[i] = st_strdup(spec->columns[i])) != NULL;
     if (!ok) {
         rd_upsert_free(u);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     *out = &u->base;
     return MS_OK;
@@ -273,12 +273,12 @@ static ms_status rd_upsert_put(st_upsert *base, const char *const *cells, const 
     const char **del = malloc(sizeof *del * cap);
     st_sb name = {0};
     ms_status st = MS_OK;
-    if (!argv || !del) st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!argv || !del) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (size_t r = 0; r < nrows && st == MS_OK; r++) {
         const char *const *row = cells + r * (size_t)(nc + 1);
         entity(&name, u->table, row[0]);
         if (name.oom) {
-            st = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+            st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
             break;
         }
         int a = 0, d = 0;

@@ -9,6 +9,8 @@
  * run answers with its last row (highest rowid). */
 #include "store/store_int.h"
 
+#include "base/bs_clock.h"
+
 #ifndef MS_WITH_SQLITE
 #define MS_WITH_SQLITE 1
 #endif
@@ -16,7 +18,7 @@
 #if !MS_WITH_SQLITE
 
 const int st_sqlite_built = 0;
-static ms_status sq_open_stub(const st_url *u, st_store **out, ms_error *err)
+static ms_status sq_open_stub(const bs_url *u, int flags, st_store **out, ms_error *err)
 {
     return st_not_built(err, "SQLite", "WITH_SQLITE", "libsqlite3-dev");
 }
@@ -73,7 +75,7 @@ static ms_status sq_err(sq_store *s, ms_error *err, const char *what)
                     strstr(m, "syntax error"))
                        ? MS_ERR_INVALID
                        : MS_ERR_RUNTIME;
-    return st_fail(err, st, "sqlite store '%s': %s: %s", s->path, what, m);
+    return bs_fail(err, st, "sqlite store '%s': %s: %s", s->path, what, m);
 }
 
 static ms_status sq_exec(sq_store *s, const char *sql, ms_error *err)
@@ -166,20 +168,20 @@ static void sq_close(st_store *base)
     free(s);
 }
 
-static ms_status sq_open(const st_url *u, st_store **out, ms_error *err)
+static ms_status sq_open(const bs_url *u, int flags, st_store **out, ms_error *err)
 {
     sq_store *s = calloc(1, sizeof *s);
-    if (!s) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->base.ops = &st_sqlite_ops;
     s->path = st_strdup(u->path);
     if (!s->path) {
         free(s);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
-    s->readonly = (u->flags & ST_OPEN_READONLY) != 0;
+    s->readonly = (flags & ST_OPEN_READONLY) != 0;
     struct stat sb;
     if (s->readonly && strcmp(u->path, ":memory:") != 0 && stat(u->path, &sb) != 0) {
-        ms_status st = st_fail(err, errno == ENOENT || errno == ENOTDIR ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+        ms_status st = bs_fail(err, errno == ENOENT || errno == ENOTDIR ? MS_ERR_INVALID : MS_ERR_RUNTIME,
                                "no store file '%s': %s", u->path, strerror(errno));
         sq_close(&s->base);
         return st;
@@ -190,7 +192,7 @@ static ms_status sq_open(const st_url *u, st_store **out, ms_error *err)
                                  SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
-        ms_status st = st_fail(err, MS_ERR_RUNTIME, "cannot open sqlite store '%s': %s", u->path,
+        ms_status st = bs_fail(err, MS_ERR_RUNTIME, "cannot open sqlite store '%s': %s", u->path,
                                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         sq_close(&s->base);
         return st;
@@ -235,7 +237,7 @@ static ms_status fetch_stmt(sq_store *s, const st_features *spec, sqlite3_stmt *
                             ms_error *err)
 {
     char *sig = spec_sig(spec);
-    if (!sig) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!sig) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int victim = 0;
     for (int i = 0; i < FETCH_CACHE; i++) {
         if (s->cache[i].sig && strcmp(s->cache[i].sig, sig) == 0) {
@@ -259,7 +261,7 @@ static ms_status fetch_stmt(sq_store *s, const st_features *spec, sqlite3_stmt *
     st_sb_puts(&q, " = ?1 LIMIT 1");
     sqlite3_stmt *st = NULL;
     ms_status r = MS_OK;
-    if (q.oom) r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (q.oom) r = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     else if (sqlite3_prepare_v3(s->db, q.p, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
              SQLITE_OK)
         r = sq_err(s, err, "features table");
@@ -307,7 +309,7 @@ static ms_status sq_fetch(st_store *base, const st_features *spec, const char *c
                 if (t && st_parse_num_n(t, (size_t)n, &d) == 0) {
                     row[c] = (float)d;
                 } else {
-                    r = st_fail(err, MS_ERR_INVALID,
+                    r = bs_fail(err, MS_ERR_INVALID,
                                 "table '%s', key '%.100s', column '%s': stored value '%.40s' is "
                                 "not a number",
                                 spec->table, keys[k], spec->columns[c], t ? t : "(blob)");
@@ -339,7 +341,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
         st_sb_puts(&q, " REAL");
     }
     st_sb_puts(&q, ")");
-    ms_status r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, q.p, err);
+    ms_status r = q.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, q.p, err);
     st_sb_free(&q);
     if (r != MS_OK) return r;
 
@@ -351,7 +353,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
     char *have = calloc((size_t)spec->ncolumns + 1, 1);
     if (!have) {
         sqlite3_finalize(st);
-        return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -362,7 +364,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
     }
     sqlite3_finalize(st);
     if (!have_key)
-        r = st_fail(err, MS_ERR_INVALID, "table '%s' exists but has no key column '%s'",
+        r = bs_fail(err, MS_ERR_INVALID, "table '%s' exists but has no key column '%s'",
                     spec->table, spec->key);
     for (int i = 0; i < spec->ncolumns && r == MS_OK; i++) {
         if (have[i]) continue;
@@ -372,7 +374,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
         st_sb_puts(&a, " ADD COLUMN ");
         st_sb_ident(&a, spec->columns[i]);
         st_sb_puts(&a, " REAL");
-        r = a.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, a.p, err);
+        r = a.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, a.p, err);
         st_sb_free(&a);
     }
     free(have);
@@ -384,7 +386,7 @@ static ms_status sq_upsert_begin(st_store *base, const st_features *spec, st_ups
 {
     sq_store *s = (sq_store *)base;
     sq_upsert *u = calloc(1, sizeof *u);
-    if (!u) return st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!u) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     ms_status r = sq_exec(s, "BEGIN IMMEDIATE", err);
     if (r == MS_OK) r = ensure_feature_table(s, spec, err);
     if (r == MS_OK) {
@@ -412,7 +414,7 @@ static ms_status sq_upsert_begin(st_store *base, const st_features *spec, st_ups
                 st_sb_ident(&q, spec->columns[i]);
             }
         }
-        r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &u->ins, err);
+        r = q.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &u->ins, err);
         st_sb_free(&q);
     }
     if (r != MS_OK) {
@@ -624,7 +626,7 @@ static ms_status run_number(sq_store *s, const char *run_id, int64_t *no, ms_err
     sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *no = sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE) r = st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+    else if (rc == SQLITE_DONE) r = bs_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
     else r = sq_err(s, err, "runs");
     sqlite3_finalize(st);
     return r;
@@ -661,11 +663,11 @@ static ms_status sq_run_begin(st_store *base, const st_run *run, ms_error *err)
         while (r == MS_OK && sqlite3_step(st) == SQLITE_ROW) {
             const char *model = (const char *)sqlite3_column_text(st, 0);
             if (sqlite3_column_int(st, 2))
-                r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d already exists",
+                r = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d already exists",
                             run->run_id, (int)run->shard);
             else if (strcmp(model ? model : "", run->model) != 0 ||
                      sqlite3_column_int(st, 1) != run->shard_count)
-                r = st_fail(err, MS_ERR_INVALID,
+                r = bs_fail(err, MS_ERR_INVALID,
                             "run '%s' exists for model '%s' with %d shards; cannot add a shard "
                             "of model '%s' with %d shards",
                             run->run_id, model ? model : "", sqlite3_column_int(st, 1),
@@ -685,8 +687,8 @@ static ms_status sq_run_begin(st_store *base, const st_run *run, ms_error *err)
         r = sq_exec(s, sql, err);
     }
     if (r == MS_OK) {
-        char now[32];
-        st_now_iso(now);
+        char now[BS_ISO_CAP];
+        bs_now_iso(now);
         r = sq_run(s,
                    "INSERT INTO mlship_runs (run_id, shard, shard_count, model, model_version,"
                    " status, input_fingerprint, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
@@ -706,7 +708,7 @@ static ms_status shard_state(sq_store *s, const char *run_id, int32_t shard, st_
     ms_status r = run_one(s, RUN_COLS "WHERE r.run_id = ?1 AND r.shard = ?2", run_id, shard, 1,
                           out, &found, err);
     if (r == MS_OK && !found)
-        r = st_fail(err, MS_ERR_INVALID, "no run '%s' shard %d in this store", run_id, (int)shard);
+        r = bs_fail(err, MS_ERR_INVALID, "no run '%s' shard %d in this store", run_id, (int)shard);
     return r;
 }
 
@@ -739,23 +741,23 @@ static ms_status sq_write_chunk(st_store *base, const char *run_id, int32_t shar
         st_sb q = {0};
         st_sb_printf(&q, "INSERT INTO mlship_pred_%lld (key, outputs, scored_at) VALUES (?, ?, ?3)",
                      (long long)no);
-        r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &s->ins_pred, err);
+        r = q.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &s->ins_pred, err);
         for (int i = 1; i < PRED_GROUP; i++) st_sb_puts(&q, ", (?, ?, ?3)");
         if (r == MS_OK)
-            r = q.oom ? st_fail(err, MS_ERR_RUNTIME, "out of memory")
+            r = q.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory")
                       : sq_prep(s, q.p, &s->ins_pred_many, err);
         st_sb_free(&q);
         if (r == MS_OK) s->ins_pred_no = no;
     }
     if (r == MS_OK && run.status != ST_RUN_RUNNING)
-        r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s, not running", run_id,
+        r = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s, not running", run_id,
                     (int)shard, st_run_status_name(run.status));
     if (r == MS_OK && chunk != run.last_chunk + 1)
-        r = st_fail(err, MS_ERR_INVALID,
+        r = bs_fail(err, MS_ERR_INVALID,
                     "run '%s' shard %d: chunk %lld out of order (last committed chunk is %lld)",
                     run_id, (int)shard, (long long)chunk, (long long)run.last_chunk);
-    char now[32];
-    st_now_iso(now);
+    char now[BS_ISO_CAP];
+    bs_now_iso(now);
     /* PRED_GROUP rows per statement, then one at a time. Parameters: ?1 key, ?2 outputs,
      * ?3 time (shared), then the next row's key and outputs at ?4, ?5, and so on. */
     size_t i = 0;
@@ -802,11 +804,11 @@ static ms_status sq_run_fail(st_store *base, const char *run_id, int32_t shard, 
     if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
     if (r == MS_OK) r = shard_state(s, run_id, shard, &run, err);
     if (r == MS_OK && run.status != ST_RUN_RUNNING && run.status != ST_RUN_FAILED)
-        r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s; only a running run can fail",
+        r = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d is %s; only a running run can fail",
                     run_id, (int)shard, st_run_status_name(run.status));
     if (r == MS_OK && run.status == ST_RUN_RUNNING) {
-        char now[32];
-        st_now_iso(now);
+        char now[BS_ISO_CAP];
+        bs_now_iso(now);
         r = sq_run(s, "UPDATE mlship_runs SET status = 'failed', finished_at = ?1"
                       " WHERE run_id = ?2 AND shard = ?3", "ssn", err, now, run_id, (int)shard);
     }
@@ -817,8 +819,8 @@ static ms_status sq_run_fail(st_store *base, const char *run_id, int32_t shard, 
 
 static ms_status set_published(sq_store *s, const char *model, const char *run_id, ms_error *err)
 {
-    char now[32];
-    st_now_iso(now);
+    char now[BS_ISO_CAP];
+    bs_now_iso(now);
     return sq_run(s,
                   "INSERT INTO mlship_published (model, run_id, published_at) VALUES (?1, ?2, ?3)"
                   " ON CONFLICT (model) DO UPDATE SET run_id = excluded.run_id,"
@@ -854,14 +856,14 @@ static ms_status prune(sq_store *s, const char *model, int keep, ms_error *err)
             cap = cap ? cap * 2 : 8;
             char **p = realloc(doomed, cap * sizeof *p);
             if (!p) {
-                r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+                r = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
                 break;
             }
             doomed = p;
         }
         doomed[n] = st_strdup((const char *)sqlite3_column_text(st, 0));
         if (!doomed[n]) {
-            r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+            r = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
             break;
         }
         n++;
@@ -898,12 +900,12 @@ static ms_status sq_run_complete(st_store *base, const char *run_id, int32_t sha
     if (r == MS_OK) r = sq_exec(s, "BEGIN IMMEDIATE", err);
     if (r == MS_OK) r = shard_state(s, run_id, shard, &run, err);
     if (r == MS_OK && run.status == ST_RUN_FAILED)
-        r = st_fail(err, MS_ERR_INVALID, "run '%s' shard %d failed; it cannot complete", run_id,
+        r = bs_fail(err, MS_ERR_INVALID, "run '%s' shard %d failed; it cannot complete", run_id,
                     (int)shard);
     int was_running = r == MS_OK && run.status == ST_RUN_RUNNING;
     if (was_running) {
-        char now[32];
-        st_now_iso(now);
+        char now[BS_ISO_CAP];
+        bs_now_iso(now);
         r = sq_run(s, "UPDATE mlship_runs SET status = 'complete', finished_at = ?1"
                       " WHERE run_id = ?2 AND shard = ?3", "ssn", err, now, run_id, (int)shard);
         sqlite3_stmt *st = NULL;
@@ -947,13 +949,13 @@ static ms_status sq_run_publish(st_store *base, const char *run_id, ms_error *er
     if (r == MS_OK) {
         sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_ROW) {
-            r = st_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
+            r = bs_fail(err, MS_ERR_INVALID, "no run '%s' in this store", run_id);
         } else {
             char model[ST_NAME_MAX];
             copy_col(model, sizeof model, st, 0);
             int shards = sqlite3_column_int(st, 1), done = sqlite3_column_int(st, 2);
             if (done != shards)
-                r = st_fail(err, MS_ERR_INVALID,
+                r = bs_fail(err, MS_ERR_INVALID,
                             "run '%s' is not complete (%d of %d shards complete); only a "
                             "complete run can be published",
                             run_id, done, shards);
@@ -1150,19 +1152,19 @@ static ms_status sq_query(st_store *base, const char *sql, st_row_fn fn, void *c
     sqlite3_stmt *st = NULL;
     const char *tail;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, &tail) != SQLITE_OK)
-        return st_fail(err, MS_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
+        return bs_fail(err, MS_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
     while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == ';' ||
                     *tail == '\r'))
         tail++;
     ms_status r = MS_OK;
-    if (!st) r = st_fail(err, MS_ERR_INVALID, "query: empty");
-    else if (tail && *tail) r = st_fail(err, MS_ERR_INVALID, "query: one statement only");
+    if (!st) r = bs_fail(err, MS_ERR_INVALID, "query: empty");
+    else if (tail && *tail) r = bs_fail(err, MS_ERR_INVALID, "query: one statement only");
     else if (!sqlite3_stmt_readonly(st))
-        r = st_fail(err, MS_ERR_INVALID, "query: only a read-only SELECT is allowed");
+        r = bs_fail(err, MS_ERR_INVALID, "query: only a read-only SELECT is allowed");
     int nc = st ? sqlite3_column_count(st) : 0;
     const char **names = calloc((size_t)nc + 1, sizeof *names);
     const char **vals = calloc((size_t)nc + 1, sizeof *vals);
-    if (r == MS_OK && (!names || !vals)) r = st_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (r == MS_OK && (!names || !vals)) r = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int i = 0; r == MS_OK && i < nc; i++) names[i] = sqlite3_column_name(st, i);
     int rc = SQLITE_DONE;
     while (r == MS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1170,7 +1172,7 @@ static ms_status sq_query(st_store *base, const char *sql, st_row_fn fn, void *c
         if (fn(ctx, nc, names, vals)) break;
     }
     if (r == MS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        r = st_fail(err, MS_ERR_RUNTIME, "query: %s", sqlite3_errmsg(s->db));
+        r = bs_fail(err, MS_ERR_RUNTIME, "query: %s", sqlite3_errmsg(s->db));
     free(names);
     free(vals);
     sqlite3_finalize(st);

@@ -5,7 +5,8 @@
  * mw_walk calls every ms_model_* accessor for every index and for -1, n, INT_MIN and INT_MAX
  * (out of range must be NULL, 0 or "" and never a read past an array: issue 9, where
  * ms_model_output_labels read a table the XGBoost loader never allocates); mw_run_outputs
- * checks a run's outputs against what the model declared. Both return 0, or -1 with the first
+ * checks a run's outputs against what the model declared (and reads every byte of them);
+ * mw_zero_inputs makes inputs of the declared shapes. test_badinput.c uses them too. Both return 0, or -1 with the first
  * broken rule in `why`. Header-only (static functions) so that each test links it its own way. */
 #ifndef MODEL_WALK_H
 #define MODEL_WALK_H
@@ -184,6 +185,11 @@ static int mw_run_outputs(const ms_model *m, const ms_tensor *out, int n_out, ch
         for (int d = 0; d < t->ndim; d++)
             if (t->shape[d] < 0) return mw_fail(why, "output %d: dim %d is %lld", k, d, (long long)t->shape[d]);
         if (ms_tensor_numel(t) > 0 && !t->data) return mw_fail(why, "output %d: no data", k);
+        if (t->dtype != MS_DTYPE_STRING && t->data) { /* every byte read: a bogus view shows under ASan */
+            volatile unsigned acc = 0;
+            const unsigned char *p = t->data;
+            for (size_t b = 0; b < (size_t)ms_tensor_numel(t) * ms_dtype_size(t->dtype); b++) acc += p[b];
+        }
         ms_dtype lt;
         int64_t nl;
         const void *labels;

@@ -50,7 +50,7 @@ TC=$(cd "$BLD" && pwd)/tcompare
 X=$T/mxtool
 ${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
   -Wno-missing-field-initializers -O1 -g ${MATRIX_CFLAGS:-} -Iinclude -Isrc -o "$X" tests/matrix/mxtool.c \
-  "$BLD/libmlship_codec.a" "$BLD/libmlship.a" -lcjson -lm >"$T/cc.log" 2>&1 ||
+  "$BLD/libmlship_codec.a" "$BLD/libmlship_base.a" "$BLD/libmlship.a" -lcjson -lm >"$T/cc.log" 2>&1 ||
   { echo "FAIL cannot build tests/matrix/mxtool.c"; sed 's/^/    | /' "$T/cc.log" | head -n 20; echo "0 passed, 1 failed"; exit 1; }
 
 # ---- the table -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 
 #ifndef MS_TEST_NO_JSON /* cross builds: no cJSON for the target */
 #include "codec/codec_json.h"
+#include "../fuzz/model_walk.h"
 #endif
 
 #include <fcntl.h>
@@ -230,85 +231,6 @@ static int inputs_fit(const ms_model *m, const tcase *tc)
     return 1;
 }
 
-/* Zero tensors of the declared shapes (symbolic dims = 1). 0 when they would be too big. */
-static int zero_inputs(const ms_model *m, ms_tensor *in, void **blocks)
-{
-    static const char *empty = "";
-    int n = ms_model_num_inputs(m);
-    for (int i = 0; i < n; i++) {
-        const ms_value_info *vi = ms_model_input(m, i);
-        ms_tensor *t = &in[i];
-        memset(t, 0, sizeof *t);
-        t->dtype = vi->dtype;
-        t->ndim = vi->ndim < 0 ? 1 : vi->ndim;
-        int64_t numel = 1;
-        for (int d = 0; d < t->ndim; d++) {
-            t->shape[d] = vi->ndim < 0 || vi->shape[d] < 0 ? 1 : vi->shape[d];
-            if (t->shape[d] > (1 << 16)) return 0;
-            numel *= t->shape[d];
-            if (numel > (1 << 16)) return 0;
-        }
-        size_t esz = ms_dtype_size(t->dtype);
-        if (!esz) return 0;
-        blocks[i] = calloc((size_t)numel ? (size_t)numel : 1, esz);
-        if (!blocks[i]) return 0;
-        if (t->dtype == MS_DTYPE_STRING)
-            for (int64_t k = 0; k < numel; k++) ((const char **)blocks[i])[k] = empty;
-        t->data = blocks[i];
-    }
-    return 1;
-}
-
-/* The read-only model API must cope with whatever loaded. */
-static void touch_model_api(const ms_model *m)
-{
-    size_t sum = 0;
-    for (int i = 0; i < ms_model_num_inputs(m); i++) {
-        const ms_value_info *vi = ms_model_input(m, i);
-        sum += strlen(vi->name) + (size_t)vi->ndim;
-        for (int d = 0; d < vi->ndim; d++)
-            if (vi->dim_names[d]) sum += strlen(vi->dim_names[d]);
-    }
-    for (int i = 0; i < ms_model_num_outputs(m); i++) sum += strlen(ms_model_output(m, i)->name);
-    for (int i = 0; i < ms_model_num_opsets(m); i++) {
-        const char *dom;
-        int64_t ver;
-        ms_model_opset(m, i, &dom, &ver);
-        sum += strlen(dom);
-    }
-    for (int i = 0; i < ms_model_num_ops(m); i++) {
-        const char *dom, *op;
-        int sup;
-        ms_model_op(m, i, &dom, &op, &sup);
-        sum += strlen(dom) + strlen(op);
-    }
-    sum += strlen(ms_model_producer(m));
-    EXPECT(ms_model_ir_version(m) > 0, "a loaded model has ir_version %lld",
-           (long long)ms_model_ir_version(m));
-    (void)sum;
-}
-
-/* Outputs of a successful run must be sane views. */
-static void check_outputs(const ms_tensor *out, int n)
-{
-    for (int k = 0; k < n; k++) {
-        const ms_tensor *t = &out[k];
-        size_t esz = ms_dtype_size(t->dtype);
-        EXPECT(esz > 0, "output %d has dtype %d", k, (int)t->dtype);
-        EXPECT(t->ndim >= 0 && t->ndim <= MS_MAX_DIMS, "output %d has ndim %d", k, (int)t->ndim);
-        if (!esz || t->ndim < 0 || t->ndim > MS_MAX_DIMS) continue;
-        int64_t numel = ms_tensor_numel(t);
-        EXPECT(numel >= 0, "output %d has %lld elements", k, (long long)numel);
-        if (numel > 0) EXPECT(t->data != NULL, "output %d has no data", k);
-        if (numel <= 0 || !t->data || t->dtype == MS_DTYPE_STRING) continue;
-        /* read every byte, so a bogus view shows up under ASan */
-        unsigned acc = 0;
-        const uint8_t *p = t->data;
-        for (size_t b = 0; b < (size_t)numel * esz; b++) acc += p[b];
-        (void)acc;
-    }
-}
-
 static void probe(const tcase *tc, const uint8_t *buf, size_t len, stats *s)
 {
     ms_error err;
@@ -323,7 +245,10 @@ static void probe(const tcase *tc, const uint8_t *buf, size_t len, stats *s)
     if (st == MS_OK) EXPECT(m != NULL, "ms_model_load returned MS_OK and no model");
     if (st != MS_OK || !m) goto done;
     s->loaded++;
-    touch_model_api(m);
+    char why[MW_WHY]; /* the read-only model API must cope with whatever loaded */
+    EXPECT(mw_walk(m, mw_is_json(buf, len), why) == 0, "model API: %s", why);
+    EXPECT(ms_model_ir_version(m) > 0 || mw_is_json(buf, len), "a loaded model has ir_version %lld",
+           (long long)ms_model_ir_version(m));
     err.msg[0] = 0;
     st = ms_session_create(m, NULL, &sess, &err);
     expect_status("ms_session_create", st, &err);
@@ -335,7 +260,7 @@ static void probe(const tcase *tc, const uint8_t *buf, size_t len, stats *s)
     const ms_tensor *in = tc->in;
     int n_in = ms_model_num_inputs(m);
     if (!inputs_fit(m, tc)) {
-        if (n_in > 64 || !zero_inputs(m, zin, blocks)) goto free_blocks;
+        if (n_in > 64 || !mw_zero_inputs(m, 1, 1 << 16, zin, blocks)) goto free_blocks;
         in = zin;
     }
     ms_tensor out[64];
@@ -345,12 +270,12 @@ static void probe(const tcase *tc, const uint8_t *buf, size_t len, stats *s)
     expect_status("ms_session_run", st, &err);
     if (st == MS_OK) {
         s->ran++;
-        check_outputs(out, n_out);
+        EXPECT(mw_run_outputs(m, out, n_out, why) == 0, "outputs: %s", why);
         /* the second run takes the planned path (no re-plan) and must agree */
         err.msg[0] = 0;
         st = ms_session_run(sess, in, n_in, out, n_out, &err);
         EXPECT(st == MS_OK, "second run returned %d: %s", (int)st, err.msg);
-        if (st == MS_OK) check_outputs(out, n_out);
+        if (st == MS_OK) EXPECT(mw_run_outputs(m, out, n_out, why) == 0, "outputs: %s", why);
     }
 free_blocks:
     for (int i = 0; i < 64; i++) free(blocks[i]);

@@ -81,6 +81,57 @@ TEST(parse_agrees_with_strtof)
     }
 }
 
+/* Doubles as repr(float) / pandas' to_csv write them (%.17g: 17 significant digits, 18-19
+ * digits when the value starts "0.0"), including exact float32 midpoints and values 1e-17
+ * around them (where rounding decimal -> double -> float twice can go wrong): mc_parse_f32,
+ * mc_scan_f32 (when it answers) and the one-pass row parser must all give strtof's float. */
+TEST(parse_17_digits_agrees_with_strtof)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    enum { W = 30 };
+    char row[W * 32], *w;
+    float want[W], got[W];
+    int bad = 0, map[W + 1];
+    map[0] = MC_CSV_KEY;
+    for (int f = 0; f < W; f++) map[f + 1] = f;
+    for (int i = 0; i < 20000 && bad < 5; i++) {
+        w = row + sprintf(row, "k%d", i);
+        for (int f = 0; f < W; f++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            double d = ((double)(x >> 11) / 9007199254740992.0 - 0.5) * 8;
+            if (f % 3 == 0) { /* a float32 midpoint, or just beside one */
+                float lo = (float)d, hi = nextafterf(lo, INFINITY);
+                d = ((double)lo + (double)hi) / 2 * (1 + ((int)(x >> 50) % 3 - 1) * 1e-17);
+            }
+            if (f % 5 == 0) d /= 100; /* "0.0ddd": 18-19 digits */
+            char *cell = ++w;
+            w[-1] = ',';
+            w += sprintf(w, "%.17g", d);
+            want[f] = strtof(cell, NULL);
+            float v, sv;
+            if (mc_parse_f32(cell, (size_t)(w - cell), &v) != 0 || bits(v) != bits(want[f])) {
+                bad++;
+                CHECK_MSG(0, "'%s': mc_parse_f32 %a, strtof %a", cell, v, want[f]);
+            }
+            const char *e = mc_scan_f32(cell, row + sizeof row, &sv);
+            if (e && (e != w || bits(sv) != bits(want[f]))) {
+                bad++;
+                CHECK_MSG(0, "'%s': mc_scan_f32 %a, strtof %a", cell, sv, want[f]);
+            }
+        }
+        memset(w, 0, 8); /* readable bytes past the record, the first ending the line */
+        *w = '\n';
+        const char *key;
+        size_t kn;
+        CHECK(mc_csv_parse_f32_row(row, w, w + 8, map, W + 1, got, &key, &kn) == 0);
+        for (int f = 0; f < W; f++)
+            if (bits(got[f]) != bits(want[f])) {
+                bad++;
+                CHECK_MSG(0, "row %d field %d: %a, strtof %a", i, f, got[f], want[f]);
+            }
+    }
+}
+
 TEST(format_round_trips_and_is_short)
 {
     static const struct { float f; const char *want; } cases[] = {
@@ -251,6 +302,7 @@ int main(void)
     RUN(parse_hand_checked_bits);
     RUN(parse_refuses_non_numbers);
     RUN(parse_agrees_with_strtof);
+    RUN(parse_17_digits_agrees_with_strtof);
     RUN(format_round_trips_and_is_short);
     RUN(format_f32_is_the_shortest_round_trip);
     RUN(format_f64_is_the_shortest_round_trip);

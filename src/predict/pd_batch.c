@@ -1,4 +1,4 @@
-/* sv_batch.c: the dynamic batcher (see sv_batch.h). One mutex + condition variable guard a
+/* pd_batch.c: the dynamic batcher (see pd_batch.h). One mutex + condition variable guard a
  * FIFO; the worker sleeps until a request arrives, then until the batch is full or the first
  * request has waited max_queue_delay_us, takes the longest compatible prefix of the queue,
  * runs it outside the lock, and hands each request its slice.
@@ -7,31 +7,29 @@
  * once more and re-packs constant weights), so merged batches of ever-changing sizes would
  * pay a re-plan per batch; on an MLP of 1.3M multiply-adds per row that tripled the cost of
  * each batch. So a merged batch is padded with zero rows up to a bucket (1, 2, 4, ... up to
- * max_batch_size), each bucket with its own session planned once; padded rows are never
- * returned. Inputs of strings are not padded (no bucket session). */
-#include "serve/sv_batch.h"
+ * max_batch_size), each bucket with its own sessions (the pool's bucket lists) planned once;
+ * padded rows are never returned. Inputs of strings are not padded (no bucket session). */
+#include "predict/pd_batch.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "codec/codec_buf.h"
-#include "serve/sv_http.h"
-#include "serve/sv_metrics.h"
 
-struct sv_batcher {
+#define MAX_IO 64 /* the runtime's limit on a node's inputs or outputs */
+
+struct pd_batcher {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
-    sv_batch_cfg cfg;
-    char label[128];
-    const ms_model *model;
-    ms_session *sess;
-    ms_session *bucket_sess[32]; /* bucket k holds batches of bucket_rows(k) rows */
+    pd_batch_cfg cfg;
+    pd_batch_run_fn on_run;
+    void *on_run_ctx;
+    pd_pool *pool;
     int n_in, n_out;
-    sv_batch_item *head, *tail;
+    pd_batch_item *head, *tail;
     int depth;
     int64_t queued_rows;
     int stop;
@@ -39,6 +37,14 @@ struct sv_batcher {
     void **cat;
     size_t *cat_cap;
 };
+
+/* The clock deadlines are on (the caller's: serve's sv_now_ns reads the same). */
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- tensor copies ---------------------------------------------------------------------- */
 
@@ -49,7 +55,7 @@ static int64_t row_elems(const ms_tensor *t)
     return n;
 }
 
-ms_status sv_tensor_copy_rows(const ms_tensor *src, int64_t row0, int64_t nrows, ms_tensor *dst,
+ms_status pd_tensor_copy_rows(const ms_tensor *src, int64_t row0, int64_t nrows, ms_tensor *dst,
                               ms_error *err)
 {
     *dst = *src;
@@ -84,7 +90,7 @@ ms_status sv_tensor_copy_rows(const ms_tensor *src, int64_t row0, int64_t nrows,
     return MS_OK;
 }
 
-void sv_batch_item_clear(sv_batch_item *it)
+void pd_batch_item_clear(pd_batch_item *it)
 {
     if (!it->outputs) return;
     for (int i = 0; i < it->n_outputs; i++) ms_free(it->outputs[i].data);
@@ -95,35 +101,47 @@ void sv_batch_item_clear(sv_batch_item *it)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-static void finish(sv_batch_item *it) { it->done(it); }
+static void finish(pd_batch_item *it) { it->done(it); }
 
 /* Copy the session's outputs into the item (rows [row0, row0 + it->rows), or whole). */
-static ms_status give_outputs(sv_batcher *b, sv_batch_item *it, const ms_tensor *outs,
+static ms_status give_outputs(pd_batcher *b, pd_batch_item *it, const ms_tensor *outs,
                               int64_t row0, int whole)
 {
     it->outputs = calloc((size_t)b->n_out, sizeof *it->outputs);
     if (!it->outputs) return mc_fail(&it->err, MS_ERR_RUNTIME, "out of memory");
     it->n_outputs = b->n_out;
     for (int o = 0; o < b->n_out; o++) {
-        ms_status st = whole ? sv_tensor_copy_rows(&outs[o], 0, -1, &it->outputs[o], &it->err)
-                             : sv_tensor_copy_rows(&outs[o], row0, it->rows, &it->outputs[o], &it->err);
+        ms_status st = whole ? pd_tensor_copy_rows(&outs[o], 0, -1, &it->outputs[o], &it->err)
+                             : pd_tensor_copy_rows(&outs[o], row0, it->rows, &it->outputs[o], &it->err);
         if (st != MS_OK) {
             it->n_outputs = o;
-            sv_batch_item_clear(it);
+            pd_batch_item_clear(it);
             return st;
         }
     }
     return MS_OK;
 }
 
-static void run_one(sv_batcher *b, sv_batch_item *it, ms_tensor *outs)
+static void count_run(pd_batcher *b, int64_t rows)
 {
-    sv_metrics_batch(b->label, it->rows);
-    it->st = ms_session_run(b->sess, it->inputs, b->n_in, outs, b->n_out, &it->err);
-    if (it->st == MS_OK) it->st = give_outputs(b, it, outs, 0, 1);
+    if (b->on_run) b->on_run(b->on_run_ctx, rows);
 }
 
-static int compatible(const sv_batcher *b, const sv_batch_item *a, const sv_batch_item *c)
+/* One request alone, on an any-shape session: its own tensors, no copies in. */
+static void run_one(pd_batcher *b, pd_batch_item *it, ms_tensor *outs)
+{
+    count_run(b, it->rows);
+    ms_session *s = pd_pool_get(b->pool, PD_POOL_ANY, &it->err);
+    if (!s) {
+        it->st = MS_ERR_RUNTIME;
+        return;
+    }
+    it->st = ms_session_run(s, it->inputs, b->n_in, outs, b->n_out, &it->err);
+    if (it->st == MS_OK) it->st = give_outputs(b, it, outs, 0, 1);
+    pd_pool_put(b->pool, PD_POOL_ANY, s);
+}
+
+static int compatible(const pd_batcher *b, const pd_batch_item *a, const pd_batch_item *c)
 {
     for (int i = 0; i < b->n_in; i++) {
         const ms_tensor *x = &a->inputs[i], *y = &c->inputs[i];
@@ -134,23 +152,13 @@ static int compatible(const sv_batcher *b, const sv_batch_item *a, const sv_batc
     return 1;
 }
 
-/* The smallest bucket (a power of two, or max_batch_size) holding `rows`; its index in *k. */
-static int64_t bucket_rows(const sv_batcher *b, int64_t rows, int *k)
+static void run_group(pd_batcher *b, pd_batch_item *group)
 {
-    int64_t n = 1;
-    *k = 0;
-    while (n < rows && n < b->cfg.max_batch_size && *k < 31) n <<= 1, (*k)++;
-    if (n > b->cfg.max_batch_size) n = b->cfg.max_batch_size;
-    return n < rows ? rows : n;
-}
-
-static void run_group(sv_batcher *b, sv_batch_item *group)
-{
-    ms_tensor outs[64];
-    uint64_t now = sv_now_ns();
+    ms_tensor outs[MAX_IO];
+    uint64_t now = now_ns();
     /* Answer the expired first. */
-    sv_batch_item *live = NULL, **tailp = &live;
-    for (sv_batch_item *it = group, *next; it; it = next) {
+    pd_batch_item *live = NULL, **tailp = &live;
+    for (pd_batch_item *it = group, *next; it; it = next) {
         next = it->next;
         it->next = NULL;
         if (it->deadline_ns && now > it->deadline_ns) {
@@ -164,27 +172,24 @@ static void run_group(sv_batcher *b, sv_batch_item *group)
         tailp = &it->next;
     }
     if (!live) return;
-    if (!live->next) { /* alone: run its own tensors, no copies in */
+    if (!live->next) { /* alone */
         run_one(b, live, outs);
         finish(live);
         return;
     }
     int64_t total = 0;
-    for (sv_batch_item *it = live; it; it = it->next) total += it->rows;
-    int k = 0, pad_ok = 1;
+    for (pd_batch_item *it = live; it; it = it->next) total += it->rows;
+    int pad_ok = 1;
     for (int i = 0; i < b->n_in; i++)
         if (live->inputs[i].dtype == MS_DTYPE_STRING) pad_ok = 0;
-    int64_t padded = pad_ok ? bucket_rows(b, total, &k) : total;
-    ms_session *sess = b->sess;
-    ms_tensor in[64];
+    int64_t padded = pad_ok ? pd_pool_bucket(b->pool, total) : total;
+    ms_tensor in[MAX_IO];
     ms_error err;
     ms_status st = MS_OK;
-    if (pad_ok) {
-        if (!b->bucket_sess[k] && ms_session_create(b->model, NULL, &b->bucket_sess[k], &err) != MS_OK)
-            b->bucket_sess[k] = NULL;
-        if (b->bucket_sess[k]) sess = b->bucket_sess[k];
-        else padded = total;
-    }
+    /* a bucket's session; when none can be made, an any-shape one on the unpadded rows */
+    ms_session *sess = pd_pool_get(b->pool, padded, &err);
+    if (!sess && padded != total) sess = pd_pool_get(b->pool, padded = total, &err);
+    if (!sess) st = MS_ERR_RUNTIME;
     for (int i = 0; i < b->n_in && st == MS_OK; i++) {
         in[i] = live->inputs[i];
         in[i].shape[0] = padded;
@@ -197,7 +202,7 @@ static void run_group(sv_batcher *b, sv_batch_item *group)
             b->cat_cap[i] = need;
         }
         size_t off = 0;
-        for (sv_batch_item *it = live; it; it = it->next) {
+        for (pd_batch_item *it = live; it; it = it->next) {
             size_t n = (size_t)it->rows * row_bytes;
             if (n) memcpy((char *)b->cat[i] + off, it->inputs[i].data, n);
             off += n;
@@ -206,35 +211,34 @@ static void run_group(sv_batcher *b, sv_batch_item *group)
         in[i].data = b->cat[i];
     }
     if (st == MS_OK) {
-        sv_metrics_batch(b->label, total);
+        count_run(b, total);
         st = ms_session_run(sess, in, b->n_in, outs, b->n_out, &err);
     }
     int rowwise = st == MS_OK;
     for (int o = 0; rowwise && o < b->n_out; o++)
         if (outs[o].ndim < 1 || outs[o].shape[0] != padded) rowwise = 0;
-    if (st == MS_OK && !rowwise) { /* not row-wise: run each request on its own */
-        for (sv_batch_item *it = live, *next; it; it = next) {
+    if (st != MS_OK || !rowwise) {
+        /* Not row-wise: run each request on its own, so results never mix. Failed: retry
+         * each alone too, so one bad request does not fail its neighbours; only the request
+         * that causes the error gets it. */
+        pd_pool_put(b->pool, padded, sess);
+        for (pd_batch_item *it = live, *next; it; it = next) {
             next = it->next;
             run_one(b, it, outs);
             finish(it);
         }
         return;
     }
-    if (st != MS_OK) {
-        /* One bad request must not fail its neighbours: retry each alone, so only the
-         * request that causes the error gets it. */
-        for (sv_batch_item *it = live, *next; it; it = next) {
-            next = it->next;
-            run_one(b, it, outs);
-            finish(it);
-        }
-        return;
-    }
+    /* Every slice is copied out before the session goes back to the pool (outs live in it),
+     * and the session is back before anyone is answered. */
     int64_t row0 = 0;
-    for (sv_batch_item *it = live, *next; it; it = next) {
-        next = it->next;
+    for (pd_batch_item *it = live; it; it = it->next) {
         it->st = give_outputs(b, it, outs, row0, 0);
         row0 += it->rows;
+    }
+    pd_pool_put(b->pool, padded, sess);
+    for (pd_batch_item *it = live, *next; it; it = next) {
+        next = it->next;
         finish(it);
     }
 }
@@ -247,19 +251,19 @@ static void add_ns(struct timespec *ts, uint64_t abs_ns)
 
 static void *worker(void *arg)
 {
-    sv_batcher *b = arg;
+    pd_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (!b->head && !b->stop) pthread_cond_wait(&b->cv, &b->mu);
         if (!b->head && b->stop) break;
         uint64_t until = b->head->enq_ns + (uint64_t)b->cfg.max_queue_delay_us * 1000u;
-        while (!b->stop && b->queued_rows < b->cfg.max_batch_size && sv_now_ns() < until) {
+        while (!b->stop && b->queued_rows < b->cfg.max_batch_size && now_ns() < until) {
             struct timespec ts;
             add_ns(&ts, until);
             pthread_cond_timedwait(&b->cv, &b->mu, &ts);
         }
         /* The longest compatible prefix within max_batch_size (the first always goes). */
-        sv_batch_item *group = b->head, *last = b->head;
+        pd_batch_item *group = b->head, *last = b->head;
         int64_t rows = group->rows;
         int taken = 1;
         while (last->next && rows + last->next->rows <= b->cfg.max_batch_size &&
@@ -283,19 +287,21 @@ static void *worker(void *arg)
 
 /* ---- lifecycle -------------------------------------------------------------------------- */
 
-ms_status sv_batcher_create(const ms_model *m, const char *label, const sv_batch_cfg *cfg,
-                            sv_batcher **out, ms_error *err)
+ms_status pd_batcher_create(pd_pool *pool, const pd_batch_cfg *cfg, pd_batch_run_fn on_run,
+                            void *on_run_ctx, pd_batcher **out, ms_error *err)
 {
     *out = NULL;
-    if (ms_model_num_inputs(m) > 64 || ms_model_num_outputs(m) > 64)
+    const ms_model *m = pd_pool_model(pool);
+    if (ms_model_num_inputs(m) > MAX_IO || ms_model_num_outputs(m) > MAX_IO)
         return mc_fail(err, MS_ERR_UNSUPPORTED, "dynamic batching supports at most 64 inputs and outputs");
-    sv_batcher *b = calloc(1, sizeof *b);
+    pd_batcher *b = calloc(1, sizeof *b);
     if (!b) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     b->cfg = *cfg;
-    b->model = m;
+    b->pool = pool;
+    b->on_run = on_run;
+    b->on_run_ctx = on_run_ctx;
     b->n_in = ms_model_num_inputs(m);
     b->n_out = ms_model_num_outputs(m);
-    snprintf(b->label, sizeof b->label, "%s", label);
     b->cat = calloc((size_t)b->n_in + 1, sizeof *b->cat);
     b->cat_cap = calloc((size_t)b->n_in + 1, sizeof *b->cat_cap);
     if (!b->cat || !b->cat_cap) {
@@ -304,13 +310,6 @@ ms_status sv_batcher_create(const ms_model *m, const char *label, const sv_batch
         free(b);
         return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
-    ms_status st = ms_session_create(m, NULL, &b->sess, err);
-    if (st != MS_OK) {
-        free(b->cat);
-        free(b->cat_cap);
-        free(b);
-        return st;
-    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -318,7 +317,6 @@ ms_status sv_batcher_create(const ms_model *m, const char *label, const sv_batch
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&b->mu, NULL);
     if (pthread_create(&b->thread, NULL, worker, b) != 0) {
-        ms_session_free(b->sess);
         pthread_cond_destroy(&b->cv);
         pthread_mutex_destroy(&b->mu);
         free(b->cat);
@@ -330,10 +328,10 @@ ms_status sv_batcher_create(const ms_model *m, const char *label, const sv_batch
     return MS_OK;
 }
 
-int sv_batcher_submit(sv_batcher *b, sv_batch_item *it)
+int pd_batcher_submit(pd_batcher *b, pd_batch_item *it)
 {
     it->next = NULL;
-    it->enq_ns = sv_now_ns();
+    it->enq_ns = now_ns();
     it->outputs = NULL;
     it->n_outputs = 0;
     it->timed_out = 0;
@@ -353,7 +351,7 @@ int sv_batcher_submit(sv_batcher *b, sv_batch_item *it)
     return 0;
 }
 
-int sv_batcher_depth(sv_batcher *b)
+int pd_batcher_depth(pd_batcher *b)
 {
     pthread_mutex_lock(&b->mu);
     int d = b->depth;
@@ -361,7 +359,7 @@ int sv_batcher_depth(sv_batcher *b)
     return d;
 }
 
-void sv_batcher_free(sv_batcher *b)
+void pd_batcher_free(pd_batcher *b)
 {
     if (!b) return;
     pthread_mutex_lock(&b->mu);
@@ -369,8 +367,6 @@ void sv_batcher_free(sv_batcher *b)
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
     pthread_join(b->thread, NULL);
-    ms_session_free(b->sess);
-    for (int k = 0; k < 32; k++) ms_session_free(b->bucket_sess[k]);
     for (int i = 0; i < b->n_in; i++) free(b->cat[i]);
     free(b->cat);
     free(b->cat_cap);

@@ -1,0 +1,35 @@
+/* bs_url.h: the URLs that name a store (and, next, a queue), parsed once here:
+ *
+ *   sqlite:///abs/path.db   sqlite://relative/path.db   sqlite::memory:
+ *   postgresql://... or postgres://...   (kept whole: libpq parses its own conninfo URIs)
+ *   redis://[[user]:password@][host][:port][/db]   (defaults 127.0.0.1, 6379, 0; the user and
+ *       password may be %-escaped; "redis://secret@host" is a password alone, as redis-cli)
+ *
+ * Anything else, and a malformed URL of a known scheme, is MS_ERR_INVALID with a message that
+ * quotes the URL and shows the expected form. */
+#ifndef BS_URL_H
+#define BS_URL_H
+
+#include "mlship.h"
+
+typedef enum bs_scheme {
+    BS_URL_SQLITE = 1,
+    BS_URL_POSTGRES,
+    BS_URL_REDIS,
+} bs_scheme;
+
+typedef struct bs_url {
+    const char *url;       /* the whole URL as given (not copied) */
+    bs_scheme scheme;
+    char *path;            /* sqlite: the file path (":memory:" for sqlite::memory:) */
+    char *host;            /* redis */
+    int port;              /* redis */
+    int db;                /* redis */
+    char *user, *password; /* redis AUTH, or NULL */
+} bs_url;
+
+/* Parse `url` into *u (zeroed first). On failure *u holds nothing to free. */
+ms_status bs_url_parse(const char *url, bs_url *u, ms_error *err);
+void bs_url_free(bs_url *u); /* frees the copies, not u; a zeroed u is fine */
+
+#endif
