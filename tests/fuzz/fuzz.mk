@@ -37,7 +37,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h $(FUZZ_LIB_OBJ)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h tests/fuzz/shortest_ref.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
 
@@ -67,7 +67,7 @@ fuzz: fuzz-build fuzz-corpus
 FUZZ_CHECK_BUILD := build/asan
 FUZZ_CHECK_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-$(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h \
+$(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h tests/fuzz/shortest_ref.h \
                       $(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
                       $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_BUILD)/libmlship_predict.a
 	@mkdir -p $(dir $@)

@@ -13,6 +13,7 @@
 #include "fuzz_common.h"
 
 #include "codec/codec_csv.h"
+#include "shortest_ref.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -123,21 +124,6 @@ static void check_row(const char *s, size_t n)
     }
 }
 
-/* Significant digits of a printed number (leading zeros and the mantissa's trailing zeros not
- * counted). */
-static int sig_digits(const char *s)
-{
-    int n = 0, z = 0, lead = 1;
-    for (; *s && *s != 'e' && *s != 'E'; s++) {
-        if (*s < '0' || *s > '9') continue;
-        if (*s == '0' && lead) continue;
-        lead = 0;
-        if (*s == '0') z++;
-        else n += z + 1, z = 0;
-    }
-    return n ? n : 1;
-}
-
 static void check_format(const uint8_t *data, size_t size)
 {
     if (size < 4) return;
@@ -155,13 +141,9 @@ static void check_format(const uint8_t *data, size_t size)
     if (ref_f32(out, (size_t)n, &back) != 0 || !same_float(back, f))
         fail("mc_format_f32 does not read back as the same float", out, (size_t)n);
     char ref[48];
-    for (int p = 1; p <= 9; p++) {
-        snprintf(ref, sizeof ref, "%.*g", p, (double)f);
-        float r = strtof(ref, NULL);
-        if (same_float(r, f)) break;
-    }
-    out[n] = 0; /* the same decimal: equal as doubles (both have at most 9 digits), and as short */
-    if (strtod(out, NULL) != strtod(ref, NULL) || sig_digits(out) != sig_digits(ref))
+    sr_shortest32(f, ref, sizeof ref);
+    out[n] = 0;
+    if (!sr_same_decimal(out, ref))
         fail("mc_format_f32 is not the shortest round-trip decimal", out, (size_t)n);
 }
 

@@ -8,6 +8,7 @@
 #include "mstest.h"
 
 #include "codec/codec_csv.h"
+#include "../fuzz/shortest_ref.h"
 
 #include <float.h>
 #include <stdint.h>
@@ -163,48 +164,15 @@ TEST(format_round_trips_and_is_short)
     }
 }
 
-/* Significant digits of a printed number (leading zeros and the mantissa's trailing zeros
- * not counted: "0.0100" and "1e-2" both have 1). */
-static int sig_digits(const char *s)
-{
-    int n = 0, z = 0, lead = 1;
-    for (; *s && *s != 'e' && *s != 'E'; s++) {
-        if (*s < '0' || *s > '9') continue;
-        if (*s == '0' && lead) continue;
-        lead = 0;
-        if (*s == '0') z++;
-        else n += z + 1, z = 0;
-    }
-    return n ? n : 1;
-}
-
-/* The definition: the shortest "%.{p}g" (p = 1..9) that strtof reads back as f. */
-static void shortest_ref32(float f, char *ref, size_t cap)
-{
-    for (int p = 1; p <= 9; p++) {
-        snprintf(ref, cap, "%.*g", p, (double)f);
-        if (bits(strtof(ref, NULL)) == bits(f)) return;
-    }
-}
-
-static void shortest_ref64(double d, char *ref, size_t cap)
-{
-    for (int p = 1; p <= 17; p++) {
-        snprintf(ref, cap, "%.*g", p, d);
-        if (strtod(ref, NULL) == d) return;
-    }
-}
-
 /* f32: same value as the reference (strtod of both texts equal, so the same decimal) and the
  * same digit count; and it reads back. Returns 1 when it agrees. */
 static int agrees32(float f)
 {
     char ref[48], out[40];
-    shortest_ref32(f, ref, sizeof ref);
+    sr_shortest32(f, ref, sizeof ref);
     int n = mc_format_f32(out, f);
     out[n] = 0;
-    int ok = n < 32 && strtod(out, NULL) == strtod(ref, NULL) && sig_digits(out) == sig_digits(ref) &&
-             bits(strtof(out, NULL)) == bits(f);
+    int ok = n < 32 && sr_same_decimal(out, ref) && bits(strtof(out, NULL)) == bits(f);
     if (!ok) CHECK_MSG(0, "0x%08x: printed '%s', shortest is '%s'", bits(f), out, ref);
     return ok;
 }
@@ -212,10 +180,10 @@ static int agrees32(float f)
 static int agrees64(double d)
 {
     char ref[48], out[40];
-    shortest_ref64(d, ref, sizeof ref);
+    sr_shortest64(d, ref, sizeof ref);
     int n = mc_format_f64(out, d);
     out[n] = 0;
-    int ok = n < 32 && strtod(out, NULL) == strtod(ref, NULL) && sig_digits(out) == sig_digits(ref);
+    int ok = n < 32 && sr_same_decimal(out, ref);
     if (!ok) CHECK_MSG(0, "%a: printed '%s', shortest is '%s'", d, out, ref);
     return ok;
 }
