@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "codec/codec_csv.h"
+#include "predict/pd_json.h"
 
 #define BT_MAX_INPUTS 64
 #define BT_BLOCK 1024 /* rows per session run: what `mlship bench --batch 1024` measures */
@@ -366,14 +367,7 @@ static ms_status bind_outputs(bt_scorer *s, ms_error *err)
             if (!s->lm_keys[i] || !s->lm_key_len[i]) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
             for (int64_t k = 0; k < s->lm_n[i]; k++) {
                 mc_buf kb = {0};
-                if (s->lm_type[i] == MS_DTYPE_STRING) {
-                    mc_buf_put_json_str(&kb, ((const char *const *)s->lm_labels[i])[k]);
-                } else {
-                    mc_buf_putc(&kb, '"');
-                    mc_buf_put_i64(&kb, ((const int64_t *)s->lm_labels[i])[k]);
-                    mc_buf_putc(&kb, '"');
-                }
-                mc_buf_putc(&kb, ':');
+                pd_json_put_label_key(&kb, s->lm_type[i], s->lm_labels[i], k);
                 if (mc_buf_failed(&kb)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
                 s->lm_keys[i][k] = kb.data;
                 s->lm_key_len[i][k] = kb.len;
@@ -496,67 +490,6 @@ static int row_finite(const float *x, int nfeat)
     return ok;
 }
 
-static void put_elem(mc_buf *b, const ms_tensor *t, int64_t i)
-{
-    char num[40];
-    switch (t->dtype) {
-    case MS_DTYPE_FLOAT: mc_buf_append(b, num, (size_t)mc_format_f32(num, ((const float *)t->data)[i])); break;
-    case MS_DTYPE_DOUBLE: {
-        double v = ((const double *)t->data)[i];
-        if (!isfinite(v)) mc_buf_puts(b, "null");
-        else mc_buf_printf(b, "%.17g", v);
-        break;
-    }
-    case MS_DTYPE_INT64: mc_buf_put_i64(b, ((const int64_t *)t->data)[i]); break;
-    case MS_DTYPE_INT32: mc_buf_put_i64(b, ((const int32_t *)t->data)[i]); break;
-    case MS_DTYPE_INT16: mc_buf_put_i64(b, ((const int16_t *)t->data)[i]); break;
-    case MS_DTYPE_INT8: mc_buf_put_i64(b, ((const int8_t *)t->data)[i]); break;
-    case MS_DTYPE_UINT8: mc_buf_put_i64(b, ((const uint8_t *)t->data)[i]); break;
-    case MS_DTYPE_UINT16: mc_buf_put_i64(b, ((const uint16_t *)t->data)[i]); break;
-    case MS_DTYPE_UINT32: mc_buf_put_i64(b, ((const uint32_t *)t->data)[i]); break;
-    case MS_DTYPE_UINT64: mc_buf_put_u64(b, ((const uint64_t *)t->data)[i]); break;
-    case MS_DTYPE_BOOL: mc_buf_puts(b, ((const uint8_t *)t->data)[i] ? "true" : "false"); break;
-    case MS_DTYPE_STRING: mc_buf_put_json_str(b, ((const char *const *)t->data)[i]); break;
-    default: mc_buf_puts(b, "null"); break;
-    }
-}
-
-/* Elements [at, at + prod(shape[d..])) as nested arrays. */
-static void put_nested(mc_buf *b, const ms_tensor *t, int d, int64_t at)
-{
-    if (d == t->ndim) {
-        put_elem(b, t, at);
-        return;
-    }
-    int64_t inner = 1;
-    for (int k = d + 1; k < t->ndim; k++) inner *= t->shape[k];
-    mc_buf_putc(b, '[');
-    for (int64_t i = 0; i < t->shape[d]; i++) {
-        if (i) mc_buf_putc(b, ',');
-        put_nested(b, t, d + 1, at + i * inner);
-    }
-    mc_buf_putc(b, ']');
-}
-
-static char *put_i64_at(char *w, int64_t v)
-{
-    char t[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do t[n++] = (char)('0' + u % 10); while ((u /= 10) != 0);
-    if (v < 0) *w++ = '-';
-    while (n) *w++ = t[--n];
-    return w;
-}
-
-/* One float32 or int64 element at w (needs 32 bytes); NULL for other types. */
-static char *put_num_at(char *w, const ms_tensor *t, int64_t i)
-{
-    if (t->dtype == MS_DTYPE_FLOAT) return w + mc_format_f32(w, ((const float *)t->data)[i]);
-    if (t->dtype == MS_DTYPE_INT64) return put_i64_at(w, ((const int64_t *)t->data)[i]);
-    return NULL;
-}
-
 /* format_row for the usual outputs (labels, probability rows or maps, scores: float32 and
  * int64 of rank 1 or 2), written straight into a local buffer and appended once. 0 when the
  * row needs the general path. */
@@ -580,16 +513,16 @@ static int format_row_fast(bt_slice *sl, size_t r, int64_t j, int64_t n)
                 if (w + s->lm_key_len[i][k] > end) return 0;
                 memcpy(w, s->lm_keys[i][k], s->lm_key_len[i][k]);
                 w += s->lm_key_len[i][k];
-                w += mc_format_f32(w, ((const float *)t->data)[j * per + k]);
+                w = pd_json_num_at(w, t, j * per + k);
             }
             *w++ = '}';
         } else if (t->ndim == 1) {
-            if (!(w = put_num_at(w, t, j))) return 0;
+            if (!(w = pd_json_num_at(w, t, j))) return 0;
         } else {
             *w++ = '[';
             for (int64_t k = 0; k < per; k++) {
                 if (k) *w++ = ',';
-                if (w > end || !(w = put_num_at(w, t, j * per + k))) return 0;
+                if (w > end || !(w = pd_json_num_at(w, t, j * per + k))) return 0;
             }
             *w++ = ']';
         }
@@ -622,35 +555,10 @@ static void format_row(bt_slice *sl, size_t r, int64_t j, int64_t n)
         const ms_tensor *t = &sl->out[i];
         if (i) mc_buf_putc(b, ',');
         mc_buf_puts(b, s->out_keys[i]);
-        if (t->ndim < 1 || t->shape[0] != n) { /* not batched: the whole tensor */
-            put_nested(b, t, 0, 0);
-            continue;
-        }
-        int64_t per = 1;
-        for (int k = 1; k < t->ndim; k++) per *= t->shape[k];
-        if (s->out_lm[i] && t->dtype == MS_DTYPE_FLOAT && per == s->lm_n[i]) {
-            const float *p = (const float *)t->data + j * per;
-            char num[40];
-            mc_buf_putc(b, '{');
-            for (int64_t k = 0; k < per; k++) {
-                if (k) mc_buf_putc(b, ',');
-                if (s->lm_type[i] == MS_DTYPE_STRING) {
-                    mc_buf_put_json_str(b, ((const char *const *)s->lm_labels[i])[k]);
-                } else {
-                    mc_buf_putc(b, '"');
-                    mc_buf_put_i64(b, ((const int64_t *)s->lm_labels[i])[k]);
-                    mc_buf_putc(b, '"');
-                }
-                mc_buf_putc(b, ':');
-                mc_buf_append(b, num, (size_t)mc_format_f32(num, p[k]));
-            }
-            mc_buf_putc(b, '}');
-        } else if (t->ndim == 1) {
-            put_elem(b, t, j);
-        } else {
-            ms_tensor row = *t;
-            put_nested(b, &row, 1, j * per);
-        }
+        if (t->ndim < 1 || t->shape[0] != n) /* not batched: the whole tensor */
+            pd_json_put_nested(b, t, 0, t->shape, t->ndim);
+        else
+            pd_json_put_row(b, s->m, i, t, j, 0); /* a label map, a number or the row's arrays */
     }
     mc_buf_putc(b, '}');
     mc_buf_putc(b, 0);

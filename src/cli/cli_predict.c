@@ -15,6 +15,7 @@
 #include "codec/codec_npy.h"
 #include "codec/codec_pb.h"
 #include "predict/pd_check.h"
+#include "predict/pd_json.h"
 
 static void usage(FILE *f)
 {
@@ -178,7 +179,7 @@ static ms_status write_files(const ms_model *m, const ms_tensor *out, const int 
         const char *name = ms_model_output(m, i)->name;
         mc_buf_reset(&b);
         if (fmt == FMT_JSON) {
-            st = mc_json_write_tensor(&b, name, &out[i], err);
+            st = pd_json_write_tensor(&b, name, &out[i], err);
             mc_buf_putc(&b, '\n');
         } else if (fmt == FMT_NPY) {
             st = mc_npy_encode(&out[i], &b, err);
@@ -205,7 +206,7 @@ static ms_status write_stdout(const char *model_path, const ms_model *m, const m
     cli_model_name(model_name, sizeof model_name, model_path);
     const char **names = malloc(sizeof *names * (size_t)(n_sel ? n_sel : 1));
     ms_tensor *tens = malloc(sizeof *tens * (size_t)(n_sel ? n_sel : 1));
-    mc_label_map *maps = calloc((size_t)(n_sel ? n_sel : 1), sizeof *maps);
+    pd_label_map *maps = calloc((size_t)(n_sel ? n_sel : 1), sizeof *maps);
     if (!names || !tens || !maps) {
         free(names);
         free(tens);
@@ -219,9 +220,9 @@ static ms_status write_stdout(const char *model_path, const ms_model *m, const m
         if (!ms_model_output_labels(m, sel[k], &maps[k].type, &maps[k].n, &maps[k].labels))
             maps[k].type = MS_DTYPE_UNDEFINED;
     }
-    mc_oip_response r = {model_name, NULL, id, n_sel, names, tens, maps};
+    pd_json_response r = {model_name, NULL, id, n_sel, names, tens, maps};
     mc_buf b = {0};
-    ms_status st = mc_json_write_response(&b, &r, err);
+    ms_status st = pd_json_write_response(&b, &r, err);
     mc_buf_putc(&b, '\n');
     if (st == MS_OK && mc_buf_failed(&b)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK && (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0))

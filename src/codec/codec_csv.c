@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -690,7 +691,7 @@ static const double P10D[87] = {1e-46, 1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40,
 
 /* floor(log10(d)) for d > 0 in float range, without log10: the binary exponent times log10(2)
  * is right or one short; the table says which (off by one only at a power of ten's rounding,
- * which digits() corrects anyway). */
+ * which round_sig() corrects anyway). */
 static int dec_exp(double d)
 {
     uint64_t bits;
@@ -701,35 +702,122 @@ static int dec_exp(double d)
     return e;
 }
 
-static void digits(double d, int p, uint64_t *m, int *e10)
+/* 10^0 .. 10^19 */
+static const uint64_t P10U[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+    10000000ull, 100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+    1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
+    10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+    10000000000000000000ull};
+
+/* d (> 0, finite) correctly rounded to p significant digits, as printf rounds: the digits m
+ * (exactly p of them) and the decimal exponent of the first. glibc's printf converts the exact
+ * binary value and rounds half to even, so this is the definition; it is slow (a few hundred
+ * ns), so the common cases below avoid it. */
+static void round_sig_exact(double d, int p, uint64_t *m, int *e10)
+{
+    char s[48];
+    snprintf(s, sizeof s, "%.*e", p - 1, d);
+    uint64_t v = 0;
+    const char *c = s;
+    for (; *c && *c != 'e'; c++)
+        if (*c >= '0' && *c <= '9') v = v * 10 + (uint64_t)(*c - '0');
+    *m = v;
+    *e10 = *c ? atoi(c + 1) : 0;
+}
+
+/* The same for p <= 9 in double arithmetic: d * 10^k is within 2^-50 (relative) of exact,
+ * which decides the rounding unless the product lies that close to a rounding midpoint (an
+ * exact tie included); then ask printf. */
+static void round_sig(double d, int p, uint64_t *m, int *e10)
 {
     int e = dec_exp(d);
-    int k = p - 1 - e;
-    double sc = k >= 0 ? (k <= 22 ? d * POW10[k] : d * POW10[22] * pow(10, k - 22))
-                       : (-k <= 22 ? d / POW10[-k] : d / pow(10, -k));
-    uint64_t v = (uint64_t)llrint(sc);
-    static const uint64_t lim[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
-                                     100000000, 1000000000};
-    if (v >= lim[p]) { /* log10 was one short, or rounding carried */
-        e++;
-        v = (uint64_t)llrint(k - 1 >= 0 ? d * pow(10, k - 1) : d / pow(10, 1 - k));
-    } else if (v < lim[p - 1]) {
-        e--;
-        v = (uint64_t)llrint(d * pow(10, k + 1));
+    for (int tries = 0; tries < 3; tries++) {
+        int k = p - 1 - e;
+        double sc = k >= 0 ? (k <= 22 ? d * POW10[k] : d * POW10[22] * pow(10, k - 22))
+                           : (-k <= 22 ? d / POW10[-k] : d / pow(10, -k));
+        uint64_t v = (uint64_t)(int64_t)sc; /* sc < 2^40: truncation is floor, inline (floor() is a call) */
+        double fr = sc - (double)v;
+        if (fabs(fr - 0.5) <= sc * 0x1p-48) break;
+        v += fr > 0.5;
+        if (v >= P10U[p]) e++; /* log10 was one short, or rounding carried (9.996 -> 10.0) */
+        else if (v < P10U[p - 1]) e--;
+        else {
+            *m = v;
+            *e10 = e;
+            return;
+        }
     }
-    *m = v;
-    *e10 = e;
+    round_sig_exact(d, p, m, e10);
+}
+
+/* x / 10^k for k = 1..8, each a division by a constant (a multiply and a shift). */
+static uint32_t div_p10_32(uint32_t x, int k)
+{
+    switch (k) {
+    case 1: return x / 10u;
+    case 2: return x / 100u;
+    case 3: return x / 1000u;
+    case 4: return x / 10000u;
+    case 5: return x / 100000u;
+    case 6: return x / 1000000u;
+    case 7: return x / 10000000u;
+    case 8: return x / 100000000u;
+    default: return x / (uint32_t)P10U[k];
+    }
+}
+
+/* The value's correct nf-digit rounding mf (exponent ef) rounded on to p < nf digits, in *m and
+ * *e. That is the value's own p-digit rounding unless mf's dropped digits are exactly 50..0
+ * (the first rounding may have made the tie): -1, round the value itself. 0 when the
+ * p-digit candidate is certainly too far from the value to read back: it is more than `slack`
+ * units of mf's last digit away (slack bounds half the gap to the value's neighbours, plus
+ * the first rounding), which skips most p cheaply. */
+static int round_on(uint64_t mf, int ef, int nf, int p, uint64_t slack, uint64_t *m, int *e)
+{
+    uint64_t q = P10U[nf - p], h = q / 2, d, r;
+    if (mf <= UINT32_MAX) /* float32's 9 digits: by a constant, which compiles to a multiply */
+        d = div_p10_32((uint32_t)mf, nf - p), r = mf - d * q;
+    else
+        d = mf / q, r = mf - d * q;
+    if ((r < q - r ? r : q - r) > slack) return 0;
+    if (r == h) return -1;
+    *m = d + (r > h);
+    *e = ef;
+    if (*m == P10U[p]) { /* 9.99.. rounded up to 10 */
+        *m /= 10;
+        ++*e;
+    }
+    return 1;
+}
+
+/* The fewest digits worth trying: a p-digit candidate can only read back when a multiple of
+ * 10^(nf-p) lies within slack of mf, and those p are nf - J .. nf, where J is the highest
+ * power of ten at which mf - slack - 1 and mf + slack still differ once divided (a division
+ * by the constant 10, so a multiply, where round_on's by 10^k is a real division). */
+static int first_p(uint64_t mf, int nf, uint64_t slack)
+{
+    if (slack >= mf) return 1;
+    uint64_t a = mf + slack, b = mf - slack - 1;
+    int j = 0;
+    while (j < nf - 1 && a / 10 != b / 10) a /= 10, b /= 10, j++;
+    return nf - j;
 }
 
 static int write_digits(char *dst, int neg, uint64_t m, int p, int e10)
 {
+    static const char two[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
     char dg[24];
-    int nd = 0;
-    for (int i = 0; i < p; i++) {
-        dg[p - 1 - i] = (char)('0' + m % 10);
-        m /= 10;
+    int k = p, nd = p;
+    if (m <= UINT32_MAX) { /* float32's digits: 32-bit arithmetic, two digits a step */
+        uint32_t v = (uint32_t)m;
+        for (; k >= 2; k -= 2, v /= 100) memcpy(dg + k - 2, two + 2 * (v % 100), 2);
+        if (k) dg[0] = (char)('0' + v);
+    } else {
+        for (; k >= 2; k -= 2, m /= 100) memcpy(dg + k - 2, two + 2 * (m % 100), 2);
+        if (k) dg[0] = (char)('0' + m);
     }
-    nd = p;
     while (nd > 1 && dg[nd - 1] == '0') nd--;
     char *w = dst;
     if (neg) *w++ = '-';
@@ -777,42 +865,89 @@ static int reads_back(uint64_t m, int q, float af)
     return (float)x == af;
 }
 
+/* NaN/Inf as null, zeros as "0"/"-0": 0 when v is none of these. */
+static int format_special(char *dst, double v)
+{
+    const char *s = !isfinite(v) ? "null" : v != 0 ? NULL : signbit(v) ? "-0" : "0";
+    if (!s) return 0;
+    size_t n = strlen(s);
+    memcpy(dst, s, n + 1);
+    return (int)n;
+}
+
+/* The shortest decimal that reads back as f is the smallest p (1..9) whose correct p-digit
+ * rounding reads back as f, as the shortest "%.{p}g" would give (9 digits always do). The
+ * 9-digit rounding is computed once and the shorter ones derived from it; a candidate is
+ * checked by the parser's own arithmetic (reads_back) or, when that cannot be sure, by
+ * parsing its text. */
 int mc_format_f32(char *dst, float f)
 {
-    if (!isfinite(f)) {
-        memcpy(dst, "null", 5);
-        return 4;
-    }
-    if (f == 0) {
-        if (signbit(f)) {
-            memcpy(dst, "-0", 3);
-            return 2;
-        }
-        memcpy(dst, "0", 2);
-        return 1;
-    }
-    /* 9 correctly-placed digits always identify a float; try the 7- and 8-digit roundings
-     * of them first (most values need 8-9, simple ones far fewer after zero stripping) */
-    double d = fabs((double)f);
-    uint64_t m9;
-    int e10;
-    digits(d, 9, &m9, &e10);
-    for (int p = 7; p <= 9; p++) {
-        uint64_t m = m9, div = p == 7 ? 100 : p == 8 ? 10 : 1;
-        int e = e10;
-        if (div > 1) {
-            m = (m9 + div / 2) / div;
-            if (m >= (p == 7 ? 10000000u : 100000000u)) { /* 9.99..5 rounded up */
-                m /= 10;
-                e++;
-            }
-        }
-        int r = reads_back(m, e - (p - 1), fabsf(f));
+    int n = format_special(dst, f);
+    if (n) return n;
+    float af = fabsf(f);
+    double d = af;
+    uint64_t m9, m;
+    int e9, e;
+    round_sig(d, 9, &m9, &e9);
+    /* half the gap to a neighbour is at most af * 2^-24, i.e. m9 * 2^-24 units of the 9th
+     * digit; subnormals have wider gaps: no skipping there */
+    uint64_t slack = af < 1.17549435e-38f ? UINT64_MAX : (m9 >> 24) + 2;
+    for (int p = first_p(m9, 9, slack); p <= 9; p++) {
+        if (p == 9) return write_digits(dst, f < 0, m9, 9, e9); /* 9 digits always do */
+        int r = round_on(m9, e9, 9, p, slack, &m, &e);
         if (r == 0) continue;
-        int n = write_digits(dst, f < 0, m, p, e);
-        if (r == 1) return n;
-        float back; /* not sure without the text: parse it */
-        if (mc_parse_f32(dst, (size_t)n, &back) == 0 && back == f) return n;
+        if (r < 0) round_sig(d, p, &m, &e);
+        int rb = reads_back(m, e - (p - 1), af);
+        if (rb == 0) continue;
+        n = write_digits(dst, f < 0, m, p, e);
+        float back;
+        if (rb == 1 || (mc_parse_f32(dst, (size_t)n, &back) == 0 && back == f)) return n;
     }
-    return snprintf(dst, 32, "%.9g", (double)f);
+    return snprintf(dst, 32, "%.9g", (double)f); /* not reached: 9 digits always read back */
+}
+
+/* Does m * 10^q read back (strtod, round to nearest even) as exactly d (> 0)? With m < 2^53
+ * and |q| <= 22 both operands are exact and the one double operation is correctly rounded, as
+ * strtod is. Else, where long double has a 64-bit mantissa (x86), m * 10^q in long double is
+ * within 2^-63 (relative) of exact, which decides unless it lies that close to one of the
+ * midpoints between d and its neighbours (exact in long double): then parse the written text,
+ * as for what neither way covers (|q| > 27, subnormals). */
+static int reads_back64(uint64_t m, int q, double d, const char *txt)
+{
+    if (m <= (1ull << 53) && q <= 22 && q >= -22)
+        return (q >= 0 ? (double)m * POW10[q] : (double)m / POW10[-q]) == d;
+#if LDBL_MANT_DIG >= 64
+    if (q <= 27 && q >= -27 && d >= 2.2250738585072014e-308 && d < 1e300) {
+        long double p10 = 1, x;
+        for (int k = q < 0 ? -q : q; k > 0; k--) p10 *= 10; /* exact: 10^27 < 2^64 * 2^27 */
+        x = q >= 0 ? (long double)m * p10 : (long double)m / p10;
+        long double lo = ((long double)nextafter(d, 0) + d) / 2, hi = ((long double)nextafter(d, INFINITY) + d) / 2;
+        long double tol = x * 0x1p-61L;
+        if (x > lo + tol && x < hi - tol) return 1;
+        if (x < lo - tol || x > hi + tol) return 0;
+    }
+#endif
+    return fabs(strtod(txt, NULL)) == d;
+}
+
+/* The same for doubles: p = 1..17, the 17-digit rounding from printf (exact), the shorter ones
+ * derived from it. */
+int mc_format_f64(char *dst, double v)
+{
+    int n = format_special(dst, v);
+    if (n) return n;
+    double d = fabs(v);
+    uint64_t m17, m;
+    int e17, e;
+    round_sig_exact(d, 17, &m17, &e17);
+    uint64_t slack = d < 2.2250738585072014e-308 ? UINT64_MAX : (m17 >> 53) + 2;
+    for (int p = first_p(m17, 17, slack); p <= 17; p++) {
+        if (p == 17) return write_digits(dst, v < 0, m17, 17, e17); /* 17 digits always do */
+        int r = round_on(m17, e17, 17, p, slack, &m, &e);
+        if (r == 0) continue;
+        if (r < 0) round_sig_exact(d, p, &m, &e);
+        n = write_digits(dst, v < 0, m, p, e);
+        if (reads_back64(m, e - (p - 1), d, dst)) return n;
+    }
+    return snprintf(dst, 32, "%.17g", v); /* not reached: 17 digits always read back */
 }

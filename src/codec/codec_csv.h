@@ -104,9 +104,13 @@ int mc_parse_f64(const char *s, size_t n, double *out);
 /* Strict integer (optional spaces and sign, digits only). 0 on success. */
 int mc_parse_i64(const char *s, size_t n, int64_t *out);
 
-/* Write `f` as the shortest-or-nearly decimal that reads back as exactly `f` (at most 9
- * significant digits, no exponent between 1e-5 and 1e9, "1" not "1.0"). NaN/Inf write "null"
- * (JSON). Returns the length; dst needs 32 bytes. */
+/* Write `f` as the shortest decimal that reads back (strtof) as exactly `f`: the fewest
+ * significant digits p (1..9) whose correct rounding "%.{p}g" would print reads back. Layout:
+ * no exponent for 1e-5 <= |f| < 1e9 ("0.1", "16777216", "1" not "1.0"), else "1e9", "1.5e-7";
+ * "-0" for negative zero. NaN/Inf write "null" (JSON has no spelling for them). Returns the
+ * length; dst needs 32 bytes. */
 int mc_format_f32(char *dst, float f);
+/* The same for a double: the shortest (p = 1..17) that strtod reads back as exactly `v`. */
+int mc_format_f64(char *dst, double v);
 
 #endif

@@ -1,4 +1,5 @@
-/* codec_json.h: tensors <-> the Open Inference Protocol (KServe V2) JSON.
+/* codec_json.h: Open Inference Protocol (KServe V2) JSON requests -> tensors (the replies are
+ * written by src/predict/pd_json.h).
  *
  * Request (parsed with cJSON):
  *     {"id": "42", "parameters": {...},
@@ -22,12 +23,7 @@
  * - Unknown or duplicate keys are rejected, so a typo ("input") is an error, not a no-op.
  *   "parameters" objects are accepted and ignored.
  *
- * Response (written by hand into an mc_buf, no allocation beyond the buffer's growth):
- *     {"model_name":"m","model_version":"1","id":"42",
- *      "outputs":[{"name":"y","datatype":"FP32","shape":[2],"data":[0.5,1]}]}
- * Compact (no spaces). FP32 values print with %.9g and FP64 with %.17g, so they round-trip
- * exactly; integral floats print as integers ("1", not "1.0"). NaN and +-Inf are written as
- * null: valid JSON every client can parse, and the protocol has nothing better. */
+ * Responses are written by src/predict/pd_json.h (the one writer of outputs as JSON). */
 #ifndef CODEC_JSON_H
 #define CODEC_JSON_H
 
@@ -58,40 +54,10 @@ typedef struct mc_oip_request {
  * and element, MS_ERR_UNSUPPORTED for FP16/BYTES, MS_ERR_RUNTIME for out of memory. */
 ms_status mc_json_parse_request(const char *json, size_t len, mc_oip_request *req, ms_error *err);
 /* Like mc_json_parse_request, but also accepts a single tensor object
- * {"name":..,"datatype":..,"shape":..,"data":..} (the form mc_json_write_tensor writes), which
+ * {"name":..,"datatype":..,"shape":..,"data":..} (the form pd_json_write_tensor writes), which
  * becomes a one-input request. For files on the command line. */
 ms_status mc_json_parse_inputs(const char *json, size_t len, mc_oip_request *req, ms_error *err);
 void mc_oip_request_free(mc_oip_request *req);
 void mc_named_tensor_free(mc_named_tensor *t);
-
-/* Append one output object {"name":..,"datatype":..,"shape":[..],"data":[..]}. */
-ms_status mc_json_write_tensor(mc_buf *b, const char *name, const ms_tensor *t, ms_error *err);
-
-/* A classifier output that is a list of label -> probability maps (ONNX-ML ZipMap): the
- * tensor holds the probabilities [N, C]; labels are int64_t* or const char** (n == C). */
-typedef struct mc_label_map {
-    ms_dtype type; /* MS_DTYPE_INT64 or MS_DTYPE_STRING; MS_DTYPE_UNDEFINED: a plain tensor */
-    int64_t n;
-    const void *labels;
-} mc_label_map;
-
-/* Append {"name":..,"datatype":"FP32","shape":[N],"parameters":{"label_map":true},
- *         "data":[{"label":p,...},...]}: one object per row. JSON keys are strings, so int64
- * labels print as "7". */
-ms_status mc_json_write_label_map(mc_buf *b, const char *name, const ms_tensor *t,
-                                  const mc_label_map *lm, ms_error *err);
-
-typedef struct mc_oip_response {
-    const char *model_name;    /* required */
-    const char *model_version; /* NULL: omitted */
-    const char *id;            /* NULL: omitted */
-    int n_outputs;
-    const char *const *names;  /* n_outputs names */
-    const ms_tensor *outputs;  /* n_outputs tensors */
-    const mc_label_map *label_maps; /* NULL, or n_outputs entries (type UNDEFINED: plain) */
-} mc_oip_response;
-
-/* Append a whole response object. */
-ms_status mc_json_write_response(mc_buf *b, const mc_oip_response *r, ms_error *err);
 
 #endif

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "serve/sv_int.h"
 
+#include "predict/pd_json.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -28,8 +30,8 @@ static void reply_v2(job *j, const ms_tensor *outs)
         const char *names[MAX_IO];
         ms_tensor sel[MAX_IO];
         for (int i = 0; i < n; i++) names[i] = ms_model_output(m, idx[i])->name, sel[i] = outs[idx[i]];
-        mc_oip_response resp = {j->v->name, j->v->version, j->v2.id, n, names, sel};
-        ms_status st = mc_json_write_response(b, &resp, &err);
+        pd_json_response resp = {j->v->name, j->v->version, j->v2.id, n, names, sel};
+        ms_status st = pd_json_write_response(b, &resp, &err);
         if (st != MS_OK) { sv_req_error(r, status_of(st), "%s", err.msg); return; }
         r->status = 200;
         return;
@@ -49,7 +51,7 @@ static void reply_v2(job *j, const ms_tensor *outs)
         const char *name = ms_model_output(m, idx[i])->name;
         if (i) mc_buf_putc(b, ',');
         if (!bin[i]) {
-            ms_status st = mc_json_write_tensor(b, name, t, &err);
+            ms_status st = pd_json_write_tensor(b, name, t, &err);
             if (st != MS_OK) { sv_req_error(r, status_of(st), "%s", err.msg); return; }
             continue;
         }

@@ -28,7 +28,7 @@ FUZZ_TARGETS ?= model tensor $(if $(wildcard src/codec/codec_npy.h),npy) $(if $(
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Isrc/runtime
 FUZZ_SERVE   := src/serve/sv_body.c
-FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(BASE_SRC) $(CODEC_SRC) $(FUZZ_SERVE))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(BASE_SRC) $(CODEC_SRC) $(PREDICT_SRC) $(FUZZ_SERVE))
 # libFuzzer options: bounded time and memory per input; in fork mode go on after a finding.
 FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 FUZZ_FORK ?= -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
@@ -40,7 +40,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h $(FUZZ_LIB_OBJ)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h tests/fuzz/shortest_ref.h $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
 
@@ -72,18 +72,20 @@ FUZZ_CHECK_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer 
 
 FUZZ_CHECK_SERVE := $(patsubst %.c,$(FUZZ_CHECK_BUILD)/%.o,$(FUZZ_SERVE))
 
-$(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h \
+$(FUZZ_DIR)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_common.h tests/fuzz/model_walk.h tests/fuzz/shortest_ref.h \
                       $(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
-                      $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_SERVE)
+                      $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_BUILD)/libmlship_predict.a $(FUZZ_CHECK_SERVE)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(FUZZ_CHECK_FLAGS) -Iinclude -Isrc -o $@ \
-	  tests/fuzz/replay.c $< $(FUZZ_CHECK_SERVE) $(FUZZ_CHECK_BUILD)/libmlship_codec.a \
-	  $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_BUILD)/libmlship.a $(LDLIBS)
+	  tests/fuzz/replay.c $< $(FUZZ_CHECK_SERVE) $(FUZZ_CHECK_BUILD)/libmlship_predict.a \
+	  $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_base.a \
+	  $(FUZZ_CHECK_BUILD)/libmlship.a $(LDLIBS)
 
 # The sanitized libraries are the unit-asan ones (same flags, same tree). Inside that
 # sub-make BUILD is build/asan and the Makefile's own rules build them.
 ifneq ($(BUILD),$(FUZZ_CHECK_BUILD))
-$(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_base.a $(FUZZ_CHECK_SERVE): FORCE_FUZZ_LIBS
+$(FUZZ_CHECK_BUILD)/libmlship.a $(FUZZ_CHECK_BUILD)/libmlship_codec.a $(FUZZ_CHECK_BUILD)/libmlship_base.a \
+$(FUZZ_CHECK_BUILD)/libmlship_predict.a $(FUZZ_CHECK_SERVE): FORCE_FUZZ_LIBS
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_CHECK_BUILD) OPT=-O1 CFLAGS="$(FUZZ_CHECK_FLAGS)" $@
 
 .PHONY: FORCE_FUZZ_LIBS

@@ -7,11 +7,13 @@
  *     agree field by field with mc_parse_f32 (an empty field is NaN), or refuse the row only
  *     when some field is not a number.
  *   - mc_format_f32 on the first 4 bytes taken as a float: it must read back as exactly that
- *     float (round trip), fit its 32 bytes, and print NaN/Inf as "null".
+ *     float (round trip), fit its 32 bytes, print NaN/Inf as "null", and be the shortest: the
+ *     same decimal as the shortest "%.{p}g" (p = 1..9) that strtof reads back.
  * Any disagreement aborts, which libFuzzer reports as a crash. */
 #include "fuzz_common.h"
 
 #include "codec/codec_csv.h"
+#include "shortest_ref.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -138,6 +140,11 @@ static void check_format(const uint8_t *data, size_t size)
     float back;
     if (ref_f32(out, (size_t)n, &back) != 0 || !same_float(back, f))
         fail("mc_format_f32 does not read back as the same float", out, (size_t)n);
+    char ref[48];
+    sr_shortest32(f, ref, sizeof ref);
+    out[n] = 0;
+    if (!sr_same_decimal(out, ref))
+        fail("mc_format_f32 is not the shortest round-trip decimal", out, (size_t)n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -1,9 +1,10 @@
 /* fuzz_json.c: libFuzzer driver for the Open Inference Protocol JSON codec
  * (src/codec/codec_json.h). A parsed request's tensors must be readable, and each must come
- * back unchanged through mc_json_write_tensor + mc_json_parse_inputs. */
+ * back unchanged through pd_json_write_tensor + mc_json_parse_inputs. */
 #include "fuzz_common.h"
 
 #include "codec/codec_json.h"
+#include "predict/pd_json.h"
 
 #include <stdint.h>
 
@@ -21,9 +22,9 @@ static void round_trip(const mc_named_tensor *nt)
 {
     ms_error err = {{0}};
     mc_buf b = {0};
-    ms_status st = mc_json_write_tensor(&b, nt->name, &nt->t, &err);
+    ms_status st = pd_json_write_tensor(&b, nt->name, &nt->t, &err);
     if (st || mc_buf_failed(&b)) {
-        fz_expect("mc_json_write_tensor", st ? st : MS_ERR_RUNTIME, &err);
+        fz_expect("pd_json_write_tensor", st ? st : MS_ERR_RUNTIME, &err);
         mc_buf_free(&b);
         return;
     }

@@ -2,11 +2,15 @@
  * References: the float32 bit patterns IEEE 754 rounding gives (hand-checked: 0.1 is
  * 0x3dcccccd, 16777217 rounds to even 16777216, ...) and the C library's strtof on the same
  * text; the printer must read back bit-exactly and use the short spellings its header
- * promises. The fuzz driver tests/fuzz/fuzz_csvnum.c does the same on random input. */
+ * promises. The printer's "shortest" is checked against its definition, computed here from
+ * the C library alone: the smallest p whose "%.{p}g" strtof (strtod) reads back as the same
+ * value. The fuzz driver tests/fuzz/fuzz_csvnum.c does the same on random input. */
 #include "mstest.h"
 
 #include "codec/codec_csv.h"
+#include "../fuzz/shortest_ref.h"
 
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -160,6 +164,107 @@ TEST(format_round_trips_and_is_short)
     }
 }
 
+/* f32: same value as the reference (strtod of both texts equal, so the same decimal) and the
+ * same digit count; and it reads back. Returns 1 when it agrees. */
+static int agrees32(float f)
+{
+    char ref[48], out[40];
+    sr_shortest32(f, ref, sizeof ref);
+    int n = mc_format_f32(out, f);
+    out[n] = 0;
+    int ok = n < 32 && sr_same_decimal(out, ref) && bits(strtof(out, NULL)) == bits(f);
+    if (!ok) CHECK_MSG(0, "0x%08x: printed '%s', shortest is '%s'", bits(f), out, ref);
+    return ok;
+}
+
+static int agrees64(double d)
+{
+    char ref[48], out[40];
+    sr_shortest64(d, ref, sizeof ref);
+    int n = mc_format_f64(out, d);
+    out[n] = 0;
+    int ok = n < 32 && sr_same_decimal(out, ref);
+    if (!ok) CHECK_MSG(0, "%a: printed '%s', shortest is '%s'", d, out, ref);
+    return ok;
+}
+
+TEST(format_f32_is_the_shortest_round_trip)
+{
+    int bad = 0;
+    /* edge cases: every power of two (normal and subnormal), the extremes, their neighbours,
+     * integers around 2^24, short decimals and their float neighbours */
+    for (int e = -149; e <= 127 && bad < 5; e++) {
+        float f = ldexpf(1.0f, e);
+        bad += !agrees32(f) + !agrees32(nextafterf(f, 0)) + !agrees32(nextafterf(f, INFINITY)) +
+               !agrees32(-f);
+    }
+    static const float edge[] = {FLT_MAX, FLT_MIN, FLT_TRUE_MIN, 16777215.0f, 16777216.0f,
+                                 16777218.0f, 0.1f, 0.2f, 0.3f, 1.0f / 3.0f, 2.0f / 3.0f, 1e-7f,
+                                 1e-5f, 1e9f, 1e10f, 3.14159265f, 9.999999e-5f};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) bad += !agrees32(edge[i]);
+    for (int k = 1; k <= 20000 && bad < 5; k++) { /* k / 10^j, j = 1..4 */
+        float f = (float)k / (float)(k % 4 == 0 ? 10 : k % 4 == 1 ? 100 : k % 4 == 2 ? 1000 : 10000);
+        bad += !agrees32(f) + !agrees32(nextafterf(f, 0));
+    }
+    /* random bit patterns over the whole range */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 200000 && bad < 5; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t b = (uint32_t)x;
+        float f;
+        memcpy(&f, &b, 4);
+        if (isfinite(f)) bad += !agrees32(f);
+    }
+}
+
+TEST(format_f64_is_the_shortest_round_trip)
+{
+    int bad = 0;
+    for (int e = -1074; e <= 1023 && bad < 5; e += 7) {
+        double d = ldexp(1.0, e);
+        bad += !agrees64(d) + !agrees64(nextafter(d, 0)) + !agrees64(nextafter(d, INFINITY));
+    }
+    static const double edge[] = {DBL_MAX, DBL_MIN, 4.9406564584124654e-324, 0.1, 0.3,
+                                  1.0 / 3.0, 1e-7, 1e15, 1e16, 1e17, 9007199254740993.0,
+                                  123456789012.0, 5e-324, 2.5, 0.30000000000000004};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) bad += !agrees64(edge[i]);
+    uint64_t x = 0xD1B54A32D192ED03ull;
+    for (int i = 0; i < 50000 && bad < 5; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d;
+        memcpy(&d, &x, 8);
+        if (isfinite(d)) bad += !agrees64(d);
+        double g = (double)(float)(x >> 40) / 1000.0; /* short decimals, the common output */
+        bad += !agrees64(g);
+    }
+}
+
+TEST(format_hand_checked_spellings)
+{
+    /* hand-computed: the decimal with fewest digits inside each value's rounding interval */
+    static const struct { float f; const char *want; } c32[] = {
+        {1.0f / 3.0f, "0.33333334"}, {1e-7f, "1e-7"},    {16777216.0f, "16777216"},
+        {1e20f, "1e20"},             {-0.0f, "-0"},      {1.17549435e-38f, "1.1754944e-38"},
+        {FLT_MAX, "3.4028235e38"},   {FLT_TRUE_MIN, "1e-45"}, {0.00001f, "0.00001"},
+        {123456789.0f, "123456790"},
+    };
+    char out[40];
+    for (size_t i = 0; i < sizeof c32 / sizeof c32[0]; i++) {
+        int n = mc_format_f32(out, c32[i].f);
+        out[n] = 0;
+        CHECK_MSG(strcmp(out, c32[i].want) == 0, "%a printed '%s', want '%s'", (double)c32[i].f, out, c32[i].want);
+    }
+    static const struct { double d; const char *want; } c64[] = {
+        {0.1, "0.1"}, {1.0 / 3.0, "0.3333333333333333"}, {0.30000000000000004, "0.30000000000000004"},
+        {1e300, "1e300"}, {-2.5, "-2.5"}, {5e-324, "5e-324"}, {NAN, "null"}, {-INFINITY, "null"},
+    };
+    for (size_t i = 0; i < sizeof c64 / sizeof c64[0]; i++) {
+        int n = mc_format_f64(out, c64[i].d);
+        out[n] = 0;
+        CHECK_MSG(strcmp(out, c64[i].want) == 0, "%a printed '%s', want '%s'", c64[i].d, out, c64[i].want);
+    }
+}
+
 int main(void)
 {
     RUN(parse_hand_checked_bits);
@@ -167,5 +272,8 @@ int main(void)
     RUN(parse_agrees_with_strtof);
     RUN(parse_17_digits_agrees_with_strtof);
     RUN(format_round_trips_and_is_short);
+    RUN(format_f32_is_the_shortest_round_trip);
+    RUN(format_f64_is_the_shortest_round_trip);
+    RUN(format_hand_checked_spellings);
     return mstest_summary();
 }
