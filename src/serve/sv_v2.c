@@ -1,6 +1,6 @@
 /* sv_v2.c: Open Inference Protocol (KServe V2) inference, JSON and the binary tensor
  * extension: the body is parsed by sv_v2_parse (sv_body.c), bound to the model's inputs by
- * name, run as a job, and answered with whole tensors (codec_json, or raw bytes after a JSON
+ * name, run as a job, and answered with whole tensors (pd_json, or raw bytes after a JSON
  * header when binary outputs were asked for). */
 #define _GNU_SOURCE
 #include "serve/sv_int.h"
