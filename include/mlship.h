@@ -44,6 +44,9 @@ extern "C" {
 
 #define MS_VERSION_STRING "0.1.0"
 #define MS_MAX_DIMS 8
+/* Most inputs or outputs a node (and so a graph's caller) deals with; the loader refuses more,
+ * and the layers above size their per-input arrays by it. */
+#define MS_MAX_IO 64
 
 /* Element types. The values are ONNX's TensorProto.DataType, so they round-trip unchanged. */
 typedef enum ms_dtype {
@@ -157,6 +160,14 @@ int ms_model_input_allows_missing(const ms_model *m, int i);
  * first operator, node and opset that has none. */
 ms_status ms_model_check_supported(const ms_model *m, ms_error *err);
 
+/* Check tensors in[0..n_in) against the model's declared inputs, in order: the count, dtype,
+ * rank (ndim 0..MS_MAX_DIMS, any when the model declares none), fixed dimensions, no negative
+ * dimension, and one value per named symbolic dimension across all inputs ("batch"). MS_OK, or
+ * MS_ERR_INVALID with "input 'x' expects float32[batch,30], got float32[1,29]" or "dimension
+ * 'batch' is 2 in input 'a' but 3 in input 'b'". Data pointers are not looked at.
+ * ms_session_run runs this check itself. No allocation. */
+ms_status ms_model_check_inputs(const ms_model *m, const ms_tensor *in, int n_in, ms_error *err);
+
 /* ---- sessions -------------------------------------------------------------------------- */
 
 typedef struct ms_session_options {
@@ -179,6 +190,12 @@ void ms_session_free(ms_session *s);
 size_t ms_dtype_size(ms_dtype t);        /* bytes per element; 0 if unknown */
 const char *ms_dtype_name(ms_dtype t);   /* "float32", "int64", ... */
 int64_t ms_tensor_numel(const ms_tensor *t);
+/* Shapes as messages print them, into dst (cap bytes, always NUL-terminated when cap > 0,
+ * truncated to fit); both return dst. A declared input: "float32[batch,30]", a dimension
+ * without size or name as "?", no declared rank as "float32[...]", no dtype as "any[...]".
+ * A tensor: "float32[1,29]" (a rank outside 0..MS_MAX_DIMS prints as "[]"). */
+const char *ms_value_info_format(const ms_value_info *vi, char *dst, size_t cap);
+const char *ms_tensor_format(const ms_tensor *t, char *dst, size_t cap);
 /* Decode an ONNX TensorProto. out->data is allocated with ms_malloc (free with ms_free; for
  * strings one block holds the pointers and the bytes). `name` (may be NULL) receives the
  * tensor's name, truncated to name_cap. */

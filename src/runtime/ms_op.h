@@ -9,7 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#define MS_MAX_IO 64 /* node inputs or outputs beyond this are refused at load */
+/* MS_MAX_IO (mlship.h): node inputs or outputs beyond it are refused at load */
 
 typedef enum ms_attr_type {
     MS_ATTR_UNDEFINED = 0,

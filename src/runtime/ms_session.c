@@ -352,41 +352,15 @@ static ms_status plan(ms_session *s, const ms_tensor *inputs, ms_error *err)
 
 /* ---- run ------------------------------------------------------------------------------- */
 
-static void fmt_shape(char *buf, size_t cap, ms_dtype dt, int ndim, const int64_t *shape)
-{
-    size_t n = (size_t)snprintf(buf, cap, "%s[", ms_dtype_name(dt));
-    for (int d = 0; d < ndim && n < cap; d++) {
-        if (shape[d] < 0) n += (size_t)snprintf(buf + n, cap - n, "%s?", d ? "," : "");
-        else n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? "," : "", (long long)shape[d]);
-    }
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-}
-
+/* The declared-input check (ms_check.c), then what a run needs beyond it: data behind every
+ * non-empty input. */
 static ms_status check_inputs(const ms_session *s, const ms_tensor *in, int n_in, ms_error *err)
 {
-    const ms_model *m = s->m;
-    if (n_in != m->n_inputs)
-        return FAIL(err, MS_ERR_INVALID, "the model takes %d inputs, got %d", (int)m->n_inputs, (int)n_in);
-    for (int k = 0; k < n_in; k++) {
-        const ms_value_info *vi = &m->input_info[k];
-        const ms_tensor *decl = &m->values[m->inputs[k]].t, *t = &in[k];
-        int ok = t->dtype == decl->dtype && t->ndim >= 0 && t->ndim <= MS_MAX_DIMS &&
-                 (decl->ndim < 0 || t->ndim == decl->ndim);
-        for (int d = 0; ok && d < t->ndim; d++) {
-            if (t->shape[d] < 0) ok = 0;
-            if (decl->ndim >= 0 && decl->shape[d] >= 0 && decl->shape[d] != t->shape[d]) ok = 0;
-        }
-        if (!ok) {
-            char want[160], got[160];
-            if (decl->ndim < 0) snprintf(want, sizeof want, "%s[...]", ms_dtype_name(decl->dtype));
-            else fmt_shape(want, sizeof want, decl->dtype, decl->ndim, decl->shape);
-            fmt_shape(got, sizeof got, t->dtype, t->ndim > MS_MAX_DIMS ? 0 : t->ndim, t->shape);
-            return FAIL(err, MS_ERR_INVALID, "input '%s' expects %s, got %s", vi->name, want, got);
-        }
-        if (!t->data && ms_tensor_numel(t) > 0)
-            return FAIL(err, MS_ERR_INVALID, "input '%s' has no data", vi->name);
-    }
-    return MS_OK;
+    ms_status st = ms_model_check_inputs(s->m, in, n_in, err);
+    for (int k = 0; !st && k < n_in; k++)
+        if (!in[k].data && ms_tensor_numel(&in[k]) > 0)
+            st = FAIL(err, MS_ERR_INVALID, "input '%s' has no data", s->m->input_info[k].name);
+    return st;
 }
 
 static int same_signature(const ms_session *s, const ms_tensor *in)

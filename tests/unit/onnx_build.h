@@ -65,14 +65,19 @@ static void ob_tensor_f32(pbuf *out, int field, const char *name, int ndim, cons
     pb_msg(out, field, &t);
 }
 
-/* ValueInfoProto for a tensor; dims < 0 are written as the symbolic dim "N" */
+/* ValueInfoProto for a tensor; a dim < 0 is written as a symbolic dim: "N" first, "N<i>" at
+ * position i > 0 (one dim_param names one size, so two unknown dims must not share a name) */
 static void ob_value(pbuf *graph, int field, const char *name, int elem, int ndim, const int64_t *dims)
 {
     pbuf shape = {0}, tt = {0}, type = {0}, vi = {0};
     for (int i = 0; i < ndim; i++) {
         pbuf d = {0};
         if (dims[i] >= 0) pb_int(&d, 1, dims[i]);
-        else pb_str(&d, 2, "N");
+        else {
+            char nm[16];
+            snprintf(nm, sizeof nm, i ? "N%d" : "N", i);
+            pb_str(&d, 2, nm);
+        }
         pb_msg(&shape, 1, &d);
     }
     pb_int(&tt, 1, elem);
