@@ -46,8 +46,6 @@ static void usage(FILE *f)
             "exit status: 0 ok, 1 runtime failure, 2 bad usage or bad input, 3 unsupported.\n");
 }
 
-#define BENCH_MAX_INPUTS 64
-
 /* ---- the worker pool ------------------------------------------------------------------- */
 
 typedef struct bench_pool bench_pool;
@@ -55,7 +53,7 @@ typedef struct bench_pool bench_pool;
 typedef struct bench_slice {
     bench_pool *pool;
     ms_session *sess;
-    ms_tensor in[BENCH_MAX_INPUTS];
+    ms_tensor in[MS_MAX_IO];
     ms_tensor *out;
     int n_in, n_out;
     ms_status st;
@@ -225,12 +223,11 @@ static ms_status build_input(const ms_value_info *vi, const ms_tensor *src, int6
     if (src) {
         if (src->dtype != vi->dtype && vi->dtype != MS_DTYPE_UNDEFINED) {
             char want[200];
-            cli_format_decl(want, sizeof want, vi);
             return mc_fail(err, MS_ERR_INVALID, "input '%s' expects %s, the file has %s", vi->name,
-                           want, ms_dtype_name(src->dtype));
+                           ms_value_info_format(vi, want, sizeof want), ms_dtype_name(src->dtype));
         }
         if (!batched || src->ndim < 1) {
-            *t = *src; /* used as is; cli_check_inputs validates it */
+            *t = *src; /* used as is; ms_model_check_inputs validates it */
             t->data = NULL;
         } else {
             if (src->shape[0] == 0)
@@ -291,7 +288,7 @@ typedef struct bench_opts {
     long batch, threads, warmup;
     double seconds;
     int batch_set;
-    const char *files[BENCH_MAX_INPUTS];
+    const char *files[MS_MAX_IO];
     int n_files;
 } bench_opts;
 
@@ -327,7 +324,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
                 return cli_usage_error("bench", "--seconds needs a number in 0..86400");
         } else if ((r = cli_opt(argc, argv, &i, "--input", &v)) != 0) {
             if (r < 0) return cli_usage_error("bench", "--input needs a file");
-            if (o->n_files == BENCH_MAX_INPUTS) return cli_usage_error("bench", "too many --input");
+            if (o->n_files == MS_MAX_IO) return cli_usage_error("bench", "too many --input");
             o->files[o->n_files++] = v;
         } else {
             return cli_usage_error("bench", "unknown option '%s'", a);
@@ -340,10 +337,10 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 typedef struct bench_state {
     ms_model *model;
     int n_in, n_out;
-    mc_oip_request files[BENCH_MAX_INPUTS];
+    mc_oip_request files[MS_MAX_IO];
     int n_files;
-    const ms_tensor *src[BENCH_MAX_INPUTS]; /* per graph input: rows from a file, or NULL */
-    ms_tensor full[BENCH_MAX_INPUTS];       /* the whole batch, owned */
+    const ms_tensor *src[MS_MAX_IO]; /* per graph input: rows from a file, or NULL */
+    ms_tensor full[MS_MAX_IO];       /* the whole batch, owned */
     bench_pool pool;
     int pool_started; /* pool_start ran: its lock exists and threads may run */
     double *lat;
@@ -398,8 +395,8 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
     if (st != MS_OK) return st;
     b->n_in = ms_model_num_inputs(b->model);
     b->n_out = ms_model_num_outputs(b->model);
-    if (b->n_in > BENCH_MAX_INPUTS)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "bench handles at most %d inputs", BENCH_MAX_INPUTS);
+    if (b->n_in > MS_MAX_IO)
+        return mc_fail(err, MS_ERR_UNSUPPORTED, "bench handles at most %d inputs", MS_MAX_IO);
     if ((st = load_files(o, b, err)) != MS_OK) return st;
 
     /* The batch splits only along a symbolic first dimension. */
@@ -420,7 +417,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
     for (int i = 0; i < b->n_in; i++)
         if ((st = build_input(ms_model_input(b->model, i), b->src[i], batch, &b->full[i], &rng, err)) != MS_OK)
             return st;
-    if ((st = cli_check_inputs(b->model, b->full, err)) != MS_OK) return st;
+    if ((st = ms_model_check_inputs(b->model, b->full, b->n_in, err)) != MS_OK) return st;
 
     /* Slices: rows [lo, hi) of every batched input; other inputs are shared whole. */
     b->pool.n_workers = threads - 1;
@@ -500,7 +497,7 @@ static void bench_free(bench_state *b)
         }
         free(b->pool.slices);
     }
-    for (int i = 0; i < BENCH_MAX_INPUTS; i++) ms_free(b->full[i].data);
+    for (int i = 0; i < MS_MAX_IO; i++) ms_free(b->full[i].data);
     for (int i = 0; i < b->n_files; i++) mc_oip_request_free(&b->files[i]);
     free(b->lat);
     if (b->model) ms_model_free(b->model);

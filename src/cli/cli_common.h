@@ -43,14 +43,6 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* Load a model, printing the error as "mlship CMD: ..."; returns the exit code. */
 int cli_load_model(const char *cmd, const char *path, ms_model **out);
 
-/* "float32[?,30]" / "float32[N,30]" for a declared input, "int64[1,29]" for a tensor. */
-void cli_format_decl(char *dst, size_t cap, const ms_value_info *vi);
-void cli_format_tensor(char *dst, size_t cap, const ms_tensor *t);
-
-/* Check tensors[i] against the model's input i, for all inputs: dtype and rank must match,
- * fixed dims must be equal, symbolic dims match anything but one name binds one value
- * across all inputs. Message: "input 'x' expects float32[?,30], got float32[1,29]". */
-ms_status cli_check_inputs(const ms_model *m, const ms_tensor *tensors, ms_error *err);
 /* MS_ERR_INVALID naming the first NaN or Inf in a float tensor, else MS_OK. */
 ms_status cli_check_finite(const char *name, const ms_tensor *t, ms_error *err);
 

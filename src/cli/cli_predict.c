@@ -360,11 +360,11 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
     for (int i = 0; i < c->n_in; i++)
         if (!c->in_src[i]) {
             char decl[200];
-            cli_format_decl(decl, sizeof decl, ms_model_input(c->model, i));
-            return mc_fail(err, MS_ERR_INVALID, "missing input '%s' (%s)",
-                           ms_model_input(c->model, i)->name, decl);
+            const ms_value_info *vi = ms_model_input(c->model, i);
+            return mc_fail(err, MS_ERR_INVALID, "missing input '%s' (%s)", vi->name,
+                           ms_value_info_format(vi, decl, sizeof decl));
         }
-    if ((st = cli_check_inputs(c->model, c->in, err)) != MS_OK) return st;
+    if ((st = ms_model_check_inputs(c->model, c->in, c->n_in, err)) != MS_OK) return st;
     if (!o->allow_nonfinite && (st = check_policy(&policy, c, err)) != MS_OK) return st;
 
     /* Which outputs to write: those the request named, in its order, else all. */

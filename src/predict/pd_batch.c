@@ -18,8 +18,6 @@
 
 #include "codec/codec_buf.h"
 
-#define MAX_IO 64 /* the runtime's limit on a node's inputs or outputs */
-
 struct pd_batcher {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -154,7 +152,7 @@ static int compatible(const pd_batcher *b, const pd_batch_item *a, const pd_batc
 
 static void run_group(pd_batcher *b, pd_batch_item *group)
 {
-    ms_tensor outs[MAX_IO];
+    ms_tensor outs[MS_MAX_IO];
     uint64_t now = now_ns();
     /* Answer the expired first. */
     pd_batch_item *live = NULL, **tailp = &live;
@@ -183,7 +181,7 @@ static void run_group(pd_batcher *b, pd_batch_item *group)
     for (int i = 0; i < b->n_in; i++)
         if (live->inputs[i].dtype == MS_DTYPE_STRING) pad_ok = 0;
     int64_t padded = pad_ok ? pd_pool_bucket(b->pool, total) : total;
-    ms_tensor in[MAX_IO];
+    ms_tensor in[MS_MAX_IO];
     ms_error err;
     ms_status st = MS_OK;
     /* a bucket's session; when none can be made, an any-shape one on the unpadded rows */
@@ -292,8 +290,8 @@ ms_status pd_batcher_create(pd_pool *pool, const pd_batch_cfg *cfg, pd_batch_run
 {
     *out = NULL;
     const ms_model *m = pd_pool_model(pool);
-    if (ms_model_num_inputs(m) > MAX_IO || ms_model_num_outputs(m) > MAX_IO)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "dynamic batching supports at most 64 inputs and outputs");
+    if (ms_model_num_inputs(m) > MS_MAX_IO || ms_model_num_outputs(m) > MS_MAX_IO)
+        return mc_fail(err, MS_ERR_UNSUPPORTED, "dynamic batching supports at most %d inputs and outputs", MS_MAX_IO);
     pd_batcher *b = calloc(1, sizeof *b);
     if (!b) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     b->cfg = *cfg;

@@ -5,8 +5,6 @@
 
 #include "codec/codec_buf.h"
 
-#define MAX_IO 64 /* the runtime's limit on a node's inputs or outputs */
-
 ms_status pd_model_adopt(ms_model *m, int64_t max_rows, pd_model **out, ms_error *err)
 {
     *out = NULL;
@@ -45,9 +43,9 @@ void pd_model_free(pd_model *pm)
 ms_status pd_model_run_zeros(const ms_model *m, ms_session *s, int64_t rows, ms_error *err)
 {
     int n = ms_model_num_inputs(m), nout = ms_model_num_outputs(m);
-    ms_tensor in[MAX_IO];
-    void *blocks[MAX_IO] = {0};
-    if (n > MAX_IO || nout > MAX_IO) return MS_OK;
+    ms_tensor in[MS_MAX_IO];
+    void *blocks[MS_MAX_IO] = {0};
+    if (n > MS_MAX_IO || nout > MS_MAX_IO) return MS_OK;
     ms_status st = MS_OK;
     for (int i = 0; i < n; i++) {
         const ms_value_info *vi = ms_model_input(m, i);
@@ -69,7 +67,7 @@ ms_status pd_model_run_zeros(const ms_model *m, ms_session *s, int64_t rows, ms_
         in[i].data = blocks[i];
     }
     if (st == MS_OK) {
-        ms_tensor outs[MAX_IO];
+        ms_tensor outs[MS_MAX_IO];
         st = ms_session_run(s, in, n, outs, nout, err);
     } else if (st == MS_ERR_UNSUPPORTED) st = MS_OK; /* no declared shape: cannot warm, not an error */
     for (int i = 0; i < n; i++) free(blocks[i]);

@@ -1,6 +1,5 @@
-/* sv_body.c: request bodies into tensors, without HTTP (see sv_body.h): the input check,
- * the V2 parser for plain JSON (codec_json) and the binary tensor extension (cJSON), and the
- * /predict bodies, by the one-pass fast path or the general cJSON path. */
+/* sv_body.c: request bodies into tensors, without HTTP (see sv_body.h): the V2 parser for
+ * plain JSON (codec_json) and the binary tensor extension (cJSON), and the /predict bodies, by the one-pass fast path or the general cJSON path. */
 #define _GNU_SOURCE
 #include "serve/sv_body.h"
 
@@ -24,44 +23,6 @@ int sv_perr_set(sv_perr *e, int status, const char *fmt, ...)
 }
 
 int status_of(ms_status st) { return st == MS_ERR_RUNTIME ? 500 : 400; }
-
-/* ---- the input check ------------------------------------------------------------------- */
-
-void sv_fmt_decl(char *dst, size_t cap, const ms_value_info *vi)
-{
-    size_t k = (size_t)snprintf(dst, cap, "%s", vi->dtype ? ms_dtype_name(vi->dtype) : "any");
-    if (vi->ndim < 0) { if (k < cap) snprintf(dst + k, cap - k, "[...]"); return; }
-    if (k < cap) k += (size_t)snprintf(dst + k, cap - k, "[");
-    for (int i = 0; i < vi->ndim && k < cap; i++) {
-        if (vi->shape[i] >= 0) k += (size_t)snprintf(dst + k, cap - k, "%s%lld", i ? "," : "", (long long)vi->shape[i]);
-        else k += (size_t)snprintf(dst + k, cap - k, "%s?", i ? "," : "");
-    }
-    if (k < cap) snprintf(dst + k, cap - k, "]");
-}
-
-static void fmt_tensor(char *dst, size_t cap, const ms_tensor *t)
-{
-    size_t k = (size_t)snprintf(dst, cap, "%s[", ms_dtype_name(t->dtype));
-    for (int i = 0; i < t->ndim && k < cap; i++)
-        k += (size_t)snprintf(dst + k, cap - k, "%s%lld", i ? "," : "", (long long)t->shape[i]);
-    if (k < cap) snprintf(dst + k, cap - k, "]");
-}
-
-int sv_check_input(const ms_value_info *vi, const ms_tensor *t, char *msg, size_t cap)
-{
-    int ok = vi->dtype == MS_DTYPE_UNDEFINED || vi->dtype == t->dtype;
-    if (vi->ndim >= 0) {
-        ok = ok && vi->ndim == t->ndim;
-        for (int d = 0; ok && d < vi->ndim; d++)
-            if (vi->shape[d] >= 0 && vi->shape[d] != t->shape[d]) ok = 0;
-    }
-    if (ok) return 0;
-    char want[200], got[200];
-    sv_fmt_decl(want, sizeof want, vi);
-    fmt_tensor(got, sizeof got, t);
-    snprintf(msg, cap, "input '%s' expects %s, got %s", vi->name, want, got);
-    return -1;
-}
 
 /* ---- V2 / Open Inference Protocol ---------------------------------------------------- */
 
@@ -203,7 +164,7 @@ static int parse_v2_ext(sv_v2_req *q, const ms_model *m, const char *model, cons
             if (!cJSON_IsString(jn)) { sv_perr_set(e, 400, "outputs[%d]: \"name\" must be a string", i); goto done; }
             int idx = find_output(m, jn->valuestring);
             if (idx < 0) { sv_perr_set(e, 400, "model '%s' has no output '%s'", model, jn->valuestring); goto done; }
-            if (i >= SV_MAX_IO) { sv_perr_set(e, 400, "too many outputs requested"); goto done; }
+            if (i >= MS_MAX_IO) { sv_perr_set(e, 400, "too many outputs requested"); goto done; }
             const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "parameters");
             int b = q->all_binary;
             if (op && (!cJSON_IsObject(op) || bool_param(op, "binary_data", &b) < 0)) {
@@ -249,7 +210,7 @@ int sv_v2_parse(sv_v2_req *q, const ms_model *m, const char *model, const char *
     for (int i = 0; i < q->oip.n_outputs; i++) {
         int idx = find_output(m, q->oip.outputs[i]);
         if (idx < 0) return sv_perr_set(e, 400, "model '%s' has no output '%s'", model, q->oip.outputs[i]);
-        if (i >= SV_MAX_IO) return sv_perr_set(e, 400, "too many outputs requested");
+        if (i >= MS_MAX_IO) return sv_perr_set(e, 400, "too many outputs requested");
         q->sel[i] = idx;
         q->n_sel = i + 1;
     }
@@ -309,9 +270,8 @@ static int single_row_input(rows_ctx *rc, const char *route, int64_t *width)
     const ms_value_info *vi = rc->vi;
     if (rc->n_in != 1 || vi->ndim != 2 || (vi->dtype != MS_DTYPE_FLOAT && vi->dtype != MS_DTYPE_DOUBLE)) {
         char want[200];
-        sv_fmt_decl(want, sizeof want, vi);
         sv_perr_set(rc->e, 400, "%s needs a model with one float input [rows, features]; model '%s' has %d input(s), the first %s (use /v2/models/%s/infer)",
-                     route, rc->model, rc->n_in, want, rc->model);
+                     route, rc->model, rc->n_in, ms_value_info_format(vi, want, sizeof want), rc->model);
         return -1;
     }
     *width = vi->shape[1];

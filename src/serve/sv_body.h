@@ -1,5 +1,5 @@
 /* sv_body.h: request bodies into tensors, without HTTP (the parsing half of the V2 and
- * /predict protocols, and the input check they share), so the fuzz drivers reach exactly the
+ * /predict protocols; the input check they share is the runtime's ms_model_check_inputs), so the fuzz drivers reach exactly the
  * code the server runs with nothing but the runtime and the codecs linked.
  *
  * A refusal is an sv_perr: the HTTP status the server answers with (400 bad input, 500 out of
@@ -12,8 +12,6 @@
 #include "codec/codec_json.h"
 #include "mlship.h"
 
-#define SV_MAX_IO 64 /* inputs or outputs of a served model */
-
 typedef struct sv_perr {
     int status;
     char msg[1024]; /* as long as sv_req_error's body message */
@@ -24,12 +22,6 @@ int status_of(ms_status st);
 /* Sets e (printf-style) and returns -1. */
 int sv_perr_set(sv_perr *e, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* A declared input as "<dtype>[d0,?]" ("any" without a dtype, "[...]" without a rank). */
-void sv_fmt_decl(char *dst, size_t cap, const ms_value_info *vi);
-/* The tensor must match the declared input: dtype, rank, fixed dimensions. 0, or -1 with the
- * message "input 'x' expects ..., got ...". */
-int sv_check_input(const ms_value_info *vi, const ms_tensor *t, char *msg, size_t cap);
-
 /* ---- V2 / Open Inference Protocol ---------------------------------------------------- */
 
 /* A parsed V2 request: its tensors (owned), id, and which outputs come back how. */
@@ -37,8 +29,8 @@ typedef struct sv_v2_req {
     mc_oip_request oip;           /* owns its tensors */
     char *id;                     /* echoed */
     int n_sel;                    /* selected outputs (0: all) */
-    int sel[SV_MAX_IO];
-    int sel_binary[SV_MAX_IO];
+    int sel[MS_MAX_IO];
+    int sel_binary[MS_MAX_IO];
     int all_binary;               /* parameters.binary_data_output */
 } sv_v2_req;
 

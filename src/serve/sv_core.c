@@ -34,7 +34,7 @@ static void job_free(void *p)
 {
     job *j = p;
     if (!j) return;
-    for (int i = 0; i < MAX_IO; i++) ms_free(j->own[i]);
+    for (int i = 0; i < MS_MAX_IO; i++) ms_free(j->own[i]);
     sv_v2_req_free(&j->v2);
     for (int i = 0; i < j->nkeys; i++) {
         free(j->keys[i]);
@@ -132,7 +132,7 @@ void run_job(job *j)
     ms_error err = {{0}};
     ms_session *sess = sv_version_session(v, &err);
     if (!sess) { sv_req_error(r, 500, "model '%s': %s", v->name, err.msg); return; }
-    ms_tensor outs[MAX_IO];
+    ms_tensor outs[MS_MAX_IO];
     ms_status st = ms_session_run(sess, j->in, j->n_in, outs, j->n_out, &err);
     if (st == MS_OK) reply(j, outs);
     else sv_req_error(r, status_of(st), "model '%s': %s", v->name, err.msg);
@@ -151,8 +151,8 @@ job *job_new(sv_server *s, sv_req *r, sv_version *v, sv_reply_fn reply_fn)
     j->n_out = ms_model_num_outputs(v->model);
     r->state = j;
     r->state_free = job_free;
-    if (j->n_in > MAX_IO || j->n_out > MAX_IO) {
-        sv_req_error(r, 400, "model '%s' has more than %d inputs or outputs", v->name, MAX_IO);
+    if (j->n_in > MS_MAX_IO || j->n_out > MS_MAX_IO) {
+        sv_req_error(r, 400, "model '%s' has more than %d inputs or outputs", v->name, MS_MAX_IO);
         return NULL;
     }
     return j;

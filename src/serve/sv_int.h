@@ -18,7 +18,6 @@
 #include "serve/sv_route.h"
 #include "serve/sv_routes.h"
 
-#define MAX_IO SV_MAX_IO
 #define MAX_KEYS 10000
 
 /* ---- the request core (sv_core.c) ------------------------------------------------------- */
@@ -33,8 +32,8 @@ struct job {
     sv_version *v;
     sv_reply_fn reply;            /* the protocol's answer */
     int n_in, n_out;
-    ms_tensor in[MAX_IO];
-    void *own[MAX_IO];            /* input blocks this job allocated (ms_malloc) */
+    ms_tensor in[MS_MAX_IO];
+    void *own[MS_MAX_IO];            /* input blocks this job allocated (ms_malloc) */
     sv_v2_req v2;                 /* V2: the parsed request */
     /* /v1 with keys: row_of_key[i] is the row of key i, or -1 when unknown */
     int nkeys;

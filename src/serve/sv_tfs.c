@@ -177,8 +177,8 @@ static int instances_to_inputs(job *j, const cJSON *inst)
         if (vi->ndim < 1 || !(vi->dtype == MS_DTYPE_FLOAT || vi->dtype == MS_DTYPE_DOUBLE || vi->dtype == MS_DTYPE_INT64 ||
                               vi->dtype == MS_DTYPE_INT32 || vi->dtype == MS_DTYPE_BOOL)) {
             char want[200];
-            sv_fmt_decl(want, sizeof want, vi);
-            sv_req_error(j->r, 400, "input '%s' (%s) cannot be sent as instances (use /v2/models/%s/infer)", vi->name, want, j->v->name);
+            sv_req_error(j->r, 400, "input '%s' (%s) cannot be sent as instances (use /v2/models/%s/infer)", vi->name,
+                         ms_value_info_format(vi, want, sizeof want), j->v->name);
             return -1;
         }
         /* Per-instance dims: the declared shape after the first (unknown: from instance 0). */
@@ -215,8 +215,8 @@ static int instances_to_inputs(job *j, const cJSON *inst)
                 if (depth < nd) {
                     if (!cJSON_IsArray(cur) || cJSON_GetArraySize(cur) != dims[depth]) {
                         char want[200];
-                        sv_fmt_decl(want, sizeof want, vi);
-                        sv_req_error(j->r, 400, "input '%s' expects %s: instances[%lld] has the wrong shape", vi->name, want, (long long)row);
+                        sv_req_error(j->r, 400, "input '%s' expects %s: instances[%lld] has the wrong shape", vi->name,
+                                     ms_value_info_format(vi, want, sizeof want), (long long)row);
                         return -1;
                     }
                     if (dims[depth] == 0) goto pop;
@@ -260,9 +260,9 @@ static int instances_to_inputs(job *j, const cJSON *inst)
         j->in[i].shape[0] = n;
         for (int d = 0; d < nd; d++) j->in[i].shape[d + 1] = dims[d];
         j->in[i].data = data;
-        char msg[512];
-        if (sv_check_input(vi, &j->in[i], msg, sizeof msg)) { sv_req_error(j->r, 400, "%s", msg); return -1; }
     }
+    ms_error err;
+    if (ms_model_check_inputs(m, j->in, j->n_in, &err) != MS_OK) { sv_req_error(j->r, 400, "%s", err.msg); return -1; }
     return 0;
 }
 

@@ -14,7 +14,7 @@ static void reply_v2(job *j, const ms_tensor *outs)
 {
     sv_req *r = j->r;
     const ms_model *m = j->v->model;
-    int idx[MAX_IO], bin[MAX_IO], n = 0, any_bin = 0;
+    int idx[MS_MAX_IO], bin[MS_MAX_IO], n = 0, any_bin = 0;
     if (j->v2.n_sel) {
         for (int i = 0; i < j->v2.n_sel; i++) idx[i] = j->v2.sel[i], bin[i] = j->v2.sel_binary[i] || j->v2.all_binary;
         n = j->v2.n_sel;
@@ -27,8 +27,8 @@ static void reply_v2(job *j, const ms_tensor *outs)
     mc_buf_reset(b);
     ms_error err = {{0}};
     if (!any_bin) {
-        const char *names[MAX_IO];
-        ms_tensor sel[MAX_IO];
+        const char *names[MS_MAX_IO];
+        ms_tensor sel[MS_MAX_IO];
         for (int i = 0; i < n; i++) names[i] = ms_model_output(m, idx[i])->name, sel[i] = outs[idx[i]];
         pd_json_response resp = {j->v->name, j->v->version, j->v2.id, n, names, sel};
         ms_status st = pd_json_write_response(b, &resp, &err);
@@ -105,16 +105,16 @@ static int bind_inputs(job *j)
         while (k < j->v2.oip.n_inputs && strcmp(j->v2.oip.inputs[k].name, vi->name) != 0) k++;
         if (k == j->v2.oip.n_inputs) {
             char want[200];
-            sv_fmt_decl(want, sizeof want, vi);
-            sv_req_error(j->r, 400, "missing input '%s': model '%s' expects %s", vi->name, j->v->name, want);
-            return -1;
-        }
-        char msg[512];
-        if (sv_check_input(vi, &j->v2.oip.inputs[k].t, msg, sizeof msg)) {
-            sv_req_error(j->r, 400, "%s", msg);
+            sv_req_error(j->r, 400, "missing input '%s': model '%s' expects %s", vi->name, j->v->name,
+                         ms_value_info_format(vi, want, sizeof want));
             return -1;
         }
         j->in[i] = j->v2.oip.inputs[k].t;
+    }
+    ms_error err;
+    if (ms_model_check_inputs(m, j->in, j->n_in, &err) != MS_OK) {
+        sv_req_error(j->r, 400, "%s", err.msg);
+        return -1;
     }
     return 0;
 }

@@ -121,9 +121,9 @@ has "unknown output message" body "has no output 'nope'"
 req "infer malformed JSON" 400 POST $U/v2/models/fraud/infer -d '{"inputs":[{'
 has "malformed JSON message" body "malformed JSON"
 req "infer wrong shape" 400 POST $U/v2/models/fraud/infer -d '{"inputs":[{"name":"features","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}'
-has "wrong shape message names input and expectation" body "input 'features' expects float32[?,30], got float32[1,3]"
+has "wrong shape message names input and expectation" body "input 'features' expects float32[batch,30], got float32[1,3]"
 req "infer wrong type" 400 POST $U/v2/models/fraud/infer -d "{\"inputs\":[{\"name\":\"features\",\"shape\":[1,30],\"datatype\":\"INT64\",\"data\":[$ZROW]}]}"
-has "wrong type message" body "expects float32[?,30], got int64[1,30]"
+has "wrong type message" body "expects float32[batch,30], got int64[1,30]"
 req "infer data/shape mismatch" 400 POST $U/v2/models/fraud/infer -d '{"inputs":[{"name":"features","shape":[1,30],"datatype":"FP32","data":[1,2]}]}'
 has "data/shape mismatch message" body "input 'features': shape [1,30] needs 30 elements"
 req "infer unknown input" 400 POST $U/v2/models/fraud/infer -d '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
@@ -186,7 +186,7 @@ req "v1 predict" 200 POST $U/v1/models/fraud:predict -d "{\"instances\":[[$ROW],
 has "v1 predictions" body '{"predictions":[0.'
 req "v1 model status" 200 GET $U/v1/models/fraud
 req "v1 wrong width" 400 POST $U/v1/models/fraud:predict -d '{"instances":[[1,2]]}'
-has "v1 wrong width message" body "input 'features' expects float32[?,30]"
+has "v1 wrong width message" body "input 'features' expects float32[batch,30]"
 req "v1 unknown verb" 404 POST $U/v1/models/fraud:explain -d '{}'
 req "v1 bad body" 400 POST $U/v1/models/fraud:predict -d '{"inputs":[]}'
 req "v1 keys without a feature source" 400 POST $U/v1/models/fraud:predict -d '{"keys":["c_17"]}'
