@@ -14,6 +14,7 @@ typedef struct pbuf {
 
 static void pb_bytes(pbuf *b, const void *d, size_t n)
 {
+    if (!n) return; /* an empty message (d may be NULL): nothing to copy */
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 64;
         b->p = realloc(b->p, b->cap);
