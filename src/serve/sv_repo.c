@@ -7,10 +7,8 @@
 #define _GNU_SOURCE
 #include "serve/sv_repo.h"
 
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +17,6 @@
 #include "serve/sv_http.h"
 #include "serve/sv_log.h"
 #include "serve/sv_metrics.h"
-#include "batch/bt_cron.h"
 #include "store/store.h"
 
 /* Paths are built with snprintf into PATH_MAX-sized buffers; a path that would not fit is cut,
@@ -101,242 +98,6 @@ static int version_cmp(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-/* ---- config.json ------------------------------------------------------------------------ */
-
-static void cfg_free(sv_model_cfg *c)
-{
-    if (!c) return;
-    free(c->default_version);
-    free(c->predict_output);
-    if (c->features) {
-        free(c->features->store_url);
-        free(c->features->table);
-        free(c->features->key);
-        for (int i = 0; i < c->features->ncolumns; i++) free(c->features->columns[i]);
-        free(c->features->columns);
-        free(c->features);
-    }
-    if (c->batch) {
-        free(c->batch->schedule);
-        free(c->batch->input);
-        free(c->batch->key);
-        free(c->batch->features);
-        free(c->batch->format);
-        free(c->batch->store);
-        free(c->batch);
-    }
-    free(c);
-}
-
-static int keys_ok(const cJSON *o, const char *const *allowed, const char *where, ms_error *err)
-{
-    for (const cJSON *c = o->child; c; c = c->next) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(c->string, *a) == 0) ok = 1;
-        if (!ok) {
-            mc_fail(err, MS_ERR_INVALID, "%s: unknown key \"%s\"", where, c->string);
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int get_int(const cJSON *o, const char *key, double lo, double hi, int64_t *out,
-                   const char *where, ms_error *err)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!j) return 1;
-    if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < lo ||
-        j->valuedouble > hi) {
-        mc_fail(err, MS_ERR_INVALID, "%s: \"%s\" must be an integer in [%.0f, %.0f]", where, key, lo, hi);
-        return 0;
-    }
-    *out = (int64_t)j->valuedouble;
-    return 1;
-}
-
-static char *get_str(const cJSON *o, const char *key, int *bad, const char *where, ms_error *err)
-{
-    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!j) return NULL;
-    if (!cJSON_IsString(j)) {
-        mc_fail(err, MS_ERR_INVALID, "%s: \"%s\" must be a string", where, key);
-        *bad = 1;
-        return NULL;
-    }
-    char *s = strdup(j->valuestring);
-    if (!s) *bad = 1, mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-    return s;
-}
-
-/* Parse config.json (absent: defaults). */
-static ms_status cfg_read(const char *path, sv_model_cfg **out, ms_error *err)
-{
-    *out = NULL;
-    sv_model_cfg *c = calloc(1, sizeof *c);
-    if (!c) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
-    c->predict_column = -1;
-    c->batching.max_batch_size = 0;
-    c->batching.max_queue_delay_us = 500;
-    c->batching.max_queue = 1024;
-    mc_buf text = {0};
-    struct stat st;
-    if (stat(path, &st) != 0) { *out = c; return MS_OK; }
-    ms_status s = mc_read_file(path, &text, err);
-    if (s != MS_OK) { cfg_free(c); return s; }
-    cJSON *root = cJSON_ParseWithLength(text.data, text.len);
-    mc_buf_free(&text);
-    int bad = 0;
-    static const char *const top[] = {"default_version", "batching", "features", "predict", "batch",
-                                      "missing", NULL};
-    static const char *const jk[] = {"schedule", "input", "key", "features", "format", "store", "utc",
-                                     "threads", "chunk", "keep", "max_rejects", NULL};
-    static const char *const bk[] = {"max_batch_size", "max_queue_delay_us", "max_queue_size", NULL};
-    static const char *const fk[] = {"store", "table", "key", "columns", NULL};
-    static const char *const pk[] = {"output", "column", NULL};
-    if (!root || !cJSON_IsObject(root)) {
-        mc_fail(err, MS_ERR_INVALID, "%s: not a JSON object", path);
-        bad = 1;
-        goto done;
-    }
-    if (!keys_ok(root, top, "config.json", err)) { bad = 1; goto done; }
-    c->default_version = get_str(root, "default_version", &bad, "config.json", err);
-    if (bad) goto done;
-    if (c->default_version && !sv_name_ok(c->default_version)) {
-        mc_fail(err, MS_ERR_INVALID, "config.json: default_version must match [A-Za-z0-9._-]+");
-        bad = 1;
-        goto done;
-    }
-    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "missing");
-    if (jm && (!cJSON_IsString(jm) ||
-               pd_missing_parse(jm->valuestring, "config.json \"missing\"", &c->missing, err) != MS_OK)) {
-        if (!cJSON_IsString(jm)) mc_fail(err, MS_ERR_INVALID, "config.json: \"missing\" must be \"reject\" or \"nan\"");
-        bad = 1;
-        goto done;
-    }
-    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(root, "batching");
-    if (jb) {
-        int64_t q = c->batching.max_queue;
-        if (!cJSON_IsObject(jb)) { mc_fail(err, MS_ERR_INVALID, "config.json: \"batching\" must be an object"); bad = 1; goto done; }
-        if (!keys_ok(jb, bk, "config.json batching", err) ||
-            !get_int(jb, "max_batch_size", 0, 1 << 20, &c->batching.max_batch_size, "config.json batching", err) ||
-            !get_int(jb, "max_queue_delay_us", 0, 10000000, &c->batching.max_queue_delay_us, "config.json batching", err) ||
-            !get_int(jb, "max_queue_size", 1, 1 << 20, &q, "config.json batching", err)) { bad = 1; goto done; }
-        c->batching.max_queue = (int)q;
-    }
-    const cJSON *jf = cJSON_GetObjectItemCaseSensitive(root, "features");
-    if (jf) {
-        if (!cJSON_IsObject(jf) || !keys_ok(jf, fk, "config.json features", err)) {
-            if (!cJSON_IsObject(jf)) mc_fail(err, MS_ERR_INVALID, "config.json: \"features\" must be an object");
-            bad = 1;
-            goto done;
-        }
-        sv_features_cfg *f = c->features = calloc(1, sizeof *f);
-        if (!f) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
-        f->store_url = get_str(jf, "store", &bad, "config.json features", err);
-        if (!bad) f->table = get_str(jf, "table", &bad, "config.json features", err);
-        if (!bad) f->key = get_str(jf, "key", &bad, "config.json features", err);
-        if (bad) goto done;
-        const cJSON *jc = cJSON_GetObjectItemCaseSensitive(jf, "columns");
-        if (!f->table || !f->key || !cJSON_IsArray(jc) || cJSON_GetArraySize(jc) == 0) {
-            mc_fail(err, MS_ERR_INVALID, "config.json features: needs \"table\", \"key\" and a non-empty \"columns\" array");
-            bad = 1;
-            goto done;
-        }
-        f->columns = calloc((size_t)cJSON_GetArraySize(jc), sizeof *f->columns);
-        if (!f->columns) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
-        for (const cJSON *e = jc->child; e; e = e->next) {
-            if (!cJSON_IsString(e)) { mc_fail(err, MS_ERR_INVALID, "config.json features: columns must be strings"); bad = 1; goto done; }
-            if (!(f->columns[f->ncolumns] = strdup(e->valuestring))) { bad = 1; goto done; }
-            f->ncolumns++;
-        }
-        if (st_check_ident("table", f->table, err) != MS_OK || st_check_ident("key column", f->key, err) != MS_OK) { bad = 1; goto done; }
-        for (int i = 0; i < f->ncolumns; i++)
-            if (st_check_ident("column", f->columns[i], err) != MS_OK) { bad = 1; goto done; }
-    }
-    const cJSON *jp = cJSON_GetObjectItemCaseSensitive(root, "predict");
-    if (jp) {
-        int64_t col = -1;
-        if (!cJSON_IsObject(jp) || !keys_ok(jp, pk, "config.json predict", err)) {
-            if (!cJSON_IsObject(jp)) mc_fail(err, MS_ERR_INVALID, "config.json: \"predict\" must be an object");
-            bad = 1;
-            goto done;
-        }
-        c->predict_output = get_str(jp, "output", &bad, "config.json predict", err);
-        if (bad || !get_int(jp, "column", -1, 1 << 30, &col, "config.json predict", err)) { bad = 1; goto done; }
-        c->predict_column = (int)col;
-    }
-    const cJSON *jj = cJSON_GetObjectItemCaseSensitive(root, "batch");
-    if (jj) {
-        static const char *const where = "config.json batch";
-        if (!cJSON_IsObject(jj) || !keys_ok(jj, jk, where, err)) {
-            if (!cJSON_IsObject(jj)) mc_fail(err, MS_ERR_INVALID, "config.json: \"batch\" must be an object");
-            bad = 1;
-            goto done;
-        }
-        sv_batch_job_cfg *b = c->batch = calloc(1, sizeof *b);
-        if (!b) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
-        b->threads = 1, b->chunk = 10000, b->keep = 3, b->max_rejects = -1;
-        b->schedule = get_str(jj, "schedule", &bad, where, err);
-        if (!bad) b->input = get_str(jj, "input", &bad, where, err);
-        if (!bad) b->key = get_str(jj, "key", &bad, where, err);
-        if (!bad) b->format = get_str(jj, "format", &bad, where, err);
-        if (!bad) b->store = get_str(jj, "store", &bad, where, err);
-        if (bad) goto done;
-        if (!b->schedule || !b->input || !b->key) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: needs \"schedule\", \"input\" and \"key\"");
-            bad = 1;
-            goto done;
-        }
-        bt_cron cron;
-        ms_error ce = {{0}};
-        if (bt_cron_parse(b->schedule, &cron, &ce) != MS_OK) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: schedule \"%.100s\": %s", b->schedule, ce.msg);
-            bad = 1;
-            goto done;
-        }
-        if (b->format && strcmp(b->format, "csv") && strcmp(b->format, "jsonl")) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: \"format\" must be \"csv\" or \"jsonl\"");
-            bad = 1;
-            goto done;
-        }
-        const cJSON *jfe = cJSON_GetObjectItemCaseSensitive(jj, "features");
-        if (cJSON_IsString(jfe)) b->features = strdup(jfe->valuestring);
-        else if (cJSON_IsArray(jfe) && cJSON_GetArraySize(jfe) > 0) {
-            mc_buf fb = {0};
-            for (const cJSON *e = jfe->child; e; e = e->next) {
-                if (!cJSON_IsString(e) || strchr(e->valuestring, ',')) {
-                    mc_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be column names");
-                    mc_buf_free(&fb);
-                    bad = 1;
-                    goto done;
-                }
-                if (e != jfe->child) mc_buf_putc(&fb, ',');
-                mc_buf_puts(&fb, e->valuestring);
-            }
-            b->features = fb.data; /* NUL-terminated, owned */
-        } else if (jfe) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be a list of column names");
-            bad = 1;
-            goto done;
-        }
-        const cJSON *ju = cJSON_GetObjectItemCaseSensitive(jj, "utc");
-        if (ju && !cJSON_IsBool(ju)) { mc_fail(err, MS_ERR_INVALID, "config.json batch: \"utc\" must be true or false"); bad = 1; goto done; }
-        b->utc = ju && cJSON_IsTrue(ju);
-        int64_t th = b->threads, ch = b->chunk, kp = b->keep;
-        if (!get_int(jj, "threads", 1, 255, &th, where, err) || !get_int(jj, "chunk", 1, 10000000, &ch, where, err) ||
-            !get_int(jj, "keep", 0, 1 << 20, &kp, where, err) ||
-            !get_int(jj, "max_rejects", -1, 9.0e15, &b->max_rejects, where, err)) { bad = 1; goto done; }
-        b->threads = (int)th, b->chunk = (long)ch, b->keep = (int)kp;
-    }
-done:
-    cJSON_Delete(root);
-    if (bad) { cfg_free(c); return MS_ERR_INVALID; }
-    *out = c;
-    return MS_OK;
-}
-
 /* ---- versions --------------------------------------------------------------------------- */
 
 static void version_free(sv_version *v)
@@ -346,7 +107,7 @@ static void version_free(sv_version *v)
     for (int i = 0; i < v->n_stores; i++) st_close(v->stores[i]);
     free(v->stores);
     pd_model_free(v->pm);
-    cfg_free(v->cfg);
+    sv_config_free(v->cfg);
     pthread_mutex_destroy(&v->mu);
     free(v);
 }
@@ -416,8 +177,8 @@ static ms_status version_load(const char *name, const char *version, const char 
     snprintf(v->version, sizeof v->version, "%s", version);
     snprintf(v->path, sizeof v->path, "%s", path);
     v->dev = id.dev, v->ino = id.ino, v->size = id.size, v->mtime_ns = id.mtime_ns;
-    ms_status st = cfg_path ? cfg_read(cfg_path, &v->cfg, err) : MS_OK;
-    if (st == MS_OK && !v->cfg) st = cfg_read("", &v->cfg, err); /* defaults */
+    ms_status st = cfg_path ? sv_config_read(cfg_path, &v->cfg, err) : MS_OK;
+    if (st == MS_OK && !v->cfg) st = sv_config_read("", &v->cfg, err); /* defaults */
     (void)cfg_src;
     /* load -> check -> plan -> warm (src/predict/pd_model.h): a failure leaves v unserved */
     int64_t batch_rows = st == MS_OK ? v->cfg->batching.max_batch_size : 0;
@@ -615,7 +376,7 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
         if (!same_id(cid, e->cfg_id) || force) {
             sv_model_cfg *tmp = NULL;
             ms_error err = {{0}};
-            if (cfg_read(cfg_path, &tmp, &err) != MS_OK) {
+            if (sv_config_read(cfg_path, &tmp, &err) != MS_OK) {
                 /* the reason as stored and shown, "config.json: ..." once; logged when new */
                 char why[sizeof e->cfg_error];
                 snprintf(why, sizeof why, "%s%s",
@@ -636,7 +397,7 @@ static void scan_model(sv_repo *r, model_ent *e, int force)
                      tmp->default_version ? tmp->default_version : "");
             e->cfg_error[0] = 0;
             pthread_mutex_unlock(&r->mu);
-            cfg_free(tmp);
+            sv_config_free(tmp);
             cfg_changed = e->cfg_id.exists || cid.exists ? !same_id(cid, e->cfg_id) : 0;
             e->cfg_id = cid;
         }

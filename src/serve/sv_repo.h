@@ -37,39 +37,9 @@
 #include "predict/pd_batch.h"
 #include "predict/pd_check.h"
 #include "predict/pd_model.h"
+#include "serve/sv_config.h"
 
 #define SV_NAME_MAX 101 /* names and versions: at most 100 characters */
-
-typedef struct sv_features_cfg {
-    char *store_url; /* NULL: the server's --store */
-    char *table, *key;
-    char **columns;
-    int ncolumns;
-} sv_features_cfg;
-
-typedef struct sv_batch_job_cfg {
-    char *schedule;               /* cron expression (bt_cron syntax), checked */
-    char *input, *key;            /* required */
-    char *features;               /* "a,b,c" or NULL */
-    char *format;                 /* NULL (by extension), "csv", "jsonl" */
-    char *store;                  /* NULL: the server's --store */
-    int utc;                      /* schedule in UTC rather than local time */
-    int threads;                  /* scoring threads (default 1: the server keeps serving) */
-    long chunk;                   /* rows per committed chunk (default 10000) */
-    int keep;                     /* runs kept after publishing (default 3) */
-    int64_t max_rejects;          /* -1: no limit */
-} sv_batch_job_cfg;
-
-typedef struct sv_model_cfg {
-    char *default_version;
-    pd_batch_cfg batching;        /* max_batch_size <= 1: off */
-    sv_features_cfg *features;    /* NULL: none */
-    char *predict_output;         /* /predict: output name, NULL: automatic */
-    int predict_column;           /* /predict: column of that output, -1: all */
-    sv_batch_job_cfg *batch;      /* scheduled batch job, NULL: none */
-    pd_missing missing;           /* "missing": "reject" (default) | "nan"; for requests and
-                                     the scheduled batch job (src/predict/pd_check.h) */
-} sv_model_cfg;
 
 typedef struct st_store st_store;
 

@@ -4,7 +4,7 @@
 #      in docs/metrics.md as `name`, and every metric that page's tables name is written;
 #   2. every config.json key the server accepts is in docs/config.md as `key` in a table row,
 #      in its block's section: the key lists that cfg_read checks (`static const char *const
-#      NAME[] = {"..", NULL}` in src/serve/sv_repo.c, sv_sched.c, src/predict/pd_batch.c) and the keys read
+#      NAME[] = {"..", NULL}` in src/serve/sv_config.c, sv_sched.c, src/predict/pd_batch.c) and the keys read
 #      with get_int / get_str / cJSON_GetObjectItemCaseSensitive there. One way only: the page
 #      may document a key the source does not read yet.
 # Usage: sh tests/docs/check_docs.sh        Ends with "N passed, N failed".
@@ -31,7 +31,7 @@ done <"$T/documented"
 # ---- 2. config.json keys -------------------------------------------------------------------
 C=docs/config.md
 [ -f $C ] || { bad "$C is missing"; echo "$pass passed, $fail failed"; exit 1; }
-SRC="src/serve/sv_repo.c src/serve/sv_sched.c src/predict/pd_batch.c"
+SRC="src/serve/sv_config.c src/serve/sv_sched.c src/predict/pd_batch.c"
 # "ARRAY key" per key of each NULL-terminated key list (may span lines)
 for f in $SRC; do [ -f "$f" ] && cat "$f"; done | awk '
   /static const char \*const [a-z_]+\[\] = \{/ { inlist = 1; name = $0

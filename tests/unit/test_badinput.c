@@ -18,10 +18,10 @@
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "mlship.h"
 #include "mstest.h"
+#include "../fuzz/model_walk.h"
 
 #ifndef MS_TEST_NO_JSON /* cross builds: no cJSON for the target */
 #include "codec/codec_json.h"
-#include "../fuzz/model_walk.h"
 #endif
 
 #include <fcntl.h>

@@ -1,0 +1,75 @@
+/* store_pg_int.h: what the PostgreSQL backend's two files share, private to them: the
+ * connection (pg_store), the query, COPY and key-hash helpers (store_pg.c) and the runs and
+ * predictions operations (store_pg_runs.c) that store_pg.c's backend table points to.
+ * Included only when MS_WITH_PG. */
+#ifndef ST_STORE_PG_INT_H
+#define ST_STORE_PG_INT_H
+
+#include <libpq-fe.h>
+
+#include "store/store_int.h"
+
+#define FETCH_CACHE 16
+
+typedef struct pg_store {
+    st_store base;
+    PGconn *c;
+    char where[160]; /* host:port/db, for messages (never the password) */
+    int schema_ready, stage_ready;
+    struct {
+        char *sig;
+        unsigned long used;
+    } cache[FETCH_CACHE]; /* prepared statements "mlship_fetch_<i>" */
+    unsigned long tick;
+} pg_store;
+
+/* A string -> row index hash over a result's first column (for mapping rows back to keys). */
+typedef struct khash {
+    int *slot; /* row index, -1 empty */
+    size_t mask;
+} khash;
+
+/* ---- helpers (store_pg.c) ---- */
+ms_status pg_err(pg_store *s, const PGresult *res, ms_error *err, const char *what);
+ms_status pg_q(pg_store *s, const char *sql, int n, const char *const *params,
+               PGresult **out, ms_error *err);
+ms_status pg_exec(pg_store *s, const char *sql, ms_error *err);
+void pg_rollback(pg_store *s);
+ms_status pg_ready(pg_store *s, ms_error *err);
+void pg_copy_text(st_sb *b, const char *v);
+ms_status pg_copy_send(pg_store *s, st_sb *b, ms_error *err);
+ms_status pg_copy_end(pg_store *s, const char *errmsg, ms_error *err);
+ms_status pg_copy_start(pg_store *s, const char *sql, ms_error *err);
+void pg_array_lit(st_sb *b, const char *const *keys, size_t n);
+int pg_kh_build(khash *h, const PGresult *res);
+int pg_kh_find(const khash *h, const PGresult *res, const char *key);
+ms_status pg_stream(pg_store *s, const char *sql, int n, const char *const *params,
+                    int (*each)(void *ctx, const PGresult *row), void *ctx, ms_error *err);
+
+/* ---- runs and predictions (store_pg_runs.c) ---- */
+ms_status pg_run_get(st_store *base, const char *run_id, int32_t shard, st_run *out,
+                     int *found, ms_error *err);
+ms_status pg_run_latest(st_store *base, const char *model, int32_t shard, st_run *out,
+                        int *found, ms_error *err);
+ms_status pg_run_list(st_store *base, const char *model, int (*fn)(void *, const st_run *),
+                      void *ctx, ms_error *err);
+ms_status pg_run_begin(st_store *base, const st_run *run, ms_error *err);
+ms_status pg_write_chunk(st_store *base, const char *run_id, int32_t shard, int64_t chunk,
+                         const st_prediction *preds, size_t npreds,
+                         const st_reject *rejects, size_t nrejects, ms_error *err);
+ms_status pg_run_fail(st_store *base, const char *run_id, int32_t shard, ms_error *err);
+ms_status pg_run_complete(st_store *base, const char *run_id, int32_t shard, int keep,
+                          int *published, ms_error *err);
+ms_status pg_run_publish(st_store *base, const char *run_id, ms_error *err);
+ms_status pg_runs_prune(st_store *base, const char *model, int keep, ms_error *err);
+ms_status pg_pred_lookup(st_store *base, const char *model, const char *const *keys,
+                         size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err);
+ms_status pg_pred_scan(st_store *base, const char *model, st_pred_fn fn, void *ctx,
+                       ms_error *err);
+ms_status pg_run_rejects(st_store *base, const char *run_id,
+                         int (*fn)(void *, int32_t, int64_t, const char *), void *ctx,
+                         ms_error *err);
+ms_status pg_run_keys(st_store *base, const char *run_id, int (*fn)(void *, const char *),
+                      void *ctx, ms_error *err);
+
+#endif
