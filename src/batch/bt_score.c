@@ -225,7 +225,7 @@ static void format_row(bt_slice *sl, size_t r, int64_t j, int64_t n)
 static ms_status slice_exec(bt_slice *sl, size_t from, size_t n, ms_error *err)
 {
     bt_scorer *s = sl->sc;
-    ms_tensor in[BT_MAX_INPUTS];
+    ms_tensor in[MS_MAX_IO];
     for (int i = 0; i < s->n_in; i++) {
         size_t per = (s->matrix ? (size_t)s->nfeat : 1);
         in[i].dtype = s->in_type[i];
@@ -528,8 +528,8 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->done_cv, NULL);
     ms_status st = MS_OK;
-    if (s->n_in < 1 || s->n_in > BT_MAX_INPUTS)
-        st = mc_fail(err, MS_ERR_UNSUPPORTED, "batch scores models with 1 to %d inputs", BT_MAX_INPUTS);
+    if (s->n_in < 1 || s->n_in > MS_MAX_IO)
+        st = mc_fail(err, MS_ERR_UNSUPPORTED, "batch scores models with 1 to %d inputs", MS_MAX_IO);
     if (st == MS_OK) st = ms_model_check_supported(m, err);
     if (st == MS_OK)
         st = pd_policy_init(&s->policy, m, o->model_name ? o->model_name : "the model", o->missing,
@@ -582,7 +582,7 @@ void bt_scorer_free(bt_scorer *s)
         if (sl->started) pthread_join(sl->thread, NULL);
         for (int k = 0; k < BT_NSESS; k++)
             if (sl->sess[k]) ms_session_free(sl->sess[k]);
-        for (int k = 0; k < BT_MAX_INPUTS; k++) free(sl->in_data[k]);
+        for (int k = 0; k < MS_MAX_IO; k++) free(sl->in_data[k]);
         free(sl->rows);
         free(sl->out);
         free(sl->cells);

@@ -7,7 +7,6 @@
 
 #include "batch/bt_score.h"
 
-#define BT_MAX_INPUTS 64
 #define BT_BLOCK 1024 /* rows per session run: what `mlship bench --batch 1024` measures */
 #define BT_PAD 128    /* a short batch is padded to a multiple of this */
 #define BT_NSESS (BT_BLOCK / BT_PAD + 2)
@@ -19,7 +18,7 @@ typedef struct bt_slice {
      * batch size keeps its own session: sess[k] runs k * BT_PAD rows (k = 1 .. BT_BLOCK /
      * BT_PAD), sess[0] one row, sess[BT_NSESS - 1] any other size. Created when first used. */
     ms_session *sess[BT_NSESS];
-    void *in_data[BT_MAX_INPUTS];
+    void *in_data[MS_MAX_IO];
     size_t in_cap; /* rows allocated per input */
     size_t *rows;  /* chunk row of each batched row */
     size_t rows_cap;
@@ -44,8 +43,8 @@ struct bt_scorer {
     int positional;          /* bound by position: no names were known */
     int *feat_col;           /* matrix: column of each feature; named: column of each input */
     const char **feat_name;
-    ms_dtype in_type[BT_MAX_INPUTS];
-    int in_rank[BT_MAX_INPUTS];
+    ms_dtype in_type[MS_MAX_IO];
+    int in_rank[MS_MAX_IO];
     int one_row;             /* some input has a fixed batch dimension of 1 */
     int key_col;
     int *fastmap;            /* per column: feature index, MC_CSV_KEY or MC_CSV_SKIP; NULL
