@@ -11,3 +11,10 @@ const char *bs_iso_utc(time_t t, char dst[BS_ISO_CAP])
 }
 
 const char *bs_now_iso(char dst[BS_ISO_CAP]) { return bs_iso_utc(time(NULL), dst); }
+
+uint64_t bs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

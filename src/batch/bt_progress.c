@@ -1,16 +1,12 @@
 /* bt_progress.c: the progress bar (see bt_progress.h). */
 #include "batch/bt_progress.h"
+#include "base/bs_clock.h"
 
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-double bt_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+double bt_now(void) { return (double)bs_now_ns() * 1e-9; }
 
 const char *bt_fmt_count(char *dst, int64_t v)
 {

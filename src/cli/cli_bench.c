@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/bs_clock.h"
 #include "cli/cli_common.h"
 #include "codec/codec_file.h"
 
@@ -268,12 +269,7 @@ static ms_status build_input(const ms_value_info *vi, const ms_tensor *src, int6
 
 /* ---- statistics ------------------------------------------------------------------------ */
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
+static double now_us(void) { return (double)bs_now_ns() / 1e3; }
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -230,14 +230,14 @@ int cli_serve(int argc, char **argv)
     }
     atomic_store(&server.draining, 1);
     sv_http_quiesce(http);
-    uint64_t until = sv_now_ns() + (uint64_t)drain_ms * 1000000u;
-    while (sv_http_inflight(http) > 0 && sv_now_ns() < until) {
+    uint64_t until = bs_now_ns() + (uint64_t)drain_ms * 1000000u;
+    while (sv_http_inflight(http) > 0 && bs_now_ns() < until) {
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
     int left = sv_http_inflight(http);
     sv_http_stop(http);
-    uint64_t now = sv_now_ns();
+    uint64_t now = bs_now_ns();
     if (sv_sched_stop(server.sched, now < until ? (until - now) / 1000000u : 0)) {
         /* a batch run is still going: it holds the repository; leave both to the exit */
         sv_log_event("stopped (scheduled batch run interrupted)");

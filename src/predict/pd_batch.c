@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/bs_clock.h"
 #include "codec/codec_buf.h"
 
 struct pd_batcher {
@@ -35,14 +36,6 @@ struct pd_batcher {
     void **cat;
     size_t *cat_cap;
 };
-
-/* The clock deadlines are on (the caller's: serve's sv_now_ns reads the same). */
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- tensor copies ---------------------------------------------------------------------- */
 
@@ -153,7 +146,7 @@ static int compatible(const pd_batcher *b, const pd_batch_item *a, const pd_batc
 static void run_group(pd_batcher *b, pd_batch_item *group)
 {
     ms_tensor outs[MS_MAX_IO];
-    uint64_t now = now_ns();
+    uint64_t now = bs_now_ns();
     /* Answer the expired first. */
     pd_batch_item *live = NULL, **tailp = &live;
     for (pd_batch_item *it = group, *next; it; it = next) {
@@ -255,7 +248,7 @@ static void *worker(void *arg)
         while (!b->head && !b->stop) pthread_cond_wait(&b->cv, &b->mu);
         if (!b->head && b->stop) break;
         uint64_t until = b->head->enq_ns + (uint64_t)b->cfg.max_queue_delay_us * 1000u;
-        while (!b->stop && b->queued_rows < b->cfg.max_batch_size && now_ns() < until) {
+        while (!b->stop && b->queued_rows < b->cfg.max_batch_size && bs_now_ns() < until) {
             struct timespec ts;
             add_ns(&ts, until);
             pthread_cond_timedwait(&b->cv, &b->mu, &ts);
@@ -329,7 +322,7 @@ ms_status pd_batcher_create(pd_pool *pool, const pd_batch_cfg *cfg, pd_batch_run
 int pd_batcher_submit(pd_batcher *b, pd_batch_item *it)
 {
     it->next = NULL;
-    it->enq_ns = now_ns();
+    it->enq_ns = bs_now_ns();
     it->outputs = NULL;
     it->n_outputs = 0;
     it->timed_out = 0;

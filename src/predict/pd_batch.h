@@ -11,7 +11,7 @@
  * Sessions come from a pd_pool on the model (one per padded bucket, and the any-shape list
  * for a request run alone); the batcher borrows the pool, so free the batcher first. It knows
  * nothing of HTTP or metrics: the caller counts runs through on_run. Deadlines are on
- * CLOCK_MONOTONIC, in nanoseconds. */
+ * bs_now_ns (base/bs_clock.h), in nanoseconds. */
 #ifndef PD_BATCH_H
 #define PD_BATCH_H
 

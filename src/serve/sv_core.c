@@ -125,7 +125,7 @@ void run_job(job *j)
         }
         return;
     }
-    if (j->s->timeout_ms && sv_now_ns() > r->t0_ns + j->s->timeout_ms * 1000000u) {
+    if (j->s->timeout_ms && bs_now_ns() > r->t0_ns + j->s->timeout_ms * 1000000u) {
         sv_req_error(r, 504, "the request timed out before the model ran");
         return;
     }

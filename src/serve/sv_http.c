@@ -46,13 +46,6 @@ typedef struct sv_req_int {
     char *path; /* owned copy without the query string */
 } sv_req_int;
 
-uint64_t sv_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 const char *sv_req_header(sv_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->in->conn, MHD_HEADER_KIND, name);
@@ -155,7 +148,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->in = in;
         in->conn = conn;
         in->h = h;
-        r->t0_ns = sv_now_ns();
+        r->t0_ns = bs_now_ns();
         r->method = method;
         size_t n = strcspn(url, "?");
         if (!(in->path = strndup(url, n))) { free(in); free(r); return MHD_NO; }

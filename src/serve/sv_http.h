@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "base/bs_clock.h" /* bs_now_ns: the clock requests are timed on */
 #include "codec/codec_buf.h"
 #include "mlship.h"
 
@@ -76,7 +77,5 @@ void sv_req_error(sv_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-
-uint64_t sv_now_ns(void);
 
 #endif

@@ -168,7 +168,7 @@ static ms_status version_load(const char *name, const char *version, const char 
                               const char *server_store, sv_version **out, ms_error *err)
 {
     *out = NULL;
-    uint64_t t0 = sv_now_ns();
+    uint64_t t0 = bs_now_ns();
     sv_version *v = calloc(1, sizeof *v);
     if (!v) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
     pthread_mutex_init(&v->mu, NULL);
@@ -205,7 +205,7 @@ static ms_status version_load(const char *name, const char *version, const char 
                              v->cfg->features->ncolumns, vi->name, v->cfg->features->ncolumns);
         }
     }
-    v->load_seconds = (double)(sv_now_ns() - t0) / 1e9;
+    v->load_seconds = (double)(bs_now_ns() - t0) / 1e9;
     sv_metrics_load(name, version, v->load_seconds, st == MS_OK);
     if (st != MS_OK) {
         version_free(v);

@@ -95,7 +95,7 @@ void sv_routes_handle(void *ctx, sv_req *r)
 
 void sv_routes_done(void *ctx, sv_req *r, const char *remote, uint64_t bytes_out)
 {
-    double secs = (double)(sv_now_ns() - r->t0_ns) / 1e9;
+    double secs = (double)(bs_now_ns() - r->t0_ns) / 1e9;
     sv_metrics_request(r->model, r->route, r->status, secs);
     sv_access a = {remote, r->method, r->path, r->status, r->body.len, bytes_out, secs * 1e6,
                    r->route, r->model, r->version, r->error[0] ? r->error : NULL};

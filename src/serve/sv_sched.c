@@ -63,7 +63,7 @@ struct sv_sched {
 static time_t sched_now(sv_sched *s)
 {
     if (s->o.minute_ms <= 0) return time(NULL);
-    uint64_t el = sv_now_ns() - s->mono0;
+    uint64_t el = bs_now_ns() - s->mono0;
     return s->t0 + (time_t)((double)el / 1e6 / (double)s->o.minute_ms * 60.0);
 }
 
@@ -227,7 +227,7 @@ static void run_one(sv_sched *s, ent *e)
     ms_error err = {{0}};
     bt_job_result res;
     memset(&res, 0, sizeof res);
-    uint64_t t0 = sv_now_ns();
+    uint64_t t0 = bs_now_ns();
     ms_status st = spec_of(s, model, &js, &err);
     if (st == MS_OK) {
         bt_job_opts o;
@@ -254,7 +254,7 @@ static void run_one(sv_sched *s, ent *e)
                      o.resume ? ", resuming the interrupted run" : "");
         st = bt_job_run(&o, &res, &err);
     }
-    double secs = (double)(sv_now_ns() - t0) / 1e9;
+    double secs = (double)(bs_now_ns() - t0) / 1e9;
     int idx = st == MS_OK ? status_index(res.status) : (res.run_id[0] ? status_index("failed") : NSTATUS - 1);
     if (st == MS_OK) {
         char line[1024];
@@ -349,7 +349,7 @@ ms_status sv_sched_start(const sv_sched_opts *o, sv_sched **out, ms_error *err)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->t0 = time(NULL);
-    s->mono0 = sv_now_ns();
+    s->mono0 = bs_now_ns();
     if (pthread_create(&s->th, NULL, loop, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
