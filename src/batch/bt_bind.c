@@ -66,7 +66,7 @@ static ms_status missing_cols(const char *const *missing, int nmiss, const char 
     char want[200], have[240];
     list_names(want, sizeof want, missing, nmiss, 1);
     list_names(have, sizeof have, cols, ncols, 0);
-    return mc_fail(err, MS_ERR_INVALID, "the input has no column%s %s (named by %s); it has: %s",
+    return bs_fail(err, MS_ERR_INVALID, "the input has no column%s %s (named by %s); it has: %s",
                    nmiss > 1 ? "s" : "", want, from, have);
 }
 
@@ -75,14 +75,14 @@ static ms_status split_names(const char *list, char **buf, const char ***names, 
                              ms_error *err)
 {
     *n = 0;
-    if (!(*buf = strdup(list))) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!(*buf = strdup(list))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int cap = 1;
     for (const char *p = list; *p; p++) cap += *p == ',';
-    if (!(*names = calloc((size_t)cap, sizeof **names))) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!(*names = calloc((size_t)cap, sizeof **names))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (char *p = *buf;;) {
         char *e = strchr(p, ',');
         if (e) *e = 0;
-        if (!*p) return mc_fail(err, MS_ERR_INVALID, "an empty column name in the feature list '%s'", list);
+        if (!*p) return bs_fail(err, MS_ERR_INVALID, "an empty column name in the feature list '%s'", list);
         (*names)[(*n)++] = p;
         if (!e) return MS_OK;
         p = e + 1;
@@ -95,18 +95,18 @@ static ms_status bind_by_name(bt_scorer *s, const char *const *cols, int ncols,
 {
     const ms_value_info *v0 = ms_model_input(s->m, 0);
     if (v0->shape[1] >= 0 && v0->shape[1] != n)
-        return mc_fail(err, MS_ERR_INVALID, "%s names %d columns but input '%s' expects %s[?,%lld]",
+        return bs_fail(err, MS_ERR_INVALID, "%s names %d columns but input '%s' expects %s[?,%lld]",
                        from, n, v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1]);
     if (!(s->feat_col = malloc((size_t)n * sizeof *s->feat_col)))
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     const char **missing = calloc((size_t)n, sizeof *missing);
-    if (!missing) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!missing) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int nmiss = 0;
     ms_status st = MS_OK;
     for (int f = 0; f < n && st == MS_OK; f++) {
         for (int g = 0; g < f; g++)
             if (strcmp(names[g], names[f]) == 0)
-                st = mc_fail(err, MS_ERR_INVALID, "%s names column '%s' twice", from, names[f]);
+                st = bs_fail(err, MS_ERR_INVALID, "%s names column '%s' twice", from, names[f]);
         int col = find_col(cols, ncols, names[f], strlen(names[f]));
         if (col < 0) missing[nmiss++] = names[f];
         s->feat_col[s->nfeat++] = col;
@@ -127,12 +127,12 @@ static ms_status bind_by_position(bt_scorer *s, const char *const *cols, int nco
 {
     const ms_value_info *v0 = ms_model_input(s->m, 0);
     if (!(s->feat_col = malloc((size_t)(ncols ? ncols : 1) * sizeof *s->feat_col)))
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int i = 0; i < ncols; i++)
         if (i != s->key_col) s->feat_col[s->nfeat++] = i;
-    if (s->nfeat == 0) return mc_fail(err, MS_ERR_INVALID, "no feature columns");
+    if (s->nfeat == 0) return bs_fail(err, MS_ERR_INVALID, "no feature columns");
     if (v0->shape[1] >= 0 && v0->shape[1] != s->nfeat)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "input '%s' expects %s[?,%lld] but %d columns are given (every column but "
                        "the key; the model names no features); choose them with --features a,b,c",
                        v0->name, ms_dtype_name(v0->dtype), (long long)v0->shape[1], s->nfeat);
@@ -150,7 +150,7 @@ static ms_status bind_by_position(bt_scorer *s, const char *const *cols, int nco
 static ms_status make_fastmap(bt_scorer *s, int ncols, ms_error *err)
 {
     s->fastmap = malloc((size_t)ncols * sizeof *s->fastmap);
-    if (!s->fastmap) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s->fastmap) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int i = 0; i < ncols; i++) s->fastmap[i] = i == s->key_col ? MC_CSV_KEY : MC_CSV_SKIP;
     for (int f = 0; f < s->nfeat && s->fastmap; f++) {
         if (s->fastmap[s->feat_col[f]] != MC_CSV_SKIP) {
@@ -197,13 +197,13 @@ static ms_status bind_inputs(bt_scorer *s, const char *const *cols, int ncols, m
     s->feat_col = malloc((size_t)s->n_in * sizeof *s->feat_col);
     const char **missing = calloc((size_t)s->n_in, sizeof *missing);
     ms_status st = MS_OK;
-    if (!s->feat_col || !missing) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s->feat_col || !missing) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int nmiss = 0;
     size_t k = (size_t)snprintf(s->describe, sizeof s->describe, "inputs by column name:");
     for (int i = 0; i < s->n_in && st == MS_OK; i++) {
         const ms_value_info *vi = ms_model_input(s->m, i);
         if (!(vi->ndim == 1 || (vi->ndim == 2 && vi->shape[1] == 1)))
-            st = mc_fail(err, MS_ERR_UNSUPPORTED,
+            st = bs_fail(err, MS_ERR_UNSUPPORTED,
                          "input '%s' must be [N] or [N,1] to be read from one column", vi->name);
         int col = find_col(cols, ncols, vi->name, strlen(vi->name));
         if (col < 0) missing[nmiss++] = vi->name;
@@ -224,26 +224,26 @@ ms_status bt_bind_columns(bt_scorer *s, const char *const *cols, int ncols,
     if (s->key_col < 0) {
         char have[240];
         list_names(have, sizeof have, cols, ncols, 0);
-        return mc_fail(err, MS_ERR_INVALID, "key column '%s' is not in the input (it has: %s)",
+        return bs_fail(err, MS_ERR_INVALID, "key column '%s' is not in the input (it has: %s)",
                        o->key, have);
     }
     for (int i = 0; i < s->n_in; i++) {
         const ms_value_info *vi = ms_model_input(m, i);
         if (!dtype_ok(vi->dtype))
-            return mc_fail(err, MS_ERR_UNSUPPORTED, "input '%s' is %s; batch reads float, double, "
+            return bs_fail(err, MS_ERR_UNSUPPORTED, "input '%s' is %s; batch reads float, double, "
                            "int32, int64, bool and string inputs", vi->name, ms_dtype_name(vi->dtype));
         s->in_type[i] = vi->dtype;
         s->in_rank[i] = vi->ndim;
         if (vi->ndim > 0 && vi->shape[0] == 1) s->one_row = 1;
         else if (vi->ndim > 0 && vi->shape[0] > 1)
-            return mc_fail(err, MS_ERR_UNSUPPORTED, "input '%s' has a fixed batch dimension of %lld",
+            return bs_fail(err, MS_ERR_UNSUPPORTED, "input '%s' has a fixed batch dimension of %lld",
                            vi->name, (long long)vi->shape[0]);
     }
     const ms_value_info *v0 = ms_model_input(m, 0);
     s->matrix = s->n_in == 1 && v0->ndim == 2;
     if (s->matrix) return bind_matrix(s, cols, ncols, o, err);
     if (o->features)
-        return mc_fail(err, MS_ERR_INVALID, "%s applies to a model with one 2-D input; this "
+        return bs_fail(err, MS_ERR_INVALID, "%s applies to a model with one 2-D input; this "
                        "model's inputs are taken from the columns of the same name",
                        o->features_from ? o->features_from : "--features");
     return bind_inputs(s, cols, ncols, err);
@@ -262,23 +262,23 @@ ms_status bt_bind_outputs(bt_scorer *s, ms_error *err)
     s->lm_key_len = calloc((size_t)n, sizeof *s->lm_key_len);
     if (!s->out_keys || !s->out_lm || !s->lm_type || !s->lm_n || !s->lm_labels ||
         !s->out_key_len || !s->lm_keys || !s->lm_key_len)
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int i = 0; i < n; i++) {
         mc_buf b = {0};
         mc_buf_put_json_str(&b, ms_model_output(s->m, i)->name);
         mc_buf_putc(&b, ':');
-        if (mc_buf_failed(&b)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (mc_buf_failed(&b)) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         s->out_keys[i] = b.data;
         s->out_key_len[i] = b.len;
         s->out_lm[i] = ms_model_output_labels(s->m, i, &s->lm_type[i], &s->lm_n[i], &s->lm_labels[i]);
         if (s->out_lm[i] && s->lm_n[i] > 0) {
             s->lm_keys[i] = calloc((size_t)s->lm_n[i], sizeof **s->lm_keys);
             s->lm_key_len[i] = calloc((size_t)s->lm_n[i], sizeof **s->lm_key_len);
-            if (!s->lm_keys[i] || !s->lm_key_len[i]) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            if (!s->lm_keys[i] || !s->lm_key_len[i]) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
             for (int64_t k = 0; k < s->lm_n[i]; k++) {
                 mc_buf kb = {0};
                 pd_json_put_label_key(&kb, s->lm_type[i], s->lm_labels[i], k);
-                if (mc_buf_failed(&kb)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+                if (mc_buf_failed(&kb)) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
                 s->lm_keys[i][k] = kb.data;
                 s->lm_key_len[i][k] = kb.len;
             }

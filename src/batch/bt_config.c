@@ -57,24 +57,24 @@ ms_status bt_config_columns(const char *path, char **columns, ms_error *err)
     mc_buf_free(&text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return mc_fail(err, MS_ERR_INVALID, "%s: not a JSON object", path);
+        return bs_fail(err, MS_ERR_INVALID, "%s: not a JSON object", path);
     }
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(root, "features"), "columns");
     mc_buf b = {0};
     if (cols && (!cJSON_IsArray(cols) || cJSON_GetArraySize(cols) == 0))
-        st = mc_fail(err, MS_ERR_INVALID, "%s: features.columns must be a non-empty array of "
+        st = bs_fail(err, MS_ERR_INVALID, "%s: features.columns must be a non-empty array of "
                      "column names", path);
     for (const cJSON *e = cols ? cols->child : NULL; e && st == MS_OK; e = e->next) {
         const char *v = cJSON_GetStringValue(e);
         if (!v || !*v || strchr(v, ','))
-            st = mc_fail(err, MS_ERR_INVALID, "%s: features.columns must be column names "
+            st = bs_fail(err, MS_ERR_INVALID, "%s: features.columns must be column names "
                          "(non-empty strings without commas)", path);
         if (e != cols->child) mc_buf_putc(&b, ',');
         if (v) mc_buf_puts(&b, v);
     }
     cJSON_Delete(root);
-    if (st == MS_OK && mc_buf_failed(&b)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (st == MS_OK && mc_buf_failed(&b)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st != MS_OK || !cols) {
         mc_buf_free(&b);
         return st;

@@ -39,7 +39,7 @@ static ms_status field(const char *what, const char *s, const char *e, int lo, i
 {
     char buf[128];
     size_t n = (size_t)(e - s);
-    if (n == 0 || n >= sizeof buf) return mc_fail(err, MS_ERR_INVALID, "cron: bad %s field", what);
+    if (n == 0 || n >= sizeof buf) return bs_fail(err, MS_ERR_INVALID, "cron: bad %s field", what);
     memcpy(buf, s, n);
     buf[n] = 0;
     *bits = 0;
@@ -54,26 +54,26 @@ static ms_status field(const char *what, const char *s, const char *e, int lo, i
             p++;
         } else {
             if ((a = value(&p, names, nnames, name_base)) < 0)
-                return mc_fail(err, MS_ERR_INVALID, "cron: %s field: '%s' is not a value", what, item);
+                return bs_fail(err, MS_ERR_INVALID, "cron: %s field: '%s' is not a value", what, item);
             b = a;
             if (*p == '-') {
                 p++;
                 if ((b = value(&p, names, nnames, name_base)) < 0)
-                    return mc_fail(err, MS_ERR_INVALID, "cron: %s field: bad range '%s'", what, item);
+                    return bs_fail(err, MS_ERR_INVALID, "cron: %s field: bad range '%s'", what, item);
             }
         }
         if (*p == '/') {
             p++;
             const char *q = p;
             if ((step = value(&q, NULL, 0, 0)) <= 0)
-                return mc_fail(err, MS_ERR_INVALID, "cron: %s field: bad step in '%s'", what, item);
+                return bs_fail(err, MS_ERR_INVALID, "cron: %s field: bad step in '%s'", what, item);
             p = q;
             if (b == a && item[0] != '*') b = hi; /* "a/n" means a-hi/n */
         }
         if (*p)
-            return mc_fail(err, MS_ERR_INVALID, "cron: %s field: unexpected '%s' in '%s'", what, p, item);
+            return bs_fail(err, MS_ERR_INVALID, "cron: %s field: unexpected '%s' in '%s'", what, p, item);
         if (a < lo || b > hi || a > b)
-            return mc_fail(err, MS_ERR_INVALID, "cron: %s field: '%s' is outside %d-%d", what,
+            return bs_fail(err, MS_ERR_INVALID, "cron: %s field: '%s' is outside %d-%d", what,
                            item, lo, hi);
         for (int v = a; v <= b; v += step) *bits |= 1ull << v;
     }
@@ -92,7 +92,7 @@ ms_status bt_cron_parse(const char *expr, bt_cron *out, ms_error *err)
     if (*expr == '@') {
         for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
             if (strcasecmp(expr, macros[i].name) == 0) return bt_cron_parse(macros[i].expr, out, err);
-        return mc_fail(err, MS_ERR_INVALID, "cron: unknown macro '%s'", expr);
+        return bs_fail(err, MS_ERR_INVALID, "cron: unknown macro '%s'", expr);
     }
     const char *f[5][2];
     int nf = 0;
@@ -103,14 +103,14 @@ ms_status bt_cron_parse(const char *expr, bt_cron *out, ms_error *err)
         const char *s = p;
         while (*p && *p != ' ' && *p != '\t') p++;
         if (nf == 5)
-            return mc_fail(err, MS_ERR_INVALID, "cron: '%s' has more than 5 fields (minute hour "
+            return bs_fail(err, MS_ERR_INVALID, "cron: '%s' has more than 5 fields (minute hour "
                            "day-of-month month day-of-week)", expr);
         f[nf][0] = s;
         f[nf][1] = p;
         nf++;
     }
     if (nf != 5)
-        return mc_fail(err, MS_ERR_INVALID, "cron: '%s' needs 5 fields (minute hour day-of-month "
+        return bs_fail(err, MS_ERR_INVALID, "cron: '%s' needs 5 fields (minute hour day-of-month "
                        "month day-of-week), got %d", expr, nf);
     uint64_t b;
     int any;
@@ -183,7 +183,7 @@ ms_status bt_schedule_init(bt_schedule *s, const char *expr, int utc, time_t now
     s->utc = utc;
     s->next = bt_cron_next(&s->cron, now, utc);
     if (s->next == (time_t)-1)
-        return mc_fail(err, MS_ERR_INVALID, "cron: '%s' never fires", expr);
+        return bs_fail(err, MS_ERR_INVALID, "cron: '%s' never fires", expr);
     return MS_OK;
 }
 

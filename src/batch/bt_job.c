@@ -60,7 +60,7 @@ void bt_model_identity(const char *path, char *name, char *version)
         ms_error e;
         if (mc_read_file(path, &b, &e) == MS_OK)
             snprintf(version, ST_NAME_MAX, "fnv-%016llx",
-                     (unsigned long long)bt_fnv1a(b.data, b.len, BT_FNV_INIT));
+                     (unsigned long long)bs_fnv1a(b.data, b.len, BS_FNV_INIT));
         else
             snprintf(version, ST_NAME_MAX, "unknown");
         mc_buf_free(&b);
@@ -135,7 +135,7 @@ static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
     mc_buf_reset(&sl->dup_text);
     if (j->hashes_cap < c->nrows) {
         uint64_t *h = realloc(j->hashes, c->nrows * sizeof *h);
-        if (!h) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!h) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         j->hashes = h;
         j->hashes_cap = c->nrows;
     }
@@ -153,7 +153,7 @@ static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
         if (res->kind[r] != BT_ROW_OK) continue;
         int64_t first;
         int dup = bt_keyset_add_hash(&j->seen, j->hashes[r], c->line[r], &first);
-        if (dup < 0) return mc_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
+        if (dup < 0) return bs_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
         if (!dup) continue;
         res->kind[r] = ROW_DUPLICATE;
         res->off[r] = (uint32_t)sl->dup_text.len;
@@ -166,7 +166,7 @@ static ms_status mark_duplicates(job *j, job_slot *sl, ms_error *err)
             mc_buf_printf(&sl->dup_text, "duplicate key, first at line %lld", (long long)first);
         mc_buf_putc(&sl->dup_text, 0);
     }
-    if (mc_buf_failed(&sl->dup_text)) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (mc_buf_failed(&sl->dup_text)) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     return MS_OK;
 }
 
@@ -193,7 +193,7 @@ static void *writer_main(void *arg)
                 if (p) j->preds = p;
                 st_reject *q = realloc(j->rejs, c->nrows * sizeof *q);
                 if (q) j->rejs = q;
-                if (!p || !q) st = mc_fail(&e, MS_ERR_RUNTIME, "out of memory");
+                if (!p || !q) st = bs_fail(&e, MS_ERR_RUNTIME, "out of memory");
                 else j->scratch_cap = c->nrows;
             }
             size_t np = 0, nr = 0, nd = 0;
@@ -293,12 +293,12 @@ static ms_status plan_run(job *j, const char *fp, st_run *prev, run_plan *what, 
     }
     if (st != MS_OK) return st;
     if (found && !o->resume)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "run '%s' shard %d/%d already exists (%s); add --resume to continue it, or "
                        "give a new --run", prev->run_id, r->shard + 1, r->nshards,
                        st_run_status_name(prev->status));
     if (found && strcmp(prev->model, r->model) != 0)
-        return mc_fail(err, MS_ERR_INVALID, "run '%s' belongs to model '%s', not '%s'",
+        return bs_fail(err, MS_ERR_INVALID, "run '%s' belongs to model '%s', not '%s'",
                        prev->run_id, prev->model, r->model);
     /* a different input (tomorrow's file under a timer) is a new run, not a resume */
     const char *a = found ? fp_source_part(prev->input_fingerprint) : "", *b = fp_source_part(fp);
@@ -311,7 +311,7 @@ static ms_status plan_run(job *j, const char *fp, st_run *prev, run_plan *what, 
             note(o, "could not mark run %s failed: %s", prev->run_id, e2.msg);
         found = 0;
     } else if (found && changed && prev->status == ST_RUN_RUNNING) {
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "run '%s' was started on a different input (%s; now %s); resume it with "
                        "the same input", prev->run_id, a, b);
     } else if (found && changed) {
@@ -322,7 +322,7 @@ static ms_status plan_run(job *j, const char *fp, st_run *prev, run_plan *what, 
     if (found && prev->status == ST_RUN_RUNNING) {
         if (!*a || !*b) note(o, "cannot check that the input is the same as run %s's (stdin)", prev->run_id);
         if (strcmp(prev->model_version, r->model_version) != 0)
-            return mc_fail(err, MS_ERR_INVALID,
+            return bs_fail(err, MS_ERR_INVALID,
                            "run '%s' was scored by model version '%s'; this is '%s'",
                            prev->run_id, prev->model_version, r->model_version);
         snprintf(r->run_id, sizeof r->run_id, "%s", prev->run_id);
@@ -339,7 +339,7 @@ static ms_status plan_run(job *j, const char *fp, st_run *prev, run_plan *what, 
     }
     if (found && prev->status == ST_RUN_FAILED) {
         if (o->run_id)
-            return mc_fail(err, MS_ERR_INVALID, "run '%s' failed and cannot be resumed; start a "
+            return bs_fail(err, MS_ERR_INVALID, "run '%s' failed and cannot be resumed; start a "
                            "new run with another --run", prev->run_id);
         note(o, "the last run (%s) failed; starting a new run", prev->run_id);
     } else if (o->resume && !found && !changed) {
@@ -382,7 +382,7 @@ static ms_status seed_resume(job *j, ms_error *err)
 {
     seed_ctx c = {j, 0};
     ms_status st = st_run_keys(j->store, j->r->run_id, seed_key, &c, err);
-    if (st == MS_OK && c.oom) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory (run keys)");
+    if (st == MS_OK && c.oom) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory (run keys)");
     if (st == MS_OK) st = st_run_rejects(j->store, j->r->run_id, count_dup, j, err);
     return st;
 }
@@ -474,7 +474,7 @@ static ms_status run(job *j, ms_error *err)
         int64_t skipped;
         if ((st = bt_source_skip(j->src, first_chunk * chunk_rows, &skipped, err)) != MS_OK) goto out;
         if (skipped < first_chunk * chunk_rows) {
-            st = mc_fail(err, MS_ERR_INVALID, "run '%s' committed %lld chunks of %ld rows but the "
+            st = bs_fail(err, MS_ERR_INVALID, "run '%s' committed %lld chunks of %ld rows but the "
                          "input now has only %lld rows", r->run_id, (long long)first_chunk,
                          chunk_rows, (long long)skipped);
             goto out;
@@ -496,7 +496,7 @@ static ms_status run(job *j, ms_error *err)
     j->prog.base_rows = r->rows_scored;
     pthread_t writer;
     if (pthread_create(&writer, NULL, writer_main, j) != 0) {
-        st = mc_fail(err, MS_ERR_RUNTIME, "cannot start the writer thread");
+        st = bs_fail(err, MS_ERR_RUNTIME, "cannot start the writer thread");
         goto out;
     }
     /* slot k is read while slot k-1 is being scored (pool threads) and k-2 written */
@@ -524,7 +524,7 @@ static ms_status run(job *j, ms_error *err)
             int64_t size = bt_source_size(j->src), off = bt_source_offset(j->src);
             double rows = (double)first_chunk * (double)chunk_rows + (double)s->chunk.nrows;
             if (size > 0 && off > 0 && bt_keyset_reserve(&j->seen, (size_t)(rows * (double)size / (double)off))) {
-                st = mc_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
+                st = bs_fail(err, MS_ERR_RUNTIME, "out of memory (the run's keys)");
                 break;
             }
         }
@@ -570,7 +570,7 @@ static ms_status run(job *j, ms_error *err)
         if (st_run_fail(j->store, r->run_id, r->shard, &e2) != MS_OK)
             note(o, "could not mark run %s failed: %s", r->run_id, e2.msg);
         set_state(r, BT_RUN_FAILED);
-        st = mc_fail(err, MS_ERR_INVALID,
+        st = bs_fail(err, MS_ERR_INVALID,
                      "run %s failed: %lld rows rejected, more than --max-rejects %lld; it is not "
                      "published (see `mlship batch rejects --run %s`)",
                      r->run_id, (long long)r->rows_rejected, (long long)o->max_rejects, r->run_id);
@@ -578,7 +578,7 @@ static ms_status run(job *j, ms_error *err)
     }
     if (j->abort) { /* stop_after_chunks */
         set_state(r, BT_RUN_RUNNING);
-        st = mc_fail(err, MS_ERR_RUNTIME, "stopped after %lld chunks (--stop-after); run %s is "
+        st = bs_fail(err, MS_ERR_RUNTIME, "stopped after %lld chunks (--stop-after); run %s is "
                      "resumable", (long long)j->chunks_written, r->run_id);
         goto out;
     }
@@ -603,12 +603,12 @@ ms_status bt_job_run(const bt_job_opts *o, bt_job_result *r, ms_error *err)
     r->resumed_at_chunk = -1;
     set_state(r, BT_RUN_FAILED);
     if (r->nshards > 1 && !o->run_id)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "--shard needs --run ID: every shard of a run must use the same id "
                        "(e.g. --run $(date +%%Y%%m%%d))");
-    if (o->chunk_rows < 1) return mc_fail(err, MS_ERR_INVALID, "chunk size must be positive");
+    if (o->chunk_rows < 1) return bs_fail(err, MS_ERR_INVALID, "chunk size must be positive");
     job *j = calloc(1, sizeof *j);
-    if (!j) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!j) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     j->o = o;
     j->r = r;
     pthread_mutex_init(&j->mu, NULL);

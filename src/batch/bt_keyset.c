@@ -68,7 +68,7 @@ static int64_t unpack_line(uint32_t v)
     return v == 0 ? BT_LINE_UNKNOWN : v == UINT32_MAX ? BT_LINE_BEYOND : (int64_t)v;
 }
 
-uint64_t bt_keyset_hash(const char *key, size_t n) { return mix(bt_fnv1a(key, n, BT_FNV_INIT)); }
+uint64_t bt_keyset_hash(const char *key, size_t n) { return mix(bs_fnv1a(key, n, BS_FNV_INIT)); }
 
 void bt_keyset_prefetch(const bt_keyset *s, uint64_t hash)
 {

@@ -56,7 +56,7 @@ ms_status bt_lookup_json(st_store *s, const char *model, const char *const *keys
     ms_status st = st_pred_lookup(s, model, keys, n, on_row, &c, err);
     if (style == BT_LOOKUP_ARRAY) mc_buf_puts(out, "]}");
     if (found) *found = c.found;
-    if (st == MS_OK && mc_buf_failed(out)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (st == MS_OK && mc_buf_failed(out)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     return st;
 }
 
@@ -104,8 +104,8 @@ ms_status bt_scan_jsonl(st_store *s, const char *model, FILE *f, int64_t *count,
     if (st == MS_OK && !c.io_error && c.b.len && fwrite(c.b.data, 1, c.b.len, f) != c.b.len)
         c.io_error = 1;
     if (st == MS_OK && (c.io_error || fflush(f) != 0))
-        st = mc_fail(err, MS_ERR_RUNTIME, "cannot write the output");
-    if (st == MS_OK && mc_buf_failed(&c.b)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        st = bs_fail(err, MS_ERR_RUNTIME, "cannot write the output");
+    if (st == MS_OK && mc_buf_failed(&c.b)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     mc_buf_free(&c.b);
     if (count) *count = c.n;
     return st;

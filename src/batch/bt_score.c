@@ -18,7 +18,7 @@
 int bt_key_shard(const char *key, int nshards)
 {
     if (nshards <= 1) return 0;
-    return (int)(bt_fnv1a(key, strlen(key), BT_FNV_INIT) % (uint64_t)nshards);
+    return (int)(bs_fnv1a(key, strlen(key), BS_FNV_INIT) % (uint64_t)nshards);
 }
 
 void bt_results_free(bt_results *s)
@@ -42,11 +42,11 @@ static ms_status slice_reserve(bt_slice *sl, size_t rows, ms_error *err)
     for (int i = 0; i < s->n_in; i++) {
         size_t per = (s->matrix ? (size_t)s->nfeat : 1) * ms_dtype_size(s->in_type[i]);
         void *p = realloc(sl->in_data[i], rows * per);
-        if (!p) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!p) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         sl->in_data[i] = p;
     }
     size_t *r = realloc(sl->rows, rows * sizeof *r);
-    if (!r) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!r) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     sl->rows = r;
     sl->in_cap = rows;
     return MS_OK;
@@ -293,7 +293,7 @@ static void put_key(bt_slice *sl, size_t r, const char *k, size_t n)
 static int key_in_shard(const bt_scorer *s, const char *k, size_t n)
 {
     return s->nshards <= 1 ||
-           (int)(bt_fnv1a(k, n, BT_FNV_INIT) % (uint64_t)s->nshards) == s->shard;
+           (int)(bs_fnv1a(k, n, BS_FNV_INIT) % (uint64_t)s->nshards) == s->shard;
 }
 
 /* The key field of an unsplit record (for the shard test before parsing). */
@@ -412,7 +412,7 @@ static void slice_run(bt_slice *sl)
     }
     slice_flush(sl, nb);
     if (mc_buf_failed(&res->bufs[sl->id]))
-        sl->st = mc_fail(&sl->err, MS_ERR_RUNTIME, "out of memory formatting outputs");
+        sl->st = bs_fail(&sl->err, MS_ERR_RUNTIME, "out of memory formatting outputs");
 }
 
 /* ==== the pool ========================================================================== */
@@ -451,12 +451,12 @@ ms_status bt_scorer_start(bt_scorer *s, const bt_chunk *c, bt_results *res, ms_e
         if (ko) res->koff = ko;
         uint8_t *w = realloc(res->why, cap);
         if (w) res->why = w;
-        if (!k || !sl || !o || !ko || !w) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!k || !sl || !o || !ko || !w) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         res->cap = cap;
     }
     if (res->nbufs < s->nslices) {
         mc_buf *b = realloc(res->bufs, (size_t)s->nslices * sizeof *b);
-        if (!b) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!b) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         for (int i = res->nbufs; i < s->nslices; i++) memset(&b[i], 0, sizeof b[i]);
         res->bufs = b;
         res->nbufs = s->nslices;
@@ -517,7 +517,7 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
                            const bt_score_opts *o, bt_scorer **out, ms_error *err)
 {
     bt_scorer *s = calloc(1, sizeof *s);
-    if (!s) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->m = m;
     s->n_in = ms_model_num_inputs(m);
     s->n_out = ms_model_num_outputs(m);
@@ -529,7 +529,7 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
     pthread_cond_init(&s->done_cv, NULL);
     ms_status st = MS_OK;
     if (s->n_in < 1 || s->n_in > MS_MAX_IO)
-        st = mc_fail(err, MS_ERR_UNSUPPORTED, "batch scores models with 1 to %d inputs", MS_MAX_IO);
+        st = bs_fail(err, MS_ERR_UNSUPPORTED, "batch scores models with 1 to %d inputs", MS_MAX_IO);
     if (st == MS_OK) st = ms_model_check_supported(m, err);
     if (st == MS_OK)
         st = pd_policy_init(&s->policy, m, o->model_name ? o->model_name : "the model", o->missing,
@@ -538,12 +538,12 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
     if (st == MS_OK) st = bt_bind_outputs(s, err);
     if (st == MS_OK) {
         s->feat_name = malloc((size_t)(ncols ? ncols : 1) * sizeof *s->feat_name);
-        if (!s->feat_name) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!s->feat_name) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         else for (int i = 0; i < ncols; i++) s->feat_name[i] = cols[i];
     }
     int threads = o->threads < 1 ? 1 : o->threads > 255 ? 255 : o->threads;
     if (st == MS_OK && !(s->slices = calloc((size_t)threads, sizeof *s->slices)))
-        st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int i = 0; st == MS_OK && i < threads; i++) {
         bt_slice *sl = &s->slices[i];
         sl->sc = s;
@@ -551,11 +551,11 @@ ms_status bt_scorer_create(const ms_model *m, const char *const *cols, int ncols
         s->nslices++;
         if (!(sl->out = calloc((size_t)s->n_out, sizeof *sl->out)) ||
             !(sl->cells = calloc((size_t)(ncols ? ncols : 1), sizeof *sl->cells)))
-            st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         else st = ms_session_create(m, NULL, &sl->sess[BT_BLOCK / BT_PAD], err);
         if (st == MS_OK && (i > 0 || s->async)) {
             if (pthread_create(&sl->thread, NULL, worker_main, sl) != 0)
-                st = mc_fail(err, MS_ERR_RUNTIME, "cannot start scoring thread %d", i);
+                st = bs_fail(err, MS_ERR_RUNTIME, "cannot start scoring thread %d", i);
             else sl->started = 1;
         }
     }

@@ -161,7 +161,7 @@ static ms_status chunk_check(bt_chunk *c, ms_error *err)
     if (!mc_buf_failed(&c->text) && mc_buf_reserve(&c->text, CHUNK_PAD) == 0)
         memset(c->text.data + c->text.len, 0, CHUNK_PAD);
     if (mc_buf_failed(&c->text) || mc_buf_failed(&c->errs) || c->text.len >= BT_NOCELL - CHUNK_PAD)
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory (chunk text)");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory (chunk text)");
     return MS_OK;
 }
 
@@ -172,12 +172,12 @@ static ms_status add_col(bt_source *s, const char *p, size_t n, ms_error *err)
     char e[MC_ESCAPE_CAP(60)];
     for (int i = 0; i < s->ncols; i++)
         if (strlen(s->cols[i]) == n && memcmp(s->cols[i], p, n) == 0)
-            return mc_fail(err, MS_ERR_INVALID, "%s: column '%s' appears twice in the header",
+            return bs_fail(err, MS_ERR_INVALID, "%s: column '%s' appears twice in the header",
                            s->spec, mc_escape(e, sizeof e, p, n, 60));
     char **c = realloc(s->cols, (size_t)(s->ncols + 1) * sizeof *c);
-    if (!c) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!c) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->cols = c;
-    if (!(c[s->ncols] = strndup(p, n))) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!(c[s->ncols] = strndup(p, n))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     s->ncols++;
     return MS_OK;
 }
@@ -191,7 +191,7 @@ static void file_fingerprint(bt_source *s, const char *kind, int fd)
     }
     char head[65536];
     ssize_t n = pread(fd, head, sizeof head, 0);
-    uint64_t h = bt_fnv1a(head, n > 0 ? (size_t)n : 0, BT_FNV_INIT);
+    uint64_t h = bs_fnv1a(head, n > 0 ? (size_t)n : 0, BS_FNV_INIT);
     snprintf(s->fingerprint, sizeof s->fingerprint, "%s:size=%lld,mtime=%lld.%09ld,head=%016llx",
              kind, (long long)sb.st_size, (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec,
              (unsigned long long)h);
@@ -208,9 +208,9 @@ static ms_status csv_open(bt_source *s, const char *path, ms_error *err)
     if (fd >= 0) close(fd);
     mc_csv_record rec;
     if ((st = mc_csv_next(s->csv, &rec, err)) != MS_OK) return st;
-    if (rec.nfields == 0) return mc_fail(err, MS_ERR_INVALID, "%s: empty: no header row", path);
+    if (rec.nfields == 0) return bs_fail(err, MS_ERR_INVALID, "%s: empty: no header row", path);
     if (rec.error)
-        return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: header: %s", path,
+        return bs_fail(err, MS_ERR_INVALID, "%s: line %lld: header: %s", path,
                        (long long)rec.line, rec.error);
     for (int i = 0; i < rec.nfields; i++) {
         const mc_csv_field *f = &rec.fields[i];
@@ -218,7 +218,7 @@ static ms_status csv_open(bt_source *s, const char *path, ms_error *err)
         const char *p = f->p;
         while (n && (*p == ' ')) p++, n--;
         while (n && p[n - 1] == ' ') n--;
-        if (!n) return mc_fail(err, MS_ERR_INVALID, "%s: header column %d has no name", path, i + 1);
+        if (!n) return bs_fail(err, MS_ERR_INVALID, "%s: header column %d has no name", path, i + 1);
         if ((st = add_col(s, p, n, err)) != MS_OK) return st;
     }
     return MS_OK;
@@ -232,7 +232,7 @@ static ms_status csv_next(bt_source *s, bt_chunk *c, size_t max_rows, ms_error *
         if (st != MS_OK) return st;
         if (rec.nfields == 0) break;
         if (chunk_row_raw(c, rec.line, rec.raw != NULL))
-            return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         if (rec.raw) { /* kept whole: split and parsed on the scoring threads */
             if (mc_buf_reserve(&c->text, rec.raw_n + 1)) break;
             c->raw[c->nrows - 1] = (uint32_t)c->text.len;
@@ -276,7 +276,7 @@ static ms_status jsonl_read(bt_source *s, cJSON **obj, int64_t *line, const char
         ssize_t n = getline(&s->line, &s->line_cap, s->f);
         if (n < 0) {
             if (ferror(s->f))
-                return mc_fail(err, MS_ERR_RUNTIME, "%s: read: %s", s->spec, strerror(errno));
+                return bs_fail(err, MS_ERR_RUNTIME, "%s: read: %s", s->spec, strerror(errno));
             return MS_OK;
         }
         s->offset += n;
@@ -301,11 +301,11 @@ static ms_status jsonl_open(bt_source *s, const char *path, ms_error *err)
 {
     s->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!s->f)
-        return mc_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+        return bs_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
                        "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(s->f), &sb) == 0 && S_ISDIR(sb.st_mode))
-        return mc_fail(err, MS_ERR_INVALID, "cannot read '%s': it is a directory", path);
+        return bs_fail(err, MS_ERR_INVALID, "cannot read '%s': it is a directory", path);
     s->size = -1;
     if (fstat(fileno(s->f), &sb) == 0 && S_ISREG(sb.st_mode)) s->size = (int64_t)sb.st_size;
     file_fingerprint(s, "jsonl", s->f == stdin ? -1 : fileno(s->f));
@@ -313,9 +313,9 @@ static ms_status jsonl_open(bt_source *s, const char *path, ms_error *err)
     ms_status st = jsonl_read(s, &s->pending, &s->pending_line, &bad, err);
     if (st != MS_OK) return st;
     if (bad)
-        return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: %s (the first line names the columns)",
+        return bs_fail(err, MS_ERR_INVALID, "%s: line %lld: %s (the first line names the columns)",
                        path, (long long)s->pending_line, bad);
-    if (!s->pending) return mc_fail(err, MS_ERR_INVALID, "%s: empty: no rows", path);
+    if (!s->pending) return bs_fail(err, MS_ERR_INVALID, "%s: empty: no rows", path);
     for (cJSON *it = s->pending->child; it; it = it->next)
         if ((st = add_col(s, it->string, strlen(it->string), err)) != MS_OK) return st;
     return MS_OK;
@@ -360,7 +360,7 @@ static ms_status jsonl_next(bt_source *s, bt_chunk *c, size_t max_rows, ms_error
         }
         if (chunk_row(c, line)) {
             cJSON_Delete(o);
-            return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         }
         if (bad) chunk_error(c, "%s", bad);
         else jsonl_row(s, c, o);
@@ -423,22 +423,22 @@ static void *sql_main(void *arg)
 
 static ms_status sql_open(bt_source *s, const char *url, ms_error *err)
 {
-    if (!url) return mc_fail(err, MS_ERR_INVALID, "an sql: input needs --store");
+    if (!url) return bs_fail(err, MS_ERR_INVALID, "an sql: input needs --store");
     ms_status st = st_open(url, &s->store, err);
     if (st != MS_OK) return st;
     snprintf(s->fingerprint, sizeof s->fingerprint, "sql:%016llx",
-             (unsigned long long)bt_fnv1a(s->spec + 4, strlen(s->spec + 4), BT_FNV_INIT));
+             (unsigned long long)bs_fnv1a(s->spec + 4, strlen(s->spec + 4), BS_FNV_INIT));
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, sql_main, s) != 0)
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot start the query thread");
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot start the query thread");
     s->thread_started = 1;
     pthread_mutex_lock(&s->mu);
     while (!s->have_cols && !s->done) pthread_cond_wait(&s->cv, &s->mu);
     st = s->qst;
     if (st != MS_OK) *err = s->qerr;
     else if (!s->have_cols)
-        st = mc_fail(err, MS_ERR_INVALID, "the query returned no rows (so no columns to score)");
+        st = bs_fail(err, MS_ERR_INVALID, "the query returned no rows (so no columns to score)");
     pthread_mutex_unlock(&s->mu);
     return st;
 }
@@ -473,7 +473,7 @@ ms_status bt_source_open(const char *spec, const char *format, const char *store
     bt_source *s = calloc(1, sizeof *s);
     if (!s || !(s->spec = strdup(spec))) {
         free(s);
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     ms_status st;
     if (strncmp(spec, "sql:", 4) == 0) {
@@ -488,7 +488,7 @@ ms_status bt_source_open(const char *spec, const char *format, const char *store
         s->kind = SRC_CSV;
         st = csv_open(s, spec, err);
     } else {
-        st = mc_fail(err, MS_ERR_INVALID, "unknown input format '%s' (csv or jsonl)", format);
+        st = bs_fail(err, MS_ERR_INVALID, "unknown input format '%s' (csv or jsonl)", format);
     }
     if (st != MS_OK) {
         bt_source_close(s);

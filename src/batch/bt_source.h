@@ -85,9 +85,5 @@ ms_status bt_source_next(bt_source *s, bt_chunk *c, size_t max_rows, ms_error *e
 ms_status bt_source_skip(bt_source *s, int64_t n, int64_t *skipped, ms_error *err);
 void bt_source_close(bt_source *s); /* NULL is fine */
 
-/* FNV-1a 64 over bytes: the shard hash and the fingerprints' hash (base/bs_hash.h; these
- * names stay for the batch files that still use them). */
-#define bt_fnv1a bs_fnv1a
-#define BT_FNV_INIT BS_FNV_INIT
 
 #endif

@@ -158,7 +158,7 @@ static ms_status pool_start(bench_pool *p, ms_error *err)
     pthread_cond_init(&p->cv, NULL);
     for (int i = 1; i <= p->n_workers; i++) {
         if (pthread_create(&p->slices[i].thread, NULL, worker_main, &p->slices[i]) != 0)
-            return mc_fail(err, MS_ERR_RUNTIME, "cannot start thread %d", i);
+            return bs_fail(err, MS_ERR_RUNTIME, "cannot start thread %d", i);
         p->slices[i].started = 1;
     }
     return MS_OK;
@@ -224,7 +224,7 @@ static ms_status build_input(const ms_value_info *vi, const ms_tensor *src, int6
     if (src) {
         if (src->dtype != vi->dtype && vi->dtype != MS_DTYPE_UNDEFINED) {
             char want[200];
-            return mc_fail(err, MS_ERR_INVALID, "input '%s' expects %s, the file has %s", vi->name,
+            return bs_fail(err, MS_ERR_INVALID, "input '%s' expects %s, the file has %s", vi->name,
                            ms_value_info_format(vi, want, sizeof want), ms_dtype_name(src->dtype));
         }
         if (!batched || src->ndim < 1) {
@@ -232,16 +232,16 @@ static ms_status build_input(const ms_value_info *vi, const ms_tensor *src, int6
             t->data = NULL;
         } else {
             if (src->shape[0] == 0)
-                return mc_fail(err, MS_ERR_INVALID, "input '%s': the file has no rows", vi->name);
+                return bs_fail(err, MS_ERR_INVALID, "input '%s': the file has no rows", vi->name);
             *t = *src;
             t->shape[0] = batch;
         }
     } else {
         if (vi->ndim < 0)
-            return mc_fail(err, MS_ERR_INVALID,
+            return bs_fail(err, MS_ERR_INVALID,
                            "input '%s' has no declared shape; give its data with --input", vi->name);
         if (vi->dtype == MS_DTYPE_STRING || ms_dtype_size(vi->dtype) == 0)
-            return mc_fail(err, MS_ERR_UNSUPPORTED, "input '%s': cannot make random %s data",
+            return bs_fail(err, MS_ERR_UNSUPPORTED, "input '%s': cannot make random %s data",
                            vi->name, ms_dtype_name(vi->dtype));
         t->dtype = vi->dtype;
         t->ndim = vi->ndim;
@@ -250,11 +250,11 @@ static ms_status build_input(const ms_value_info *vi, const ms_tensor *src, int6
     size_t bytes = ms_dtype_size(t->dtype);
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] && bytes > SIZE_MAX / (uint64_t)t->shape[d])
-            return mc_fail(err, MS_ERR_INVALID, "input '%s' is too large", vi->name);
+            return bs_fail(err, MS_ERR_INVALID, "input '%s' is too large", vi->name);
         bytes *= (size_t)t->shape[d];
     }
     t->data = ms_malloc(bytes ? bytes : 1);
-    if (!t->data) return mc_fail(err, MS_ERR_RUNTIME, "out of memory for input '%s'", vi->name);
+    if (!t->data) return bs_fail(err, MS_ERR_RUNTIME, "out of memory for input '%s'", vi->name);
     if (!src) {
         fill_random(t, rng);
     } else if (!batched || src->ndim < 1) {
@@ -375,9 +375,9 @@ static ms_status load_files(const bench_opts *o, bench_state *b, ms_error *err)
                 at = input_index(b->model, f->inputs[j].name);
             else if (at < 0) at = pos++;
             if (at < 0 || at >= b->n_in)
-                return mc_fail(err, MS_ERR_INVALID, "%s: does not match any model input", path);
+                return bs_fail(err, MS_ERR_INVALID, "%s: does not match any model input", path);
             if (b->src[at])
-                return mc_fail(err, MS_ERR_INVALID, "input '%s' is given twice",
+                return bs_fail(err, MS_ERR_INVALID, "input '%s' is given twice",
                                ms_model_input(b->model, at)->name);
             b->src[at] = &f->inputs[j].t;
         }
@@ -392,7 +392,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
     b->n_in = ms_model_num_inputs(b->model);
     b->n_out = ms_model_num_outputs(b->model);
     if (b->n_in > MS_MAX_IO)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "bench handles at most %d inputs", MS_MAX_IO);
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "bench handles at most %d inputs", MS_MAX_IO);
     if ((st = load_files(o, b, err)) != MS_OK) return st;
 
     /* The batch splits only along a symbolic first dimension. */
@@ -402,7 +402,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
         if (vi->ndim > 0 && vi->shape[0] < 0) any_batched = 1;
     }
     if (!any_batched && o->batch_set && o->batch != 1)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "--batch %ld: no input of this model has a symbolic first dimension",
                        o->batch);
     int64_t batch = any_batched ? o->batch : 1;
@@ -418,7 +418,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
     /* Slices: rows [lo, hi) of every batched input; other inputs are shared whole. */
     b->pool.n_workers = threads - 1;
     b->pool.slices = calloc((size_t)threads, sizeof *b->pool.slices);
-    if (!b->pool.slices) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!b->pool.slices) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     for (int s = 0; s < threads; s++) {
         bench_slice *sl = &b->pool.slices[s];
         int64_t lo = batch * s / threads, hi = batch * (s + 1) / threads;
@@ -426,7 +426,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
         sl->n_in = b->n_in;
         sl->n_out = b->n_out;
         sl->out = calloc((size_t)b->n_out + 1, sizeof *sl->out);
-        if (!sl->out) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!sl->out) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         for (int i = 0; i < b->n_in; i++) {
             const ms_value_info *vi = ms_model_input(b->model, i);
             sl->in[i] = b->full[i];
@@ -446,7 +446,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
 
     size_t cap = 4096, n = 0;
     b->lat = malloc(cap * sizeof *b->lat);
-    if (!b->lat) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!b->lat) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     double start = now_us(), end = start + o->seconds * 1e6, t = start;
     do {
         double t0 = now_us();
@@ -454,7 +454,7 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
         t = now_us();
         if (n == cap) {
             double *p = realloc(b->lat, 2 * cap * sizeof *p);
-            if (!p) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            if (!p) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
             b->lat = p;
             cap *= 2;
         }
@@ -476,9 +476,9 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
                   "\"mean_us_per_call\":%.2f,\"rows_per_s\":%.1f}\n",
                   (long long)batch, threads, n, total / 1e6, median, p99v, sum / (double)n,
                   (double)n * (double)batch / (total / 1e6));
-    if (mc_buf_failed(&out)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (mc_buf_failed(&out)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)
-        st = mc_fail(err, MS_ERR_RUNTIME, "cannot write to stdout");
+        st = bs_fail(err, MS_ERR_RUNTIME, "cannot write to stdout");
     mc_buf_free(&out);
     return st;
 }

@@ -86,7 +86,7 @@ ms_status cli_check_finite(const char *name, const ms_tensor *t, ms_error *err)
         }
         else return MS_OK;
         if (!isfinite(v))
-            return mc_fail(err, MS_ERR_INVALID,
+            return bs_fail(err, MS_ERR_INVALID,
                            "input '%s': element %lld is %s (pass --allow-nonfinite to accept "
                            "non-finite values)", name, (long long)i,
                            isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");

@@ -214,7 +214,7 @@ static int read_header(csv_reader *c, const load_opts *o, char ***names_out, int
             break;
         }
         ms_error err;
-        if (st_check_ident("column", names[i], &err) != MS_OK) {
+        if (bs_check_ident("column", names[i], &err) != MS_OK) {
             /* the store's message would quote the header's bytes raw */
             char e[MC_ESCAPE_CAP(64)];
             fprintf(stderr, "mlship " CMD ": %s:%ld: header: invalid column name '%s': expected "
@@ -564,8 +564,8 @@ int cli_features(int argc, char **argv)
     ms_error err;
     if (!o.table || !o.key) {
         rc = cli_usage_error(CMD, "%s needs --table and --key", sub);
-    } else if (st_check_ident("table", o.table, &err) != MS_OK ||
-               st_check_ident("key column", o.key, &err) != MS_OK) {
+    } else if (bs_check_ident("table", o.table, &err) != MS_OK ||
+               bs_check_ident("key column", o.key, &err) != MS_OK) {
         rc = cli_usage_error(CMD, "%s", err.msg);
     } else if (strcmp(sub, "load") == 0) {
         if (npos != 1) rc = cli_usage_error(CMD, "load expects one CSV file, got %d", npos);

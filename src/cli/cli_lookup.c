@@ -100,7 +100,7 @@ int cli_lookup(int argc, char **argv)
         if (st == MS_OK) st = bt_lookup_published(s, model, &published, &err);
         if (st == MS_ERR_INVALID || (st == MS_OK && !published)) {
             ms_error why = err; /* the store's reason (no store file), if any */
-            mc_fail(&err, MS_ERR_INVALID, "model '%.128s' has no published run in %.200s%s%.160s%s",
+            bs_fail(&err, MS_ERR_INVALID, "model '%.128s' has no published run in %.200s%s%.160s%s",
                     model, store_url, st == MS_OK ? "" : " (", st == MS_OK ? "" : why.msg,
                     st == MS_OK ? "" : ")");
             st = MS_ERR_INVALID;
@@ -113,12 +113,12 @@ int cli_lookup(int argc, char **argv)
                 mc_buf b = {0};
                 st = bt_lookup_json(s, model, keys + at, n, BT_LOOKUP_LINES, &b, &found, &err);
                 if (st == MS_OK && b.len && fwrite(b.data, 1, b.len, stdout) != b.len)
-                    st = mc_fail(&err, MS_ERR_RUNTIME, "cannot write to stdout");
+                    st = bs_fail(&err, MS_ERR_RUNTIME, "cannot write to stdout");
                 if (found < n) rc = 4;
                 mc_buf_free(&b);
             }
             if (st == MS_OK && fflush(stdout) != 0)
-                st = mc_fail(&err, MS_ERR_RUNTIME, "cannot write to stdout");
+                st = bs_fail(&err, MS_ERR_RUNTIME, "cannot write to stdout");
         }
         st_close(s);
         if (st != MS_OK) rc = cli_fail("lookup", st, err.msg);

@@ -82,7 +82,7 @@ static int input_index(const ms_model *m, const char *name)
 static ms_status bind(predict_ctx *c, int idx, ms_tensor *t, const char *src, ms_error *err)
 {
     if (c->in_src[idx])
-        return mc_fail(err, MS_ERR_INVALID, "input '%s' is given twice (%s and %s)",
+        return bs_fail(err, MS_ERR_INVALID, "input '%s' is given twice (%s and %s)",
                        ms_model_input(c->model, idx)->name, c->in_src[idx], src);
     c->in[idx] = *t;
     c->in_src[idx] = src;
@@ -113,7 +113,7 @@ static ms_status load_arg(predict_ctx *c, const char *arg, int *pos, ms_error *e
         for (int j = 0; j < c->n_in && k < sizeof names; j++)
             k += (size_t)snprintf(names + k, sizeof names - k, "%s'%s'", j ? ", " : "",
                                   ms_model_input(c->model, j)->name);
-        return mc_fail(err, MS_ERR_INVALID, "'%s': the model has no input '%.*s' (its inputs: %s)",
+        return bs_fail(err, MS_ERR_INVALID, "'%s': the model has no input '%.*s' (its inputs: %s)",
                        arg, (int)(eq - arg), arg, c->n_in ? names : "none");
     }
     mc_oip_request *f = &c->files[c->n_files];
@@ -127,7 +127,7 @@ static ms_status load_arg(predict_ctx *c, const char *arg, int *pos, ms_error *e
 
     if (named >= 0) {
         if (f->n_inputs != 1)
-            return mc_fail(err, MS_ERR_INVALID, "%s: %s=FILE needs one tensor, the file has %d", src,
+            return bs_fail(err, MS_ERR_INVALID, "%s: %s=FILE needs one tensor, the file has %d", src,
                            ms_model_input(c->model, named)->name, f->n_inputs);
         return bind(c, named, &f->inputs[0].t, src, err);
     }
@@ -136,7 +136,7 @@ static ms_status load_arg(predict_ctx *c, const char *arg, int *pos, ms_error *e
          * any, are often another graph's (an output written by predict, a test artefact). */
         int idx = (*pos)++;
         if (idx >= c->n_in)
-            return mc_fail(err, MS_ERR_INVALID, "%s: the model takes %d input%s, this is input %d",
+            return bs_fail(err, MS_ERR_INVALID, "%s: the model takes %d input%s, this is input %d",
                            src, c->n_in, c->n_in == 1 ? "" : "s", idx + 1);
         return bind(c, idx, &f->inputs[0].t, src, err);
     }
@@ -148,7 +148,7 @@ static ms_status load_arg(predict_ctx *c, const char *arg, int *pos, ms_error *e
             for (int j = 0; j < c->n_in && k < sizeof names; j++)
                 k += (size_t)snprintf(names + k, sizeof names - k, "%s'%s'", j ? ", " : "",
                                       ms_model_input(c->model, j)->name);
-            return mc_fail(err, MS_ERR_INVALID, "%s: the model has no input '%s' (its inputs: %s)",
+            return bs_fail(err, MS_ERR_INVALID, "%s: the model has no input '%s' (its inputs: %s)",
                            src, f->inputs[i].name, c->n_in ? names : "none");
         }
         if ((st = bind(c, idx, &f->inputs[i].t, src, err)) != MS_OK) return st;
@@ -163,9 +163,9 @@ static ms_status make_dir(const char *dir, ms_error *err)
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
         struct stat sb;
         if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return MS_OK;
-        return mc_fail(err, MS_ERR_INVALID, "'%s' exists and is not a directory", dir);
+        return bs_fail(err, MS_ERR_INVALID, "'%s' exists and is not a directory", dir);
     }
-    return mc_fail(err, MS_ERR_RUNTIME, "cannot create directory '%s': %s", dir, strerror(errno));
+    return bs_fail(err, MS_ERR_RUNTIME, "cannot create directory '%s': %s", dir, strerror(errno));
 }
 
 static ms_status write_files(const ms_model *m, const ms_tensor *out, const int *sel, int n_sel,
@@ -186,11 +186,11 @@ static ms_status write_files(const ms_model *m, const ms_tensor *out, const int 
         } else {
             st = mc_pb_encode(&out[i], name, &b, err);
         }
-        if (st == MS_OK && mc_buf_failed(&b)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (st == MS_OK && mc_buf_failed(&b)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         if (st != MS_OK) break;
         char path[4096];
         if (snprintf(path, sizeof path, "%s/output_%d.%s", dir, i, ext[fmt]) >= (int)sizeof path) {
-            st = mc_fail(err, MS_ERR_INVALID, "output directory path too long");
+            st = bs_fail(err, MS_ERR_INVALID, "output directory path too long");
             break;
         }
         st = mc_write_file(path, b.data, b.len, err);
@@ -211,7 +211,7 @@ static ms_status write_stdout(const char *model_path, const ms_model *m, const m
         free(names);
         free(tens);
         free(maps);
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     for (int k = 0; k < n_sel; k++) {
         names[k] = ms_model_output(m, sel[k])->name;
@@ -224,9 +224,9 @@ static ms_status write_stdout(const char *model_path, const ms_model *m, const m
     mc_buf b = {0};
     ms_status st = pd_json_write_response(&b, &r, err);
     mc_buf_putc(&b, '\n');
-    if (st == MS_OK && mc_buf_failed(&b)) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (st == MS_OK && mc_buf_failed(&b)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK && (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0))
-        st = mc_fail(err, MS_ERR_RUNTIME, "cannot write to stdout");
+        st = bs_fail(err, MS_ERR_RUNTIME, "cannot write to stdout");
     mc_buf_free(&b);
     free(names);
     free(tens);
@@ -322,7 +322,7 @@ static ms_status check_outputs(const predict_ctx *c, const ms_tensor *out, ms_er
     char msg[300];
     for (int64_t r = 0; r < rows; r++)
         if (pd_check_output_row(c->model, out, c->n_out, r, rows, msg, sizeof msg) != PD_OK)
-            return mc_fail(err, MS_ERR_INVALID, "row %lld: %s (--allow-nonfinite prints it as null)",
+            return bs_fail(err, MS_ERR_INVALID, "row %lld: %s (--allow-nonfinite prints it as null)",
                            (long long)r, msg);
     return MS_OK;
 }
@@ -344,7 +344,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
     const char **args = o->inputs;
     if (n_args == 0 && c->n_in > 0) {
         if (isatty(STDIN_FILENO))
-            return mc_fail(err, MS_ERR_INVALID,
+            return bs_fail(err, MS_ERR_INVALID,
                            "no INPUT given and stdin is a terminal (the model takes %d input%s; "
                            "see 'mlship predict --help')", c->n_in, c->n_in == 1 ? "" : "s");
         args = stdin_arg;
@@ -353,7 +353,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
     c->in = calloc((size_t)c->n_in + 1, sizeof *c->in);
     c->in_src = calloc((size_t)c->n_in + 1, sizeof *c->in_src);
     c->files = calloc((size_t)n_args + 1, sizeof *c->files);
-    if (!c->in || !c->in_src || !c->files) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!c->in || !c->in_src || !c->files) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int pos = 0;
     for (int i = 0; i < n_args; i++)
         if ((st = load_arg(c, args[i], &pos, err)) != MS_OK) return st;
@@ -361,7 +361,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
         if (!c->in_src[i]) {
             char decl[200];
             const ms_value_info *vi = ms_model_input(c->model, i);
-            return mc_fail(err, MS_ERR_INVALID, "missing input '%s' (%s)", vi->name,
+            return bs_fail(err, MS_ERR_INVALID, "missing input '%s' (%s)", vi->name,
                            ms_value_info_format(vi, decl, sizeof decl));
         }
     if ((st = ms_model_check_inputs(c->model, c->in, c->n_in, err)) != MS_OK) return st;
@@ -369,7 +369,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
 
     /* Which outputs to write: those the request named, in its order, else all. */
     int *sel = calloc((size_t)(c->n_want > c->n_out ? c->n_want : c->n_out) + 1, sizeof *sel);
-    if (!sel) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!sel) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int n_sel = 0;
     if (c->n_want) {
         for (int k = 0; k < c->n_want; k++) {
@@ -378,7 +378,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
                 if (strcmp(ms_model_output(c->model, i)->name, c->want[k]) == 0) found = i;
             if (found < 0) {
                 free(sel);
-                return mc_fail(err, MS_ERR_INVALID, "the model has no output '%s'", c->want[k]);
+                return bs_fail(err, MS_ERR_INVALID, "the model has no output '%s'", c->want[k]);
             }
             sel[n_sel++] = found;
         }
@@ -388,7 +388,7 @@ static int run_predict(const predict_opts *o, predict_ctx *c, ms_error *err)
 
     ms_session *sess = NULL;
     ms_tensor *out = calloc((size_t)c->n_out + 1, sizeof *out);
-    if (!out) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!out) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK) st = ms_session_create(c->model, NULL, &sess, err);
     if (st == MS_OK) st = ms_session_run(sess, c->in, c->n_in, out, c->n_out, err);
     if (st == MS_OK && !o->allow_nonfinite) st = check_outputs(c, out, err);

@@ -146,7 +146,7 @@ ms_status mc_read_file(const char *path, mc_buf *out, ms_error *err)
     /* A path that names nothing readable is the caller's mistake (bad input), not a
      * failure of the machine; other errors (EIO, EMFILE, ENOMEM) are runtime failures. */
     if (!f)
-        return mc_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+        return bs_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
                        "cannot open '%s': %s", path, strerror(errno));
     out->len = 0;
     out->failed = 0;
@@ -160,9 +160,9 @@ ms_status mc_read_file(const char *path, mc_buf *out, ms_error *err)
     int bad = ferror(f);
     int saved = errno;
     if (!is_stdin) fclose(f);
-    if (out->failed) return mc_fail(err, MS_ERR_RUNTIME, "out of memory reading '%s'", path);
+    if (out->failed) return bs_fail(err, MS_ERR_RUNTIME, "out of memory reading '%s'", path);
     if (bad)
-        return mc_fail(err, saved == EISDIR ? MS_ERR_INVALID : MS_ERR_RUNTIME, "cannot read '%s': %s",
+        return bs_fail(err, saved == EISDIR ? MS_ERR_INVALID : MS_ERR_RUNTIME, "cannot read '%s': %s",
                        is_stdin ? "stdin" : path, strerror(saved));
     return MS_OK;
 }
@@ -170,11 +170,11 @@ ms_status mc_read_file(const char *path, mc_buf *out, ms_error *err)
 ms_status mc_write_file(const char *path, const void *data, size_t len, ms_error *err)
 {
     FILE *f = fopen(path, "wb");
-    if (!f) return mc_fail(err, MS_ERR_RUNTIME, "cannot create '%s': %s", path, strerror(errno));
+    if (!f) return bs_fail(err, MS_ERR_RUNTIME, "cannot create '%s': %s", path, strerror(errno));
     size_t n = len ? fwrite(data, 1, len, f) : 0;
     int bad = n != len || fflush(f) != 0;
     int saved = errno;
     if (fclose(f) != 0 && !bad) { bad = 1; saved = errno; }
-    if (bad) return mc_fail(err, MS_ERR_RUNTIME, "cannot write '%s': %s", path, strerror(saved));
+    if (bad) return bs_fail(err, MS_ERR_RUNTIME, "cannot write '%s': %s", path, strerror(saved));
     return MS_OK;
 }

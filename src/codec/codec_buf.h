@@ -57,8 +57,5 @@ int mc_errno_is_input(int e);
 /* Write `len` bytes to `path` (created or truncated). */
 ms_status mc_write_file(const char *path, const void *data, size_t len, ms_error *err);
 
-/* Fill err->msg printf-style and return `st` (the codecs' one-line error idiom): base's
- * bs_fail under the name the codec, predict, batch, serve and cli files still call it by. */
-#define mc_fail bs_fail
 
 #endif

@@ -42,7 +42,7 @@ static ms_status csv_init(mc_csv *c, int fd, const char *name, ms_error *err)
     c->size = -1;
     struct stat sb;
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) c->size = (int64_t)sb.st_size;
-    if (!c->name || !c->buf || !c->fields) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!c->name || !c->buf || !c->fields) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
 #ifdef POSIX_FADV_SEQUENTIAL
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
@@ -52,7 +52,7 @@ static ms_status csv_init(mc_csv *c, int fd, const char *name, ms_error *err)
 ms_status mc_csv_open_fd(int fd, const char *name, mc_csv **out, ms_error *err)
 {
     mc_csv *c = calloc(1, sizeof *c);
-    if (!c) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!c) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     ms_status st = csv_init(c, fd, name, err);
     if (st != MS_OK) {
         mc_csv_close(c);
@@ -69,12 +69,12 @@ ms_status mc_csv_open(const char *path, mc_csv **out, ms_error *err)
     /* a path that names no readable file is the caller's mistake (bad input, exit 2); EIO,
      * EMFILE and the like are failures of the machine */
     if (fd < 0)
-        return mc_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
+        return bs_fail(err, mc_errno_is_input(errno) ? MS_ERR_INVALID : MS_ERR_RUNTIME,
                        "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         close(fd);
-        return mc_fail(err, MS_ERR_INVALID, "cannot read '%s': it is a directory", path);
+        return bs_fail(err, MS_ERR_INVALID, "cannot read '%s': it is a directory", path);
     }
     ms_status st = mc_csv_open_fd(fd, path, out, err);
     if (st != MS_OK) {
@@ -110,19 +110,19 @@ static ms_status csv_fill(mc_csv *c, ms_error *err)
     }
     if (c->len == c->cap) {
         if (c->cap >= MC_CSV_MAX_RECORD)
-            return mc_fail(err, MS_ERR_INVALID,
+            return bs_fail(err, MS_ERR_INVALID,
                            "%s: line %lld: record longer than %u MiB (a quote never closed?)",
                            c->name, (long long)c->line, MC_CSV_MAX_RECORD >> 20);
         size_t ncap = c->cap * 2;
         char *nb = realloc(c->buf, ncap + 1);
-        if (!nb) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!nb) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         c->buf = nb;
         c->cap = ncap;
     }
     for (;;) {
         ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return mc_fail(err, MS_ERR_RUNTIME, "%s: read: %s", c->name, strerror(errno));
+        if (r < 0) return bs_fail(err, MS_ERR_RUNTIME, "%s: read: %s", c->name, strerror(errno));
         if (r == 0) c->eof = 1;
         c->len += (size_t)r;
         break;
@@ -176,7 +176,7 @@ static ms_status csv_find(mc_csv *c, size_t *end, int64_t *nl, int *quoted, ms_e
             }
             if (i < c->len || c->eof) {
                 if (i == c->len && in_q)
-                    return mc_fail(err, MS_ERR_INVALID,
+                    return bs_fail(err, MS_ERR_INVALID,
                                    "%s: line %lld: quoted field not closed before the end of the "
                                    "input", c->name, (long long)c->line);
                 *end = i;
@@ -234,7 +234,7 @@ static ms_status csv_next(mc_csv *c, mc_csv_record *rec, int raw, ms_error *err)
                 char *comma = memchr(s, ',', (size_t)(e - s));
                 char *fe = comma ? comma : e;
                 if (add_field(c, &nf, s, (size_t)(fe - s)))
-                    return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: more than %d fields",
+                    return bs_fail(err, MS_ERR_INVALID, "%s: line %lld: more than %d fields",
                                    c->name, (long long)rec->line, MC_CSV_MAX_FIELDS);
                 if (!comma) break;
                 s = comma + 1;
@@ -265,13 +265,13 @@ static ms_status csv_next(mc_csv *c, mc_csv_record *rec, int raw, ms_error *err)
                     fe = s;
                 }
                 if (add_field(c, &nf, fs, (size_t)(fe - fs)))
-                    return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: more than %d fields",
+                    return bs_fail(err, MS_ERR_INVALID, "%s: line %lld: more than %d fields",
                                    c->name, (long long)rec->line, MC_CSV_MAX_FIELDS);
                 if (s >= e) break;
                 s++; /* the comma */
                 if (s == e) {
                     if (add_field(c, &nf, e, 0))
-                        return mc_fail(err, MS_ERR_INVALID, "%s: line %lld: too many fields",
+                        return bs_fail(err, MS_ERR_INVALID, "%s: line %lld: too many fields",
                                        c->name, (long long)rec->line);
                     break;
                 }

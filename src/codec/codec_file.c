@@ -21,7 +21,7 @@ static ms_status prefixed(ms_status st, const char *what, ms_error *err)
 {
     if (st == MS_OK || !err) return st;
     ms_error tmp = *err;
-    mc_fail(err, st, "%s: %s", what, tmp.msg);
+    bs_fail(err, st, "%s: %s", what, tmp.msg);
     return st;
 }
 
@@ -32,7 +32,7 @@ ms_status mc_tensors_decode(const void *buf, size_t len, const char *what, mc_oi
     mc_format f = mc_format_sniff(buf, len);
     if (f == MC_FORMAT_JSON) return prefixed(mc_json_parse_inputs(buf, len, out, err), what, err);
     out->inputs = calloc(1, sizeof *out->inputs);
-    if (!out->inputs) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!out->inputs) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     ms_status st;
     if (f == MC_FORMAT_NPY) {
         st = mc_npy_decode(buf, len, &out->inputs[0].t, err);
@@ -42,7 +42,7 @@ ms_status mc_tensors_decode(const void *buf, size_t len, const char *what, mc_oi
         st = ms_tensor_decode_pb(buf, len, &out->inputs[0].t, name, sizeof name, err);
         if (st == MS_OK && name[0] && !(out->inputs[0].name = strdup(name))) {
             ms_free(out->inputs[0].t.data);
-            st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         }
     }
     if (st != MS_OK) {

@@ -55,10 +55,10 @@ static ms_status check_keys(const cJSON *obj, const char *const *allowed, const 
         int ok = 0;
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(c->string, *a) == 0) ok = 1;
-        if (!ok) return mc_fail(err, MS_ERR_INVALID, "%s: unknown key \"%s\"", where, c->string);
+        if (!ok) return bs_fail(err, MS_ERR_INVALID, "%s: unknown key \"%s\"", where, c->string);
         for (const cJSON *d = c->next; d; d = d->next)
             if (strcmp(c->string, d->string) == 0)
-                return mc_fail(err, MS_ERR_INVALID, "%s: duplicate key \"%s\"", where, c->string);
+                return bs_fail(err, MS_ERR_INVALID, "%s: duplicate key \"%s\"", where, c->string);
     }
     return MS_OK;
 }
@@ -102,19 +102,19 @@ static ms_status bad_value(data_ctx *c, const cJSON *v, const char *why)
 {
     const char *dt = mc_oip_dtype_name(c->dtype);
     if (cJSON_IsString(v))
-        return mc_fail(c->err, MS_ERR_INVALID,
+        return bs_fail(c->err, MS_ERR_INVALID,
                        "input '%s': data[%lld] is the string \"%.40s\", not a number; JSON has "
                        "no NaN or Infinity and the protocol defines no spelling for them, so "
                        "non-finite values cannot be sent as JSON (use a .npy file)",
                        c->name, (long long)c->idx, v->valuestring);
     if (cJSON_IsNull(v))
-        return mc_fail(c->err, MS_ERR_INVALID,
+        return bs_fail(c->err, MS_ERR_INVALID,
                        "input '%s': data[%lld] is null, and %s has no missing value", c->name,
                        (long long)c->idx, dt ? dt : "this type");
     if (cJSON_IsNumber(v))
-        return mc_fail(c->err, MS_ERR_INVALID, "input '%s': data[%lld] = %.17g %s for %s",
+        return bs_fail(c->err, MS_ERR_INVALID, "input '%s': data[%lld] = %.17g %s for %s",
                        c->name, (long long)c->idx, v->valuedouble, why, dt);
-    return mc_fail(c->err, MS_ERR_INVALID, "input '%s': data[%lld] %s for %s", c->name,
+    return bs_fail(c->err, MS_ERR_INVALID, "input '%s': data[%lld] %s for %s", c->name,
                    (long long)c->idx, why, dt);
 }
 
@@ -208,23 +208,23 @@ static ms_status parse_shape(const cJSON *s, const char *name, ms_tensor *t, int
                              ms_error *err)
 {
     if (!cJSON_IsArray(s))
-        return mc_fail(err, MS_ERR_INVALID, "input '%s': \"shape\" must be an array of integers", name);
+        return bs_fail(err, MS_ERR_INVALID, "input '%s': \"shape\" must be an array of integers", name);
     int n = cJSON_GetArraySize(s);
     if (n > MS_MAX_DIMS)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "input '%s': %d dimensions (at most %d supported)",
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "input '%s': %d dimensions (at most %d supported)",
                        name, n, MS_MAX_DIMS);
     int64_t total = 1;
     int has_zero = 0, i = 0;
     for (const cJSON *d = s->child; d; d = d->next, i++) {
         double x = cJSON_IsNumber(d) ? d->valuedouble : -1;
         if (!(x >= 0 && x == floor(x) && x <= EXACT_INT_LIMIT))
-            return mc_fail(err, MS_ERR_INVALID,
+            return bs_fail(err, MS_ERR_INVALID,
                            "input '%s': shape[%d] is not a non-negative integer", name, i);
         t->shape[i] = (int64_t)x;
         /* Overflow-safe product; zeros are skipped so the verdict does not depend on order. */
         if (t->shape[i] == 0) has_zero = 1;
         else if (total > INT64_MAX / t->shape[i])
-            return mc_fail(err, MS_ERR_INVALID, "input '%s': shape is too large", name);
+            return bs_fail(err, MS_ERR_INVALID, "input '%s': shape is too large", name);
         else total *= t->shape[i];
     }
     t->ndim = n;
@@ -245,7 +245,7 @@ static ms_status parse_tensor(const cJSON *o, int index, mc_named_tensor *out, m
     static const char *const keys[] = {"name", "shape", "datatype", "data", "parameters", NULL};
     char where[48];
     snprintf(where, sizeof where, "inputs[%d]", index);
-    if (!cJSON_IsObject(o)) return mc_fail(err, MS_ERR_INVALID, "%s is not an object", where);
+    if (!cJSON_IsObject(o)) return bs_fail(err, MS_ERR_INVALID, "%s is not an object", where);
     ms_status st = check_keys(o, keys, where, err);
     if (st != MS_OK) return st;
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(o, "name");
@@ -253,23 +253,23 @@ static ms_status parse_tensor(const cJSON *o, int index, mc_named_tensor *out, m
     const cJSON *jt = cJSON_GetObjectItemCaseSensitive(o, "datatype");
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(o, "data");
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(o, "parameters");
-    if (!cJSON_IsString(jn)) return mc_fail(err, MS_ERR_INVALID, "%s: \"name\" must be a string", where);
+    if (!cJSON_IsString(jn)) return bs_fail(err, MS_ERR_INVALID, "%s: \"name\" must be a string", where);
     const char *name = jn->valuestring;
-    if (!js) return mc_fail(err, MS_ERR_INVALID, "input '%s': missing \"shape\"", name);
-    if (!cJSON_IsString(jt)) return mc_fail(err, MS_ERR_INVALID, "input '%s': \"datatype\" must be a string", name);
-    if (!jd) return mc_fail(err, MS_ERR_INVALID, "input '%s': missing \"data\"", name);
+    if (!js) return bs_fail(err, MS_ERR_INVALID, "input '%s': missing \"shape\"", name);
+    if (!cJSON_IsString(jt)) return bs_fail(err, MS_ERR_INVALID, "input '%s': \"datatype\" must be a string", name);
+    if (!jd) return bs_fail(err, MS_ERR_INVALID, "input '%s': missing \"data\"", name);
     if (jp && !cJSON_IsObject(jp))
-        return mc_fail(err, MS_ERR_INVALID, "input '%s': \"parameters\" must be an object", name);
+        return bs_fail(err, MS_ERR_INVALID, "input '%s': \"parameters\" must be an object", name);
 
     ms_tensor t;
     memset(&t, 0, sizeof t);
     t.dtype = mc_oip_dtype_parse(jt->valuestring);
     if (t.dtype == MS_DTYPE_UNDEFINED)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "input '%s': unknown datatype \"%.32s\" (expected BOOL, UINT8, UINT16, UINT32, "
                        "UINT64, INT8, INT16, INT32, INT64, FP32 or FP64)", name, jt->valuestring);
     if (t.dtype == MS_DTYPE_FLOAT16 || t.dtype == MS_DTYPE_STRING)
-        return mc_fail(err, MS_ERR_UNSUPPORTED,
+        return bs_fail(err, MS_ERR_UNSUPPORTED,
                        "input '%s': datatype %s is not supported in JSON (use a .npy or .pb file)",
                        name, jt->valuestring);
     int64_t numel = 0;
@@ -279,14 +279,14 @@ static ms_status parse_tensor(const cJSON *o, int index, mc_named_tensor *out, m
     int64_t nest[MS_MAX_DIMS + 1];
     int nd = measure(jd, nest, MS_MAX_DIMS + 1);
     if (nd < 0 || !rectangular(jd, nest, 0, nd))
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "input '%s': \"data\" is not a rectangular (non-ragged) array", name);
     int64_t count = 1;
     for (int i = 0; i < nd; i++) count *= nest[i]; /* bounded by the document's size */
     if (count != numel) {
         char sh[160];
         shape_str(sh, sizeof sh, t.shape, t.ndim);
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "input '%s': shape %s needs %lld elements but \"data\" has %lld", name, sh,
                        (long long)numel, (long long)count);
     }
@@ -297,7 +297,7 @@ static ms_status parse_tensor(const cJSON *o, int index, mc_named_tensor *out, m
         ms_free(t.data);
         free(out->name);
         out->name = NULL;
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     data_ctx c = {name, t.dtype, t.data, 0, err};
     if ((st = convert(&c, jd)) != MS_OK) {
@@ -335,23 +335,23 @@ void mc_oip_request_free(mc_oip_request *req)
 static ms_status parse_outputs(const cJSON *jo, mc_oip_request *req, ms_error *err)
 {
     static const char *const keys[] = {"name", "parameters", NULL};
-    if (!cJSON_IsArray(jo)) return mc_fail(err, MS_ERR_INVALID, "\"outputs\" must be an array");
+    if (!cJSON_IsArray(jo)) return bs_fail(err, MS_ERR_INVALID, "\"outputs\" must be an array");
     int n = cJSON_GetArraySize(jo);
     if (n == 0) return MS_OK;
     req->outputs = calloc((size_t)n, sizeof *req->outputs);
-    if (!req->outputs) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!req->outputs) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int i = 0;
     for (const cJSON *o = jo->child; o; o = o->next, i++) {
         char where[48];
         snprintf(where, sizeof where, "outputs[%d]", i);
-        if (!cJSON_IsObject(o)) return mc_fail(err, MS_ERR_INVALID, "%s is not an object", where);
+        if (!cJSON_IsObject(o)) return bs_fail(err, MS_ERR_INVALID, "%s is not an object", where);
         ms_status st = check_keys(o, keys, where, err);
         if (st != MS_OK) return st;
         const cJSON *jn = cJSON_GetObjectItemCaseSensitive(o, "name");
         if (!cJSON_IsString(jn))
-            return mc_fail(err, MS_ERR_INVALID, "%s: \"name\" must be a string", where);
+            return bs_fail(err, MS_ERR_INVALID, "%s: \"name\" must be a string", where);
         if (!(req->outputs[i] = dupstr(jn->valuestring)))
-            return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+            return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         req->n_outputs = i + 1;
     }
     return MS_OK;
@@ -361,11 +361,11 @@ static ms_status parse_doc(const cJSON *root, int accept_tensor, mc_oip_request 
                            ms_error *err)
 {
     static const char *const keys[] = {"id", "parameters", "inputs", "outputs", NULL};
-    if (!cJSON_IsObject(root)) return mc_fail(err, MS_ERR_INVALID, "the request is not a JSON object");
+    if (!cJSON_IsObject(root)) return bs_fail(err, MS_ERR_INVALID, "the request is not a JSON object");
     if (accept_tensor && !cJSON_GetObjectItemCaseSensitive(root, "inputs") &&
         cJSON_GetObjectItemCaseSensitive(root, "datatype")) {
         req->inputs = calloc(1, sizeof *req->inputs);
-        if (!req->inputs) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!req->inputs) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         ms_status st = parse_tensor(root, 0, &req->inputs[0], err);
         if (st == MS_OK) req->n_inputs = 1, req->bare_tensor = 1;
         return st;
@@ -377,21 +377,21 @@ static ms_status parse_doc(const cJSON *root, int accept_tensor, mc_oip_request 
     const cJSON *ji = cJSON_GetObjectItemCaseSensitive(root, "inputs");
     const cJSON *jo = cJSON_GetObjectItemCaseSensitive(root, "outputs");
     if (jid) {
-        if (!cJSON_IsString(jid)) return mc_fail(err, MS_ERR_INVALID, "\"id\" must be a string");
-        if (!(req->id = dupstr(jid->valuestring))) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!cJSON_IsString(jid)) return bs_fail(err, MS_ERR_INVALID, "\"id\" must be a string");
+        if (!(req->id = dupstr(jid->valuestring))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
-    if (jp && !cJSON_IsObject(jp)) return mc_fail(err, MS_ERR_INVALID, "\"parameters\" must be an object");
-    if (!cJSON_IsArray(ji)) return mc_fail(err, MS_ERR_INVALID, "the request needs an \"inputs\" array");
+    if (jp && !cJSON_IsObject(jp)) return bs_fail(err, MS_ERR_INVALID, "\"parameters\" must be an object");
+    if (!cJSON_IsArray(ji)) return bs_fail(err, MS_ERR_INVALID, "the request needs an \"inputs\" array");
     int n = cJSON_GetArraySize(ji);
     if (n > 0 && !(req->inputs = calloc((size_t)n, sizeof *req->inputs)))
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     int i = 0;
     for (const cJSON *o = ji->child; o; o = o->next, i++) {
         if ((st = parse_tensor(o, i, &req->inputs[i], err)) != MS_OK) return st;
         req->n_inputs = i + 1;
         for (int j = 0; j < i; j++)
             if (strcmp(req->inputs[j].name, req->inputs[i].name) == 0)
-                return mc_fail(err, MS_ERR_INVALID, "input '%s' appears twice", req->inputs[i].name);
+                return bs_fail(err, MS_ERR_INVALID, "input '%s' appears twice", req->inputs[i].name);
     }
     if (jo && (st = parse_outputs(jo, req, err)) != MS_OK) return st;
     return MS_OK;
@@ -405,13 +405,13 @@ static ms_status parse_common(const char *json, size_t len, int accept_tensor,
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
         size_t off = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
-        return mc_fail(err, MS_ERR_INVALID, "malformed JSON near byte %zu", off);
+        return bs_fail(err, MS_ERR_INVALID, "malformed JSON near byte %zu", off);
     }
     /* Only whitespace may follow the document. */
     for (const char *p = end; p && p < json + len; p++)
         if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t' && *p != 0) {
             cJSON_Delete(root);
-            return mc_fail(err, MS_ERR_INVALID, "unexpected text after the JSON document (byte %zu)",
+            return bs_fail(err, MS_ERR_INVALID, "unexpected text after the JSON document (byte %zu)",
                            (size_t)(p - json));
         }
     ms_status st = parse_doc(root, accept_tensor, req, err);

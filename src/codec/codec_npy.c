@@ -101,27 +101,27 @@ static int parse_dim(hdr_parser *h, int64_t *out)
  * Python: "(3)" is the integer 3, not a shape. */
 static ms_status parse_shape(hdr_parser *h, ms_tensor *t)
 {
-    if (!accept(h, '(')) return mc_fail(h->err, MS_ERR_INVALID, "npy header: 'shape' is not a tuple");
+    if (!accept(h, '(')) return bs_fail(h->err, MS_ERR_INVALID, "npy header: 'shape' is not a tuple");
     int n = 0, trailing_comma = 0;
     if (!accept(h, ')')) {
         for (;;) {
             int64_t d;
             if (parse_dim(h, &d))
-                return mc_fail(h->err, MS_ERR_INVALID,
+                return bs_fail(h->err, MS_ERR_INVALID,
                                "npy header: shape entries must be non-negative integers");
             if (n >= MS_MAX_DIMS)
-                return mc_fail(h->err, MS_ERR_UNSUPPORTED,
+                return bs_fail(h->err, MS_ERR_UNSUPPORTED,
                                "npy: more than %d dimensions are not supported", MS_MAX_DIMS);
             t->shape[n++] = d;
             trailing_comma = 0;
             if (accept(h, ')')) break;
             if (!accept(h, ','))
-                return mc_fail(h->err, MS_ERR_INVALID, "npy header: malformed shape tuple");
+                return bs_fail(h->err, MS_ERR_INVALID, "npy header: malformed shape tuple");
             trailing_comma = 1;
             if (accept(h, ')')) break;
         }
         if (n == 1 && !trailing_comma)
-            return mc_fail(h->err, MS_ERR_INVALID,
+            return bs_fail(h->err, MS_ERR_INVALID,
                            "npy header: shape '(N)' is not a tuple (write '(N,)')");
     }
     t->ndim = n;
@@ -133,15 +133,15 @@ static ms_status parse_descr(hdr_parser *h, ms_tensor *t)
     char d[32];
     skip_ws(h);
     if (h->p < h->end && *h->p == '[')
-        return mc_fail(h->err, MS_ERR_UNSUPPORTED, "npy: structured dtypes are not supported");
+        return bs_fail(h->err, MS_ERR_UNSUPPORTED, "npy: structured dtypes are not supported");
     if (parse_str(h, d, sizeof d))
-        return mc_fail(h->err, MS_ERR_INVALID, "npy header: 'descr' is not a simple string");
+        return bs_fail(h->err, MS_ERR_INVALID, "npy header: 'descr' is not a simple string");
     /* A type string is a byte-order character and a type code ("<f4", "|O", "<U10"). */
     int well_formed = d[0] && strchr("<>|=", d[0]) && d[1];
     for (const char *q = d + 1; well_formed && *q; q++)
         if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9')))
             well_formed = 0;
-    if (!well_formed) return mc_fail(h->err, MS_ERR_INVALID, "npy header: malformed descr '%s'", d);
+    if (!well_formed) return bs_fail(h->err, MS_ERR_INVALID, "npy header: malformed descr '%s'", d);
     /* One-byte types have no byte order; numpy writes '|', but '<' and '=' mean the same. */
     if (strlen(d) == 3 && d[2] == '1' && (d[0] == '<' || d[0] == '=' || d[0] == '>')) d[0] = '|';
     /* '=' is native order; on the little-endian hosts we run on, that is '<'. */
@@ -153,48 +153,48 @@ static ms_status parse_descr(hdr_parser *h, ms_tensor *t)
         }
     }
     if (d[0] == '>')
-        return mc_fail(h->err, MS_ERR_UNSUPPORTED, "npy: big-endian data ('%s') is not supported", d);
-    return mc_fail(h->err, MS_ERR_UNSUPPORTED, "npy: dtype '%s' is not supported", d);
+        return bs_fail(h->err, MS_ERR_UNSUPPORTED, "npy: big-endian data ('%s') is not supported", d);
+    return bs_fail(h->err, MS_ERR_UNSUPPORTED, "npy: dtype '%s' is not supported", d);
 }
 
 static ms_status parse_header(hdr_parser *h, ms_tensor *t)
 {
     enum { K_DESCR = 1, K_FORTRAN = 2, K_SHAPE = 4 };
     int seen = 0;
-    if (!accept(h, '{')) return mc_fail(h->err, MS_ERR_INVALID, "npy header: does not start with '{'");
+    if (!accept(h, '{')) return bs_fail(h->err, MS_ERR_INVALID, "npy header: does not start with '{'");
     ms_status st;
     while (!accept(h, '}')) {
         char key[32];
         if (parse_str(h, key, sizeof key))
-            return mc_fail(h->err, MS_ERR_INVALID, "npy header: expected a quoted key");
+            return bs_fail(h->err, MS_ERR_INVALID, "npy header: expected a quoted key");
         if (!accept(h, ':'))
-            return mc_fail(h->err, MS_ERR_INVALID, "npy header: expected ':' after '%s'", key);
+            return bs_fail(h->err, MS_ERR_INVALID, "npy header: expected ':' after '%s'", key);
         int k = strcmp(key, "descr") == 0           ? K_DESCR
                 : strcmp(key, "fortran_order") == 0 ? K_FORTRAN
                 : strcmp(key, "shape") == 0         ? K_SHAPE
                                                     : 0;
-        if (!k) return mc_fail(h->err, MS_ERR_INVALID, "npy header: unexpected key '%s'", key);
-        if (seen & k) return mc_fail(h->err, MS_ERR_INVALID, "npy header: duplicate key '%s'", key);
+        if (!k) return bs_fail(h->err, MS_ERR_INVALID, "npy header: unexpected key '%s'", key);
+        if (seen & k) return bs_fail(h->err, MS_ERR_INVALID, "npy header: duplicate key '%s'", key);
         seen |= k;
         if (k == K_DESCR) {
             if ((st = parse_descr(h, t)) != MS_OK) return st;
         } else if (k == K_SHAPE) {
             if ((st = parse_shape(h, t)) != MS_OK) return st;
         } else if (parse_word(h, "True")) {
-            return mc_fail(h->err, MS_ERR_UNSUPPORTED,
+            return bs_fail(h->err, MS_ERR_UNSUPPORTED,
                            "npy: fortran_order True is not supported (save a C-order array)");
         } else if (!parse_word(h, "False")) {
-            return mc_fail(h->err, MS_ERR_INVALID, "npy header: fortran_order must be True or False");
+            return bs_fail(h->err, MS_ERR_INVALID, "npy header: fortran_order must be True or False");
         }
         if (accept(h, '}')) break;
-        if (!accept(h, ',')) return mc_fail(h->err, MS_ERR_INVALID, "npy header: expected ',' or '}'");
+        if (!accept(h, ',')) return bs_fail(h->err, MS_ERR_INVALID, "npy header: expected ',' or '}'");
     }
     if (seen != (K_DESCR | K_FORTRAN | K_SHAPE))
-        return mc_fail(h->err, MS_ERR_INVALID, "npy header: missing key '%s'",
+        return bs_fail(h->err, MS_ERR_INVALID, "npy header: missing key '%s'",
                        !(seen & K_DESCR) ? "descr" : !(seen & K_SHAPE) ? "shape" : "fortran_order");
     skip_ws(h);
     if (h->p != h->end)
-        return mc_fail(h->err, MS_ERR_INVALID, "npy header: unexpected text after the dict");
+        return bs_fail(h->err, MS_ERR_INVALID, "npy header: unexpected text after the dict");
     return MS_OK;
 }
 
@@ -205,24 +205,24 @@ ms_status mc_npy_decode(const void *buf, size_t len, ms_tensor *out, ms_error *e
     const unsigned char *b = buf;
     memset(out, 0, sizeof *out);
     if (!host_is_little_endian())
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "npy: big-endian hosts are not supported");
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "npy: big-endian hosts are not supported");
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-        return mc_fail(err, MS_ERR_INVALID, "not a .npy file (bad magic)");
+        return bs_fail(err, MS_ERR_INVALID, "not a .npy file (bad magic)");
     unsigned major = b[6];
     size_t hlen, start;
     if (major == 1) {
         hlen = (size_t)b[8] | (size_t)b[9] << 8;
         start = 10;
     } else if (major == 2 || major == 3) {
-        if (len < 12) return mc_fail(err, MS_ERR_INVALID, "npy: truncated header");
+        if (len < 12) return bs_fail(err, MS_ERR_INVALID, "npy: truncated header");
         hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
         start = 12;
     } else {
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "npy: format version %u.%u is not supported",
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "npy: format version %u.%u is not supported",
                        major, (unsigned)b[7]);
     }
     if (hlen > len - start)
-        return mc_fail(err, MS_ERR_INVALID, "npy: truncated header (%zu bytes declared, %zu present)",
+        return bs_fail(err, MS_ERR_INVALID, "npy: truncated header (%zu bytes declared, %zu present)",
                        hlen, len - start);
     ms_tensor t;
     memset(&t, 0, sizeof t);
@@ -242,13 +242,13 @@ ms_status mc_npy_decode(const void *buf, size_t len, ms_tensor *out, ms_error *e
         uint64_t d = (uint64_t)t.shape[i];
         if (d == 0) { has_zero = 1; continue; }
         if (bytes > SIZE_MAX / d || bytes / esz > (uint64_t)INT64_MAX / d)
-            return mc_fail(err, MS_ERR_INVALID, "npy: shape is too large (size overflows)");
+            return bs_fail(err, MS_ERR_INVALID, "npy: shape is too large (size overflows)");
         bytes *= (size_t)d;
     }
     if (has_zero) bytes = 0;
     size_t have = len - start - hlen;
     if (have != bytes)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "npy: data is %zu bytes but shape and dtype %s need %zu", have,
                        ms_dtype_name(t.dtype), bytes);
     const unsigned char *src = b + start + hlen;
@@ -256,11 +256,11 @@ ms_status mc_npy_decode(const void *buf, size_t len, ms_tensor *out, ms_error *e
         /* Our bools are exactly 0/1; numpy's are too, but a hand-made file might not be. */
         for (size_t i = 0; i < bytes; i++)
             if (src[i] > 1)
-                return mc_fail(err, MS_ERR_INVALID, "npy: bool element %zu is %u, not 0 or 1", i,
+                return bs_fail(err, MS_ERR_INVALID, "npy: bool element %zu is %u, not 0 or 1", i,
                                (unsigned)src[i]);
     }
     t.data = ms_malloc(bytes ? bytes : 1);
-    if (!t.data) return mc_fail(err, MS_ERR_RUNTIME, "out of memory (%zu bytes)", bytes);
+    if (!t.data) return bs_fail(err, MS_ERR_RUNTIME, "out of memory (%zu bytes)", bytes);
     if (bytes) memcpy(t.data, src, bytes);
     *out = t;
     return MS_OK;
@@ -272,16 +272,16 @@ ms_status mc_npy_encode(const ms_tensor *t, mc_buf *out, ms_error *err)
 {
     const char *descr = mc_npy_descr(t->dtype);
     if (!descr)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "npy: cannot write dtype %s", ms_dtype_name(t->dtype));
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "npy: cannot write dtype %s", ms_dtype_name(t->dtype));
     if (!host_is_little_endian())
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "npy: big-endian hosts are not supported");
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "npy: big-endian hosts are not supported");
     if (t->ndim < 0 || t->ndim > MS_MAX_DIMS)
-        return mc_fail(err, MS_ERR_INVALID, "npy: bad rank %d", (int)t->ndim);
+        return bs_fail(err, MS_ERR_INVALID, "npy: bad rank %d", (int)t->ndim);
     size_t bytes = ms_dtype_size(t->dtype);
     for (int i = 0; i < t->ndim; i++) {
-        if (t->shape[i] < 0) return mc_fail(err, MS_ERR_INVALID, "npy: negative dimension");
+        if (t->shape[i] < 0) return bs_fail(err, MS_ERR_INVALID, "npy: negative dimension");
         if (t->shape[i] && bytes > SIZE_MAX / (uint64_t)t->shape[i])
-            return mc_fail(err, MS_ERR_INVALID, "npy: tensor too large");
+            return bs_fail(err, MS_ERR_INVALID, "npy: tensor too large");
         bytes *= (size_t)t->shape[i];
     }
 
@@ -305,7 +305,7 @@ ms_status mc_npy_encode(const ms_tensor *t, mc_buf *out, ms_error *err)
         hlen = padded - pre;
     }
     if (mc_buf_reserve(out, padded + bytes))
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory writing npy");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory writing npy");
     unsigned char magic[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', (unsigned char)major, 0};
     magic[8] = (unsigned char)(hlen & 255);
     magic[9] = (unsigned char)(hlen >> 8 & 255);
@@ -318,5 +318,5 @@ ms_status mc_npy_encode(const ms_tensor *t, mc_buf *out, ms_error *err)
     for (size_t i = pre + (size_t)n; i + 1 < padded; i++) mc_buf_putc(out, ' ');
     mc_buf_putc(out, '\n');
     mc_buf_append(out, t->data, bytes);
-    return mc_buf_failed(out) ? mc_fail(err, MS_ERR_RUNTIME, "out of memory writing npy") : MS_OK;
+    return mc_buf_failed(out) ? bs_fail(err, MS_ERR_RUNTIME, "out of memory writing npy") : MS_OK;
 }

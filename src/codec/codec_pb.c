@@ -27,17 +27,17 @@ ms_status mc_pb_encode(const ms_tensor *t, const char *name, mc_buf *out, ms_err
 {
     size_t esz = ms_dtype_size(t->dtype);
     if (!esz || t->dtype == MS_DTYPE_UNDEFINED)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "pb: cannot write dtype %d", (int)t->dtype);
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "pb: cannot write dtype %d", (int)t->dtype);
     if (t->ndim < 0 || t->ndim > MS_MAX_DIMS)
-        return mc_fail(err, MS_ERR_INVALID, "pb: bad rank %d", (int)t->ndim);
+        return bs_fail(err, MS_ERR_INVALID, "pb: bad rank %d", (int)t->ndim);
     const uint16_t one = 1;
     if (*(const unsigned char *)&one != 1 && esz > 1 && t->dtype != MS_DTYPE_STRING)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "pb: big-endian hosts are not supported");
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "pb: big-endian hosts are not supported");
     uint64_t numel = 1;
     for (int i = 0; i < t->ndim; i++) {
-        if (t->shape[i] < 0) return mc_fail(err, MS_ERR_INVALID, "pb: negative dimension");
+        if (t->shape[i] < 0) return bs_fail(err, MS_ERR_INVALID, "pb: negative dimension");
         if (t->shape[i] && numel > SIZE_MAX / esz / (uint64_t)t->shape[i])
-            return mc_fail(err, MS_ERR_INVALID, "pb: tensor too large");
+            return bs_fail(err, MS_ERR_INVALID, "pb: tensor too large");
         numel *= (uint64_t)t->shape[i];
     }
     for (int i = 0; i < t->ndim; i++) {
@@ -53,5 +53,5 @@ ms_status mc_pb_encode(const ms_tensor *t, const char *name, mc_buf *out, ms_err
     }
     if (name && *name) put_bytes(out, 8, name, strlen(name));
     if (t->dtype != MS_DTYPE_STRING) put_bytes(out, 9, t->data, (size_t)numel * esz);
-    return mc_buf_failed(out) ? mc_fail(err, MS_ERR_RUNTIME, "out of memory writing pb") : MS_OK;
+    return mc_buf_failed(out) ? bs_fail(err, MS_ERR_RUNTIME, "out of memory writing pb") : MS_OK;
 }

@@ -64,7 +64,7 @@ ms_status pd_tensor_copy_rows(const ms_tensor *src, int64_t row0, int64_t nrows,
         size_t extra = 0;
         for (int64_t i = 0; i < count; i++) extra += strlen(s[i]) + 1;
         char **p = ms_malloc(bytes + extra + 1);
-        if (!p) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!p) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         char *q = (char *)(p + count);
         for (int64_t i = 0; i < count; i++) {
             size_t n = strlen(s[i]) + 1;
@@ -76,7 +76,7 @@ ms_status pd_tensor_copy_rows(const ms_tensor *src, int64_t row0, int64_t nrows,
         return MS_OK;
     }
     dst->data = ms_malloc(bytes ? bytes : 1);
-    if (!dst->data) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!dst->data) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (bytes) memcpy(dst->data, (const char *)src->data + (size_t)first * es, bytes);
     return MS_OK;
 }
@@ -99,7 +99,7 @@ static ms_status give_outputs(pd_batcher *b, pd_batch_item *it, const ms_tensor 
                               int64_t row0, int whole)
 {
     it->outputs = calloc((size_t)b->n_out, sizeof *it->outputs);
-    if (!it->outputs) return mc_fail(&it->err, MS_ERR_RUNTIME, "out of memory");
+    if (!it->outputs) return bs_fail(&it->err, MS_ERR_RUNTIME, "out of memory");
     it->n_outputs = b->n_out;
     for (int o = 0; o < b->n_out; o++) {
         ms_status st = whole ? pd_tensor_copy_rows(&outs[o], 0, -1, &it->outputs[o], &it->err)
@@ -155,7 +155,7 @@ static void run_group(pd_batcher *b, pd_batch_item *group)
         if (it->deadline_ns && now > it->deadline_ns) {
             it->st = MS_ERR_RUNTIME;
             it->timed_out = 1;
-            mc_fail(&it->err, MS_ERR_RUNTIME, "the request timed out after waiting in the batch queue");
+            bs_fail(&it->err, MS_ERR_RUNTIME, "the request timed out after waiting in the batch queue");
             finish(it);
             continue;
         }
@@ -188,7 +188,7 @@ static void run_group(pd_batcher *b, pd_batch_item *group)
         size_t need = (size_t)padded * row_bytes;
         if (need > b->cat_cap[i]) {
             void *p = realloc(b->cat[i], need);
-            if (!p) { st = mc_fail(&err, MS_ERR_RUNTIME, "out of memory merging a batch"); break; }
+            if (!p) { st = bs_fail(&err, MS_ERR_RUNTIME, "out of memory merging a batch"); break; }
             b->cat[i] = p;
             b->cat_cap[i] = need;
         }
@@ -284,9 +284,9 @@ ms_status pd_batcher_create(pd_pool *pool, const pd_batch_cfg *cfg, pd_batch_run
     *out = NULL;
     const ms_model *m = pd_pool_model(pool);
     if (ms_model_num_inputs(m) > MS_MAX_IO || ms_model_num_outputs(m) > MS_MAX_IO)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "dynamic batching supports at most %d inputs and outputs", MS_MAX_IO);
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "dynamic batching supports at most %d inputs and outputs", MS_MAX_IO);
     pd_batcher *b = calloc(1, sizeof *b);
-    if (!b) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!b) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     b->cfg = *cfg;
     b->pool = pool;
     b->on_run = on_run;
@@ -299,7 +299,7 @@ ms_status pd_batcher_create(pd_pool *pool, const pd_batch_cfg *cfg, pd_batch_run
         free(b->cat);
         free(b->cat_cap);
         free(b);
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -313,7 +313,7 @@ ms_status pd_batcher_create(pd_pool *pool, const pd_batch_cfg *cfg, pd_batch_run
         free(b->cat);
         free(b->cat_cap);
         free(b);
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot start the batching thread");
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot start the batching thread");
     }
     *out = b;
     return MS_OK;

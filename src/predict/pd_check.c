@@ -29,7 +29,7 @@ ms_status pd_missing_parse(const char *s, const char *what, pd_missing *out, ms_
         *out = PD_MISSING_NAN;
         return MS_OK;
     }
-    return mc_fail(err, MS_ERR_INVALID, "%s must be \"reject\" (the default) or \"nan\", not \"%s\"",
+    return bs_fail(err, MS_ERR_INVALID, "%s must be \"reject\" (the default) or \"nan\", not \"%s\"",
                    what, s);
 }
 
@@ -40,7 +40,7 @@ ms_status pd_policy_init(pd_policy *p, const ms_model *m, const char *model_name
     p->missing = mode;
     p->n_in = ms_model_num_inputs(m);
     if (p->n_in > PD_MAX_INPUTS)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "model '%s' has %d inputs; at most %d are checked",
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "model '%s' has %d inputs; at most %d are checked",
                        model_name, p->n_in, PD_MAX_INPUTS);
     int any = 0;
     for (int i = 0; i < p->n_in; i++) {
@@ -51,7 +51,7 @@ ms_status pd_policy_init(pd_policy *p, const ms_model *m, const char *model_name
     /* Asking for NaN where nothing gives it a meaning would only look like it worked: every
      * row with a missing value would still be refused, or, worse, scored by a network. */
     if (mode == PD_MISSING_NAN && !any)
-        return mc_fail(err, MS_ERR_INVALID,
+        return bs_fail(err, MS_ERR_INVALID,
                        "model '%s' does not define missing values (none of its inputs is read only "
                        "by tree ensembles with a NaN direction per split, XGBoost or a NaN "
                        "Imputer), so %s nan cannot apply to it; leave it at reject",

@@ -133,20 +133,20 @@ void pd_json_put_row(mc_buf *b, const ms_model *m, int o, const ms_tensor *t, in
 
 static ms_status done(mc_buf *b, ms_error *err)
 {
-    return mc_buf_failed(b) ? mc_fail(err, MS_ERR_RUNTIME, "out of memory writing JSON") : MS_OK;
+    return mc_buf_failed(b) ? bs_fail(err, MS_ERR_RUNTIME, "out of memory writing JSON") : MS_OK;
 }
 
 ms_status pd_json_write_tensor(mc_buf *b, const char *name, const ms_tensor *t, ms_error *err)
 {
     const char *dt = mc_oip_dtype_name(t->dtype);
     if (!dt)
-        return mc_fail(err, MS_ERR_UNSUPPORTED, "output '%s': dtype %s has no JSON form", name,
+        return bs_fail(err, MS_ERR_UNSUPPORTED, "output '%s': dtype %s has no JSON form", name,
                        ms_dtype_name(t->dtype));
     if (t->ndim < 0 || t->ndim > MS_MAX_DIMS)
-        return mc_fail(err, MS_ERR_INVALID, "output '%s': bad rank %d", name, (int)t->ndim);
+        return bs_fail(err, MS_ERR_INVALID, "output '%s': bad rank %d", name, (int)t->ndim);
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) {
-        if (t->shape[i] < 0) return mc_fail(err, MS_ERR_INVALID, "output '%s': negative dimension", name);
+        if (t->shape[i] < 0) return bs_fail(err, MS_ERR_INVALID, "output '%s': negative dimension", name);
         n *= t->shape[i];
     }
     /* Reserve a rough upper bound once, so the element loop rarely reallocates. */
@@ -174,7 +174,7 @@ ms_status pd_json_write_label_map(mc_buf *b, const char *name, const ms_tensor *
                                   const pd_label_map *lm, ms_error *err)
 {
     if (t->dtype != MS_DTYPE_FLOAT || t->ndim != 2 || t->shape[1] != lm->n)
-        return mc_fail(err, MS_ERR_INVALID, "output '%s': a label map needs float32[N,%lld]",
+        return bs_fail(err, MS_ERR_INVALID, "output '%s': a label map needs float32[N,%lld]",
                        name, (long long)lm->n);
     mc_buf_append(b, "{\"name\":", 8);
     mc_buf_put_json_str(b, name);

@@ -10,7 +10,7 @@ ms_status pd_model_adopt(ms_model *m, int64_t max_rows, pd_model **out, ms_error
     *out = NULL;
     ms_status st = ms_model_check_supported(m, err);
     pd_model *pm = st == MS_OK ? calloc(1, sizeof *pm) : NULL;
-    if (st == MS_OK && !pm) st = mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (st == MS_OK && !pm) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK) st = pd_pool_create(m, max_rows, &pm->pool, err);
     if (st != MS_OK) {
         free(pm);
@@ -63,7 +63,7 @@ ms_status pd_model_run_zeros(const ms_model *m, ms_session *s, int64_t rows, ms_
             for (int64_t k = 0; p && k < numel; k++) p[k] = "";
             blocks[i] = (void *)p;
         } else blocks[i] = calloc(1, bytes ? bytes : 1);
-        if (!blocks[i]) { st = mc_fail(err, MS_ERR_RUNTIME, "out of memory"); break; }
+        if (!blocks[i]) { st = bs_fail(err, MS_ERR_RUNTIME, "out of memory"); break; }
         in[i].data = blocks[i];
     }
     if (st == MS_OK) {
@@ -110,7 +110,7 @@ ms_status pd_model_warm(pd_model *pm, int64_t warm_rows, ms_error *err)
         ms_error e2 = {{0}};
         st = warm_one(pm, b, &e2);
         if (st != MS_OK)
-            return mc_fail(err, st, "warming a batch of %lld rows: %s", (long long)b, e2.msg);
+            return bs_fail(err, st, "warming a batch of %lld rows: %s", (long long)b, e2.msg);
         if (b >= warm_rows || rows >= ((int64_t)1 << 30)) break;
     }
     return MS_OK;

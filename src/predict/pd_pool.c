@@ -26,7 +26,7 @@ ms_status pd_pool_create(const ms_model *m, int64_t max_rows, pd_pool **out, ms_
 {
     *out = NULL;
     pd_pool *p = calloc(1, sizeof *p);
-    if (!p) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!p) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
     p->model = m;
     p->max_rows = max_rows;

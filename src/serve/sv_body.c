@@ -89,11 +89,11 @@ static int parse_v2_ext(sv_v2_req *q, const ms_model *m, const char *model, cons
             mc_oip_request one;
             ms_error err = {{0}};
             ms_status st = text ? mc_json_parse_inputs(text, strlen(text), &one, &err)
-                                : mc_fail(&err, MS_ERR_RUNTIME, "out of memory");
+                                : bs_fail(&err, MS_ERR_RUNTIME, "out of memory");
             free(text);
             if (st == MS_OK && !one.bare_tensor) {
                 mc_oip_request_free(&one);
-                st = mc_fail(&err, MS_ERR_INVALID, "inputs[%d] is not a tensor object", k);
+                st = bs_fail(&err, MS_ERR_INVALID, "inputs[%d] is not a tensor object", k);
             }
             if (st != MS_OK) { sv_perr_set(e, status_of(st), "%s", err.msg); goto done; }
             *nt = one.inputs[0];

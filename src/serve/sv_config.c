@@ -47,7 +47,7 @@ static int keys_ok(const cJSON *o, const char *const *allowed, const char *where
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(c->string, *a) == 0) ok = 1;
         if (!ok) {
-            mc_fail(err, MS_ERR_INVALID, "%s: unknown key \"%s\"", where, c->string);
+            bs_fail(err, MS_ERR_INVALID, "%s: unknown key \"%s\"", where, c->string);
             return 0;
         }
     }
@@ -61,7 +61,7 @@ static int get_int(const cJSON *o, const char *key, double lo, double hi, int64_
     if (!j) return 1;
     if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble) || j->valuedouble < lo ||
         j->valuedouble > hi) {
-        mc_fail(err, MS_ERR_INVALID, "%s: \"%s\" must be an integer in [%.0f, %.0f]", where, key, lo, hi);
+        bs_fail(err, MS_ERR_INVALID, "%s: \"%s\" must be an integer in [%.0f, %.0f]", where, key, lo, hi);
         return 0;
     }
     *out = (int64_t)j->valuedouble;
@@ -73,12 +73,12 @@ static char *get_str(const cJSON *o, const char *key, int *bad, const char *wher
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!j) return NULL;
     if (!cJSON_IsString(j)) {
-        mc_fail(err, MS_ERR_INVALID, "%s: \"%s\" must be a string", where, key);
+        bs_fail(err, MS_ERR_INVALID, "%s: \"%s\" must be a string", where, key);
         *bad = 1;
         return NULL;
     }
     char *s = strdup(j->valuestring);
-    if (!s) *bad = 1, mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!s) *bad = 1, bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     return s;
 }
 
@@ -87,7 +87,7 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
 {
     *out = NULL;
     sv_model_cfg *c = calloc(1, sizeof *c);
-    if (!c) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!c) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     c->predict_column = -1;
     c->batching.max_batch_size = 0;
     c->batching.max_queue_delay_us = 500;
@@ -108,7 +108,7 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
     static const char *const fk[] = {"store", "table", "key", "columns", NULL};
     static const char *const pk[] = {"output", "column", NULL};
     if (!root || !cJSON_IsObject(root)) {
-        mc_fail(err, MS_ERR_INVALID, "%s: not a JSON object", path);
+        bs_fail(err, MS_ERR_INVALID, "%s: not a JSON object", path);
         bad = 1;
         goto done;
     }
@@ -116,21 +116,21 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
     c->default_version = get_str(root, "default_version", &bad, "config.json", err);
     if (bad) goto done;
     if (c->default_version && !sv_name_ok(c->default_version)) {
-        mc_fail(err, MS_ERR_INVALID, "config.json: default_version must match [A-Za-z0-9._-]+");
+        bs_fail(err, MS_ERR_INVALID, "config.json: default_version must match [A-Za-z0-9._-]+");
         bad = 1;
         goto done;
     }
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "missing");
     if (jm && (!cJSON_IsString(jm) ||
                pd_missing_parse(jm->valuestring, "config.json \"missing\"", &c->missing, err) != MS_OK)) {
-        if (!cJSON_IsString(jm)) mc_fail(err, MS_ERR_INVALID, "config.json: \"missing\" must be \"reject\" or \"nan\"");
+        if (!cJSON_IsString(jm)) bs_fail(err, MS_ERR_INVALID, "config.json: \"missing\" must be \"reject\" or \"nan\"");
         bad = 1;
         goto done;
     }
     const cJSON *jb = cJSON_GetObjectItemCaseSensitive(root, "batching");
     if (jb) {
         int64_t q = c->batching.max_queue;
-        if (!cJSON_IsObject(jb)) { mc_fail(err, MS_ERR_INVALID, "config.json: \"batching\" must be an object"); bad = 1; goto done; }
+        if (!cJSON_IsObject(jb)) { bs_fail(err, MS_ERR_INVALID, "config.json: \"batching\" must be an object"); bad = 1; goto done; }
         if (!keys_ok(jb, bk, "config.json batching", err) ||
             !get_int(jb, "max_batch_size", 0, 1 << 20, &c->batching.max_batch_size, "config.json batching", err) ||
             !get_int(jb, "max_queue_delay_us", 0, 10000000, &c->batching.max_queue_delay_us, "config.json batching", err) ||
@@ -140,38 +140,38 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
     const cJSON *jf = cJSON_GetObjectItemCaseSensitive(root, "features");
     if (jf) {
         if (!cJSON_IsObject(jf) || !keys_ok(jf, fk, "config.json features", err)) {
-            if (!cJSON_IsObject(jf)) mc_fail(err, MS_ERR_INVALID, "config.json: \"features\" must be an object");
+            if (!cJSON_IsObject(jf)) bs_fail(err, MS_ERR_INVALID, "config.json: \"features\" must be an object");
             bad = 1;
             goto done;
         }
         sv_features_cfg *f = c->features = calloc(1, sizeof *f);
-        if (!f) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
+        if (!f) { bs_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
         f->store_url = get_str(jf, "store", &bad, "config.json features", err);
         if (!bad) f->table = get_str(jf, "table", &bad, "config.json features", err);
         if (!bad) f->key = get_str(jf, "key", &bad, "config.json features", err);
         if (bad) goto done;
         const cJSON *jc = cJSON_GetObjectItemCaseSensitive(jf, "columns");
         if (!f->table || !f->key || !cJSON_IsArray(jc) || cJSON_GetArraySize(jc) == 0) {
-            mc_fail(err, MS_ERR_INVALID, "config.json features: needs \"table\", \"key\" and a non-empty \"columns\" array");
+            bs_fail(err, MS_ERR_INVALID, "config.json features: needs \"table\", \"key\" and a non-empty \"columns\" array");
             bad = 1;
             goto done;
         }
         f->columns = calloc((size_t)cJSON_GetArraySize(jc), sizeof *f->columns);
-        if (!f->columns) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
+        if (!f->columns) { bs_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
         for (const cJSON *e = jc->child; e; e = e->next) {
-            if (!cJSON_IsString(e)) { mc_fail(err, MS_ERR_INVALID, "config.json features: columns must be strings"); bad = 1; goto done; }
+            if (!cJSON_IsString(e)) { bs_fail(err, MS_ERR_INVALID, "config.json features: columns must be strings"); bad = 1; goto done; }
             if (!(f->columns[f->ncolumns] = strdup(e->valuestring))) { bad = 1; goto done; }
             f->ncolumns++;
         }
-        if (st_check_ident("table", f->table, err) != MS_OK || st_check_ident("key column", f->key, err) != MS_OK) { bad = 1; goto done; }
+        if (bs_check_ident("table", f->table, err) != MS_OK || bs_check_ident("key column", f->key, err) != MS_OK) { bad = 1; goto done; }
         for (int i = 0; i < f->ncolumns; i++)
-            if (st_check_ident("column", f->columns[i], err) != MS_OK) { bad = 1; goto done; }
+            if (bs_check_ident("column", f->columns[i], err) != MS_OK) { bad = 1; goto done; }
     }
     const cJSON *jp = cJSON_GetObjectItemCaseSensitive(root, "predict");
     if (jp) {
         int64_t col = -1;
         if (!cJSON_IsObject(jp) || !keys_ok(jp, pk, "config.json predict", err)) {
-            if (!cJSON_IsObject(jp)) mc_fail(err, MS_ERR_INVALID, "config.json: \"predict\" must be an object");
+            if (!cJSON_IsObject(jp)) bs_fail(err, MS_ERR_INVALID, "config.json: \"predict\" must be an object");
             bad = 1;
             goto done;
         }
@@ -183,12 +183,12 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
     if (jj) {
         static const char *const where = "config.json batch";
         if (!cJSON_IsObject(jj) || !keys_ok(jj, jk, where, err)) {
-            if (!cJSON_IsObject(jj)) mc_fail(err, MS_ERR_INVALID, "config.json: \"batch\" must be an object");
+            if (!cJSON_IsObject(jj)) bs_fail(err, MS_ERR_INVALID, "config.json: \"batch\" must be an object");
             bad = 1;
             goto done;
         }
         sv_batch_job_cfg *b = c->batch = calloc(1, sizeof *b);
-        if (!b) { mc_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
+        if (!b) { bs_fail(err, MS_ERR_RUNTIME, "out of memory"); bad = 1; goto done; }
         b->threads = 1, b->chunk = 10000, b->keep = 3, b->max_rejects = -1;
         b->schedule = get_str(jj, "schedule", &bad, where, err);
         if (!bad) b->input = get_str(jj, "input", &bad, where, err);
@@ -197,19 +197,19 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
         if (!bad) b->store = get_str(jj, "store", &bad, where, err);
         if (bad) goto done;
         if (!b->schedule || !b->input || !b->key) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: needs \"schedule\", \"input\" and \"key\"");
+            bs_fail(err, MS_ERR_INVALID, "config.json batch: needs \"schedule\", \"input\" and \"key\"");
             bad = 1;
             goto done;
         }
         bt_cron cron;
         ms_error ce = {{0}};
         if (bt_cron_parse(b->schedule, &cron, &ce) != MS_OK) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: schedule \"%.100s\": %s", b->schedule, ce.msg);
+            bs_fail(err, MS_ERR_INVALID, "config.json batch: schedule \"%.100s\": %s", b->schedule, ce.msg);
             bad = 1;
             goto done;
         }
         if (b->format && strcmp(b->format, "csv") && strcmp(b->format, "jsonl")) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: \"format\" must be \"csv\" or \"jsonl\"");
+            bs_fail(err, MS_ERR_INVALID, "config.json batch: \"format\" must be \"csv\" or \"jsonl\"");
             bad = 1;
             goto done;
         }
@@ -219,7 +219,7 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
             mc_buf fb = {0};
             for (const cJSON *e = jfe->child; e; e = e->next) {
                 if (!cJSON_IsString(e) || strchr(e->valuestring, ',')) {
-                    mc_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be column names");
+                    bs_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be column names");
                     mc_buf_free(&fb);
                     bad = 1;
                     goto done;
@@ -229,12 +229,12 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
             }
             b->features = fb.data; /* NUL-terminated, owned */
         } else if (jfe) {
-            mc_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be a list of column names");
+            bs_fail(err, MS_ERR_INVALID, "config.json batch: \"features\" must be a list of column names");
             bad = 1;
             goto done;
         }
         const cJSON *ju = cJSON_GetObjectItemCaseSensitive(jj, "utc");
-        if (ju && !cJSON_IsBool(ju)) { mc_fail(err, MS_ERR_INVALID, "config.json batch: \"utc\" must be true or false"); bad = 1; goto done; }
+        if (ju && !cJSON_IsBool(ju)) { bs_fail(err, MS_ERR_INVALID, "config.json batch: \"utc\" must be true or false"); bad = 1; goto done; }
         b->utc = ju && cJSON_IsTrue(ju);
         int64_t th = b->threads, ch = b->chunk, kp = b->keep;
         if (!get_int(jj, "threads", 1, 255, &th, where, err) || !get_int(jj, "chunk", 1, 10000000, &ch, where, err) ||

@@ -221,7 +221,7 @@ static ms_status listen_on(const struct addrinfo *ai, const sv_http_opts *o, int
     const char *br = strchr(o->host, ':') ? "[" : "", *ket = br[0] ? "]" : "";
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot listen on %s%s%s:%d: %s", br, o->host, ket, o->port, strerror(errno));
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot listen on %s%s%s:%d: %s", br, o->host, ket, o->port, strerror(errno));
     int one = 1, rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (rc == 0 && o->reuse_port) rc = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (rc == 0 && ai->ai_family == AF_INET6) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
@@ -234,7 +234,7 @@ static ms_status listen_on(const struct addrinfo *ai, const sv_http_opts *o, int
                                              "servers, start every one of them with --reuse-port)"
                          : e == EACCES ? " (ports below 1024 need privileges)"
                          : e == EADDRNOTAVAIL ? " (no such address on this machine)" : "";
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot listen on %s%s%s:%d: %s%s", br, o->host, ket, o->port,
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot listen on %s%s%s:%d: %s%s", br, o->host, ket, o->port,
                        e == EADDRINUSE ? "address already in use" : strerror(e), hint);
     }
     *out = fd;
@@ -262,14 +262,14 @@ ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
     snprintf(port, sizeof port, "%d", o->port);
     int gai = getaddrinfo(o->host, port, &hints, &ai);
     if (gai != 0 || !ai)
-        return mc_fail(err, MS_ERR_INVALID, "cannot resolve --host '%s': %s", o->host, gai_strerror(gai));
+        return bs_fail(err, MS_ERR_INVALID, "cannot resolve --host '%s': %s", o->host, gai_strerror(gai));
     int fd = -1;
     ms_status st = listen_on(ai, o, &fd, err);
     int family = ai->ai_family;
     freeaddrinfo(ai);
     if (st != MS_OK) return st;
     sv_http *h = calloc(1, sizeof *h);
-    if (!h) { close(fd); return mc_fail(err, MS_ERR_RUNTIME, "out of memory"); }
+    if (!h) { close(fd); return bs_fail(err, MS_ERR_RUNTIME, "out of memory"); }
     h->o = *o;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_TURBO;
@@ -286,7 +286,7 @@ ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
     if (!h->d) {
         close(fd);
         free(h);
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot start the HTTP server on %s:%d (libmicrohttpd refused)",
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot start the HTTP server on %s:%d (libmicrohttpd refused)",
                        o->host, o->port);
     }
     h->port = bound_port(fd);

@@ -19,7 +19,7 @@ ms_status sv_log_open(const char *path, ms_error *err)
 {
     if (!path) return MS_OK;
     FILE *f = fopen(path, "a");
-    if (!f) return mc_fail(err, MS_ERR_RUNTIME, "cannot open access log '%s': %s", path, strerror(errno));
+    if (!f) return bs_fail(err, MS_ERR_RUNTIME, "cannot open access log '%s': %s", path, strerror(errno));
     pthread_mutex_lock(&log_mu);
     access_file = f;
     pthread_mutex_unlock(&log_mu);

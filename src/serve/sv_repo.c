@@ -135,7 +135,7 @@ ms_status sv_version_features(sv_version *v, st_store **out, ms_error *err)
 {
     *out = NULL;
     if (!v->store_url)
-        return mc_fail(err, MS_ERR_INVALID, "model '%s' declares features but no store: set \"store\" in config.json or start with --store", v->name);
+        return bs_fail(err, MS_ERR_INVALID, "model '%s' declares features but no store: set \"store\" in config.json or start with --store", v->name);
     pthread_mutex_lock(&v->mu);
     st_store *s = v->n_stores ? v->stores[--v->n_stores] : NULL;
     pthread_mutex_unlock(&v->mu);
@@ -170,7 +170,7 @@ static ms_status version_load(const char *name, const char *version, const char 
     *out = NULL;
     uint64_t t0 = bs_now_ns();
     sv_version *v = calloc(1, sizeof *v);
-    if (!v) return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!v) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     pthread_mutex_init(&v->mu, NULL);
     atomic_init(&v->refs, 1);
     snprintf(v->name, sizeof v->name, "%s", name);
@@ -196,12 +196,12 @@ static ms_status version_load(const char *name, const char *version, const char 
         v->store_url = v->cfg->features->store_url ? v->cfg->features->store_url : server_store;
         int64_t width = -1;
         if (ms_model_num_inputs(v->model) != 1) {
-            st = mc_fail(err, MS_ERR_INVALID, "config.json features: the model must have exactly one input (it has %d)", ms_model_num_inputs(v->model));
+            st = bs_fail(err, MS_ERR_INVALID, "config.json features: the model must have exactly one input (it has %d)", ms_model_num_inputs(v->model));
         } else {
             const ms_value_info *vi = ms_model_input(v->model, 0);
             if (vi->ndim == 2) width = vi->shape[1];
             if (vi->dtype != MS_DTYPE_FLOAT || vi->ndim != 2 || (width >= 0 && width != v->cfg->features->ncolumns))
-                st = mc_fail(err, MS_ERR_INVALID, "config.json features: %d columns, but the model input '%s' is not float32[?,%d]",
+                st = bs_fail(err, MS_ERR_INVALID, "config.json features: %d columns, but the model input '%s' is not float32[?,%d]",
                              v->cfg->features->ncolumns, vi->name, v->cfg->features->ncolumns);
         }
     }
@@ -530,9 +530,9 @@ ms_status sv_repo_open_dir(const char *dir, const char *store_url, sv_repo **out
     *out = NULL;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return mc_fail(err, MS_ERR_INVALID, "--models '%s' is not a directory", dir);
+        return bs_fail(err, MS_ERR_INVALID, "--models '%s' is not a directory", dir);
     sv_repo *r = repo_new(store_url);
-    if (!r || !(r->dir = strdup(dir))) { sv_repo_free(r); return mc_fail(err, MS_ERR_RUNTIME, "out of memory"); }
+    if (!r || !(r->dir = strdup(dir))) { sv_repo_free(r); return bs_fail(err, MS_ERR_RUNTIME, "out of memory"); }
     sv_repo_poll(r);
     *out = r;
     return MS_OK;
@@ -544,12 +544,12 @@ ms_status sv_repo_open_file(const char *path, const char *store_url, sv_repo **o
     sv_repo *r = repo_new(store_url);
     if (!r || !(r->file = strdup(path)) || !add_model(r, "default")) {
         sv_repo_free(r);
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     file_id id = file_ident(path);
     if (!id.exists) {
         sv_repo_free(r);
-        return mc_fail(err, MS_ERR_INVALID, "--model '%s': no such file", path);
+        return bs_fail(err, MS_ERR_INVALID, "--model '%s': no such file", path);
     }
     sv_version *v = NULL;
     ms_status st = version_load("default", "1", path, id, NULL, NULL, store_url, &v, err);
@@ -589,14 +589,14 @@ ms_status sv_repo_load(sv_repo *r, const char *name, ms_error *err)
     }
     if (!e) {
         pthread_mutex_unlock(&r->poll_mu);
-        return mc_fail(err, MS_ERR_INVALID, "no model '%s' in the repository", name);
+        return bs_fail(err, MS_ERR_INVALID, "no model '%s' in the repository", name);
     }
     e->unloaded = 0;
     scan_model(r, e, 1);
     ms_status st = MS_OK;
     if (!e->nv) {
         const char *why = e->cfg_error[0] ? e->cfg_error : e->nref ? e->ref[0].reason : "no version directory with a model.onnx or model.json";
-        st = mc_fail(err, MS_ERR_INVALID, "failed to load '%s': %s", name, why);
+        st = bs_fail(err, MS_ERR_INVALID, "failed to load '%s': %s", name, why);
     }
     pthread_mutex_unlock(&r->poll_mu);
     return st;
@@ -608,7 +608,7 @@ ms_status sv_repo_unload(sv_repo *r, const char *name, ms_error *err)
     model_ent *e = find_model(r, name);
     if (!e) {
         pthread_mutex_unlock(&r->poll_mu);
-        return mc_fail(err, MS_ERR_INVALID, "no model '%s' in the repository", name);
+        return bs_fail(err, MS_ERR_INVALID, "no model '%s' in the repository", name);
     }
     e->unloaded = 1;
     unload_all(r, e);

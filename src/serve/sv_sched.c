@@ -161,7 +161,7 @@ static ms_status spec_of(sv_sched *s, const char *model, job_spec *js, ms_error 
     sv_version *v = NULL;
     char why[300];
     if (sv_repo_acquire(s->o.repo, model, NULL, &v, why, sizeof why) != 0)
-        return mc_fail(err, MS_ERR_RUNTIME, "%s", why);
+        return bs_fail(err, MS_ERR_RUNTIME, "%s", why);
     memset(js, 0, sizeof *js);
     snprintf(js->path, sizeof js->path, "%s", v->path);
     snprintf(js->version, sizeof js->version, "%s", v->version);
@@ -182,13 +182,13 @@ static ms_status spec_of(sv_sched *s, const char *model, job_spec *js, ms_error 
         js->threads = b->threads, js->chunk = b->chunk, js->keep = b->keep, js->max_rejects = b->max_rejects;
     } else {
         sv_version_release(v);
-        return mc_fail(err, MS_ERR_INVALID, "no batch job configured");
+        return bs_fail(err, MS_ERR_INVALID, "no batch job configured");
     }
     if (store) snprintf(js->store, sizeof js->store, "%s", store);
     js->missing = v->cfg ? v->cfg->missing : PD_MISSING_REJECT;
     sv_version_release(v);
     if (!js->store[0])
-        return mc_fail(err, MS_ERR_INVALID, "no store for the predictions: set \"store\" in config.json batch or start with --store");
+        return bs_fail(err, MS_ERR_INVALID, "no store for the predictions: set \"store\" in config.json batch or start with --store");
     return MS_OK;
 }
 
@@ -328,7 +328,7 @@ ms_status sv_sched_start(const sv_sched_opts *o, sv_sched **out, ms_error *err)
     sv_sched *s = calloc(1, sizeof *s);
     if (!s || !(s->ents = calloc(MAX_MODELS, sizeof *s->ents))) {
         free(s);
-        return mc_fail(err, MS_ERR_RUNTIME, "out of memory");
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     s->o = *o;
     if (o->schedule) {
@@ -337,13 +337,13 @@ ms_status sv_sched_start(const sv_sched_opts *o, sv_sched **out, ms_error *err)
         if (bt_schedule_init(&probe, o->schedule, 0, time(NULL), &ce) != MS_OK) {
             free(s->ents);
             free(s);
-            return mc_fail(err, MS_ERR_INVALID, "--schedule \"%s\": %s", o->schedule, ce.msg);
+            return bs_fail(err, MS_ERR_INVALID, "--schedule \"%s\": %s", o->schedule, ce.msg);
         }
         if (o->model) snprintf(s->cli_model, sizeof s->cli_model, "%s", o->model);
         else if (!sv_repo_default_model(o->repo, s->cli_model, sizeof s->cli_model)) {
             free(s->ents);
             free(s);
-            return mc_fail(err, MS_ERR_INVALID, "--schedule: the repository has several models; name one with --batch-model");
+            return bs_fail(err, MS_ERR_INVALID, "--schedule: the repository has several models; name one with --batch-model");
         }
     }
     pthread_mutex_init(&s->mu, NULL);
@@ -355,7 +355,7 @@ ms_status sv_sched_start(const sv_sched_opts *o, sv_sched **out, ms_error *err)
         pthread_cond_destroy(&s->cv);
         free(s->ents);
         free(s);
-        return mc_fail(err, MS_ERR_RUNTIME, "cannot start the scheduler thread");
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot start the scheduler thread");
     }
     *out = s;
     return MS_OK;

@@ -65,10 +65,6 @@ const char *st_backend(const st_store *s);
 /* 1 if the backend was built in (e.g. st_backend_available("postgresql")). */
 int st_backend_available(const char *backend);
 
-/* MS_OK if `name` is a valid identifier, else MS_ERR_INVALID naming `what` ("table", ...).
- * The rule is base's (base/bs_name.h); this name stays for the callers that do not include
- * base yet (serve's repository check). */
-#define st_check_ident bs_check_ident
 
 /* The strict number rule every backend applies to feature values: the whole string (spaces
  * around it allowed) is a decimal number, "nan" or "inf"; no hex. 0 on success. */

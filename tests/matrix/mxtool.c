@@ -276,11 +276,11 @@ static ms_status json_column(const char *path, mc_buf *flt, int64_t *n, ms_error
     cJSON *root = st ? NULL : cJSON_ParseWithLength(b.data, b.len);
     mc_buf_free(&b);
     const cJSON *arr = root && root->child ? root->child : NULL;
-    if (!st && !cJSON_IsArray(arr)) st = mc_fail(err, MS_ERR_INVALID, "expected {\"name\": [numbers]}");
+    if (!st && !cJSON_IsArray(arr)) st = bs_fail(err, MS_ERR_INVALID, "expected {\"name\": [numbers]}");
     *n = 0;
     for (const cJSON *e = arr ? arr->child : NULL; !st && e; e = e->next, ++*n) {
         float v = (float)e->valuedouble;
-        if (!cJSON_IsNumber(e)) st = mc_fail(err, MS_ERR_INVALID, "element %lld is not a number", (long long)*n);
+        if (!cJSON_IsNumber(e)) st = bs_fail(err, MS_ERR_INVALID, "element %lld is not a number", (long long)*n);
         mc_buf_append(flt, &v, sizeof v);
     }
     cJSON_Delete(root);

@@ -102,15 +102,15 @@ TEST(test_bad_urls)
 TEST(test_identifiers)
 {
     ms_error err;
-    CHECK(st_check_ident("table", "customer_features", &err) == MS_OK);
-    CHECK(st_check_ident("table", "_t9", &err) == MS_OK);
+    CHECK(bs_check_ident("table", "customer_features", &err) == MS_OK);
+    CHECK(bs_check_ident("table", "_t9", &err) == MS_OK);
     const char *bad[] = {"", "9t", "a-b", "a b", "t\"; DROP TABLE x; --", "a.b", "é",
                          "a23456789012345678901234567890123456789012345678901234567890abcd"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        CHECK_MSG(st_check_ident("table", bad[i], &err) == MS_ERR_INVALID, "'%s'", bad[i]);
+        CHECK_MSG(bs_check_ident("table", bad[i], &err) == MS_ERR_INVALID, "'%s'", bad[i]);
         CHECK(strstr(err.msg, "invalid table name") != NULL);
     }
-    CHECK(st_check_ident("table", NULL, &err) == MS_ERR_INVALID);
+    CHECK(bs_check_ident("table", NULL, &err) == MS_ERR_INVALID);
 
     st_store *s;
     CHECK(st_open("sqlite::memory:", &s, &err) == MS_OK);
