@@ -71,29 +71,6 @@ int cli_load_model(const char *cmd, const char *path, ms_model **out)
     return 0;
 }
 
-static int half_is_finite(uint16_t h) { return (h & 0x7c00) != 0x7c00; }
-
-ms_status cli_check_finite(const char *name, const ms_tensor *t, ms_error *err)
-{
-    int64_t n = ms_tensor_numel(t);
-    for (int64_t i = 0; i < n; i++) {
-        double v;
-        if (t->dtype == MS_DTYPE_FLOAT) v = ((const float *)t->data)[i];
-        else if (t->dtype == MS_DTYPE_DOUBLE) v = ((const double *)t->data)[i];
-        else if (t->dtype == MS_DTYPE_FLOAT16) {
-            uint16_t h = ((const uint16_t *)t->data)[i];
-            v = half_is_finite(h) ? 0 : (h & 0x3ff) ? NAN : (h & 0x8000) ? -INFINITY : INFINITY;
-        }
-        else return MS_OK;
-        if (!isfinite(v))
-            return bs_fail(err, MS_ERR_INVALID,
-                           "input '%s': element %lld is %s (pass --allow-nonfinite to accept "
-                           "non-finite values)", name, (long long)i,
-                           isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
-    }
-    return MS_OK;
-}
-
 void cli_model_name(char *dst, size_t cap, const char *path)
 {
     /* ".../iris.onnx" -> "iris"; ".../iris/model.onnx" -> "iris" (a generic file name says

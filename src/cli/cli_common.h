@@ -43,8 +43,6 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* Load a model, printing the error as "mlship CMD: ..."; returns the exit code. */
 int cli_load_model(const char *cmd, const char *path, ms_model **out);
 
-/* MS_ERR_INVALID naming the first NaN or Inf in a float tensor, else MS_OK. */
-ms_status cli_check_finite(const char *name, const ms_tensor *t, ms_error *err);
 
 /* "models/iris.onnx" -> "iris" (into dst). */
 void cli_model_name(char *dst, size_t cap, const char *path);

@@ -298,20 +298,15 @@ static int parse_args(int argc, char **argv, predict_opts *o)
     return 0;
 }
 
-/* The missing/non-finite policy (src/predict/pd_check.h) on the bound inputs: float and
- * double by pd_check, float16 (which pd_check does not read) refused when non-finite. */
+/* The missing/non-finite policy (src/predict/pd_check.h) on the bound inputs. */
 static ms_status check_policy(const pd_policy *p, const predict_ctx *c, ms_error *err)
 {
-    ms_status st = MS_OK;
     if (pd_check_inputs(p, c->model, c->in, c->n_in, NULL, err) != MS_OK) {
         size_t n = strlen(err->msg);
         snprintf(err->msg + n, sizeof err->msg - n, "; --allow-nonfinite skips this check");
         return MS_ERR_INVALID;
     }
-    for (int i = 0; st == MS_OK && i < c->n_in; i++)
-        if (c->in[i].dtype == MS_DTYPE_FLOAT16)
-            st = cli_check_finite(ms_model_input(c->model, i)->name, &c->in[i], err);
-    return st;
+    return MS_OK;
 }
 
 /* A non-finite output is not a prediction: refuse it, naming the row (rows: the first

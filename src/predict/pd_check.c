@@ -88,6 +88,14 @@ pd_why pd_check_cell(const pd_policy *p, int i, const char *cell, size_t n, doub
     return PD_WHY_NONFINITE;
 }
 
+/* A float16's class, which is all the policy needs: NaN, +-Inf, or 0 for any finite value
+ * (all-ones exponent: Inf when the mantissa is 0, else NaN). */
+static double half_class(uint16_t h)
+{
+    if ((h & 0x7c00) != 0x7c00) return 0.0;
+    return (h & 0x3ff) ? NAN : (h & 0x8000) ? -INFINITY : INFINITY;
+}
+
 pd_why pd_check_values(const pd_policy *p, int i, ms_dtype t, const void *data, size_t n,
                        size_t *bad)
 {
@@ -95,7 +103,8 @@ pd_why pd_check_values(const pd_policy *p, int i, ms_dtype t, const void *data, 
     for (size_t k = 0; k < n; k++) {
         double v = t == MS_DTYPE_FLOAT    ? (double)((const float *)data)[k]
                    : t == MS_DTYPE_DOUBLE ? ((const double *)data)[k]
-                                          : 0.0;
+                   : t == MS_DTYPE_FLOAT16 ? half_class(((const uint16_t *)data)[k])
+                                           : 0.0;
         if (isfinite(v) || (nan_ok && isnan(v))) continue;
         *bad = k;
         return isnan(v) ? PD_WHY_MISSING : PD_WHY_NONFINITE;
@@ -106,7 +115,10 @@ pd_why pd_check_values(const pd_policy *p, int i, ms_dtype t, const void *data, 
 /* Rows of a tensor: its first dimension, or one for a scalar. */
 static int64_t rows_of(const ms_tensor *t) { return t->ndim ? t->shape[0] : 1; }
 
-static int float_type(ms_dtype t) { return t == MS_DTYPE_FLOAT || t == MS_DTYPE_DOUBLE; }
+static int float_type(ms_dtype t)
+{
+    return t == MS_DTYPE_FLOAT || t == MS_DTYPE_DOUBLE || t == MS_DTYPE_FLOAT16;
+}
 
 pd_why pd_check_input_row(const pd_policy *p, int i, const char *name, const ms_tensor *t,
                           int64_t r, char *msg, size_t cap)

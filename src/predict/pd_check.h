@@ -72,7 +72,7 @@ pd_why pd_check_cell(const pd_policy *p, int i, const char *cell, size_t n, doub
  * "this model does not define missing values" or "missing values are refused unless ... nan". */
 const char *pd_missing_hint(const pd_policy *p, int i);
 
-/* Elements [0, n) of a float32 or float64 array for input i (other types: PD_OK). PD_OK, or
+/* Elements [0, n) of a float32, float64 or float16 array for input i (other types: PD_OK). PD_OK, or
  * the category of the first refused element, whose index goes to *bad. */
 pd_why pd_check_values(const pd_policy *p, int i, ms_dtype t, const void *data, size_t n,
                        size_t *bad);

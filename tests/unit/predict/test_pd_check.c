@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "mstest.h"
+
+#include <stdint.h>
 #include "mlship.h"
 #include "predict/pd_check.h"
 
@@ -129,6 +131,16 @@ TEST(tensor_rows)
     CHECK(pd_check_values(&nan, 0, MS_DTYPE_DOUBLE, d, 2, &bad) == PD_WHY_NONFINITE && bad == 1);
     CHECK(pd_check_input_row(&nan, 0, "y", &td, 1, msg, sizeof msg) == PD_WHY_NONFINITE);
     CHECK_MSG(strstr(msg, "input 'y': row 1 is not finite"), "%s", msg);
+    /* float16 by its bits (IEEE binary16): 1.0 = 0x3c00, +Inf = 0x7c00, -Inf = 0xfc00,
+     * NaN = 0x7e00, the largest finite 65504 = 0x7bff */
+    uint16_t h[5] = {0x3c00, 0x7bff, 0x7e00, 0x7c00, 0xfc00};
+    CHECK(pd_check_values(&rej, 0, MS_DTYPE_FLOAT16, h, 2, &bad) == PD_OK);
+    CHECK(pd_check_values(&rej, 0, MS_DTYPE_FLOAT16, h, 3, &bad) == PD_WHY_MISSING && bad == 2);
+    CHECK(pd_check_values(&nan, 0, MS_DTYPE_FLOAT16, h + 2, 3, &bad) == PD_WHY_NONFINITE && bad == 1);
+    CHECK(pd_check_values(&rej, 0, MS_DTYPE_FLOAT16, h + 4, 1, &bad) == PD_WHY_NONFINITE && bad == 0);
+    ms_tensor th = {MS_DTYPE_FLOAT16, 2, {1, 5}, h};
+    CHECK(pd_check_input_row(&rej, 0, "h", &th, 0, msg, sizeof msg) == PD_WHY_MISSING);
+    CHECK_MSG(strstr(msg, "input 'h': row 0, feature 2 is NaN"), "%s", msg);
     int64_t iv[2] = {1, 2}; /* integers are always finite */
     ms_tensor ti = {MS_DTYPE_INT64, 1, {2}, iv};
     CHECK(pd_check_input_row(&rej, 0, "z", &ti, 1, msg, sizeof msg) == PD_OK);
