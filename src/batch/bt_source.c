@@ -500,10 +500,6 @@ ms_status bt_source_open(const char *spec, const char *format, const char *store
 
 int bt_source_ncols(const bt_source *s) { return s->ncols; }
 const char *const *bt_source_columns(const bt_source *s) { return (const char *const *)s->cols; }
-const char *bt_source_kind(const bt_source *s)
-{
-    return s->kind == SRC_CSV ? "csv" : s->kind == SRC_JSONL ? "jsonl" : "sql";
-}
 void bt_source_fingerprint(const bt_source *s, char *dst, size_t cap)
 {
     snprintf(dst, cap, "%s", s->fingerprint);

@@ -72,7 +72,6 @@ ms_status bt_source_open(const char *spec, const char *format, const char *store
                          bt_source **out, ms_error *err);
 int bt_source_ncols(const bt_source *s);
 const char *const *bt_source_columns(const bt_source *s);
-const char *bt_source_kind(const bt_source *s); /* "csv", "jsonl", "sql" */
 /* What identifies this input for --resume: kind, size, mtime and a hash of the first 64 KiB of
  * a file; a hash of the query text for SQL; "" for stdin (cannot be checked). */
 void bt_source_fingerprint(const bt_source *s, char *dst, size_t cap);
