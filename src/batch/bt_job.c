@@ -396,7 +396,7 @@ static ms_status feature_names(const bt_job_opts *o, char **owned, const char **
 {
     *owned = NULL;
     *features = o->features;
-    snprintf(from, cap, "--features");
+    snprintf(from, cap, "%s", o->features_from ? o->features_from : "--features");
     char cfg[4096];
     if (o->config_path) snprintf(cfg, sizeof cfg, "%s", o->config_path);
     else if (!o->features) bt_config_find(o->model_path, cfg, sizeof cfg);

@@ -42,6 +42,7 @@ typedef struct bt_job_opts {
     const char *name;          /* model name in the store, or NULL */
     const char *model_version; /* or NULL */
     const char *features;      /* "a,b,c" or NULL: bind by these names (highest priority) */
+    const char *features_from; /* what gave `features`, for messages; NULL: "--features" */
     const char *config_path;   /* config.json whose features.columns names the columns; NULL:
                                   the one next to the model, if any (bt_config_find) */
     const char *store_url;     /* required */

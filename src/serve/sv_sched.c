@@ -150,11 +150,26 @@ static void refresh(sv_sched *s, time_t now)
 typedef struct job_spec {
     char path[4096], version[SV_NAME_MAX];
     char input[4096], key[256], features[4096], format[16], store[4096];
+    const char *features_from; /* NULL: the job's own option; else the config.json block */
     int threads, keep;
     long chunk;
     int64_t max_rejects;
     pd_missing missing; /* the model's config.json "missing" */
 } job_spec;
+
+/* features.columns as the "a,b,c" list a job's --features takes; 0 (dst "") when a name
+ * holds a comma or the list does not fit: the job then reads config.json and says why */
+static int join_columns(const sv_features_cfg *f, char *dst, size_t cap)
+{
+    size_t n = 0;
+    dst[0] = 0;
+    for (int i = 0; i < f->ncolumns; i++) {
+        int w = snprintf(dst + n, cap - n, "%s%s", i ? "," : "", f->columns[i]);
+        if (strchr(f->columns[i], ',') || w < 0 || (size_t)w >= cap - n) return dst[0] = 0, 0;
+        n += (size_t)w;
+    }
+    return n > 0;
+}
 
 static ms_status spec_of(sv_sched *s, const char *model, job_spec *js, ms_error *err)
 {
@@ -185,6 +200,11 @@ static ms_status spec_of(sv_sched *s, const char *model, job_spec *js, ms_error 
         return bs_fail(err, MS_ERR_INVALID, "no batch job configured");
     }
     if (store) snprintf(js->store, sizeof js->store, "%s", store);
+    /* no feature list of its own: the config.json already parsed here names the columns
+     * (features.columns), so the job need not find and read that file again */
+    if (!js->features[0] && v->cfg && v->cfg->features &&
+        join_columns(v->cfg->features, js->features, sizeof js->features))
+        js->features_from = "features.columns of config.json";
     js->missing = v->cfg ? v->cfg->missing : PD_MISSING_REJECT;
     sv_version_release(v);
     if (!js->store[0])
@@ -239,6 +259,7 @@ static void run_one(sv_sched *s, ent *e)
         o.name = model;
         o.model_version = js.version;
         o.features = js.features[0] ? js.features : NULL;
+        o.features_from = js.features_from;
         o.store_url = js.store;
         o.threads = js.threads;
         o.chunk_rows = js.chunk;
