@@ -181,10 +181,12 @@ ms_status st_run_publish(st_store *s, const char *run_id, ms_error *err);
  * run; delete the other runs and their predictions and rejects. */
 ms_status st_runs_prune(st_store *s, const char *model, int keep, ms_error *err);
 
-/* A published prediction, valid only during the callback. */
+/* A stored prediction, valid only during the callback. */
 typedef struct st_pred_row {
     const char *key, *outputs, *model, *model_version, *run_id;
     const char *scored_at; /* "2025-06-01T02:00:03Z" */
+    const char *source;    /* "batch" (run_id set) or "stream" (event_id set); NULL reads as batch */
+    const char *event_id;  /* stream results: the event that made it */
 } st_pred_row;
 /* index: the position in `keys` (lookup) or a running count (scan). row NULL: not found.
  * Return nonzero to stop early. The callback must not call the same handle. */
@@ -208,6 +210,61 @@ ms_status st_run_keys(st_store *s, const char *run_id, int (*fn)(void *ctx, cons
 ms_status st_run_rejects(st_store *s, const char *run_id,
                          int (*fn)(void *ctx, int32_t shard, int64_t line, const char *reason),
                          void *ctx, ms_error *err);
+
+/* ---- stream results and tickets (every backend) ---------------------------------------- */
+
+/* The result of one event, as a stream worker writes it. */
+typedef struct st_stream_row {
+    const char *model, *key, *event_id; /* required; key may be "" for a keyless event */
+    const char *model_version;          /* the version that scored it ("" for an error) */
+    const char *outputs;                /* JSON text, stored verbatim; NULL when error is set */
+    const char *error;                  /* why it was not scored (dead-lettered), else NULL */
+    int64_t order;                      /* the event's queue order (qu_msg.order) */
+} st_stream_row;
+
+/* Store the results of n events in ONE transaction (SQL; Redis: one MULTI/EXEC), scored_at =
+ * now: one row per event id (an event id already stored is left as it is, so a redelivered
+ * event never makes a second row), and for each (model, key) with outputs the latest
+ * prediction is replaced only by a row of higher order (for one key the newest event wins,
+ * whatever order workers finish in). Error rows are kept per event (tickets read them) and
+ * never become a key's prediction. ttl_s > 0: Redis expires what it writes after ttl_s
+ * seconds (SQL keeps rows until st_stream_prune). Readers never see half of a call. */
+ms_status st_stream_put(st_store *s, const st_stream_row *rows, size_t n, int64_t ttl_s,
+                        ms_error *err);
+/* The stored result of one event (the row as written, source "stream", error in `outputs`
+ * NULL and reason via *error_out), fn called once with row NULL when there is none.
+ * error_out (may be NULL) points at the reason during the callback only. */
+typedef int (*st_event_fn)(void *ctx, const st_pred_row *row, const char *error);
+ms_status st_stream_event(st_store *s, const char *event_id, st_event_fn fn, void *ctx,
+                          ms_error *err);
+/* The newest prediction of each key for `model`: the published batch run's row or the
+ * latest stream result, whichever was scored later (row->source says which); fn once per key
+ * in order, row NULL when neither has the key. Redis holds no batch runs: stream only. */
+ms_status st_pred_latest(st_store *s, const char *model, const char *const *keys,
+                         size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err);
+/* Delete stream results (per event and per key) and tickets older than max_age_s. */
+ms_status st_stream_prune(st_store *s, int64_t max_age_s, ms_error *err);
+
+/* A ticket: a caller's handle on a prediction being made by the stream (serve's 202). */
+#define ST_KEY_MAX 512 /* entity keys in tickets: at most 511 bytes */
+typedef struct st_ticket {
+    char ticket[ST_NAME_MAX];
+    char model[ST_NAME_MAX];
+    char key[ST_KEY_MAX];
+    char event_id[ST_NAME_MAX];
+    int64_t created_ms; /* ms since the epoch */
+} st_ticket;
+/* Coalesce triggers for one key: atomically, when (model, key) has a ticket younger than
+ * pending_ms whose event has no stored result yet, *out is that ticket and *created = 0;
+ * otherwise `fresh` (ticket, model, key, event_id; created_ms set here) is stored, *out is it
+ * and *created = 1. Two servers on one store racing for a key get one ticket. */
+ms_status st_ticket_claim(st_store *s, const st_ticket *fresh, int64_t pending_ms,
+                          st_ticket *out, int *created, ms_error *err);
+/* Read a ticket: *found = 0 for an unknown (or pruned) one. */
+ms_status st_ticket_get(st_store *s, const char *ticket, st_ticket *out, int *found,
+                        ms_error *err);
+/* Delete a ticket whose event could not be enqueued (so the next trigger makes a new one). */
+ms_status st_ticket_drop(st_store *s, const char *ticket, ms_error *err);
 
 /* ---- queries (batch input "sql:SELECT ...") -------------------------------------------- */
 
