@@ -17,6 +17,7 @@
 #include "serve/sv_repo.h"
 #include "serve/sv_routes.h"
 #include "serve/sv_sched.h"
+#include "serve/sv_stream.h"
 
 static void usage(FILE *f)
 {
@@ -63,6 +64,13 @@ static void usage(FILE *f)
             "  --batch-model NAME  the model it scores (default: the default model)\n"
             "  --batch-features A,B,C  the job's feature columns (default: all but the key)\n"
             "  --batch-threads N   the job's scoring threads (default 1)\n"
+            "  --queue URL         streaming: POST /v1/models/M/predictions/KEY answers a fresh\n"
+            "                      stored prediction or enqueues an event on URL and answers a\n"
+            "                      ticket (GET /v1/tickets/T long-polls its result); needs\n"
+            "                      --store (tickets and results live there). sqlite:///q.db,\n"
+            "                      sqlite://rel.db, redis://host:port/STREAM\n"
+            "  --stream-workers N  run N stream workers in the server, scoring the queue's\n"
+            "                      events with this repository into --store (default 0)\n"
             "  -h, --help          show this help\n"
             "\n"
             "config.json: {\"default_version\": \"2\",\n"
@@ -87,7 +95,8 @@ static void usage(FILE *f)
             "  .../ready; POST .../infer; POST /predict; GET /v1/models/M; POST\n"
             "  /v1/models/M:predict ({\"instances\": [..]} or {\"keys\": [..], \"overrides\": {..}});\n"
             "  GET /v1/models/M/predictions/KEY, POST /v1/models/M/predictions {\"keys\": [..]}\n"
-            "  (published batch predictions from --store);\n"
+            "  (the newest stored prediction, batch or stream, with its \"source\");\n"
+            "  POST /v1/models/M/predictions/KEY, GET /v1/tickets/T[?wait_ms=N] (--queue);\n"
             "  POST /v2/repository/index, /v2/repository/models/M/load|unload; GET /metrics.\n"
             "\n"
             "exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 runtime failure\n"
@@ -115,7 +124,8 @@ int cli_serve(int argc, char **argv)
 {
     const char *models = NULL, *model = NULL, *host = "127.0.0.1", *store = NULL;
     const char *admin = getenv("MLSHIP_ADMIN_TOKEN"), *api = getenv("MLSHIP_API_TOKEN");
-    const char *access_log = NULL;
+    const char *access_log = NULL, *queue = NULL;
+    long stream_workers = 0;
     const char *schedule = NULL, *b_input = NULL, *b_key = NULL, *b_model = NULL, *b_features = NULL;
     long b_threads = 1, minute_ms = 0;
     int reuse_port = 0, require_models = 0;
@@ -139,6 +149,7 @@ int cli_serve(int argc, char **argv)
             {"--batch-key", &b_key, NULL, 0, 0},    {"--batch-model", &b_model, NULL, 0, 0},
             {"--batch-features", &b_features, NULL, 0, 0},
             {"--batch-threads", NULL, &b_threads, 1, 255},
+            {"--queue", &queue, NULL, 0, 0},        {"--stream-workers", NULL, &stream_workers, 0, 64},
             /* test-only, undocumented in --help: a cron minute lasts N ms (see sv_sched.h) */
             {"--test-minute-ms", NULL, &minute_ms, 1, 3600000L},
         };
@@ -165,6 +176,8 @@ int cli_serve(int argc, char **argv)
     if (!schedule && (b_input || b_key || b_model || b_features))
         return cli_usage_error("serve", "--batch-input, --batch-key, --batch-model and --batch-features go with --schedule");
     if (b_model && !sv_name_ok(b_model)) return cli_usage_error("serve", "--batch-model: invalid model name '%s'", b_model);
+    if (queue && !store) return cli_usage_error("serve", "--queue needs --store URL (tickets and stream results are kept there)");
+    if (stream_workers && !queue) return cli_usage_error("serve", "--stream-workers needs --queue URL");
     if (admin && !admin[0]) admin = NULL;
     if (api && !api[0]) api = NULL;
     if (!threads) {
@@ -205,18 +218,26 @@ int cli_serve(int argc, char **argv)
         sv_repo_free(repo);
         return cli_fail("serve", st, err.msg);
     }
-    sv_http_opts ho = {host, (int)port, (int)threads, (uint64_t)max_body, 60,
-                       sv_routes_handle, sv_routes_done, &server, reuse_port};
-    sv_http *http = NULL;
-    if ((st = sv_http_start(&ho, &http, &err)) != MS_OK) {
+    if (queue && (st = sv_stream_open(&server, queue, &server.stream, &err)) != MS_OK) {
         sv_sched_stop(server.sched, 0);
         sv_log_close();
         sv_repo_free(repo);
         return cli_fail("serve", st, err.msg);
     }
-    sv_log_event("listening on http://%s%s%s:%d (%ld threads%s%s)", strchr(host, ':') ? "[" : "", host,
+    sv_http_opts ho = {host, (int)port, (int)threads, (uint64_t)max_body, 60,
+                       sv_routes_handle, sv_routes_done, &server, reuse_port};
+    sv_http *http = NULL;
+    if ((st = sv_http_start(&ho, &http, &err)) != MS_OK) {
+        sv_stream_close(server.stream);
+        sv_sched_stop(server.sched, 0);
+        sv_log_close();
+        sv_repo_free(repo);
+        return cli_fail("serve", st, err.msg);
+    }
+    sv_log_event("listening on http://%s%s%s:%d (%ld threads%s%s%s%s)", strchr(host, ':') ? "[" : "", host,
                  strchr(host, ':') ? "]" : "", sv_http_port(http), threads,
-                 admin ? ", repository API on" : "", api ? ", API token required" : "");
+                 admin ? ", repository API on" : "", api ? ", API token required" : "",
+                 queue ? ", events to " : "", queue ? sv_stream_queue_shown(server.stream) : "");
 
     for (;;) {
         struct timespec ts = {poll_ms ? poll_ms / 1000 : 3600, poll_ms ? (poll_ms % 1000) * 1000000L : 0};
@@ -237,6 +258,7 @@ int cli_serve(int argc, char **argv)
     }
     int left = sv_http_inflight(http);
     sv_http_stop(http);
+    sv_stream_close(server.stream);
     uint64_t now = bs_now_ns();
     if (sv_sched_stop(server.sched, now < until ? (until - now) / 1000000u : 0)) {
         /* a batch run is still going: it holds the repository; leave both to the exit */

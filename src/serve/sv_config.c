@@ -15,6 +15,11 @@
 #include "serve/sv_repo.h"
 #include "batch/bt_cron.h"
 #include "store/store.h"
+sv_stream_cfg sv_stream_cfg_default(void)
+{
+    return (sv_stream_cfg){3600, 10000, 30000, 60};
+}
+
 void sv_config_free(sv_model_cfg *c)
 {
     if (!c) return;
@@ -92,6 +97,7 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
     c->batching.max_batch_size = 0;
     c->batching.max_queue_delay_us = 500;
     c->batching.max_queue = 1024;
+    c->stream = sv_stream_cfg_default();
     mc_buf text = {0};
     struct stat st;
     if (stat(path, &st) != 0) { *out = c; return MS_OK; }
@@ -101,12 +107,13 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
     mc_buf_free(&text);
     int bad = 0;
     static const char *const top[] = {"default_version", "batching", "features", "predict", "batch",
-                                      "missing", NULL};
+                                      "missing", "stream", NULL};
     static const char *const jk[] = {"schedule", "input", "key", "features", "format", "store", "utc",
                                      "threads", "chunk", "keep", "max_rejects", NULL};
     static const char *const bk[] = {"max_batch_size", "max_queue_delay_us", "max_queue_size", NULL};
     static const char *const fk[] = {"store", "table", "key", "columns", NULL};
     static const char *const pk[] = {"output", "column", NULL};
+    static const char *const sk[] = {"max_age_s", "max_pending", "wait_ms_max", "pending_s", NULL};
     if (!root || !cJSON_IsObject(root)) {
         bs_fail(err, MS_ERR_INVALID, "%s: not a JSON object", path);
         bad = 1;
@@ -241,6 +248,16 @@ ms_status sv_config_read(const char *path, sv_model_cfg **out, ms_error *err)
             !get_int(jj, "keep", 0, 1 << 20, &kp, where, err) ||
             !get_int(jj, "max_rejects", -1, 9.0e15, &b->max_rejects, where, err)) { bad = 1; goto done; }
         b->threads = (int)th, b->chunk = (long)ch, b->keep = (int)kp;
+    }
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(root, "stream");
+    if (js) {
+        static const char *const where = "config.json stream";
+        sv_stream_cfg *sc = &c->stream;
+        if (!cJSON_IsObject(js)) { bs_fail(err, MS_ERR_INVALID, "config.json: \"stream\" must be an object"); bad = 1; goto done; }
+        if (!keys_ok(js, sk, where, err) || !get_int(js, "max_age_s", 0, 31622400, &sc->max_age_s, where, err) ||
+            !get_int(js, "max_pending", 0, 1e12, &sc->max_pending, where, err) ||
+            !get_int(js, "wait_ms_max", 0, 600000, &sc->wait_ms_max, where, err) ||
+            !get_int(js, "pending_s", 1, 31622400, &sc->pending_s, where, err)) { bad = 1; goto done; }
     }
 done:
     cJSON_Delete(root);

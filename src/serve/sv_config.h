@@ -32,6 +32,17 @@ typedef struct sv_batch_job_cfg {
     int64_t max_rejects;          /* -1: no limit */
 } sv_batch_job_cfg;
 
+/* The streaming flow of serve (sv_stream.c): POST /v1/models/{m}/predictions/{key} and
+ * GET /v1/tickets/{T}. Present with defaults when config.json has no "stream" block. */
+typedef struct sv_stream_cfg {
+    int64_t max_age_s;   /* a stored prediction older than this is not answered (default 3600) */
+    int64_t max_pending; /* unscored events on the queue beyond which triggers get 503 (10000) */
+    int64_t wait_ms_max; /* the longest long-poll of GET /v1/tickets/T (default 30000) */
+    int64_t pending_s;   /* a ticket without a result this old no longer coalesces (60) */
+} sv_stream_cfg;
+/* The defaults: 3600, 10000, 30000, 60. */
+sv_stream_cfg sv_stream_cfg_default(void);
+
 typedef struct sv_model_cfg {
     char *default_version;
     pd_batch_cfg batching;        /* max_batch_size <= 1: off */
@@ -41,6 +52,7 @@ typedef struct sv_model_cfg {
     sv_batch_job_cfg *batch;      /* scheduled batch job, NULL: none */
     pd_missing missing;           /* "missing": "reject" (default) | "nan"; for requests and
                                      the scheduled batch job (src/predict/pd_check.h) */
+    sv_stream_cfg stream;         /* "stream": triggers and tickets (always set) */
 } sv_model_cfg;
 
 /* Parse config.json at `path` into *out (caller frees with sv_config_free). A path that does

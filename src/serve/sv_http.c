@@ -51,6 +51,11 @@ const char *sv_req_header(sv_req *r, const char *name)
     return MHD_lookup_connection_value(r->in->conn, MHD_HEADER_KIND, name);
 }
 
+const char *sv_req_query(sv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->in->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 int sv_req_add_header(sv_req *r, const char *name, const char *value)
 {
     if (r->n_headers >= SV_MAX_HEADERS) return -1;

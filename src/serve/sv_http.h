@@ -67,6 +67,8 @@ void sv_http_stop(sv_http *h);
 
 /* A request header (case-insensitive name), or NULL. Only inside the handler. */
 const char *sv_req_header(sv_req *r, const char *name);
+/* A query-string argument (?name=value, decoded), or NULL. Only inside the handler. */
+const char *sv_req_query(sv_req *r, const char *name);
 int sv_req_add_header(sv_req *r, const char *name, const char *value);
 void sv_req_suspend(sv_req *r);
 void sv_req_resume(sv_req *r);

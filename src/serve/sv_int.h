@@ -8,7 +8,8 @@
  *   sv_v2.c       Open Inference Protocol inference, JSON and the binary tensor extension
  *   sv_predict.c  the tutorial's POST /predict
  *   sv_tfs.c      TF-Serving /v1/models/{m}[:predict], instances or keys from the store
- *   sv_lookup.c   published batch predictions, with the prediction-store handle pool
+ *   sv_lookup.c   stored predictions (batch and stream), with the store handle pool
+ *   sv_stream.c   streaming triggers and tickets (--queue; sv_stream.h)
  *   sv_meta.c     server and model metadata, health, readiness, repository API, metrics
  *   sv_route.c    the route matcher; sv_routes.c the route table and the dispatcher */
 #ifndef SV_INT_H
@@ -54,6 +55,14 @@ job *job_new(sv_server *s, sv_req *r, sv_version *v, sv_reply_fn reply);
 /* Inputs are in j->in (model order) and checked. Run inline or through the batcher. */
 void run_job(job *j);
 
+/* ---- store handles (sv_lookup.c) ------------------------------------------------------- */
+
+/* A handle on the store at url opened with st_open_flags(flags), from the server's pool or
+ * new; one request at a time. Put it back with the status of its last call: a handle whose
+ * call failed with MS_ERR_RUNTIME (a broken connection) is closed, not pooled. */
+ms_status sv_store_get(sv_server *s, const char *url, int flags, st_store **out, ms_error *err);
+void sv_store_put(sv_server *s, const char *url, int flags, st_store *h, ms_status last);
+
 /* ---- output values (sv_out.c) ----------------------------------------------------------- */
 
 /* Row i of output o (tensor t) of model m as JSON: a scalar when the row has one element (or
@@ -69,6 +78,8 @@ void sv_tfs_predict(sv_server *s, sv_req *r, const sv_match *mt);       /* sv_tf
 void sv_tfs_status(sv_server *s, sv_req *r, const sv_match *mt);
 void sv_lookup_one(sv_server *s, sv_req *r, const sv_match *mt);        /* sv_lookup.c */
 void sv_lookup_many(sv_server *s, sv_req *r, const sv_match *mt);
+void sv_stream_trigger(sv_server *s, sv_req *r, const sv_match *mt);   /* sv_stream.c */
+void sv_stream_ticket(sv_server *s, sv_req *r, const sv_match *mt);
 void sv_meta_server(sv_server *s, sv_req *r, const sv_match *mt);       /* sv_meta.c */
 void sv_meta_live(sv_server *s, sv_req *r, const sv_match *mt);
 void sv_meta_ready(sv_server *s, sv_req *r, const sv_match *mt);

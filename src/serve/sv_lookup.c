@@ -1,7 +1,8 @@
-/* sv_lookup.c: published batch predictions, GET /v1/models/{m}/predictions/{key} and POST
- * .../predictions {"keys": [..]}, read from the store (batch/bt_lookup.h) through a small
- * pool of read-only handles per store URL (one request at a time on a handle: a handle is
- * one connection). */
+/* sv_lookup.c: stored predictions, GET /v1/models/{m}/predictions/{key} and POST
+ * .../predictions {"keys": [..]}: the newest of the published batch run's row and the latest
+ * stream result (st_pred_latest), in bt_lookup.h's JSON plus "source" ("batch" or "stream"),
+ * read through a small pool of store handles per URL and open mode (one request at a time on
+ * a handle: a handle is one connection). */
 #include "serve/sv_int.h"
 
 #include <cjson/cJSON.h>
@@ -15,11 +16,11 @@
 
 #define POOL_MAX 64
 
-static ms_status pool_get(sv_server *s, const char *url, st_store **out, ms_error *err)
+ms_status sv_store_get(sv_server *s, const char *url, int flags, st_store **out, ms_error *err)
 {
     pthread_mutex_lock(&s->pool_mu);
     for (int i = s->npool - 1; i >= 0; i--)
-        if (strcmp(s->pool[i].url, url) == 0) {
+        if (s->pool[i].flags == flags && strcmp(s->pool[i].url, url) == 0) {
             *out = s->pool[i].h;
             free(s->pool[i].url);
             s->pool[i] = s->pool[--s->npool];
@@ -27,11 +28,13 @@ static ms_status pool_get(sv_server *s, const char *url, st_store **out, ms_erro
             return MS_OK;
         }
     pthread_mutex_unlock(&s->pool_mu);
-    return st_open_flags(url, ST_OPEN_READONLY, out, err); /* lookups never create a store */
+    return st_open_flags(url, flags, out, err);
 }
 
-static void pool_put(sv_server *s, const char *url, st_store *h)
+void sv_store_put(sv_server *s, const char *url, int flags, st_store *h, ms_status last)
 {
+    if (!h) return;
+    if (last == MS_ERR_RUNTIME) { st_close(h); return; } /* a broken connection is not pooled */
     pthread_mutex_lock(&s->pool_mu);
     if (s->npool == s->cap_pool && s->cap_pool < POOL_MAX) {
         int nc = s->cap_pool ? s->cap_pool * 2 : 8;
@@ -41,11 +44,60 @@ static void pool_put(sv_server *s, const char *url, st_store *h)
     char *u = s->npool < s->cap_pool ? strdup(url) : NULL;
     if (u) {
         s->pool[s->npool].url = u;
+        s->pool[s->npool].flags = flags;
         s->pool[s->npool++].h = h;
         h = NULL;
     }
     pthread_mutex_unlock(&s->pool_mu);
     st_close(h);
+}
+
+typedef struct latest_ctx {
+    mc_buf *b;
+    const char *const *keys;
+    int lines; /* one object per line (GET), else a JSON array's elements (POST) */
+    size_t found;
+} latest_ctx;
+
+/* bt_prediction_json's object with ,"source":..[,"event_id":..] before its closing brace. */
+static int on_latest(void *ctx, size_t i, const st_pred_row *row)
+{
+    latest_ctx *c = ctx;
+    if (!c->lines && i > 0) mc_buf_putc(c->b, ',');
+    if (row) {
+        bt_prediction_json(c->b, row);
+        if (c->b->len && c->b->data[c->b->len - 1] == '}') c->b->len--;
+        int stream = row->source && strcmp(row->source, "stream") == 0;
+        mc_buf_puts(c->b, stream ? ",\"source\":\"stream\"" : ",\"source\":\"batch\"");
+        if (stream && row->event_id) {
+            mc_buf_puts(c->b, ",\"event_id\":");
+            mc_buf_put_json_str(c->b, row->event_id);
+        }
+        mc_buf_putc(c->b, '}');
+        c->found++;
+    } else {
+        mc_buf_puts(c->b, "{\"key\":");
+        mc_buf_put_json_str(c->b, c->keys[i]);
+        mc_buf_puts(c->b, ",\"found\":false}");
+    }
+    if (c->lines) mc_buf_putc(c->b, '\n');
+    return 0;
+}
+
+static ms_status latest_json(st_store *h, const char *m, const char *const *keys, size_t n, int lines,
+                             mc_buf *out, size_t *found, ms_error *err)
+{
+    latest_ctx c = {out, keys, lines, 0};
+    if (!lines) {
+        mc_buf_puts(out, "{\"model\":");
+        mc_buf_put_json_str(out, m);
+        mc_buf_puts(out, ",\"predictions\":[");
+    }
+    ms_status st = st_pred_latest(h, m, keys, n, on_latest, &c, err);
+    if (!lines) mc_buf_puts(out, "]}");
+    *found = c.found;
+    if (st == MS_OK && mc_buf_failed(out)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    return st;
 }
 
 void sv_routes_free_pool(sv_server *s)
@@ -121,16 +173,15 @@ static void handle_predictions(sv_server *s, sv_req *r, const char *m, const cha
     ms_error err = {{0}};
     size_t found = 0;
     int published = 1;
-    ms_status st = pool_get(s, url, &h, &err);
-    if (st == MS_OK)
-        st = bt_lookup_json(h, m, keys, n, key ? BT_LOOKUP_LINES : BT_LOOKUP_ARRAY, &r->out, &found, &err);
+    ms_status st = sv_store_get(s, url, ST_OPEN_READONLY, &h, &err); /* lookups never create a store */
+    if (st == MS_OK) st = latest_json(h, m, keys, n, key != NULL, &r->out, &found, &err);
     /* nothing found: tell an unknown key from a model that has no published run (checked only
-     * then, so a hit costs nothing more) */
-    if (st == MS_OK && !found) st = bt_lookup_published(h, m, &published, &err);
-    if (h) {
-        if (st == MS_ERR_RUNTIME) st_close(h); /* a broken connection is not pooled */
-        else pool_put(s, url, h);
+     * then, so a hit costs nothing more); a store without batch runs (Redis) has only keys */
+    if (st == MS_OK && !found) {
+        st = bt_lookup_published(h, m, &published, &err);
+        if (st == MS_ERR_UNSUPPORTED) st = MS_OK, published = 1;
     }
+    sv_store_put(s, url, ST_OPEN_READONLY, h, st);
     if (keys != one) free(keys);
     free(num);
     cJSON_Delete(root);

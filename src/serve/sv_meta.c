@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "serve/sv_metrics.h"
+#include "serve/sv_stream.h"
 
 static void put_tensor_meta(mc_buf *b, const ms_value_info *vi)
 {
@@ -52,6 +53,7 @@ static void metrics_gauges(void *ctx, mc_buf *out)
 {
     sv_repo_gauges(((sv_server *)ctx)->repo, out);
     sv_sched_gauges(((sv_server *)ctx)->sched, out);
+    sv_stream_metrics(((sv_server *)ctx)->stream, out);
 }
 
 /* GET /v2/models/{m}[/versions/{v}] */

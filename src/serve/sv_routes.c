@@ -31,6 +31,8 @@ static const sv_route routes[] = {
     {"POST", "/v2/repository/models/{m}/unload", SV_AUTH_ADMIN, "repository", sv_meta_repo_unload, 0},
     {"GET", "/v1/models/{m}/predictions/{key}", SV_AUTH_API, "predictions", sv_lookup_one, 0},
     {"POST", "/v1/models/{m}/predictions", SV_AUTH_API, "predictions", sv_lookup_many, 0},
+    {"POST", "/v1/models/{m}/predictions/{key}", SV_AUTH_API, "trigger", sv_stream_trigger, 0},
+    {"GET", "/v1/tickets/{key}", SV_AUTH_API, "tickets", sv_stream_ticket, 0},
     {"GET", "/v1/models/{m}", SV_AUTH_API, "metadata", sv_tfs_status, SV_ROUTE_VERBS},
     {"POST", "/v1/models/{m}:predict", SV_AUTH_API, "v1_predict", sv_tfs_predict, 0},
     {"GET", "/metrics", SV_AUTH_NONE, "metrics", sv_meta_metrics, 0},

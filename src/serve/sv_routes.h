@@ -8,8 +8,12 @@
  *   POST /v2/models/{m}[/versions/{v}]/infer           OIP inference, JSON or binary tensors
  *   POST /predict                                      {"features": [..]} -> {"prediction": [..]}
  *   GET  /v1/models/{m}  POST /v1/models/{m}:predict   TF-Serving shape; keys from the store
- *   GET  /v1/models/{m}/predictions/{key}              a published batch prediction (404 unknown)
+ *   GET  /v1/models/{m}/predictions/{key}              the newest stored prediction, batch or
+ *                                                      stream, with its "source" (404 unknown)
  *   POST /v1/models/{m}/predictions {"keys": [..]}     many of them ({"found": false} unknown)
+ *   POST /v1/models/{m}/predictions/{key}              a fresh stored prediction (200) or a
+ *                                                      ticket for an event (202; sv_stream.h)
+ *   GET  /v1/tickets/{T}[?wait_ms=N]                   a ticket's result, long-polled
  *   POST /v2/repository/index                          Triton repository API (admin token)
  *   POST /v2/repository/models/{m}/load | /unload
  *   GET  /metrics                                      Prometheus text
@@ -28,7 +32,7 @@
 #include "serve/sv_sched.h"
 
 typedef struct st_store st_store;
-typedef struct sv_pooled { char *url; st_store *h; } sv_pooled;
+typedef struct sv_pooled { char *url; int flags; st_store *h; } sv_pooled;
 
 typedef struct sv_server {
     sv_repo *repo;
@@ -38,6 +42,7 @@ typedef struct sv_server {
     atomic_int draining;     /* SIGTERM received: not ready */
     const char *store_url;   /* --store: published predictions (and features by default) */
     sv_sched *sched;         /* batch scheduler, NULL: none (its state goes to /metrics) */
+    struct sv_stream *stream; /* --queue: triggers and tickets (sv_stream.h), NULL: none */
     /* prediction-store handles, one per request at a time (a handle is one connection) */
     pthread_mutex_t pool_mu; /* initialise with pthread_mutex_init */
     sv_pooled *pool;
