@@ -54,6 +54,7 @@ stage conformance make conformance
 [ -f tests/store/test_features_cli.sh ] && stage store-cli sh tests/store/test_features_cli.sh build/mlship
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship
 [ -f tests/serve/test_serve_batch.sh ] && stage serve-batch sh tests/serve/test_serve_batch.sh build/mlship
+[ -f tests/serve/test_serve_stream.sh ] && stage serve-stream sh tests/serve/test_serve_stream.sh build/mlship
 [ -f tests/docs/test_readme.sh ] && stage docs-readme sh tests/docs/test_readme.sh build/mlship
 [ -f tests/docs/check_docs.sh ] && stage docs-drift sh tests/docs/check_docs.sh
 [ -f bench/check.sh ] && stage bench-check sh bench/check.sh

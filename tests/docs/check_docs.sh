@@ -48,7 +48,7 @@ for f in $SRC; do [ -f "$f" ] && cat "$f"; done |
 section() {
   case $1 in
     top) echo '## Top level' ;; bk) echo '## `batching`' ;; fk) echo '## `features`' ;;
-    pk) echo '## `predict`' ;; jk) echo '## `batch`' ;; *) echo '' ;;
+    pk) echo '## `predict`' ;; jk) echo '## `batch`' ;; sk) echo '## `stream`' ;; *) echo '' ;;
   esac
 }
 sort -u "$T/lists" | while read -r list key; do
