@@ -256,6 +256,7 @@ int cli_serve(int argc, char **argv)
         struct timespec ts = {0, 5 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    sv_stream_drain(server.stream); /* no long-poll left suspended when the daemon stops */
     int left = sv_http_inflight(http);
     sv_http_stop(http);
     sv_stream_close(server.stream);

@@ -53,7 +53,7 @@ struct sv_stream {
     int refreshing;
     cached_ticket cache[CACHE_SLOTS];
     waiter *waiters;
-    int nwaiters;
+    int nwaiters;             /* suspended and not yet resumed (on the list or in a round) */
     pthread_cond_t cv;        /* a waiter arrived, or stop */
     atomic_int stop;
     pthread_t poller;
@@ -525,7 +525,7 @@ void sv_stream_ticket(sv_server *s, sv_req *r, const sv_match *mt)
 static void poll_round(sv_stream *st, waiter *list, st_store **h)
 {
     waiter *keep = NULL;
-    int nkeep = 0, draining = atomic_load(&st->srv->draining);
+    int nresumed = 0, draining = atomic_load(&st->srv->draining);
     uint64_t now = bs_now_ns();
     while (list) {
         waiter *w = list;
@@ -544,10 +544,10 @@ static void poll_round(sv_stream *st, waiter *list, st_store **h)
         if (done) {
             sv_req_resume(w->r); /* w->r belongs to its connection again from here */
             free(w);
+            nresumed++;
         } else {
             w->next = keep;
             keep = w;
-            nkeep++;
         }
     }
     pthread_mutex_lock(&st->mu);
@@ -555,7 +555,7 @@ static void poll_round(sv_stream *st, waiter *list, st_store **h)
     while (*tail) tail = &(*tail)->next;
     *tail = st->waiters;
     st->waiters = keep;
-    st->nwaiters = st->nwaiters + nkeep; /* the list was emptied to 0 when taken */
+    st->nwaiters -= nresumed;
     pthread_mutex_unlock(&st->mu);
 }
 
@@ -569,7 +569,6 @@ static void *poller_main(void *arg)
         if (!st->waiters && atomic_load(&st->stop)) break;
         waiter *list = st->waiters;
         st->waiters = NULL;
-        st->nwaiters = 0;
         pthread_mutex_unlock(&st->mu);
         poll_round(st, list, &h);
         struct timespec ts = {0, POLL_NS};
@@ -618,6 +617,19 @@ ms_status sv_stream_open(sv_server *s, const char *queue_url, sv_stream **out, m
     }
     *out = st;
     return MS_OK;
+}
+
+void sv_stream_drain(sv_stream *st)
+{
+    if (!st) return;
+    for (int i = 0; i < 2000; i++) { /* the poller answers them within a round once draining */
+        pthread_mutex_lock(&st->mu);
+        int n = st->nwaiters;
+        pthread_mutex_unlock(&st->mu);
+        if (!n) return;
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void sv_stream_close(sv_stream *st)

@@ -34,7 +34,10 @@ typedef struct sv_stream sv_stream;
  * must be set: MS_ERR_INVALID otherwise). The queue is opened once here, so a bad URL or an
  * unreachable server fails at start, naming it. */
 ms_status sv_stream_open(sv_server *s, const char *queue_url, sv_stream **out, ms_error *err);
-/* Stop the poller, answering every waiting long-poll (202 pending) first; free. NULL is fine. */
+/* Once s->draining is set: wait (at most 2 s) until every suspended long-poll is answered
+ * (202 pending) and resumed, so that the HTTP daemon can stop with none suspended. */
+void sv_stream_drain(sv_stream *st);
+/* Stop the poller (after the HTTP daemon stopped: no request can arrive); free. NULL is fine. */
 void sv_stream_close(sv_stream *st);
 /* The queue URL with any password hidden, for messages. */
 const char *sv_stream_queue_shown(const sv_stream *st);
