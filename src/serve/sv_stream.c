@@ -310,9 +310,9 @@ typedef struct trigger_body {
 /* The optional body {"features": [..] | {..} | "1,2,3", "max_age_s": N}; 0, or -1 with 400. */
 static int parse_body(sv_req *r, trigger_body *tb)
 {
-    const char *p = r->body.data ? r->body.data : "";
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-    if (!*p) return 0;
+    size_t i = 0;
+    while (i < r->body.len && strchr(" \t\r\n", r->body.data[i])) i++;
+    if (i == r->body.len) return 0;
     tb->root = cJSON_ParseWithLength(r->body.data, r->body.len);
     if (!cJSON_IsObject(tb->root)) {
         sv_req_error(r, 400, "the body must be a JSON object {\"features\": [..], \"max_age_s\": N} (or empty)");

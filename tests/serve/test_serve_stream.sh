@@ -128,7 +128,8 @@ req "ticket long-poll times out pending" 202 GET "$U/v1/tickets/$TK?wait_ms=400"
 el=$((($(date +%s%N) - t0) / 1000000))
 [ $el -ge 350 ] && [ $el -lt 3000 ] && ok || bad "long-poll of 400 ms took $el ms"
 # long-polls hold no thread: with --threads 1 and five waiting, the server still answers at once
-for i in 1 2 3 4 5; do curl -s -o /dev/null "$U/v1/tickets/$TK?wait_ms=2500" & done
+LP=""
+for i in 1 2 3 4 5; do curl -s -o /dev/null "$U/v1/tickets/$TK?wait_ms=2500" & LP="$LP $!"; done
 sleep 0.3
 t0=$(date +%s%N)
 req "live while long-polls wait" 200 GET "$U/v2/health/live"
@@ -136,7 +137,7 @@ el=$((($(date +%s%N) - t0) / 1000000))
 [ $el -lt 500 ] && ok || bad "health took $el ms while long-polls waited (threads held?)"
 curl -s "$U/metrics" >"$T/metrics"
 grep -q '^mlship_stream_ticket_waiters [1-9]' "$T/metrics" && ok || { bad "waiters gauge"; grep stream "$T/metrics"; }
-wait
+for p in $LP; do wait "$p"; done
 req "unknown ticket: 404" 404 GET "$U/v1/tickets/tk-0000"
 has "unknown ticket message" body "unknown or expired ticket 'tk-0000'"
 req "malformed ticket: 404" 404 GET "$U/v1/tickets/a%20b"
@@ -147,12 +148,15 @@ has "unknown body key message" body 'unknown key \"feature\"'
 req "bad max_age_s" 400 POST "$U/v1/models/mlp/predictions/k_0" -d '{"max_age_s":-1}'
 req "unknown model: 404" 404 POST "$U/v1/models/nope/predictions/k_0"
 # 1,000 concurrent triggers for one key: one ticket, one event
-seq 1000 | xargs -P 32 -I{} curl -s -X POST -w ' %{http_code}\n' "$U/v1/models/mlp/predictions/k_1" >"$T/hot.out"
-n202=$(grep -c ' 202$' "$T/hot.out")
-nt=$(grep -o '"ticket":"[^"]*"' "$T/hot.out" | sort -u | wc -l)
-[ "$n202" -eq 1000 ] && ok || { bad "1000 triggers: $n202 answered 202"; grep -v ' 202$' "$T/hot.out" | head -n 3; }
+# (each answer to its own file: parallel writers to one pipe would interleave)
+mkdir "$T/hot"
+seq 1000 | xargs -P 32 -I{} curl -s -X POST -o "$T/hot/{}" -w '%{http_code}\n' "$U/v1/models/mlp/predictions/k_1" >"$T/hot.codes"
+n202=$(grep -c '^202$' "$T/hot.codes")
+cat "$T/hot"/* | grep -o '"ticket":"[^"]*"' | sort -u >"$T/hot.tickets"
+nt=$(wc -l <"$T/hot.tickets")
+[ "$n202" -eq 1000 ] && ok || { bad "1000 triggers: $n202 answered 202"; sort "$T/hot.codes" | uniq -c; }
 [ "$nt" -eq 1 ] && ok || bad "1000 triggers for one key: $nt tickets"
-HOT=$(grep -o '"ticket":"[^"]*"' "$T/hot.out" | head -n 1 | sed 's/.*:"\(.*\)"/\1/')
+HOT=$(sed 's/.*:"\(.*\)"/\1/' "$T/hot.tickets" | head -n 1)
 ne=$(sqlite3 "$T/q.db" "select count(*) from mlship_queue where body like '%\"key\":\"k_1\"%'" 2>&1)
 [ "$ne" = 1 ] && ok || bad "1000 triggers for one key: $ne events on the queue"
 curl -s "$U/metrics" >"$T/metrics"
@@ -249,8 +253,9 @@ else
   start redis --models "$R" --store "$RS" --queue "$RQ" || exit 1
   req "redis: trigger" 202 POST "$U/v1/models/mlp/predictions/k_0"
   RT=$(ticket_of)
-  seq 200 | xargs -P 16 -I{} curl -s -X POST -w ' %{http_code}\n' "$U/v1/models/mlp/predictions/k_0" >"$T/rhot.out"
-  nt=$(grep -o '"ticket":"[^"]*"' "$T/rhot.out" | sort -u)
+  mkdir "$T/rhot"
+  seq 200 | xargs -P 16 -I{} curl -s -X POST -o "$T/rhot/{}" "$U/v1/models/mlp/predictions/k_0"
+  nt=$(cat "$T/rhot"/* | grep -o '"ticket":"[^"]*"' | sort -u)
   [ "$nt" = "\"ticket\":\"$RT\"" ] && ok || bad "redis: concurrent triggers got other tickets: $(echo "$nt" | head -n 3)"
   stop $PID
   start redis2 --models "$R" --store "$RS" --queue "$RQ" --stream-workers 1 || exit 1
