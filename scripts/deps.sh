@@ -13,7 +13,8 @@ case "${1:-build}" in
   # (bench/README.md); npm fetches ONNX Runtime (bench/ort/build.sh) and is taken from apt only
   # when no npm is on PATH. bench-models: torch, only to regenerate bench/models/ (committed).
   bench) want="$build wrk curl time nginx-light python3-flask gunicorn python3-numpy python3-onnx
-               python3-sklearn python3-pandas python3-xgboost libopenblas0-pthread"
+               python3-sklearn python3-pandas python3-xgboost libopenblas0-pthread
+               redis-server redis-tools python3-redis"
          command -v npm >/dev/null 2>&1 || want="$want npm" ;;
   bench-models) want="python3-torch python3-onnx python3-numpy libopenblas0-pthread" ;;
   *) echo "usage: $0 build|test|bench|bench-models" >&2; exit 2 ;;
