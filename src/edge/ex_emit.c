@@ -21,15 +21,24 @@ static const char k_common[] =
     "#define EX_ALIGN __attribute__((aligned(16)))\n"
     "#else\n#define EX_ALIGN\n#endif\n"
     "#ifdef EX_NO_FMA\n#define EX_MAC(a, w, x) ((w) * (x) + (a))\n"
-    "#else\n#define EX_MAC(a, w, x) fmaf(w, x, a)\n#endif\n\n"
-    "/* activations: 0 none, 1 Relu, 2 LeakyRelu(alpha), 3 Sigmoid, 4 Tanh */\n"
-    "static float ex_act(float v, int act, float alpha)\n{\n"
-    "    switch (act) {\n"
-    "    case 1: return v > 0 ? v : 0;\n"
-    "    case 2: return v >= 0 ? v : v * alpha;\n"
-    "    case 3: if (v >= 0) return 1 / (1 + expf(-v)); else { float e = expf(v); return e / (1 + e); }\n"
-    "    case 4: return tanhf(v);\n"
-    "    default: return v;\n    }\n}\n\n";
+    "#else\n#define EX_MAC(a, w, x) fmaf(w, x, a)\n#endif\n\n";
+
+/* ex_act with the cases this model uses only (Sigmoid and Tanh pull expf/tanhf in) */
+static void emit_act(FILE *c, const ex_plan *p)
+{
+    static const char *const cases[] = {
+        "    case 1: return v > 0 ? v : 0;\n",
+        "    case 2: return v >= 0 ? v : v * alpha;\n",
+        "    case 3: if (v >= 0) return 1 / (1 + expf(-v)); else { float e = expf(v); return e / (1 + e); }\n",
+        "    case 4: return tanhf(v);\n"};
+    int used[5] = {0};
+    for (int i = 0; i < p->n_layers; i++) used[p->layers[i].act] = 1;
+    fputs("/* activations: 0 none, 1 Relu, 2 LeakyRelu(alpha), 3 Sigmoid, 4 Tanh */\n"
+          "static float ex_act(float v, int act, float alpha)\n{\n    (void)alpha;\n    switch (act) {\n", c);
+    for (int k = 1; k < 5; k++)
+        if (used[k]) fputs(cases[k - 1], c);
+    fputs("    default: return v;\n    }\n}\n\n", c);
+}
 
 #define ACC8(p) "a0 = EX_MAC(a0, " p "[0], u); a1 = EX_MAC(a1, " p "[1], u); a2 = EX_MAC(a2, " p \
     "[2], u); a3 = EX_MAC(a3, " p "[3], u);\n"                                                 \
@@ -349,7 +358,7 @@ static void emit_kernels(const ex_plan *p, FILE *c)
     int used[EX_TREES + 1] = {0};
     for (int i = 0; i < p->n_layers; i++) used[p->layers[i].kind] = 1;
     int act = used[EX_DENSE] || used[EX_CONV] || used[EX_ACT];
-    if (act) fputs(k_common, c);
+    if (act) fputs(k_common, c), emit_act(c, p);
     else fputs("#if defined(__GNUC__) || defined(__clang__)\n#define EX_ALIGN __attribute__((aligned(16)))\n"
                "#else\n#define EX_ALIGN\n#endif\n\n", c);
     if (used[EX_DENSE]) fputs(k_dense, c);

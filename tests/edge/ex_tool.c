@@ -57,7 +57,7 @@ static int rows_cmd(const char *path, int n)
     const ms_tensor *t = &r.inputs[0].t;
     int64_t total = ms_tensor_numel(t), width = t->ndim ? total / t->shape[0] : 1;
     if (t->ndim && n > t->shape[0]) n = (int)t->shape[0];
-    printf("#define EX_ROWS %d\nstatic const float ex_rows[%d][%lld] = {\n", n, n, (long long)width);
+    printf("#include <math.h>\n#define EX_ROWS %d\nstatic const float ex_rows[%d][%lld] = {\n", n, n, (long long)width);
     for (int i = 0; i < n; i++) {
         printf("  {");
         for (int64_t j = 0; j < width; j++) {
