@@ -35,6 +35,7 @@ STORE_SRC   := $(sort $(wildcard src/store/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
+EDGE_SRC    := $(sort $(wildcard src/edge/*.c))
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
@@ -49,6 +50,7 @@ STORE_OBJ   := $(call obj,$(STORE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
+EDGE_OBJ    := $(call obj,$(EDGE_SRC))
 UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
@@ -108,8 +110,9 @@ $(BUILD)/libmlship_store.a: $(STORE_OBJ)
 UPPER_LIBS = $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
              $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 
-$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+# src/edge/ (export-c) is linked into the binary as objects, like serve and batch.
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
 
 UNIT_DEPS = $(UPPER_LIBS) tests/unit/mstest.h
 define unit_rule
