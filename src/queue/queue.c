@@ -13,6 +13,12 @@
 #define QU_READ_MAX 100000          /* more per read is a bug in the caller, not a batch */
 #define QU_LEASE_MAX (86400000LL * 7) /* a week: longer is surely a unit mistake */
 
+/* Backends may write err->msg unconditionally: a NULL err (allowed by queue.h's callers) is
+ * replaced by a scratch one. */
+#define ERR_OR_SCRATCH(err) \
+    ms_error scratch_err_; \
+    if (!(err)) (err) = &scratch_err_
+
 /* ==== helpers =========================================================================== */
 
 ms_status qu_not_built(ms_error *err, const char *what, const char *knob, const char *pkg)
@@ -164,6 +170,7 @@ static ms_status make_cfg(const bs_url *u, const qu_opts *o, const char *shown, 
 
 ms_status qu_open(const char *url, const qu_opts *o, qu_queue **out, ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     *out = NULL;
     qu_opts def = qu_opts_default();
     if (!o) o = &def;
@@ -244,6 +251,7 @@ ms_status qu_send(qu_queue *q, const char *stream, const qu_field *const *msgs,
                   const int *nfields, size_t n, int64_t maxlen, char (*ids)[QU_ID_MAX],
                   ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     const char *s;
     ms_status st = pick_stream(q, stream, &s, err);
     if (st != MS_OK || n == 0) return st;
@@ -257,6 +265,7 @@ ms_status qu_send(qu_queue *q, const char *stream, const qu_field *const *msgs,
 
 ms_status qu_read(qu_queue *q, size_t max, int block_ms, qu_batch *b, ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     memset(b, 0, sizeof *b);
     if (max < 1 || max > QU_READ_MAX)
         return bs_fail(err, MS_ERR_INVALID, "queue %s: read of %zu messages (1 to %d)",
@@ -272,6 +281,7 @@ ms_status qu_read(qu_queue *q, size_t max, int block_ms, qu_batch *b, ms_error *
 
 ms_status qu_ack_ids(qu_queue *q, const char *const *ids, size_t n, ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     if (n == 0) return MS_OK;
     if (!ids) return bs_fail(err, MS_ERR_INVALID, "queue %s: ack without ids", q->cfg.shown);
     for (size_t i = 0; i < n; i++)
@@ -295,6 +305,7 @@ ms_status qu_ack(qu_queue *q, const qu_batch *b, ms_error *err)
 
 ms_status qu_dead(qu_queue *q, const qu_msg *m, const char *reason, ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     if (!m || !m->id[0] || m->nfields < 0 || (m->nfields && !m->fields))
         return bs_fail(err, MS_ERR_INVALID, "queue %s: dead-letter of no message", q->cfg.shown);
     if (!reason || !reason[0])
@@ -308,6 +319,7 @@ ms_status qu_dead(qu_queue *q, const qu_msg *m, const char *reason, ms_error *er
 
 ms_status qu_status(qu_queue *q, qu_stats *st, ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     memset(st, 0, sizeof *st);
     if (!q->ops->status) return unsupported(q, "status", err);
     ms_status s = q->ops->status(q, st, err);
@@ -325,6 +337,7 @@ void qu_stats_free(qu_stats *st)
 ms_status qu_range(qu_queue *q, const char *stream, const char *after, size_t max, qu_batch *b,
                    ms_error *err)
 {
+    ERR_OR_SCRATCH(err);
     memset(b, 0, sizeof *b);
     const char *s;
     ms_status st = pick_stream(q, stream, &s, err);

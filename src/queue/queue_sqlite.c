@@ -171,6 +171,17 @@ static int64_t parse_seq(const char *id)
 
 /* ==== open / close ====================================================================== */
 
+/* Waits for another process's write transaction in steps of 1 ms. SQLite's own busy timeout
+ * backs off to 100 ms sleeps, so a worker that waited once keeps losing the lock to one that
+ * reads again at once: with short even steps, workers sharing a file take turns. */
+static int busy_wait(void *ctx, int count)
+{
+    if (count >= BUSY_TIMEOUT_MS) return 0;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static void sq_close(qu_queue *base)
 {
     sq_queue *q = (sq_queue *)base;
@@ -214,7 +225,7 @@ static ms_status sq_open(const bs_url *u, const qu_cfg *cfg, qu_queue **out, ms_
         SQLITE_OK)
         st = sq_err(q, err, "cannot open the queue file");
     if (st == MS_OK) {
-        sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+        sqlite3_busy_handler(q->db, busy_wait, NULL);
         st = exec(q, "PRAGMA journal_mode=WAL", err);
     }
     if (st == MS_OK) st = exec(q, "PRAGMA synchronous=FULL", err);

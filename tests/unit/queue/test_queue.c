@@ -502,7 +502,7 @@ TEST(sqlite_two_processes)
                 qu_batch b;
                 if (qu_read(cq, 16, 20, &b, &err) != MS_OK) _exit(2);
                 empty = b.n ? 0 : empty + 1;
-                sleep_ms(1); /* "scoring": lets the other process in between batches */
+                sleep_ms(2); /* "scoring": lets the other process in between batches */
                 for (size_t i = 0; i < b.n; i++) {
                     int n = atoi(b.msgs[i].fields[0].val);
                     if (write(fds[c][1], &n, sizeof n) != sizeof n) _exit(3);
