@@ -385,7 +385,7 @@ static ms_status take(sq_queue *q, int which, size_t max, int64_t now, qu_batch 
     size_t first = b->n;
     int64_t bad[16];
     size_t nbad = 0;
-    int rc;
+    int rc = SQLITE_DONE;
     ms_status st = MS_OK;
     while (st == MS_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         qu_msg *m = NULL;
@@ -408,7 +408,8 @@ static ms_status take(sq_queue *q, int which, size_t max, int64_t now, qu_batch 
     }
     if (st == MS_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) st = sq_err(q, err, "read");
     sqlite3_reset(s);
-    qsort(b->msgs + first, b->n - first, sizeof *b->msgs, by_order); /* RETURNING: any order */
+    if (b->n > first) /* RETURNING hands rows out in any order */
+        qsort(b->msgs + first, b->n - first, sizeof *b->msgs, by_order);
     for (size_t i = 0; i < nbad && st == MS_OK; i++) {
         /* the body is read again: the RETURNING row is gone once the statement is reset */
         sqlite3_stmt *r;
@@ -537,7 +538,7 @@ static ms_status list_consumers(sq_queue *q, qu_stats *st, int64_t now, ms_error
         return sq_err(q, err, "status");
     sqlite3_bind_text(s, 1, q->base.cfg.stream, -1, SQLITE_STATIC);
     ms_status rs = MS_OK;
-    int rc;
+    int rc = SQLITE_DONE;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         qu_consumer_stat *c = realloc(st->consumers, (st->nconsumers + 1) * sizeof *c);
         if (!c) {
@@ -583,7 +584,7 @@ static ms_status sq_range(qu_queue *base, const char *stream, const char *after,
     sqlite3_bind_int64(s, 2, from);
     sqlite3_bind_int64(s, 3, (int64_t)max);
     ms_status st = MS_OK;
-    int rc;
+    int rc = SQLITE_DONE;
     while (st == MS_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         qu_msg *m;
         ms_error derr;
