@@ -37,7 +37,8 @@ const qu_backend_ops qu_redis_ops = {.version = QU_OPS_VERSION, .name = "redis",
 #include <sys/time.h>
 #include <time.h>
 
-#define IO_TIMEOUT_S 30 /* a reply slower than this (beyond a BLOCK) is a dead server */
+#define IO_TIMEOUT_S 30  /* a reply slower than this is a dead server */
+#define BLOCK_STEP_MS 20000 /* a longer wait is several XREADGROUPs, each within IO_TIMEOUT_S */
 
 typedef struct rq_queue {
     qu_queue base;
@@ -221,7 +222,11 @@ static ms_status read_replies(rq_queue *q, int n, redisReply **replies, const ch
                            q->c->errstr[0] ? q->c->errstr : "no reply");
         }
         redisReply *r = v;
-        if (r->type == REDIS_REPLY_ERROR && st == MS_OK) st = rq_err(q, err, what, r->str);
+        if (r->type == REDIS_REPLY_ERROR && st == MS_OK) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "reply %d of %d: %s", i + 1, n, r->str);
+            st = rq_err(q, err, what, detail);
+        }
         if (replies) replies[i] = r;
         else freeReplyObject(r);
     }
@@ -464,12 +469,8 @@ static ms_status read_new(rq_queue *q, size_t max, int block_ms, qu_batch *b, ms
     for (int i = 0; i < 6; i++) args(&a, v[i]);
     if (block_ms > 0) args(&a, "BLOCK"), args(&a, block); /* BLOCK 0 would wait forever */
     args(&a, "STREAMS"), args(&a, q->base.cfg.stream), args(&a, ">");
-    struct timeval tv = {IO_TIMEOUT_S + block_ms / 1000 + 1, 0};
-    if (block_ms > 0 && q->c) redisSetTimeout(q->c, tv);
     redisReply *r = NULL;
     ms_status st = cmd(q, &a, &r, err);
-    struct timeval rw = {IO_TIMEOUT_S, 0};
-    if (block_ms > 0 && q->c) redisSetTimeout(q->c, rw);
     args_free(&a);
     if (st != MS_OK) return st;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
@@ -492,7 +493,13 @@ static ms_status rq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
 {
     rq_queue *q = (rq_queue *)base;
     ms_status st = claim(q, max, b, err);
-    if (st == MS_OK && b->n < max) st = read_new(q, max - b->n, b->n ? 0 : block_ms, b, err);
+    if (st != MS_OK || b->n == max) return st;
+    if (b->n) return read_new(q, max - b->n, 0, b, err); /* no waiting with messages in hand */
+    do {
+        int step = block_ms < BLOCK_STEP_MS ? block_ms : BLOCK_STEP_MS;
+        st = read_new(q, max, step, b, err);
+        block_ms -= step;
+    } while (st == MS_OK && b->n == 0 && block_ms > 0);
     return st;
 }
 

@@ -464,8 +464,8 @@ static int probe(sq_queue *q, ms_error *err)
 static ms_status sq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, ms_error *err)
 {
     sq_queue *q = (sq_queue *)base;
-    ms_status st = read_once(q, max, b, err);
     int64_t deadline = now_ms() + block_ms;
+    ms_status st = read_once(q, max, b, err);
     long wait_us = 1000;
     while (st == MS_OK && b->n == 0 && now_ms() < deadline) {
         struct timespec ts = {0, wait_us * 1000};

@@ -650,6 +650,18 @@ TEST(redis_reconnect)
     qu_close(q);
 }
 
+/* A password never shows: the AUTH failure names the URL with "***" in its place. */
+TEST(redis_password_hidden)
+{
+    char url[400];
+    snprintf(url, sizeof url, "redis://alice:sekret@%s/s", g_redis_base + strlen("redis://"));
+    qu_queue *q = NULL;
+    ms_error err = {{0}};
+    CHECK(qu_open(url, NULL, &q, &err) == MS_ERR_RUNTIME && !q); /* the server has no users */
+    CHECK_MSG(strstr(err.msg, "redis://alice:***@") && !strstr(err.msg, "sekret"), "%s",
+              err.msg);
+}
+
 /* ==== driver ============================================================================ */
 
 TEST(bad_urls)
@@ -722,6 +734,7 @@ int main(void)
         run_backend(B_REDIS, "Redis");
         RUN(redis_group_from_start);
         RUN(redis_reconnect);
+        RUN(redis_password_hidden);
     }
     qu_close(probe);
     return mstest_summary();
