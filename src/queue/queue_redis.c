@@ -200,6 +200,15 @@ static ms_status cmd(rq_queue *q, rq_args *a, redisReply **out, ms_error *err)
     return st == MS_OK ? cmd_once(q, a, out, err) : st;
 }
 
+/* Commands were appended and their replies will not be read (out of memory): the connection
+ * is out of step, so it is closed and the next call connects afresh. */
+static ms_status drop(rq_queue *q, ms_error *err)
+{
+    redisFree(q->c);
+    q->c = NULL;
+    return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+}
+
 /* Before a command that must not be repeated: reconnect a connection known to be broken. */
 static ms_status ready(rq_queue *q, ms_error *err)
 {
@@ -298,13 +307,14 @@ static ms_status rq_send(qu_queue *base, const char *stream, const qu_field *con
             xadd_args(&a, stream, maxlen, num, msgs[i], nfields[i]);
             int rc = a.oom ? REDIS_ERR : redisAppendCommandArgv(q->c, a.n, a.v, a.len);
             args_free(&a);
-            if (rc != REDIS_OK) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+            if (rc != REDIS_OK) return drop(q, err);
         }
         redisReply **r = calloc(chunk, sizeof *r);
-        if (!r) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (!r) return drop(q, err);
         st = read_replies(q, (int)chunk, r, "send (XADD)", err);
         for (size_t i = 0; i < chunk; i++) {
-            if (r[i] && ids && r[i]->type == REDIS_REPLY_STRING)
+            if (!r[i]) continue; /* not read: the connection was lost */
+            if (ids && r[i]->type == REDIS_REPLY_STRING)
                 snprintf(ids[done + i], QU_ID_MAX, "%s", r[i]->str);
             freeReplyObject(r[i]);
         }
@@ -335,13 +345,14 @@ static ms_status rq_dead(qu_queue *base, const qu_msg *m, const char *reason, ms
              redisAppendCommand(q->c, "EXEC") == REDIS_OK;
     args_free(&x);
     free(f);
-    if (!ok) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (!ok) return drop(q, err);
     redisReply *r[4] = {0};
     st = read_replies(q, 4, r, "dead letter (MULTI/XADD/XACK/EXEC)", err);
     if (st == MS_OK && (!r[3] || r[3]->type != REDIS_REPLY_ARRAY || r[3]->elements != 2 ||
                         r[3]->element[0]->type == REDIS_REPLY_ERROR))
         st = rq_err(q, err, "dead letter", "EXEC did not apply the transaction");
-    for (int i = 0; i < 4; i++) freeReplyObject(r[i]);
+    for (int i = 0; i < 4; i++)
+        if (r[i]) freeReplyObject(r[i]);
     return st;
 }
 
@@ -383,8 +394,7 @@ static ms_status delivery_counts(rq_queue *q, qu_batch *b, size_t from, ms_error
     for (size_t i = from; i < b->n; i++) {
         const char *v[] = {"XPENDING", q->base.cfg.stream, q->base.cfg.group, b->msgs[i].id,
                            b->msgs[i].id, "1"};
-        if (redisAppendCommandArgv(q->c, 6, v, NULL) != REDIS_OK)
-            return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+        if (redisAppendCommandArgv(q->c, 6, v, NULL) != REDIS_OK) return drop(q, err);
     }
     ms_status st = MS_OK;
     for (size_t i = from; i < b->n; i++) {

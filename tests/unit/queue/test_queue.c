@@ -491,7 +491,7 @@ TEST(sqlite_two_processes)
             close(go[1]);
             char byte;
             if (read(go[0], &byte, 1) != 0) _exit(5); /* both start when the parent closes go */
-            char name[16];
+            char name[24];
             snprintf(name, sizeof name, "child%d", c);
             qu_opts o = qu_opts_default();
             o.consumer = name;
