@@ -19,7 +19,10 @@ LDLIBS  = -lcjson -lmicrohttpd -lm -lpthread
 WITH_SQLITE ?= 1
 WITH_PG     ?= 1
 WITH_REDIS  ?= 1
-STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_PG)),-lpq) \
+# PQ_LIB: a cross build links the target's libpq.so.5 by name (Debian's libpq-dev is not
+# multiarch: installing the arm64 one would remove the host's), e.g. PQ_LIB=-l:libpq.so.5
+PQ_LIB     ?= -lpq
+STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_PG)),$(PQ_LIB)) \
               $(if $(filter 1,$(WITH_REDIS)),-lhiredis)
 STORE_CFLAGS = -DMS_WITH_SQLITE=$(WITH_SQLITE) -DMS_WITH_PG=$(WITH_PG) \
                -DMS_WITH_REDIS=$(WITH_REDIS) -I/usr/include/postgresql
@@ -29,9 +32,11 @@ BASE_SRC    := $(sort $(wildcard src/base/*.c))
 CODEC_SRC   := $(sort $(wildcard src/codec/*.c))
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 STORE_SRC   := $(sort $(wildcard src/store/*.c))
+QUEUE_SRC   := $(sort $(wildcard src/queue/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
+EDGE_SRC    := $(sort $(wildcard src/edge/*.c))
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
@@ -43,9 +48,11 @@ BASE_OBJ    := $(call obj,$(BASE_SRC))
 CODEC_OBJ   := $(call obj,$(CODEC_SRC))
 CLI_OBJ     := $(call obj,$(CLI_SRC))
 STORE_OBJ   := $(call obj,$(STORE_SRC))
+QUEUE_OBJ   := $(call obj,$(QUEUE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
+EDGE_OBJ    := $(call obj,$(EDGE_SRC))
 UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
@@ -101,12 +108,19 @@ $(BUILD)/libmlship_store.a: $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
-UPPER_LIBS = $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
-             $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+# src/queue/: event streams (sqlite, redis); the same WITH_* knobs as the store.
+$(QUEUE_OBJ): ALL_CFLAGS += $(STORE_CFLAGS)
+$(BUILD)/libmlship_queue.a: $(QUEUE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+# Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
+UPPER_LIBS = $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_queue.a \
+             $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+
+# src/edge/ (export-c) is linked into the binary as objects, like serve and batch.
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
 
 UNIT_DEPS = $(UPPER_LIBS) tests/unit/mstest.h
 define unit_rule
@@ -125,6 +139,13 @@ $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/li
 
 # The CLI tests' tensor comparer (tests/cli/test_cli.sh builds it on demand).
 $(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
+
+# The streaming fault tests' producer and checker (tests/faults/test_stream_faults.sh) and the
+# matrix suite's fixture tool, which that test uses to cut finite rows out of a fixture.
+$(BUILD)/sm_check: tests/faults/sm_check.c $(UPPER_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+$(BUILD)/mxtool: tests/matrix/mxtool.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------
