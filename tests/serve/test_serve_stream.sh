@@ -27,7 +27,7 @@ pass=0; fail=0; skip=0
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 skipped() { skip=$((skip + 1)); echo "SKIP $*"; }
-show() { sed 's/^/    | /' "$1" | head -n 8; }
+show() { { cat "$1"; echo; } | sed "s/^/    | /" | head -n 8; }
 
 for tool in curl sqlite3 xargs; do
   command -v $tool >/dev/null || { echo "FAIL $tool is not installed"; echo "0 passed, 1 failed"; exit 1; }
