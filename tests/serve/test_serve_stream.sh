@@ -257,6 +257,10 @@ else
   seq 200 | xargs -P 16 -I{} curl -s -X POST -o "$T/rhot/{}" "$U/v1/models/mlp/predictions/k_0"
   nt=$(cat "$T/rhot"/* | grep -o '"ticket":"[^"]*"' | sort -u)
   [ "$nt" = "\"ticket\":\"$RT\"" ] && ok || bad "redis: concurrent triggers got other tickets: $(echo "$nt" | head -n 3)"
+  if command -v redis-cli >/dev/null; then
+    ne=$(redis-cli -u "$RS" xlen "ev_$$")
+    [ "$ne" = 1 ] && ok || bad "redis: 201 triggers for one key: $ne events on stream ev_$$"
+  fi
   stop $PID
   start redis2 --models "$R" --store "$RS" --queue "$RQ" --stream-workers 1 || exit 1
   req "redis: ticket after restart" 200 GET "$U/v1/tickets/$RT?wait_ms=10000"
