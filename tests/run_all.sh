@@ -3,7 +3,7 @@
 # again under ASan+UBSan, ONNX conformance, CLI end-to-end, the README's C example against
 # `make install`, fuzz-corpus replay, and the runtime
 # cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
-# (qemu, Node).
+# (qemu, Node), and the WebAssembly package (web/) in Node and headless Chromium.
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -61,6 +61,7 @@ stage conformance make conformance
 [ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 stage cross       sh tests/cross/run.sh
+stage edge-wasm   sh tests/edge/test_wasm.sh
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
