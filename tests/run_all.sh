@@ -3,7 +3,7 @@
 # again under ASan+UBSan, ONNX conformance, CLI end-to-end, the README's C example against
 # `make install`, fuzz-corpus replay, and the runtime
 # cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
-# (qemu, Node).
+# (qemu, Node), and the WebAssembly package (web/) in Node and headless Chromium.
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -63,6 +63,7 @@ stage conformance make conformance
 [ -f tests/edge/test_export.sh ] && stage edge-export sh tests/edge/test_export.sh build/mlship
 stage cross       sh tests/cross/run.sh
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
+stage edge-wasm   sh tests/edge/test_wasm.sh
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
