@@ -5,15 +5,11 @@ set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev"
 test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server pkgconf
       gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
-<<<<<<< HEAD
-      qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs
+      qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium
       libc6-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64
       libpq5:arm64 libhiredis-dev:arm64"
-=======
-      qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium"
 # make wasm: clang for wasm32 with wasi-libc (web/mlship.wasm), Node for its tests
 wasm="clang llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs"
->>>>>>> wasm
 case "${1:-build}" in
   build) want=$build ;;
   # npm (playwright-core for the browser test) comes with Node; from apt only when it is absent
