@@ -32,6 +32,7 @@ STORE_SRC   := $(sort $(wildcard src/store/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
+STREAM_SRC  := $(sort $(wildcard src/stream/*.c))
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
@@ -46,6 +47,7 @@ STORE_OBJ   := $(call obj,$(STORE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
+STREAM_OBJ  := $(call obj,$(STREAM_SRC))
 UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
@@ -101,8 +103,13 @@ $(BUILD)/libmlship_store.a: $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# src/stream/: stream workers and pipelines (above queue, predict, store and codec).
+$(BUILD)/libmlship_stream.a: $(STREAM_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 # Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
-UPPER_LIBS = $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
+UPPER_LIBS = $(BUILD)/libmlship_stream.a $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
              $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 
 $(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS)

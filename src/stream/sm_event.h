@@ -31,11 +31,15 @@
 #include "queue/queue.h"
 
 #define SM_FIELD_MAX (1 << 20) /* a field longer than 1 MiB is refused (a 10 MB field is junk) */
+#define SM_ID_MAX 256          /* id, model and ts: at most 255 bytes, no control bytes */
+#define SM_KEY_MAX 512         /* key: at most 511 bytes (the store's ST_KEY_MAX), the same */
 
 /* One input's values as given by the event (not yet bound to the model's shapes). */
 typedef struct sm_input {
     char *name;     /* NULL: the model's one input (array or text form) */
     double *vals;   /* nvals numbers; NaN for JSON null (missing), subject to pd_check */
+    float *fvals;   /* the same numbers read as float32 from their text (mc_parse_f32: what
+                       batch reads from CSV), not rounded twice through double */
     size_t nvals;
 } sm_input;
 
