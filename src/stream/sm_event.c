@@ -111,10 +111,11 @@ static int vl_push_text(vlist *v, const char *s, size_t n)
 static void vl_free(vlist *v) { free(v->d), free(v->f), memset(v, 0, sizeof *v); }
 
 /* "[1, 2.5, null]" at [p, e): numbers or null (missing: NaN). Returns the end or NULL with
- * err naming what is wrong; `what` is "field 'features'" or "field 'features': input 'x'". */
+ * *st and err saying what is wrong; `what` is "field 'features'" or "...: input 'x'". */
 static const char *parse_array(const char *p, const char *e, vlist *v, const char *what,
-                               ms_error *err)
+                               ms_status *st, ms_error *err)
 {
+    *st = MS_ERR_INVALID;
     p = skip_ws(p + 1, e); /* past '[' */
     if (p < e && *p == ']') {
         bs_fail(err, MS_ERR_INVALID, "%s: an empty array", what);
@@ -139,7 +140,7 @@ static const char *parse_array(const char *p, const char *e, vlist *v, const cha
             return NULL;
         }
         if (r != 0) {
-            if (r < 0) oom(err);
+            if (r < 0) *st = oom(err);
             else bs_fail(err, MS_ERR_INVALID, "%s: element %zu is not a number", what, i);
             return NULL;
         }
@@ -148,7 +149,10 @@ static const char *parse_array(const char *p, const char *e, vlist *v, const cha
             p++;
             continue;
         }
-        if (p < e && *p == ']') return p + 1;
+        if (p < e && *p == ']') {
+            *st = MS_OK;
+            return p + 1;
+        }
         bs_fail(err, MS_ERR_INVALID, "%s: expected ',' or ']' after element %zu", what, i);
         return NULL;
     }
@@ -177,13 +181,22 @@ static ms_status parse_text(const char *p, const char *e, vlist *v, ms_error *er
 
 /* ==== JSON tokens ======================================================================= */
 
-/* A JSON string token at p ('"'): its end (past the closing quote) or NULL. */
+/* A JSON string token at p ('"'): its end (past the closing quote) or NULL. Escapes are
+ * RFC 8259's: \" \\ \/ \b \f \n \r \t \uXXXX. */
 static const char *scan_string(const char *p, const char *e)
 {
     for (p++; p < e; p++) {
         if (*p == '"') return p + 1;
         if ((unsigned char)*p < 0x20) return NULL;
-        if (*p == '\\' && ++p >= e) return NULL;
+        if (*p != '\\') continue;
+        if (++p >= e) return NULL;
+        if (*p == 'u') {
+            for (int k = 0; k < 4; k++)
+                if (++p >= e || !((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')))
+                    return NULL;
+        } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+            return NULL;
+        }
     }
     return NULL;
 }
@@ -228,7 +241,8 @@ static ms_status decode_string(const char *p, size_t n, const char *what, char *
                                ms_error *err)
 {
     cJSON *j = cJSON_ParseWithLength(p, n);
-    if (!j) return oom(err); /* the token was checked: only memory can fail */
+    if (!j) /* a lone surrogate (\ud800) and the like, or out of memory */
+        return bs_fail(err, MS_ERR_INVALID, "%s: not a valid JSON string", what);
     const char *s = cJSON_GetStringValue(j);
     /* cJSON stops at an escaped NUL (\u0000): its length is the C string's */
     *len = s ? strlen(s) : 0;
@@ -295,7 +309,7 @@ static ms_status parse_object(const char *p, const char *e, sm_event *ev, ms_err
         vlist v = {0};
         const char *ve = NULL;
         if (*p == '[') {
-            if (!(ve = parse_array(p, e, &v, what, err))) st = MS_ERR_INVALID;
+            ve = parse_array(p, e, &v, what, &st, err);
         } else if ((ve = scan_json_number(p, e)) != NULL) { /* a scalar input's one value */
             int r = vl_push_text(&v, p, (size_t)(ve - p));
             if (r) st = r < 0 ? oom(err) : bs_fail(err, MS_ERR_INVALID, "%s is not a number", what);
@@ -303,7 +317,6 @@ static ms_status parse_object(const char *p, const char *e, sm_event *ev, ms_err
             st = bs_fail(err, MS_ERR_INVALID, "%s: expected an array of numbers or a number", what);
         }
         if (st) {
-            if (strstr(err->msg, "out of memory")) st = MS_ERR_RUNTIME;
             vl_free(&v);
             free(name);
             return st;
@@ -324,9 +337,8 @@ static ms_status parse_features(const char *v, size_t n, sm_event *ev, ms_error 
     vlist vl = {0};
     ms_status st = MS_OK;
     if (*p == '[') {
-        const char *end = parse_array(p, e, &vl, "field 'features'", err);
-        if (!end) st = strstr(err->msg, "out of memory") ? MS_ERR_RUNTIME : MS_ERR_INVALID;
-        else if (skip_ws(end, e) != e)
+        const char *end = parse_array(p, e, &vl, "field 'features'", &st, err);
+        if (end && skip_ws(end, e) != e)
             st = bs_fail(err, MS_ERR_INVALID, "field 'features': text after the array");
     } else {
         st = parse_text(p, e, &vl, err);
@@ -450,6 +462,30 @@ ms_status sm_event_parse(const qu_msg *m, sm_event *ev, ms_error *err)
     ms_status st = build_event(m, val, len, ev, err);
     if (st) sm_event_free(ev);
     return st;
+}
+
+int sm_event_peek(const qu_msg *m, const char *field, char *dst, size_t cap)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    cJSON *j = NULL;
+    if (m->nfields == 1 && m->fields[0].name_len == 4 && memcmp(m->fields[0].name, "json", 4) == 0) {
+        if (m->fields[0].val_len <= SM_FIELD_MAX &&
+            (j = cJSON_ParseWithLength(m->fields[0].val, m->fields[0].val_len)) != NULL &&
+            (v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, field))) != NULL)
+            n = strlen(v);
+    } else {
+        for (int i = 0; i < m->nfields && !v; i++)
+            if (m->fields[i].name_len == strlen(field) && memcmp(m->fields[i].name, field, m->fields[i].name_len) == 0)
+                v = m->fields[i].val, n = m->fields[i].val_len;
+    }
+    int ok = v && check_text(field, v, n, cap, NULL) == MS_OK;
+    if (ok) {
+        memcpy(dst, v, n);
+        dst[n] = 0;
+    }
+    cJSON_Delete(j);
+    return ok;
 }
 
 /* ==== JSON Lines -> fields ============================================================== */
