@@ -19,7 +19,10 @@ LDLIBS  = -lcjson -lmicrohttpd -lm -lpthread
 WITH_SQLITE ?= 1
 WITH_PG     ?= 1
 WITH_REDIS  ?= 1
-STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_PG)),-lpq) \
+# PQ_LIB: a cross build links the target's libpq.so.5 by name (Debian's libpq-dev is not
+# multiarch: installing the arm64 one would remove the host's), e.g. PQ_LIB=-l:libpq.so.5
+PQ_LIB     ?= -lpq
+STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_PG)),$(PQ_LIB)) \
               $(if $(filter 1,$(WITH_REDIS)),-lhiredis)
 STORE_CFLAGS = -DMS_WITH_SQLITE=$(WITH_SQLITE) -DMS_WITH_PG=$(WITH_PG) \
                -DMS_WITH_REDIS=$(WITH_REDIS) -I/usr/include/postgresql
@@ -132,6 +135,13 @@ $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/li
 
 # The CLI tests' tensor comparer (tests/cli/test_cli.sh builds it on demand).
 $(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
+
+# The streaming fault tests' producer and checker (tests/faults/test_stream_faults.sh) and the
+# matrix suite's fixture tool, which that test uses to cut finite rows out of a fixture.
+$(BUILD)/sm_check: tests/faults/sm_check.c $(UPPER_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+$(BUILD)/mxtool: tests/matrix/mxtool.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ stage conformance make conformance
 [ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 stage cross       sh tests/cross/run.sh
+stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

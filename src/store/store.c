@@ -113,6 +113,15 @@ char *st_strdup(const char *s)
     return p;
 }
 
+int64_t st_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void st_copy(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
+
 void st_run_make_id(char *dst, size_t cap)
 {
     static unsigned long counter;
@@ -437,4 +446,151 @@ ms_status st_query(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_err
     if (!sql || !*sql) return bs_fail(err, MS_ERR_INVALID, "empty query");
     NEED(query, "SQL queries");
     return s->ops->query(s, sql, fn, ctx, err);
+}
+
+/* ==== stream results and tickets ======================================================== */
+
+/* Event ids come from producers (sm_event.h), so they are not held to the name rule: 1 to
+ * ST_NAME_MAX - 1 bytes, no control characters. */
+static ms_status check_event_id(const char *what, const char *id, ms_error *err)
+{
+    if (!id || !*id) return bs_fail(err, MS_ERR_INVALID, "%s is empty", what);
+    size_t n = strnlen(id, ST_NAME_MAX);
+    if (n >= ST_NAME_MAX)
+        return bs_fail(err, MS_ERR_INVALID, "%s '%.40s...' is longer than %d bytes", what, id,
+                       ST_NAME_MAX - 1);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f)
+            return bs_fail(err, MS_ERR_INVALID, "%s '%.40s' has a control character", what, id);
+    return MS_OK;
+}
+
+static ms_status check_key(const char *what, const char *key, ms_error *err)
+{
+    if (!key) return bs_fail(err, MS_ERR_INVALID, "%s is missing", what);
+    if (strnlen(key, ST_KEY_MAX) >= ST_KEY_MAX)
+        return bs_fail(err, MS_ERR_INVALID, "%s '%.40s...' is longer than %d bytes", what, key,
+                       ST_KEY_MAX - 1);
+    return MS_OK;
+}
+
+static ms_status check_stream_row(const st_stream_row *r, size_t i, ms_error *err)
+{
+    char what[48];
+    snprintf(what, sizeof what, "stream row %zu: event id", i);
+    ms_status st = check_event_id(what, r->event_id, err);
+    if (st != MS_OK) return st;
+    snprintf(what, sizeof what, "stream row %zu: model name", i);
+    if ((st = bs_check_name(what, r->model, err)) != MS_OK) return st;
+    snprintf(what, sizeof what, "stream row %zu: key", i);
+    if ((st = check_key(what, r->key, err)) != MS_OK) return st;
+    if (r->order < 0)
+        return bs_fail(err, MS_ERR_INVALID, "stream row %zu: order %lld is negative", i,
+                       (long long)r->order);
+    if (r->error) {
+        if (r->outputs)
+            return bs_fail(err, MS_ERR_INVALID, "stream row %zu: event '%s' has both outputs "
+                           "and an error", i, r->event_id);
+        if (r->model_version && *r->model_version) {
+            snprintf(what, sizeof what, "stream row %zu: model version", i);
+            return bs_check_name(what, r->model_version, err);
+        }
+        return MS_OK;
+    }
+    if (!r->outputs)
+        return bs_fail(err, MS_ERR_INVALID, "stream row %zu: event '%s' has neither outputs "
+                       "nor an error", i, r->event_id);
+    snprintf(what, sizeof what, "stream row %zu: model version", i);
+    return bs_check_name(what, r->model_version, err);
+}
+
+ms_status st_stream_put(st_store *s, const st_stream_row *rows, size_t n, int64_t ttl_s,
+                        ms_error *err)
+{
+    if (n && !rows) return bs_fail(err, MS_ERR_INVALID, "no stream rows given");
+    for (size_t i = 0; i < n; i++) {
+        ms_status st = check_stream_row(&rows[i], i, err);
+        if (st != MS_OK) return st;
+    }
+    if (n == 0) return MS_OK;
+    NEED(stream_put, "stream results");
+    return s->ops->stream_put(s, rows, n, ttl_s, st_now_ms(), err);
+}
+
+ms_status st_stream_event(st_store *s, const char *event_id, st_event_fn fn, void *ctx,
+                          ms_error *err)
+{
+    ms_status st = check_event_id("event id", event_id, err);
+    if (st != MS_OK) return st;
+    NEED(stream_event, "stream results");
+    return s->ops->stream_event(s, event_id, fn, ctx, err);
+}
+
+ms_status st_pred_latest(st_store *s, const char *model, const char *const *keys,
+                         size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err)
+{
+    ms_status st = bs_check_name("model name", model, err);
+    if (st != MS_OK) return st;
+    for (size_t i = 0; i < nkeys; i++)
+        if (!keys[i]) return bs_fail(err, MS_ERR_INVALID, "key %zu is missing", i);
+    if (nkeys == 0) return MS_OK;
+    NEED(pred_latest, "stream results");
+    return s->ops->pred_latest(s, model, keys, nkeys, fn, ctx, err);
+}
+
+ms_status st_stream_prune(st_store *s, int64_t max_age_s, ms_error *err)
+{
+    if (max_age_s < 0 || max_age_s > INT64_MAX / 1000)
+        return bs_fail(err, MS_ERR_INVALID, "bad stream result age %lld s", (long long)max_age_s);
+    NEED(stream_prune, "stream results");
+    return s->ops->stream_prune(s, st_now_ms() - max_age_s * 1000, err);
+}
+
+/* A ticket's fixed fields must be terminated inside their arrays. */
+static ms_status check_ticket_fields(const st_ticket *t, ms_error *err)
+{
+    if (!memchr(t->ticket, 0, sizeof t->ticket) || !memchr(t->model, 0, sizeof t->model) ||
+        !memchr(t->event_id, 0, sizeof t->event_id))
+        return bs_fail(err, MS_ERR_INVALID, "ticket fields are not terminated");
+    if (!memchr(t->key, 0, sizeof t->key))
+        return bs_fail(err, MS_ERR_INVALID, "ticket key is longer than %d bytes", ST_KEY_MAX - 1);
+    ms_status st = bs_check_name("ticket", t->ticket, err);
+    if (st == MS_OK) st = bs_check_name("model name", t->model, err);
+    if (st == MS_OK) st = check_event_id("ticket event id", t->event_id, err);
+    if (st == MS_OK && !t->key[0])
+        st = bs_fail(err, MS_ERR_INVALID, "ticket key is empty (tickets coalesce by key)");
+    return st;
+}
+
+ms_status st_ticket_claim(st_store *s, const st_ticket *fresh, int64_t pending_ms,
+                          st_ticket *out, int *created, ms_error *err)
+{
+    *created = 0;
+    ms_status st = check_ticket_fields(fresh, err);
+    if (st != MS_OK) return st;
+    if (pending_ms < 0)
+        return bs_fail(err, MS_ERR_INVALID, "bad pending window %lld ms", (long long)pending_ms);
+    NEED(ticket_claim, "tickets");
+    st_ticket t = *fresh;
+    t.created_ms = st_now_ms();
+    return s->ops->ticket_claim(s, &t, pending_ms, out, created, err);
+}
+
+ms_status st_ticket_get(st_store *s, const char *ticket, st_ticket *out, int *found,
+                        ms_error *err)
+{
+    *found = 0;
+    ms_status st = bs_check_name("ticket", ticket, err);
+    if (st != MS_OK) return st;
+    NEED(ticket_get, "tickets");
+    memset(out, 0, sizeof *out);
+    return s->ops->ticket_get(s, ticket, out, found, err);
+}
+
+ms_status st_ticket_drop(st_store *s, const char *ticket, ms_error *err)
+{
+    ms_status st = bs_check_name("ticket", ticket, err);
+    if (st != MS_OK) return st;
+    NEED(ticket_drop, "tickets");
+    return s->ops->ticket_drop(s, ticket, err);
 }

@@ -6,7 +6,7 @@
  *     sqlite://rel/path.db      relative to the working directory (two slashes)
  *     sqlite::memory:           a private in-memory database (tests)
  *     postgresql://user:pw@host:port/db?opt=v   also postgres://; handed to libpq unchanged
- *     redis://[user:pw@]host[:port][/db]        default port 6379, db 0 (features only)
+ *     redis://[user:pw@]host[:port][/db]        default port 6379, db 0 (features, stream results, tickets)
  *
  * A typical read, as the server does it:
  *
@@ -212,6 +212,12 @@ ms_status st_run_rejects(st_store *s, const char *run_id,
                          void *ctx, ms_error *err);
 
 /* ---- stream results and tickets (every backend) ---------------------------------------- */
+/* Argument rules (store.c): model names and versions are names (ST_NAME_MAX); event ids come
+ * from producers, so any 1 to ST_NAME_MAX - 1 bytes without control characters; keys at most
+ * ST_KEY_MAX - 1 bytes; orders are >= 0. Tables (SQL, created on first use):
+ * mlship_stream_events, mlship_stream_latest, mlship_tickets; Redis keys: mlship:se:<event>,
+ * mlship:sr:<model>/<key>, mlship:tk:<ticket> (expires after 24 h), mlship:tp:<model>/<key>
+ * (docs/ARCHITECTURE.md, section 8). */
 
 /* The result of one event, as a stream worker writes it. */
 typedef struct st_stream_row {
@@ -257,7 +263,9 @@ typedef struct st_ticket {
 /* Coalesce triggers for one key: atomically, when (model, key) has a ticket younger than
  * pending_ms whose event has no stored result yet, *out is that ticket and *created = 0;
  * otherwise `fresh` (ticket, model, key, event_id; created_ms set here) is stored, *out is it
- * and *created = 1. Two servers on one store racing for a key get one ticket. */
+ * and *created = 1. Two servers on one store racing for a key get one ticket. The key must not
+ * be empty (tickets coalesce by key); a ticket id already stored is an error. An error result
+ * counts as a result (the event is done). */
 ms_status st_ticket_claim(st_store *s, const st_ticket *fresh, int64_t pending_ms,
                           st_ticket *out, int *created, ms_error *err);
 /* Read a ticket: *found = 0 for an unknown (or pruned) one. */

@@ -57,6 +57,21 @@ typedef struct st_backend_ops {
     ms_status (*query)(st_store *s, const char *sql, st_row_fn fn, void *ctx, ms_error *err);
     ms_status (*run_keys)(st_store *s, const char *run_id, int (*fn)(void *, const char *),
                           void *ctx, ms_error *err);
+
+    /* stream results and tickets; now_ms: the caller's clock (st_now_ms), one value per call */
+    ms_status (*stream_put)(st_store *s, const st_stream_row *rows, size_t n, int64_t ttl_s,
+                            int64_t now_ms, ms_error *err);
+    ms_status (*stream_event)(st_store *s, const char *event_id, st_event_fn fn, void *ctx,
+                              ms_error *err);
+    ms_status (*pred_latest)(st_store *s, const char *model, const char *const *keys,
+                             size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err);
+    ms_status (*stream_prune)(st_store *s, int64_t cutoff_ms, ms_error *err);
+    /* fresh->created_ms is set (now); *out and *created as st_ticket_claim */
+    ms_status (*ticket_claim)(st_store *s, const st_ticket *fresh, int64_t pending_ms,
+                              st_ticket *out, int *created, ms_error *err);
+    ms_status (*ticket_get)(st_store *s, const char *ticket, st_ticket *out, int *found,
+                            ms_error *err);
+    ms_status (*ticket_drop)(st_store *s, const char *ticket, ms_error *err);
 } st_backend_ops;
 
 /* Every backend's handle starts with this. */
@@ -101,5 +116,10 @@ void st_sb_ident(st_sb *b, const char *ident);
 void st_sb_free(st_sb *b);
 
 char *st_strdup(const char *s);
+
+/* Wall-clock milliseconds since the epoch (stream results' scored_ms, tickets' created_ms). */
+int64_t st_now_ms(void);
+/* Copy a text column into a fixed ticket field (truncates; never overflows). */
+void st_copy(char *dst, size_t cap, const char *src);
 
 #endif

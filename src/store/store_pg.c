@@ -104,7 +104,7 @@ ms_status pg_ready(pg_store *s, ms_error *err)
 {
     if (PQstatus(s->c) == CONNECTION_OK) return MS_OK;
     PQreset(s->c);
-    s->schema_ready = s->stage_ready = 0;
+    s->schema_ready = s->stage_ready = s->stream_ready = 0;
     for (int i = 0; i < FETCH_CACHE; i++) {
         free(s->cache[i].sig);
         s->cache[i].sig = NULL;
@@ -650,6 +650,13 @@ const st_backend_ops st_pg_ops = {
     .run_rejects = pg_run_rejects,
     .query = pg_query,
     .run_keys = pg_run_keys,
+    .stream_put = pg_stream_put,
+    .stream_event = pg_stream_event,
+    .pred_latest = pg_pred_latest,
+    .stream_prune = pg_stream_prune,
+    .ticket_claim = pg_ticket_claim,
+    .ticket_get = pg_ticket_get,
+    .ticket_drop = pg_ticket_drop,
 };
 
 #endif

@@ -1,6 +1,7 @@
-/* store_pg_int.h: what the PostgreSQL backend's two files share, private to them: the
- * connection (pg_store), the query, COPY and key-hash helpers (store_pg.c) and the runs and
- * predictions operations (store_pg_runs.c) that store_pg.c's backend table points to.
+/* store_pg_int.h: what the PostgreSQL backend's files share, private to them: the connection
+ * (pg_store), the query, COPY and key-hash helpers (store_pg.c), the runs and predictions
+ * operations (store_pg_runs.c) and the stream results and tickets (store_pg_stream.c) that
+ * store_pg.c's backend table points to.
  * Included only when MS_WITH_PG. */
 #ifndef ST_STORE_PG_INT_H
 #define ST_STORE_PG_INT_H
@@ -10,12 +11,15 @@
 #include "store/store_int.h"
 
 #define FETCH_CACHE 16
+/* A timestamptz column as "2025-06-01T02:00:03Z" (what st_pred_row.scored_at carries). */
+#define ISO(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 typedef struct pg_store {
     st_store base;
     PGconn *c;
     char where[160]; /* host:port/db, for messages (never the password) */
     int schema_ready, stage_ready;
+    int stream_ready; /* the stream tables exist (store_pg_stream.c) */
     struct {
         char *sig;
         unsigned long used;
@@ -47,6 +51,8 @@ ms_status pg_stream(pg_store *s, const char *sql, int n, const char *const *para
                     int (*each)(void *ctx, const PGresult *row), void *ctx, ms_error *err);
 
 /* ---- runs and predictions (store_pg_runs.c) ---- */
+/* The connection is up and the run tables exist (created on first use). */
+ms_status pg_runs_ready(pg_store *s, ms_error *err);
 ms_status pg_run_get(st_store *base, const char *run_id, int32_t shard, st_run *out,
                      int *found, ms_error *err);
 ms_status pg_run_latest(st_store *base, const char *model, int32_t shard, st_run *out,
@@ -71,5 +77,19 @@ ms_status pg_run_rejects(st_store *base, const char *run_id,
                          ms_error *err);
 ms_status pg_run_keys(st_store *base, const char *run_id, int (*fn)(void *, const char *),
                       void *ctx, ms_error *err);
+
+/* ---- stream results and tickets (store_pg_stream.c) ---- */
+ms_status pg_stream_put(st_store *base, const st_stream_row *rows, size_t n, int64_t ttl_s,
+                        int64_t now_ms, ms_error *err);
+ms_status pg_stream_event(st_store *base, const char *event_id, st_event_fn fn, void *ctx,
+                          ms_error *err);
+ms_status pg_pred_latest(st_store *base, const char *model, const char *const *keys,
+                         size_t nkeys, st_pred_fn fn, void *ctx, ms_error *err);
+ms_status pg_stream_prune(st_store *base, int64_t cutoff_ms, ms_error *err);
+ms_status pg_ticket_claim(st_store *base, const st_ticket *fresh, int64_t pending_ms,
+                          st_ticket *out, int *created, ms_error *err);
+ms_status pg_ticket_get(st_store *base, const char *ticket, st_ticket *out, int *found,
+                        ms_error *err);
+ms_status pg_ticket_drop(st_store *base, const char *ticket, ms_error *err);
 
 #endif

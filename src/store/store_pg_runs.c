@@ -21,8 +21,6 @@
 
 /* ==== runs and predictions ============================================================== */
 
-#define ISO(x) "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const char *SCHEMA =
     "SELECT pg_advisory_xact_lock(7236451);" /* concurrent shards: create once */
     "CREATE TABLE IF NOT EXISTS mlship_runs ("
@@ -54,6 +52,8 @@ static ms_status schema(pg_store *s, ms_error *err)
     if (st == MS_OK) s->schema_ready = 1;
     return st;
 }
+
+ms_status pg_runs_ready(pg_store *s, ms_error *err) { return schema(s, err); }
 
 #define RUN_COLS                                                                              \
     "SELECT r.run_id, r.model, r.model_version, r.input_fingerprint, r.shard, r.shard_count," \
@@ -469,7 +469,7 @@ ms_status pg_pred_lookup(st_store *base, const char *model, const char *const *k
             st_pred_row row = {.key = keys[i], .model = model, .outputs = PQgetvalue(res, r, 1),
                                .model_version = PQgetvalue(res, r, 2),
                                .run_id = PQgetvalue(res, r, 3),
-                               .scored_at = PQgetvalue(res, r, 4)};
+                               .scored_at = PQgetvalue(res, r, 4), .source = "batch"};
             stop = fn(ctx, i, &row);
         }
         if (stop) break;
@@ -492,7 +492,8 @@ static int scan_row(void *p, const PGresult *res)
     scan_ctx *c = p;
     st_pred_row row = {.key = PQgetvalue(res, 0, 0), .outputs = PQgetvalue(res, 0, 1),
                        .model = c->model, .model_version = PQgetvalue(res, 0, 2),
-                       .run_id = PQgetvalue(res, 0, 3), .scored_at = PQgetvalue(res, 0, 4)};
+                       .run_id = PQgetvalue(res, 0, 3), .scored_at = PQgetvalue(res, 0, 4),
+                       .source = "batch"};
     return c->fn(c->ctx, c->i++, &row);
 }
 

@@ -1,9 +1,10 @@
-/* store_redis.c: the Redis backend (hiredis), for features only, as online feature stores keep
+/* store_redis.c: the Redis backend (hiredis), for features as online feature stores keep
  * them: one hash per entity, "<table>:<key>", one field per column (the key column included, so
  * an entity exists even when all its values are missing). Reads are one pipelined HMGET per
  * key; writes are pipelined HSET/HDEL. Redis has no multi-command rollback, so an upsert is
  * not atomic: `mlship features load` checks the whole file before it writes a row.
- * Predictions and SQL queries answer MS_ERR_UNSUPPORTED (use a SQL store for batch runs). */
+ * Batch runs and SQL queries answer MS_ERR_UNSUPPORTED (use a SQL store for batch runs);
+ * stream results and tickets are store_redis_stream.c's (store_redis_int.h). */
 #include "store/store_int.h"
 
 #ifndef MS_WITH_REDIS
@@ -30,17 +31,11 @@ const st_backend_ops st_redis_ops = {.name = "redis", .open = rd_open_stub,
 #include <string.h>
 #include <sys/time.h>
 
+#include "store/store_redis_int.h"
+
 const int st_redis_built = 1;
 
 #define PIPE_ROWS 1000 /* commands in flight before reading their replies */
-
-typedef struct rd_store {
-    st_store base;
-    redisContext *c;
-    char where[160];
-    char *user, *password;
-    int db;
-} rd_store;
 
 typedef struct rd_upsert {
     st_upsert base;
@@ -49,7 +44,7 @@ typedef struct rd_upsert {
     size_t pending; /* replies not yet read */
 } rd_upsert;
 
-static ms_status rd_err(rd_store *s, ms_error *err, const char *what, const char *detail)
+ms_status rd_err(rd_store *s, ms_error *err, const char *what, const char *detail)
 {
     return bs_fail(err, MS_ERR_RUNTIME, "redis store %s: %s: %s", s->where, what,
                    detail ? detail : (s->c && s->c->errstr[0] ? s->c->errstr : "error"));
@@ -81,8 +76,7 @@ static ms_status rd_login(rd_store *s, ms_error *err)
     return st;
 }
 
-/* Reconnect a dropped connection before the next call. */
-static ms_status rd_ready(rd_store *s, ms_error *err)
+ms_status rd_ready(rd_store *s, ms_error *err)
 {
     if (!s->c->err) return MS_OK;
     if (redisReconnect(s->c) != REDIS_OK) return rd_err(s, err, "reconnect", NULL);
@@ -341,6 +335,13 @@ const st_backend_ops st_redis_ops = {
     .upsert_put = rd_upsert_put,
     .upsert_commit = rd_upsert_commit,
     .upsert_abort = rd_upsert_abort,
+    .stream_put = rd_stream_put,
+    .stream_event = rd_stream_event,
+    .pred_latest = rd_pred_latest,
+    .stream_prune = rd_stream_prune,
+    .ticket_claim = rd_ticket_claim,
+    .ticket_get = rd_ticket_get,
+    .ticket_drop = rd_ticket_drop,
 };
 
 #endif

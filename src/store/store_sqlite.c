@@ -506,6 +506,13 @@ const st_backend_ops st_sqlite_ops = {
     .run_rejects = sq_run_rejects,
     .query = sq_query,
     .run_keys = sq_run_keys,
+    .stream_put = sq_stream_put,
+    .stream_event = sq_stream_event,
+    .pred_latest = sq_pred_latest,
+    .stream_prune = sq_stream_prune,
+    .ticket_claim = sq_ticket_claim,
+    .ticket_get = sq_ticket_get,
+    .ticket_drop = sq_ticket_drop,
 };
 
 #endif

@@ -70,6 +70,8 @@ static ms_status schema(sq_store *s, ms_error *err)
     return r;
 }
 
+ms_status sq_runs_ready(sq_store *s, ms_error *err) { return schema(s, err); }
+
 #define RUN_COLS                                                                              \
     "SELECT r.run_id, r.model, r.model_version, r.input_fingerprint, r.shard, r.shard_count," \
     " r.status, r.rows_scored, r.rows_rejected, r.last_chunk, r.started_at,"                  \
@@ -592,7 +594,7 @@ ms_status sq_pred_lookup(st_store *base, const char *model, const char *const *k
             int rc = sqlite3_step(s->lookup);
             if (rc == SQLITE_ROW) {
                 st_pred_row row = {.key = keys[i], .model = model, .run_id = run_id,
-                                   .model_version = version};
+                                   .model_version = version, .source = "batch"};
                 row.outputs = (const char *)sqlite3_column_text(s->lookup, 0);
                 row.scored_at = (const char *)sqlite3_column_text(s->lookup, 1);
                 stop = fn(ctx, i, &row);
@@ -637,7 +639,7 @@ ms_status sq_pred_scan(st_store *base, const char *model, st_pred_fn fn, void *c
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             st_pred_row row = {.key = (const char *)sqlite3_column_text(st, 0), .model = model,
-                               .run_id = run_id, .model_version = version};
+                               .run_id = run_id, .model_version = version, .source = "batch"};
             row.outputs = (const char *)sqlite3_column_text(st, 1);
             row.scored_at = (const char *)sqlite3_column_text(st, 2);
             if (fn(ctx, i++, &row)) break;

@@ -1,0 +1,83 @@
+#!/bin/sh
+# Streaming benchmark (issue 11 section 7), side by side in one run, on one redis-server that
+# the script starts (127.0.0.1, no persistence, as the anchors ran) and stops by PID:
+#   ceiling        the machine's raw Redis Streams rate with no model (stream_bench ceiling:
+#                  XADD -> XREADGROUP COUNT 100 -> XACK, flowing)
+#   py_c64         the Python consumer a team writes today (py_consumer.py: redis-py + the
+#                  pickled scikit-learn GBDT, COUNT 64, pipelined result writes), full speed
+#   py_c1          the tutorial's one-at-a-time loop (COUNT 1, no pipeline), full speed
+#   mlship         `mlship stream work --model gbdt.onnx` (the same model as ONNX-ML), full speed
+#   py_paced / mlship_paced   both at RATE (2,000) events/s offered: event-to-result p50/p99
+# Every system gets the same events from the same driver (stream_bench drive: id, ts,
+# features as comma-separated text), writes one result per event to events:results, and has
+# every result checked against scikit-learn's own predict_proba (REF.npy): a run with a wrong
+# or missing result fails. Producer, Redis and consumer share the machine's 2 cores.
+# REPS rounds, the systems alternating in each; one JSON line per measurement (with the load
+# average when it started), then the medians.
+#   REPS=3 sh bench/stream/run.sh
+# env: REPS (3), N (100000 full-speed events), NSLOW (10000, the tutorial loop), NPACED (30000),
+#      RATE (2000), PORT (6395)
+set -e
+cd "$(dirname "$0")/../.."
+REPS=${REPS:-3}; N=${N:-100000}; NSLOW=${NSLOW:-10000}; NPACED=${NPACED:-30000}; RATE=${RATE:-2000}
+PORT=${PORT:-6395}
+O=bench/stream/out
+M=$PWD/build/mlship
+sh scripts/deps.sh bench
+make -s all
+[ -f $O/gbdt.onnx ] && [ -f $O/X.npy ] || /usr/bin/python3 bench/stream/make_data.py
+cc -O2 -o $O/stream_bench bench/stream/stream_bench.c -lhiredis -lcjson -lpthread -lm
+B=$O/stream_bench
+if redis-cli -p $PORT ping >/dev/null 2>&1; then echo "port $PORT busy: refusing to run" >&2; exit 1; fi
+mkdir -p $O/redis
+redis-server --bind 127.0.0.1 --port $PORT --save '' --appendonly no --dir $O/redis >$O/redis.log 2>&1 &
+RPID=$!
+CPID=""
+trap 'kill $CPID 2>/dev/null; kill $RPID 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+for i in $(seq 1 50); do redis-cli -p $PORT ping >/dev/null 2>&1 && break; sleep 0.1; done
+R="redis-cli -p $PORT"
+RES=$O/results-$(date -u +%Y%m%dT%H%MZ).jsonl
+: > "$RES"
+
+fresh() { $R DEL events events:results events:dead >/dev/null; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+emit() { # config json-line
+  line=$(echo "$2" | sed "s/^{/{\"config\":\"$1\",\"load\":$3,/")
+  echo "$line" | tee -a "$RES"
+}
+wait_group() { # until the consumer group exists and a consumer has read (model loaded)
+  for i in $(seq 1 200); do
+    $R XINFO CONSUMERS events mlship 2>/dev/null | grep -q name && return 0; sleep 0.05
+  done
+  echo "consumer did not start" >&2; return 1
+}
+run_consumer() { # config n rate command...
+  cfg=$1 n=$2 rate=$3; shift 3
+  fresh; l=$(load)
+  "$@" & CPID=$!
+  wait_group
+  out=$($B drive $PORT "$n" "$rate" $O/X.npy $O/REF.npy events) || { echo "$cfg: $out" >&2; exit 1; }
+  kill -TERM $CPID; wait $CPID 2>/dev/null || true; CPID=""
+  emit "$cfg" "$out" "$l"
+}
+py() { /usr/bin/python3 bench/stream/py_consumer.py --port $PORT --model $O/gbdt.pkl "$@"; }
+ml() { "$M" stream work --model $O/gbdt.onnx --queue "redis://127.0.0.1:$PORT/events" "$@"; }
+
+for rep in $(seq 1 "$REPS"); do
+  l=$(load); emit ceiling "$($B ceiling $PORT 200000 100)" "$l"
+  run_consumer py_c64 "$N" 0 py --count 64
+  run_consumer mlship "$N" 0 ml --batch 64
+  run_consumer py_c1 "$NSLOW" 0 py --count 1 --no-pipeline
+  run_consumer py_paced "$NPACED" "$RATE" py --count 64
+  run_consumer mlship_paced "$NPACED" "$RATE" ml --batch 64
+done
+
+echo "medians ($REPS rounds):"
+for cfg in ceiling py_c64 mlship py_c1 py_paced mlship_paced; do
+  for k in msgs_per_s events_per_s p50_ms p99_ms; do
+    v=$(grep "\"config\":\"$cfg\"" "$RES" | sed -n "s/.*\"$k\":\([0-9.]*\).*/\1/p" | sort -n |
+        awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+    [ -n "$v" ] && printf '  %-13s %-13s %s\n' "$cfg" "$k" "$v"
+  done
+done
+echo "results: $RES"
