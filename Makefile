@@ -32,10 +32,12 @@ BASE_SRC    := $(sort $(wildcard src/base/*.c))
 CODEC_SRC   := $(sort $(wildcard src/codec/*.c))
 CLI_SRC     := $(sort $(wildcard src/cli/*.c))
 STORE_SRC   := $(sort $(wildcard src/store/*.c))
+QUEUE_SRC   := $(sort $(wildcard src/queue/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
 STREAM_SRC  := $(sort $(wildcard src/stream/*.c))
+EDGE_SRC    := $(sort $(wildcard src/edge/*.c))
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
@@ -47,10 +49,12 @@ BASE_OBJ    := $(call obj,$(BASE_SRC))
 CODEC_OBJ   := $(call obj,$(CODEC_SRC))
 CLI_OBJ     := $(call obj,$(CLI_SRC))
 STORE_OBJ   := $(call obj,$(STORE_SRC))
+QUEUE_OBJ   := $(call obj,$(QUEUE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
 STREAM_OBJ  := $(call obj,$(STREAM_SRC))
+EDGE_OBJ    := $(call obj,$(EDGE_SRC))
 UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench
@@ -111,12 +115,19 @@ $(BUILD)/libmlship_stream.a: $(STREAM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
-UPPER_LIBS = $(BUILD)/libmlship_stream.a $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_codec.a \
-             $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+# src/queue/: event streams (sqlite, redis); the same WITH_* knobs as the store.
+$(QUEUE_OBJ): ALL_CFLAGS += $(STORE_CFLAGS)
+$(BUILD)/libmlship_queue.a: $(QUEUE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+# Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
+UPPER_LIBS = $(BUILD)/libmlship_stream.a $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_queue.a \
+             $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
+
+# src/edge/ (export-c) is linked into the binary as objects, like serve and batch.
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
 
 UNIT_DEPS = $(UPPER_LIBS) tests/unit/mstest.h
 define unit_rule

@@ -1,4 +1,4 @@
-/* bs_url.c: store URLs (see bs_url.h). */
+/* bs_url.c: store and queue URLs (see bs_url.h). */
 #include "base/bs_url.h"
 
 #include <stdlib.h>
@@ -55,9 +55,42 @@ static ms_status parse_sqlite(const char *url, bs_url *u, ms_error *err)
     return u->path ? MS_OK : bs_fail(err, MS_ERR_RUNTIME, "out of memory");
 }
 
+/* The value of `?key=value` (the only parameter a queue URL takes) into *out; `q` points at
+ * the '?' or is NULL (then *out is `def`). */
+static ms_status parse_query(const char *url, const char *q, const char *key, const char *def,
+                             char **out, ms_error *err)
+{
+    size_t kl = strlen(key);
+    if (!q) {
+        *out = def ? dup_n(def, strlen(def)) : NULL;
+        return def && !*out ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : MS_OK;
+    }
+    if (strncmp(q + 1, key, kl) != 0 || q[1 + kl] != '=' || !q[2 + kl] || strchr(q + 1, '&'))
+        return bs_fail(err, MS_ERR_INVALID,
+                       "invalid queue URL '%s': the only parameter is '?%s=...'", url, key);
+    *out = dup_n(q + 2 + kl, strlen(q + 2 + kl));
+    return *out ? MS_OK : bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+}
+
+static ms_status parse_sqlite_queue(const char *url, bs_url *u, ms_error *err)
+{
+    const char *q = strchr(url, '?');
+    size_t len = q ? (size_t)(q - url) : strlen(url);
+    if (has_prefix(url, "sqlite:///") && len > 10) u->path = dup_n(url + 9, len - 9);
+    else if (has_prefix(url, "sqlite://") && len > 9 && url[9] != '/')
+        u->path = dup_n(url + 9, len - 9);
+    else
+        return bs_fail(err, MS_ERR_INVALID,
+                       "invalid queue URL '%s': expected sqlite:///absolute/queue.db or "
+                       "sqlite://relative/queue.db, optionally ?stream=NAME",
+                       url);
+    if (!u->path) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    return parse_query(url, q, "stream", "events", &u->stream, err);
+}
+
 /* [[user]:password@] or [password@] before the host, %-decoded. */
-static ms_status parse_userinfo(const char *url, const char *p, const char *at, bs_url *u,
-                                ms_error *err)
+static ms_status parse_userinfo(const char *url, const char *kind, const char *p,
+                                const char *at, bs_url *u, ms_error *err)
 {
     const char *colon = memchr(p, ':', (size_t)(at - p));
     if (colon) {
@@ -67,47 +100,91 @@ static ms_status parse_userinfo(const char *url, const char *p, const char *at, 
         goto oom;
     }
     if ((u->user && pct_decode(u->user)) || pct_decode(u->password))
-        return bs_fail(err, MS_ERR_INVALID, "invalid store URL '%s': bad %%-escape", url);
+        return bs_fail(err, MS_ERR_INVALID, "invalid %s URL '%s': bad %%-escape", kind, url);
     return MS_OK;
 oom:
     return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
 }
 
-static ms_status parse_redis(const char *url, bs_url *u, ms_error *err)
+/* [userinfo@]host[:port] up to `end`, for both kinds of URL. */
+static ms_status parse_redis_host(const char *url, const char *kind, const char *end,
+                                  bs_url *u, ms_error *err)
 {
     const char *p = url + strlen("redis://");
-    const char *end = p + strcspn(p, "/?#");
     const char *at = NULL;
     for (const char *q = p; q < end; q++)
         if (*q == '@') at = q; /* the last '@': a password may hold one */
     if (at) {
-        ms_status st = parse_userinfo(url, p, at, u, err);
+        ms_status st = parse_userinfo(url, kind, p, at, u, err);
         if (st != MS_OK) return st;
         p = at + 1;
     }
     const char *hend = p;
     while (hend < end && *hend != ':') hend++;
     u->host = hend > p ? dup_n(p, (size_t)(hend - p)) : dup_n("127.0.0.1", 9);
+    if (!u->host) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     u->port = 6379;
     if (hend < end) {
         char *e;
         long port = strtol(hend + 1, &e, 10);
         if (e != end || hend + 1 == end || port < 1 || port > 65535)
-            return bs_fail(err, MS_ERR_INVALID,
-                           "invalid store URL '%s': bad port (expected redis://host:port/db)",
-                           url);
+            return bs_fail(err, MS_ERR_INVALID, "invalid %s URL '%s': bad port (expected %s)",
+                           kind, url,
+                           strcmp(kind, "queue") == 0 ? "redis://host:port/STREAM"
+                                                      : "redis://host:port/db");
         u->port = (int)port;
     }
+    return MS_OK;
+}
+
+/* A database number: digits only, 0 to 1000000; -1 otherwise. */
+static int parse_db(const char *s, const char *end)
+{
+    if (s == end || end - s > 7) return -1;
+    long db = 0;
+    for (const char *p = s; p < end; p++) {
+        if (!is_digit(*p)) return -1;
+        db = db * 10 + (*p - '0');
+    }
+    return db <= 1000000 ? (int)db : -1;
+}
+
+static ms_status parse_redis(const char *url, bs_url *u, ms_error *err)
+{
+    const char *end = url + strlen("redis://");
+    end += strcspn(end, "/?#");
+    ms_status st = parse_redis_host(url, "store", end, u, err);
+    if (st != MS_OK) return st;
     u->db = 0;
     if (*end == '/' && end[1] && end[1] != '?') {
-        char *e;
-        long db = strtol(end + 1, &e, 10);
-        if ((*e && *e != '?') || db < 0 || db > 1000000 || !is_digit(end[1]))
+        const char *dend = end + 1 + strcspn(end + 1, "?");
+        if ((u->db = parse_db(end + 1, dend)) < 0)
             return bs_fail(err, MS_ERR_INVALID,
                            "invalid store URL '%s': the database after '/' must be a number", url);
-        u->db = (int)db;
     }
-    if (!u->host) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    return MS_OK;
+}
+
+static ms_status parse_redis_queue(const char *url, bs_url *u, ms_error *err)
+{
+    const char *end = url + strlen("redis://");
+    end += strcspn(end, "/?#");
+    if (*end == '#')
+        return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': unexpected '#'", url);
+    ms_status st = parse_redis_host(url, "queue", end, u, err);
+    if (st != MS_OK) return st;
+    const char *q = strchr(end, '?');
+    const char *send = q ? q : end + strlen(end);
+    if (*end == '/' && send > end + 1) u->stream = dup_n(end + 1, (size_t)(send - end - 1));
+    else u->stream = dup_n("events", 6);
+    if (!u->stream) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    char *db = NULL;
+    if ((st = parse_query(url, q, "db", NULL, &db, err)) != MS_OK) return st;
+    u->db = db ? parse_db(db, db + strlen(db)) : 0;
+    free(db);
+    if (u->db < 0)
+        return bs_fail(err, MS_ERR_INVALID,
+                       "invalid queue URL '%s': ?db= must be a number from 0 to 1000000", url);
     return MS_OK;
 }
 
@@ -135,11 +212,34 @@ ms_status bs_url_parse(const char *url, bs_url *u, ms_error *err)
     return st;
 }
 
+ms_status bs_url_parse_queue(const char *url, bs_url *u, ms_error *err)
+{
+    memset(u, 0, sizeof *u);
+    if (!url || !*url) return bs_fail(err, MS_ERR_INVALID, "no queue URL given");
+    u->url = url;
+    ms_status st;
+    if (has_prefix(url, "sqlite:")) {
+        u->scheme = BS_URL_SQLITE;
+        st = parse_sqlite_queue(url, u, err);
+    } else if (has_prefix(url, "redis://")) {
+        u->scheme = BS_URL_REDIS;
+        st = parse_redis_queue(url, u, err);
+    } else {
+        st = bs_fail(err, MS_ERR_INVALID,
+                     "unknown queue URL '%.200s': expected sqlite:///path/queue.db[?stream=NAME] "
+                     "or redis://host:port/STREAM",
+                     url);
+    }
+    if (st != MS_OK) bs_url_free(u);
+    return st;
+}
+
 void bs_url_free(bs_url *u)
 {
     free(u->path);
     free(u->host);
     free(u->user);
     free(u->password);
+    free(u->stream);
     memset(u, 0, sizeof *u);
 }

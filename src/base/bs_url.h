@@ -1,9 +1,19 @@
-/* bs_url.h: the URLs that name a store (and, next, a queue), parsed once here:
+/* bs_url.h: the URLs that name a store or a queue, parsed once here. A store:
  *
  *   sqlite:///abs/path.db   sqlite://relative/path.db   sqlite::memory:
  *   postgresql://... or postgres://...   (kept whole: libpq parses its own conninfo URIs)
  *   redis://[[user]:password@][host][:port][/db]   (defaults 127.0.0.1, 6379, 0; the user and
  *       password may be %-escaped; "redis://secret@host" is a password alone, as redis-cli)
+ *
+ * A queue (bs_url_parse_queue): the same schemes with a stream, whose default is "events":
+ *
+ *   sqlite:///abs/q.db[?stream=NAME]   sqlite://rel/q.db[?stream=NAME]   (no :memory:: a
+ *       queue is shared by processes through its file)
+ *   redis://[[user]:password@][host][:port][/STREAM][?db=N]   (the path is the stream here,
+ *       not the database number, which moves to the query)
+ *
+ * The stream's characters are the queue layer's to check (base/bs_name); the parser only cuts
+ * it out. An unknown query parameter is refused, so a typo is not silently ignored.
  *
  * Anything else, and a malformed URL of a known scheme, is MS_ERR_INVALID with a message that
  * quotes the URL and shows the expected form. */
@@ -26,10 +36,13 @@ typedef struct bs_url {
     int port;              /* redis */
     int db;                /* redis */
     char *user, *password; /* redis AUTH, or NULL */
+    char *stream;          /* queue URLs only: the stream ("events" when not given) */
 } bs_url;
 
 /* Parse `url` into *u (zeroed first). On failure *u holds nothing to free. */
 ms_status bs_url_parse(const char *url, bs_url *u, ms_error *err);
+/* Parse a queue URL (sqlite or redis; see above) into *u; on failure *u holds nothing. */
+ms_status bs_url_parse_queue(const char *url, bs_url *u, ms_error *err);
 void bs_url_free(bs_url *u); /* frees the copies, not u; a zeroed u is fine */
 
 #endif

@@ -107,7 +107,7 @@ typedef struct qu_msg {
 typedef struct qu_batch {
     size_t n;
     qu_msg *msgs;
-    void *priv; /* the backend's storage for the fields */
+    void *priv; /* reserved, NULL: each message's fields are one allocation of its own */
 } qu_batch;
 
 /* Up to `max` messages for this consumer: first any whose lease expired (taken over, their

@@ -93,8 +93,8 @@ static int64_t row_len(const ms_tensor *t)
 static double elem(const ms_tensor *t, int64_t i)
 {
     switch (t->dtype) {
-    case MS_DTYPE_FLOAT32: return ((const float *)t->data)[i];
-    case MS_DTYPE_FLOAT64: return ((const double *)t->data)[i];
+    case MS_DTYPE_FLOAT: return ((const float *)t->data)[i];
+    case MS_DTYPE_DOUBLE: return ((const double *)t->data)[i];
     case MS_DTYPE_INT64: return (double)((const int64_t *)t->data)[i];
     case MS_DTYPE_INT32: return ((const int32_t *)t->data)[i];
     default: return NAN;
@@ -123,7 +123,7 @@ static ms_status send_batch(qu_queue **q, const opts *o, qu_field (*f)[4], long 
     const qu_field *msgs[BATCH];
     int nf[BATCH];
     for (long i = 0; i < n; i++) msgs[i] = f[i], nf[i] = 4;
-    int64_t deadline = bs_now_ns() + 60 * (int64_t)1000000000;
+    uint64_t deadline = bs_now_ns() + 60 * (uint64_t)1000000000;
     for (;;) {
         ms_error err = {{0}};
         ms_status st = *q ? qu_send(*q, NULL, msgs, nf, (size_t)n, 0, NULL, &err) : MS_ERR_RUNTIME;
@@ -148,7 +148,7 @@ static int produce(const opts *o)
         return fprintf(stderr, "sm_check: %s\n", err.msg), 1;
     mc_buf ids[BATCH] = {{0}}, keys[BATCH] = {{0}}, feats[BATCH] = {{0}};
     qu_field f[BATCH][4];
-    int64_t t0 = bs_now_ns();
+    int64_t t0 = (int64_t)bs_now_ns();
     long sent = 0;
     for (long i = o->from; i < o->n; i += BATCH) {
         long n = o->n - i < BATCH ? o->n - i : BATCH;
@@ -169,7 +169,7 @@ static int produce(const opts *o)
         }
         sent += n;
         if (o->rate > 0) { /* pace: event `sent` is due at t0 + sent / rate */
-            int64_t due = t0 + (int64_t)(sent / o->rate * 1e9), now = bs_now_ns();
+            int64_t due = t0 + (int64_t)(sent / o->rate * 1e9), now = (int64_t)bs_now_ns();
             if (due > now) {
                 struct timespec ts = {(due - now) / 1000000000, (due - now) % 1000000000};
                 nanosleep(&ts, NULL);

@@ -1,4 +1,4 @@
-/* test_bs_url.c: base/bs_url.c, the store URLs: each scheme, SQLite's absolute, relative and
+/* test_bs_url.c: base/bs_url.c, the store and queue URLs: each scheme, SQLite's absolute, relative and
  * in-memory forms, Redis' defaults, credentials and %-escapes, and every malformed URL refused
  * with a message that quotes it and shows the expected form. */
 #include <string.h>
@@ -131,6 +131,74 @@ TEST(unknown_or_missing)
     parse_bad(NULL, "no store URL given");
 }
 
+static bs_url queue_ok(const char *url)
+{
+    bs_url u;
+    ms_error err = {{0}};
+    ms_status st = bs_url_parse_queue(url, &u, &err);
+    CHECK_MSG(st == MS_OK, "%s: %s", url, err.msg);
+    return u;
+}
+
+static void queue_bad(const char *url, const char *want)
+{
+    bs_url u;
+    ms_error err = {{0}};
+    ms_status st = bs_url_parse_queue(url, &u, &err);
+    CHECK_MSG(st == MS_ERR_INVALID, "%s: status %d", url ? url : "(null)", (int)st);
+    CHECK_MSG(strstr(err.msg, want) != NULL, "%s: '%s' lacks '%s'", url ? url : "(null)",
+              err.msg, want);
+    CHECK(u.path == NULL && u.host == NULL && u.stream == NULL && u.password == NULL);
+}
+
+TEST(queue_sqlite)
+{
+    bs_url u = queue_ok("sqlite:///var/q.db");
+    CHECK(u.scheme == BS_URL_SQLITE && eq(u.path, "/var/q.db") && eq(u.stream, "events"));
+    bs_url_free(&u);
+    u = queue_ok("sqlite:///var/q.db?stream=orders:v2");
+    CHECK(eq(u.path, "/var/q.db") && eq(u.stream, "orders:v2"));
+    bs_url_free(&u);
+    u = queue_ok("sqlite://rel/q.db?stream=s");
+    CHECK(eq(u.path, "rel/q.db") && eq(u.stream, "s"));
+    bs_url_free(&u);
+    queue_bad("sqlite::memory:", "expected sqlite:///absolute/queue.db");
+    queue_bad("sqlite://", "invalid queue URL 'sqlite://'");
+    queue_bad("sqlite:///?stream=x", "expected sqlite:///absolute/queue.db");
+    queue_bad("sqlite:///q.db?strem=x", "the only parameter is '?stream=...'");
+    queue_bad("sqlite:///q.db?stream=", "the only parameter is '?stream=...'");
+    queue_bad("sqlite:///q.db?stream=a&db=1", "the only parameter");
+}
+
+TEST(queue_redis)
+{
+    bs_url u = queue_ok("redis://");
+    CHECK(u.scheme == BS_URL_REDIS && eq(u.host, "127.0.0.1") && u.port == 6379 && u.db == 0 &&
+          eq(u.stream, "events"));
+    bs_url_free(&u);
+    u = queue_ok("redis://h:7000/3"); /* a queue's path is the stream, even when digits */
+    CHECK(eq(u.host, "h") && u.port == 7000 && u.db == 0 && eq(u.stream, "3"));
+    bs_url_free(&u);
+    u = queue_ok("redis://alice:pw@h/orders?db=2");
+    CHECK(eq(u.user, "alice") && eq(u.password, "pw") && eq(u.stream, "orders") && u.db == 2);
+    bs_url_free(&u);
+    u = queue_ok("redis://h/?db=5");
+    CHECK(eq(u.stream, "events") && u.db == 5);
+    bs_url_free(&u);
+    queue_bad("redis://h:0/s", "bad port (expected redis://host:port/STREAM)");
+    queue_bad("redis://h/s?db=x", "?db= must be a number");
+    queue_bad("redis://h/s?db=-1", "?db= must be a number");
+    queue_bad("redis://h/s?stream=x", "the only parameter is '?db=...'");
+    queue_bad("redis://u:%zz@h/s", "invalid queue URL 'redis://u:%zz@h/s': bad %-escape");
+    queue_bad("postgresql://h/db", "unknown queue URL 'postgresql://h/db'");
+    queue_bad("", "no queue URL given");
+    queue_bad(NULL, "no queue URL given");
+    /* the store's meaning of the path is untouched */
+    u = parse_ok("redis://h/3?x");
+    CHECK(u.db == 3 && u.stream == NULL);
+    bs_url_free(&u);
+}
+
 TEST(free_is_safe)
 {
     bs_url u = {0};
@@ -148,6 +216,8 @@ int main(void)
     RUN(redis_credentials);
     RUN(redis_bad);
     RUN(unknown_or_missing);
+    RUN(queue_sqlite);
+    RUN(queue_redis);
     RUN(free_is_safe);
     return mstest_summary();
 }
