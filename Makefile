@@ -36,6 +36,7 @@ QUEUE_SRC   := $(sort $(wildcard src/queue/*.c))
 SERVE_SRC   := $(sort $(wildcard src/serve/*.c))
 BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
+STREAM_SRC  := $(sort $(wildcard src/stream/*.c))
 EDGE_SRC    := $(sort $(wildcard src/edge/*.c))
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
@@ -52,6 +53,7 @@ QUEUE_OBJ   := $(call obj,$(QUEUE_SRC))
 SERVE_OBJ   := $(call obj,$(SERVE_SRC))
 BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
+STREAM_OBJ  := $(call obj,$(STREAM_SRC))
 EDGE_OBJ    := $(call obj,$(EDGE_SRC))
 UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
@@ -128,6 +130,11 @@ $(BUILD)/libmlship_store.a: $(STORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# src/stream/: stream workers and pipelines (above queue, predict, store and codec).
+$(BUILD)/libmlship_stream.a: $(STREAM_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 # src/queue/: event streams (sqlite, redis); the same WITH_* knobs as the store.
 $(QUEUE_OBJ): ALL_CFLAGS += $(STORE_CFLAGS)
 $(BUILD)/libmlship_queue.a: $(QUEUE_OBJ)
@@ -135,7 +142,7 @@ $(BUILD)/libmlship_queue.a: $(QUEUE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # Upper archives first, libmlship_base.a after the layers that call it, the runtime last.
-UPPER_LIBS = $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_queue.a \
+UPPER_LIBS = $(BUILD)/libmlship_stream.a $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_queue.a \
              $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 
 # src/edge/ (export-c) is linked into the binary as objects, like serve and batch.
