@@ -1,16 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, only when some are missing (idempotent).
-# Usage: scripts/deps.sh build|test|bench|bench-models
+# Usage: scripts/deps.sh build|test|wasm|bench|bench-models
 set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev"
 test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server pkgconf
       gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
-      qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs
+      qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium
       libc6-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64
       libpq5:arm64 libhiredis-dev:arm64"
+# make wasm: clang for wasm32 with wasi-libc (web/mlship.wasm), Node for its tests
+wasm="clang llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs"
 case "${1:-build}" in
   build) want=$build ;;
-  test)  want=$test ;;
+  # npm (playwright-core for the browser test) comes with Node; from apt only when it is absent
+  test)  want=$test; command -v npm >/dev/null 2>&1 || want="$want npm" ;;
+  wasm)  want=$wasm ;;
   # bench/: load and timing tools, the reference servers, the Python side of the comparisons
   # (bench/README.md); npm fetches ONNX Runtime (bench/ort/build.sh) and is taken from apt only
   # when no npm is on PATH. bench-models: torch, only to regenerate bench/models/ (committed).
@@ -19,7 +23,7 @@ case "${1:-build}" in
                redis-server redis-tools python3-redis"
          command -v npm >/dev/null 2>&1 || want="$want npm" ;;
   bench-models) want="python3-torch python3-onnx python3-numpy libopenblas0-pthread" ;;
-  *) echo "usage: $0 build|test|bench|bench-models" >&2; exit 2 ;;
+  *) echo "usage: $0 build|test|wasm|bench|bench-models" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

@@ -3,7 +3,7 @@
 # again under ASan+UBSan, ONNX conformance, CLI end-to-end, the README's C example against
 # `make install`, fuzz-corpus replay, and the runtime
 # cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
-# (qemu, Node).
+# (qemu, Node), and the WebAssembly package (web/) in Node and headless Chromium.
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -60,10 +60,13 @@ stage conformance make conformance
 [ -f bench/check.sh ] && stage bench-check sh bench/check.sh
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
 [ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
+[ -f tests/stream/test_stream.sh ] && stage stream sh tests/stream/test_stream.sh build/mlship
+[ -f tests/faults/test_stream_faults.sh ] && stage stream-faults sh tests/faults/test_stream_faults.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 [ -f tests/edge/test_export.sh ] && stage edge-export sh tests/edge/test_export.sh build/mlship
 stage cross       sh tests/cross/run.sh
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
+stage edge-wasm   sh tests/edge/test_wasm.sh
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

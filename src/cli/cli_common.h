@@ -21,6 +21,7 @@ int cli_features(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_batch(int argc, char **argv);
 int cli_lookup(int argc, char **argv);
+int cli_stream(int argc, char **argv);
 int cli_export(int argc, char **argv);
 
 /* "mlship CMD: message" + a hint to --help, on stderr; returns CLI_EXIT_USAGE. */

@@ -16,6 +16,7 @@ static const struct {
     {"serve", cli_serve, "serve models over HTTP (Open Inference Protocol, /predict, /v1)"},
     {"batch", cli_batch, "score a CSV, JSON Lines file or SQL query into the prediction store"},
     {"lookup", cli_lookup, "look up published batch predictions by key"},
+    {"stream", cli_stream, "stream workers and pipelines: score events from a queue (SQLite, Redis)"},
     {"export-c", cli_export, "write a model as standalone C99 for a microcontroller"},
 };
 

@@ -31,11 +31,15 @@
 #include "queue/queue.h"
 
 #define SM_FIELD_MAX (1 << 20) /* a field longer than 1 MiB is refused (a 10 MB field is junk) */
+#define SM_ID_MAX 128          /* id, model and ts: at most 127 bytes (the store's ST_NAME_MAX), no control bytes */
+#define SM_KEY_MAX 512         /* key: at most 511 bytes (the store's ST_KEY_MAX), the same */
 
 /* One input's values as given by the event (not yet bound to the model's shapes). */
 typedef struct sm_input {
     char *name;     /* NULL: the model's one input (array or text form) */
     double *vals;   /* nvals numbers; NaN for JSON null (missing), subject to pd_check */
+    float *fvals;   /* the same numbers read as float32 from their text (mc_parse_f32: what
+                       batch reads from CSV), not rounded twice through double */
     size_t nvals;
 } sm_input;
 
@@ -52,6 +56,11 @@ typedef struct sm_event {
  * message that is not an event; *ev then holds nothing to free. */
 ms_status sm_event_parse(const qu_msg *m, sm_event *ev, ms_error *err);
 void sm_event_free(sm_event *ev); /* a zeroed ev is fine */
+
+/* The value of field `field` ("id", "key", "model") of a message that may not parse, for the
+ * error result of a refused event: 1 with it in dst when present as valid text that fits,
+ * else 0. Reads the "json" form too. */
+int sm_event_peek(const qu_msg *m, const char *field, char *dst, size_t cap);
 
 /* The JSON object form of an event (one line of `stream send --file`), turned into the
  * message fields the queue carries: id, key, model, ts as given, features re-serialised as

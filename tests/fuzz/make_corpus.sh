@@ -117,4 +117,16 @@ v2 "$v/json" 0 '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1
 v2 "$v/short" 1 '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":12}}]}' '\000\000'
 v2 "$v/badhl" 3 '{"inputs":[]}'
 v2 "$v/nohl" 0 '{"inputs":[{"name":"x","shape":[0],"datatype":"UINT8","parameters":{"binary_data_size":0}}]}'
-echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum, $(ls "$p" | wc -l) predict, $(ls "$v" | wc -l) v2bin"
+# Stream events: byte 0 bit 0 set: the "json" form (the rest is the one field's value); clear:
+# fields as name\0value\0... The forms the parser takes and the poison a queue may carry.
+ev=$out/corpus_event; mkdir -p "$ev"; k=0
+for s in '\000id\000e1\000key\000c_17\000features\000[0.1, 2.5, 3]' '\000key\000k\000features\0000.1,,2.5e3,nan' \
+         '\000features\000{"a": [1, 2], "b": 3.5}' '\000key\000k\000model\000fraud\000ts\000t1' \
+         '\000features\000[1,,2]' '\000features\000[[1]]' '\000features\000[+1, .5, 01, 0x1p3, NaN, 1e400]' \
+         '\000key\000a\nb' '\000key\000a\000key\000b' '\000junk\000\001\002\377' '\000features\000' \
+         '\001{"id": "e2", "key": "c", "features": [1.5, null], "ts": 17}' '\001{"key": "k", "features": "1,2"}' \
+         '\001{"key": "k", "features": {"x": [1]}, "extra": [{"a": [true, false]}]}' '\001{"key": 1, "model": 2}' \
+         '\001[1, 2]' '\001{"key": "a\u0000b", "features": null}' '\001{"key": "k"} trailing'; do
+  printf "$s" > "$ev/e$k"; k=$((k + 1))
+done
+echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum, $(ls "$p" | wc -l) predict, $(ls "$v" | wc -l) v2bin, $(ls "$ev" | wc -l) event"

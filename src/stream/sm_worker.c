@@ -1,0 +1,595 @@
+/* sm_worker.c: the stream worker's threads (sm_worker.h): read a micro-batch, parse, group by
+ * model, fetch missing features, score (sm_score.c), store, publish, dead-letter, ack; back
+ * off and reconnect when the queue or a store fails. */
+#include "stream/sm_worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/bs_clock.h"
+#include "base/bs_error.h"
+#include "base/bs_name.h"
+#include "queue/queue.h"
+#include "stream/sm_event.h"
+#include "stream/sm_metrics.h"
+#include "stream/sm_result.h"
+#include "stream/sm_score.h"
+
+#define READ_BLOCK_MS 200 /* the longest a thread waits before it looks at the stop flag */
+#define MAX_FEAT_STORES 8 /* feature-store handles a thread keeps (one per URL) */
+#define BACKOFF_MAX_MS 2000
+
+typedef struct feat_handle {
+    char *url;
+    st_store *h;
+} feat_handle;
+
+typedef struct thr {
+    struct sm_worker *w;
+    int id;
+    pthread_t t;
+    int started;
+    char consumer[QU_NAME_MAX];
+    qu_queue *q, *out;       /* out == q when results go to the same queue */
+    st_store *store;
+    feat_handle feat[MAX_FEAT_STORES];
+    int nfeat;
+    int64_t backoff_ms;
+    char default_model[ST_NAME_MAX];
+    time_t last_complaint;
+} thr;
+
+struct sm_worker {
+    sm_worker_cfg cfg;
+    char *queue_url, *out_url, *store_url, *consumer;
+    char results[QU_NAME_MAX + 16]; /* "<stream>:results", or "" for out_url's own stream */
+    atomic_int stop;
+    sm_metrics met;
+    int nthr;
+    thr *thr;
+};
+
+/* One message of a batch as it goes through. */
+enum { IT_PENDING, IT_SCORED, IT_DEAD, IT_SKIP /* not acked: redelivered after the lease */ };
+typedef struct item {
+    const qu_msg *m;
+    sm_event ev;
+    int state, group;
+    sm_row row;             /* row.error: the dead-letter reason */
+    float *fetched;
+} item;
+
+typedef struct group {
+    const char *name;       /* the event's "model" ("" for the default) */
+    sm_model_ref ref;
+    int ok, status;         /* acquired; else the provider's status and why */
+    char why[300];
+} group;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A failure a person must see, at most once per second per thread. */
+static void complain(thr *t, const char *what, const ms_error *err)
+{
+    time_t now = time(NULL);
+    if (now == t->last_complaint) return;
+    t->last_complaint = now;
+    fprintf(stderr, "mlship stream: %s: %s (retrying)\n", what, err->msg);
+}
+
+/* ==== connections ======================================================================= */
+
+static ms_status open_queue(thr *t, ms_error *err)
+{
+    sm_worker *w = t->w;
+    qu_opts o = qu_opts_default();
+    o.consumer = t->consumer;
+    if (w->cfg.lease_ms > 0) o.lease_ms = w->cfg.lease_ms;
+    if (w->cfg.max_deliveries > 0) o.max_deliveries = w->cfg.max_deliveries;
+    ms_status st = MS_OK;
+    if (!t->q) st = qu_open(w->queue_url, &o, &t->q, err);
+    if (st == MS_OK && !t->out) {
+        if (w->out_url) st = qu_open(w->out_url, &o, &t->out, err);
+        else t->out = t->q;
+    }
+    if (st == MS_OK && !t->store && w->store_url) st = st_open(w->store_url, &t->store, err);
+    return st;
+}
+
+static void close_queue(thr *t)
+{
+    if (t->out != t->q) qu_close(t->out);
+    qu_close(t->q);
+    t->q = t->out = NULL;
+}
+
+static void close_all(thr *t)
+{
+    close_queue(t);
+    st_close(t->store);
+    t->store = NULL;
+    for (int i = 0; i < t->nfeat; i++) {
+        st_close(t->feat[i].h);
+        free(t->feat[i].url);
+    }
+    t->nfeat = 0;
+}
+
+static ms_status feat_store(thr *t, const char *url, st_store **out, ms_error *err)
+{
+    for (int i = 0; i < t->nfeat; i++)
+        if (strcmp(t->feat[i].url, url) == 0) {
+            *out = t->feat[i].h;
+            return MS_OK;
+        }
+    if (t->nfeat == MAX_FEAT_STORES) { /* the oldest goes */
+        st_close(t->feat[0].h);
+        free(t->feat[0].url);
+        memmove(t->feat, t->feat + 1, sizeof t->feat[0] * (MAX_FEAT_STORES - 1));
+        t->nfeat--;
+    }
+    char *u = strdup(url);
+    if (!u) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    ms_status st = st_open_flags(url, ST_OPEN_READONLY, out, err);
+    if (st) {
+        free(u);
+        return st;
+    }
+    t->feat[t->nfeat++] = (feat_handle){u, *out};
+    return MS_OK;
+}
+
+static void feat_drop(thr *t, const char *url)
+{
+    for (int i = 0; i < t->nfeat; i++)
+        if (strcmp(t->feat[i].url, url) == 0) {
+            st_close(t->feat[i].h);
+            free(t->feat[i].url);
+            t->feat[i] = t->feat[--t->nfeat];
+            return;
+        }
+}
+
+/* Sleep the back-off (100 ms doubling to 2 s), waking for stop. */
+static void back_off(thr *t)
+{
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : 100;
+    if (t->backoff_ms > BACKOFF_MAX_MS) t->backoff_ms = BACKOFF_MAX_MS;
+    for (int64_t slept = 0; slept < t->backoff_ms && !atomic_load(&t->w->stop); slept += 50)
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+}
+
+/* ==== one batch ========================================================================= */
+
+/* The event is refused: the reason (cut to fit) becomes its dead-letter reason and error. */
+static void dead(item *it, const char *fmt, const char *a, const char *b)
+{
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, fmt, a, b);
+    size_t n = strlen(tmp);
+    if (n >= sizeof it->row.error) n = sizeof it->row.error - 1;
+    memcpy(it->row.error, tmp, n);
+    it->row.error[n] = 0;
+    it->state = IT_DEAD;
+}
+
+/* Acquire each distinct model the events name once. An unknown model (404) refuses its
+ * events; a known one serving nothing now (503) leaves them for redelivery. */
+static int group_items(thr *t, item *it, size_t n, group *g)
+{
+    const sm_models *mp = t->w->cfg.models;
+    int ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].state != IT_PENDING) continue;
+        const char *name = it[i].ev.model ? it[i].ev.model : "";
+        int k = 0;
+        while (k < ng && strcmp(g[k].name, name)) k++;
+        if (k == ng) {
+            g[k] = (group){.name = name};
+            g[k].status = mp->acquire(mp->ctx, name, &g[k].ref, g[k].why, sizeof g[k].why);
+            g[k].ok = g[k].status == 0;
+            if (g[k].ok && !name[0]) snprintf(t->default_model, sizeof t->default_model, "%s", g[k].ref.name);
+            ng++;
+        }
+        it[i].group = k;
+        if (g[k].status == 404) dead(&it[i], "field 'model': %s%s", g[k].why, "");
+        else if (!g[k].ok) it[i].state = IT_SKIP;
+    }
+    return ng;
+}
+
+/* Features from the store by key for the group's events that carry none. 0, or -1 when the
+ * store failed (those events are left for redelivery). */
+static int fetch_features(thr *t, item *it, size_t n, int k, const sm_model_ref *ref)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (it[i].group == k && it[i].state == IT_PENDING && it[i].ev.ninputs == 0) {
+            if (!ref->features || !ref->features_url) {
+                dead(&it[i], "no field 'features', and model '%s' has no feature store (config.json \"features\")%s",
+                     ref->name, "");
+                continue;
+            }
+            m++;
+        }
+    if (!m) return 0;
+    int nc = ref->features->ncolumns;
+    const char **keys = malloc(m * sizeof *keys);
+    size_t *who = malloc(m * sizeof *who);
+    float *vals = malloc(m * (size_t)nc * sizeof *vals);
+    uint8_t *found = malloc(m);
+    ms_error err = {{0}};
+    ms_status st = keys && who && vals && found ? MS_OK : bs_fail(&err, MS_ERR_RUNTIME, "out of memory");
+    size_t j = 0;
+    for (size_t i = 0; i < n && st == MS_OK; i++)
+        if (it[i].group == k && it[i].state == IT_PENDING && it[i].ev.ninputs == 0)
+            keys[j] = it[i].ev.key, who[j++] = i;
+    st_store *s = NULL;
+    if (st == MS_OK) st = feat_store(t, ref->features_url, &s, &err);
+    if (st == MS_OK) st = st_features_fetch(s, ref->features, keys, m, vals, found, &err);
+    int rc = 0;
+    for (j = 0; j < m; j++) {
+        item *x = &it[who ? who[j] : 0];
+        if (st == MS_ERR_INVALID) {
+            dead(x, "features of key '%s': %s", x->ev.key, err.msg);
+        } else if (st != MS_OK) {
+            x->state = IT_SKIP;
+        } else if (!found[j]) {
+            dead(x, "unknown key '%s' (not in feature table '%s')", x->ev.key, ref->features->table);
+        } else if ((x->fetched = malloc((size_t)nc * sizeof *x->fetched)) != NULL) {
+            memcpy(x->fetched, vals + j * (size_t)nc, (size_t)nc * sizeof *vals);
+            x->row.fetched = x->fetched;
+            x->row.fetched_n = nc;
+        } else {
+            x->state = IT_SKIP;
+        }
+    }
+    if (st != MS_OK && st != MS_ERR_INVALID) {
+        complain(t, ref->features_url, &err);
+        feat_drop(t, ref->features_url);
+        rc = -1;
+    }
+    free(keys), free(who), free(vals), free(found);
+    return rc;
+}
+
+/* Score the group's pending events; outputs go to *out. -1 on a failure no event caused. */
+static int score_group(thr *t, item *it, size_t n, int k, const sm_model_ref *ref, mc_buf *out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) m += it[i].group == k && it[i].state == IT_PENDING;
+    if (!m) return 0;
+    sm_row *rows = calloc(m, sizeof *rows);
+    size_t *who = malloc(m * sizeof *who);
+    ms_error err = {{0}};
+    ms_status st = rows && who ? MS_OK : bs_fail(&err, MS_ERR_RUNTIME, "out of memory");
+    size_t j = 0;
+    for (size_t i = 0; i < n && st == MS_OK; i++)
+        if (it[i].group == k && it[i].state == IT_PENDING) {
+            rows[j] = it[i].row;
+            rows[j].ev = &it[i].ev;
+            who[j++] = i;
+        }
+    if (st == MS_OK) st = sm_score(ref, rows, m, out, &err);
+    for (j = 0; j < m && st != MS_ERR_RUNTIME; j++) {
+        item *x = &it[who[j]];
+        x->row = rows[j];
+        if (st != MS_OK) dead(x, "model '%s': %s", ref->name, err.msg);
+        else x->state = x->row.error[0] ? IT_DEAD : IT_SCORED;
+    }
+    if (st == MS_ERR_RUNTIME) {
+        complain(t, "scoring", &err);
+        for (j = 0; who && j < m; j++) it[who[j]].state = IT_SKIP;
+    }
+    free(rows), free(who);
+    return st == MS_ERR_RUNTIME ? -1 : 0;
+}
+
+/* The stored row and published message of item x (strings in x, g, ids). */
+typedef struct out_row {
+    char id[ST_NAME_MAX], key[ST_KEY_MAX], model[ST_NAME_MAX];
+    char *outputs;
+} out_row;
+
+static void describe(thr *t, const item *x, const group *g, out_row *o)
+{
+    if (x->ev.id) snprintf(o->id, sizeof o->id, "%s", x->ev.id);
+    else if (!sm_event_peek(x->m, "id", o->id, sizeof o->id)) snprintf(o->id, sizeof o->id, "%s", x->m->id);
+    if (x->ev.id) snprintf(o->key, sizeof o->key, "%s", x->ev.key ? x->ev.key : "");
+    else if (!sm_event_peek(x->m, "key", o->key, sizeof o->key)) o->key[0] = 0;
+    const char *name = x->ev.id && g && g->ok == 1 ? g->ref.name : NULL;
+    if (name) snprintf(o->model, sizeof o->model, "%s", name);
+    else if (!(sm_event_peek(x->m, "model", o->model, sizeof o->model) && bs_check_name("model", o->model, NULL) == MS_OK))
+        snprintf(o->model, sizeof o->model, "%s", t->default_model[0] ? t->default_model : "default");
+}
+
+/* Store, publish, dead-letter and ack what the batch decided. 0, or -1 when the queue or
+ * store failed (nothing more is acked; the lease hands the rest out again). */
+static int finish(thr *t, item *it, size_t n, group *g, const mc_buf *out)
+{
+    sm_worker *w = t->w;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) m += it[i].state == IT_SCORED || it[i].state == IT_DEAD;
+    if (!m) return 0;
+    out_row *o = calloc(m, sizeof *o);
+    st_stream_row *sr = calloc(m, sizeof *sr);
+    qu_field (*f)[SM_RESULT_FIELDS] = calloc(m, sizeof *f);
+    const qu_field **msgs = calloc(m, sizeof *msgs);
+    int *nf = calloc(m, sizeof *nf);
+    const char **acks = calloc(m, sizeof *acks);
+    double *lat = calloc(m, sizeof *lat);
+    ms_error err = {{0}};
+    int rc = 0;
+    if (!o || !sr || !f || !msgs || !nf || !acks || !lat) {
+        bs_fail(&err, MS_ERR_RUNTIME, "out of memory");
+        complain(t, "finishing a batch", &err);
+        rc = -1;
+        goto done;
+    }
+    char scored_at[BS_ISO_CAP];
+    bs_now_iso(scored_at);
+    size_t j = 0, nacks = 0;
+    for (size_t i = 0; i < n; i++) {
+        item *x = &it[i];
+        if (x->state != IT_SCORED && x->state != IT_DEAD) continue;
+        const group *gx = x->ev.id ? &g[x->group] : NULL; /* parsed: it has a group */
+        describe(t, x, gx, &o[j]);
+        int ok = x->state == IT_SCORED;
+        const char *outputs = ok ? out->data + x->row.off : NULL;
+        if (ok && !(o[j].outputs = malloc(x->row.len + 1))) {
+            x->state = IT_SKIP;
+            continue;
+        }
+        if (ok) memcpy(o[j].outputs, outputs, x->row.len), o[j].outputs[x->row.len] = 0;
+        sr[j] = (st_stream_row){o[j].model, o[j].key, o[j].id, ok ? gx->ref.version : "",
+                                o[j].outputs, ok ? NULL : x->row.error, x->m->order};
+        sm_result r = {o[j].id, o[j].key[0] ? o[j].key : NULL, o[j].model, ok ? gx->ref.version : NULL,
+                       o[j].outputs, ok ? NULL : x->row.error, x->ev.ts, scored_at};
+        nf[j] = sm_result_fields(&r, f[j]);
+        msgs[j] = f[j];
+        j++;
+    }
+    m = j;
+    if (t->store && st_stream_put(t->store, sr, m, w->cfg.result_ttl_s, &err) != MS_OK) {
+        complain(t, w->store_url, &err);
+        st_close(t->store);
+        t->store = NULL;
+        rc = -1;
+        goto done;
+    }
+    if (qu_send(t->out, w->results[0] ? w->results : NULL, msgs, nf, m, w->cfg.results_maxlen, NULL, &err) != MS_OK) {
+        complain(t, "publishing results", &err);
+        close_queue(t);
+        rc = -1;
+        goto done;
+    }
+    int64_t now = now_ms();
+    size_t nlat = 0;
+    for (size_t i = 0; i < n; i++) {
+        item *x = &it[i];
+        if (x->state == IT_DEAD) {
+            if (qu_dead(t->q, x->m, x->row.error, &err) != MS_OK) {
+                complain(t, "dead-lettering", &err);
+                close_queue(t);
+                rc = -1;
+                goto done;
+            }
+            atomic_fetch_add(&w->met.dead, 1);
+            atomic_fetch_add(&w->met.failed, 1);
+        } else if (x->state == IT_SCORED) {
+            acks[nacks++] = x->m->id;
+        } else {
+            continue;
+        }
+        if (x->m->enq_ms > 0) lat[nlat++] = (double)(now - x->m->enq_ms) / 1000.0;
+    }
+    if (nacks && qu_ack_ids(t->q, acks, nacks, &err) != MS_OK) {
+        complain(t, "acking", &err);
+        close_queue(t);
+        rc = -1;
+        goto done;
+    }
+    atomic_fetch_add(&w->met.scored, nacks);
+    sm_metrics_batch(&w->met, n, lat, nlat);
+done:
+    for (j = 0; o && j < m; j++) free(o[j].outputs);
+    free(o), free(sr), free(f), free(msgs), free(nf), free(acks), free(lat);
+    return rc;
+}
+
+/* Everything one batch of messages needs, then finish. 0, or -1 to back off. */
+static int process(thr *t, const qu_msg *const *msgs, size_t n)
+{
+    item *it = calloc(n, sizeof *it);
+    group *g = calloc(n, sizeof *g);
+    mc_buf out = {0};
+    int rc = 0, ng = 0;
+    if (!it || !g) {
+        free(it), free(g);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        it[i].m = msgs[i];
+        ms_error err = {{0}};
+        if (sm_event_parse(msgs[i], &it[i].ev, &err) != MS_OK) {
+            it[i].state = IT_DEAD;
+            snprintf(it[i].row.error, sizeof it[i].row.error, "%s", err.msg);
+        }
+    }
+    ng = group_items(t, it, n, g);
+    for (int k = 0; k < ng; k++) {
+        if (g[k].ok != 1) continue;
+        if (fetch_features(t, it, n, k, &g[k].ref) < 0) rc = -1;
+        if (score_group(t, it, n, k, &g[k].ref, &out) < 0) rc = -1;
+    }
+    if (mc_buf_failed(&out)) {
+        for (size_t i = 0; i < n; i++)
+            if (it[i].state == IT_SCORED) it[i].state = IT_SKIP;
+        rc = -1;
+    }
+    if (finish(t, it, n, g, &out) < 0) rc = -1;
+    for (size_t i = 0; i < n; i++) rc = it[i].state == IT_SKIP ? -1 : rc;
+    for (int k = 0; k < ng; k++)
+        if (g[k].ok == 1) t->w->cfg.models->release(t->w->cfg.models->ctx, &g[k].ref);
+    for (size_t i = 0; i < n; i++) {
+        sm_event_free(&it[i].ev);
+        free(it[i].fetched);
+    }
+    free(it), free(g);
+    mc_buf_free(&out);
+    return rc;
+}
+
+/* ==== the thread ======================================================================== */
+
+static void housekeeping(thr *t, uint64_t *last_ns)
+{
+    uint64_t now = bs_now_ns();
+    if (t->id != 0 || now - *last_ns < 1000000000ull) return;
+    *last_ns = now;
+    const sm_models *mp = t->w->cfg.models;
+    if (mp->poll) mp->poll(mp->ctx);
+    qu_stats st = {0};
+    ms_error err;
+    if (t->q && qu_status(t->q, &st, &err) == MS_OK) {
+        atomic_store(&t->w->met.lag, st.lag);
+        atomic_store(&t->w->met.pending, st.pending);
+    }
+    qu_stats_free(&st);
+}
+
+/* Read up to `batch` messages: block for the first, then linger for more. */
+static ms_status read_batch(thr *t, qu_batch *a, qu_batch *b, ms_error *err)
+{
+    const sm_worker_cfg *c = &t->w->cfg;
+    ms_status st = qu_read(t->q, (size_t)c->batch, READ_BLOCK_MS, a, err);
+    if (st == MS_OK && a->n > 0 && a->n < (size_t)c->batch && c->linger_ms > 0)
+        st = qu_read(t->q, (size_t)c->batch - a->n, c->linger_ms, b, err);
+    return st;
+}
+
+static void *thread_main(void *arg)
+{
+    thr *t = arg;
+    sm_worker *w = t->w;
+    uint64_t last = 0;
+    const qu_msg **msgs = malloc((size_t)w->cfg.batch * sizeof *msgs);
+    while (msgs && !atomic_load(&w->stop)) {
+        housekeeping(t, &last);
+        ms_error err = {{0}};
+        if (open_queue(t, &err) != MS_OK) {
+            complain(t, "connecting", &err);
+            back_off(t);
+            continue;
+        }
+        qu_batch a = {0}, b = {0};
+        if (read_batch(t, &a, &b, &err) != MS_OK) {
+            complain(t, w->queue_url, &err);
+            close_queue(t);
+            back_off(t);
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < a.n; i++) msgs[n++] = &a.msgs[i];
+        for (size_t i = 0; i < b.n; i++) msgs[n++] = &b.msgs[i];
+        if (n) {
+            atomic_fetch_add(&w->met.consumed, n);
+            if (process(t, msgs, n) < 0) {
+                atomic_fetch_add(&w->met.retried, 1);
+                back_off(t);
+            } else {
+                t->backoff_ms = 0;
+            }
+        }
+        qu_batch_free(&a);
+        qu_batch_free(&b);
+    }
+    free(msgs);
+    return NULL;
+}
+
+/* ==== start / stop ====================================================================== */
+
+static void free_worker(sm_worker *w)
+{
+    for (int i = 0; w->thr && i < w->nthr; i++) close_all(&w->thr[i]);
+    free(w->thr);
+    free(w->queue_url), free(w->out_url), free(w->store_url), free(w->consumer);
+    sm_metrics_destroy(&w->met);
+    free(w);
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+ms_status sm_worker_start(const sm_worker_cfg *cfg, sm_worker **out, ms_error *err)
+{
+    *out = NULL;
+    if (!cfg->queue_url || !cfg->models || !cfg->models->acquire || !cfg->models->release)
+        return bs_fail(err, MS_ERR_INVALID, "a stream worker needs a queue URL and a model provider");
+    sm_worker *w = calloc(1, sizeof *w);
+    if (!w) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    sm_metrics_init(&w->met);
+    w->cfg = *cfg;
+    if (w->cfg.batch <= 0) w->cfg.batch = 64;
+    if (w->cfg.linger_ms < 0) w->cfg.linger_ms = 0;
+    else if (w->cfg.linger_ms == 0) w->cfg.linger_ms = 2;
+    if (w->cfg.threads <= 0) w->cfg.threads = 1;
+    w->queue_url = strdup(cfg->queue_url);
+    w->out_url = dup_or_null(cfg->out_url);
+    w->store_url = dup_or_null(cfg->store_url);
+    w->consumer = dup_or_null(cfg->consumer);
+    w->thr = calloc((size_t)w->cfg.threads, sizeof *w->thr);
+    if (!w->queue_url || (cfg->out_url && !w->out_url) || (cfg->store_url && !w->store_url) ||
+        (cfg->consumer && !w->consumer) || !w->thr) {
+        free_worker(w);
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    }
+    w->nthr = w->cfg.threads;
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) *p = '_';
+    ms_status st = MS_OK;
+    for (int i = 0; i < w->nthr && st == MS_OK; i++) {
+        thr *t = &w->thr[i];
+        t->w = w;
+        t->id = i;
+        if (w->consumer) snprintf(t->consumer, sizeof t->consumer, w->nthr > 1 ? "%.100s-%d" : "%.100s", w->consumer, i);
+        else snprintf(t->consumer, sizeof t->consumer, w->nthr > 1 ? "%.60s-%ld-%d" : "%.60s-%ld", host, (long)getpid(), i);
+        st = open_queue(t, err); /* the URLs are checked here, before any thread runs */
+    }
+    if (st == MS_OK && !w->out_url) snprintf(w->results, sizeof w->results, "%s:results", qu_stream(w->thr[0].q));
+    for (int i = 0; i < w->nthr && st == MS_OK; i++) {
+        if (pthread_create(&w->thr[i].t, NULL, thread_main, &w->thr[i]) != 0)
+            st = bs_fail(err, MS_ERR_RUNTIME, "cannot start worker thread %d", i);
+        else w->thr[i].started = 1;
+    }
+    if (st != MS_OK) {
+        sm_worker_stop(w);
+        return st;
+    }
+    *out = w;
+    return MS_OK;
+}
+
+void sm_worker_stop(sm_worker *w)
+{
+    if (!w) return;
+    atomic_store(&w->stop, 1);
+    for (int i = 0; i < w->nthr; i++)
+        if (w->thr[i].started) pthread_join(w->thr[i].t, NULL);
+    free_worker(w);
+}
+
+void sm_worker_metrics(sm_worker *w, mc_buf *out) { sm_metrics_text(&w->met, out); }

@@ -1,0 +1,203 @@
+#!/bin/sh
+# test_stream.sh: the streaming deployment end to end (docs/streaming.md), on the SQLite queue
+# and on Redis Streams (MLSHIP_TEST_REDIS_URL; skip-counted when unset): events sent in the
+# array, text and json forms (and key-only, features from a SQLite feature store) for each
+# model format (ONNX network, ONNX-ML classifier with a label map and one without, a regressor,
+# XGBoost JSON), a worker run until drained, and each stored result and results-stream entry
+# checked against the framework's own outputs (tests/fixtures, compared by tests/matrix/mxtool.c);
+# poison events dead-lettered with reasons while good ones flow; SIGTERM exits 0 having acked;
+# `stream status` numbers; a worker killed with -9 mid-run and a second taking over after the
+# lease (each event id once in the store); `stream pipe` on stdin/stdout with alerts whose
+# sequence is worked out from the framework's reference values.
+# Usage: sh tests/stream/test_stream.sh [path/to/mlship]   Ends with "N passed, N failed, N skipped".
+cd "$(dirname "$0")/../.." || exit 2
+M=${1:-build/mlship}
+BLD=$(dirname "$M")
+case "$M" in /*) ;; *) M="$PWD/$M" ;; esac
+T=$(mktemp -d) || exit 2
+PIDS=""
+cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; [ -n "$KEEP" ] || rm -rf "$T"; }
+trap cleanup EXIT
+
+pass=0; fail=0; skip=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+check() { if eval "$2"; then ok; else bad "$1"; fi; }
+
+[ -x "$M" ] || { echo "FAIL no $M"; echo "0 passed, 1 failed"; exit 1; }
+command -v sqlite3 >/dev/null || { echo "FAIL sqlite3 is not installed"; echo "0 passed, 1 failed"; exit 1; }
+X=$T/mxtool
+${CC:-cc} -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -Iinclude -Isrc -o "$X" tests/matrix/mxtool.c \
+  "$BLD/libmlship_codec.a" "$BLD/libmlship_base.a" "$BLD/libmlship.a" -lcjson -lm 2>"$T/cc.log" ||
+  { echo "FAIL cannot build mxtool"; cat "$T/cc.log"; echo "0 passed, 1 failed"; exit 1; }
+
+FX=tests/fixtures/ml
+# id  model  input  outputs (NAME:REF[:labels L1,L2]) ...
+MODELS="
+mlp bench/models/mlp.onnx bench/models/mlp.X.npy output:bench/models/mlp.REF.npy
+sk_gb_clf_binary $FX/sk_gb_clf_binary/model.onnx $FX/sk_gb_clf_binary/input_0.npy label:$FX/sk_gb_clf_binary/output_0.npy probabilities:$FX/sk_gb_clf_binary/output_1.npy
+logreg_binary $FX/logreg_binary/model.onnx $FX/logreg_binary/input_0.npy label:$FX/logreg_binary/output_0.npy probabilities:$FX/logreg_binary/output_1.npy:0,1
+sk_rf_reg_average $FX/sk_rf_reg_average/model.onnx $FX/sk_rf_reg_average/input_0.npy Y:$FX/sk_rf_reg_average/output_0.npy
+xgb_binary_json $FX/xgb_binary_json/model.json $FX/xgb_binary_json/input_0.npy probabilities:$FX/xgb_binary_json/output_0.npy
+"
+
+# events.jsonl for rows R of IN: ids ID_PREFIX<row>, keys k_<row>; every third row in the text
+# form ("1,2,3" inside the json line), the rest as arrays.
+make_events() { # IN ROWS PREFIX > file
+  "$X" emit instances "$1" "$2" | tr -d '\n' | sed 's/^{"instances":\[\[//; s/\]\]}$//; s/\],\[/\n/g' |
+    awk -v rows="$2" -v p="$3" 'BEGIN { n = split(rows, r, ",") }
+      { i = NR; if (i % 3 == 0) printf "{\"id\":\"%s%s\",\"key\":\"k_%s\",\"features\":\"%s\"}\n", p, r[i], r[i], $0;
+        else printf "{\"id\":\"%s%s\",\"key\":\"k_%s\",\"features\":[%s]}\n", p, r[i], r[i], $0 }'
+}
+
+# Run a worker until the queue is drained (nothing pending, no lag), then SIGTERM it: exit 0.
+drain() { # NAME QUEUE ARGS...
+  name=$1; q=$2; shift 2
+  "$M" stream work --queue "$q" "$@" >"$T/$name.work.log" 2>&1 &
+  wp=$!; PIDS="$PIDS $wp"
+  i=0
+  while [ $i -lt 300 ]; do
+    "$M" stream status --queue "$q" --json >"$T/st.json" 2>/dev/null &&
+      grep -q '"pending":0,"lag":0,' "$T/st.json" && break
+    sleep 0.1; i=$((i + 1))
+  done
+  kill -TERM $wp; wait $wp; rc=$?
+  check "$name: the worker exits 0 on SIGTERM (rc $rc; $(tail -n 3 "$T/$name.work.log" | tr '\n' ' '))" "[ $rc -eq 0 ]"
+  check "$name: drained ($(cat "$T/st.json"))" "grep -q '\"pending\":0,\"lag\":0,' '$T/st.json'"
+}
+
+# The stored outputs (SQLite store) of ids PREFIX<row> in row order, as JSON lines.
+stored() { # STORE_DB PREFIX ROWS
+  for r in $(echo "$3" | tr ',' ' '); do
+    sqlite3 "$1" "select outputs from mlship_stream_events where event_id = '$2$r'"
+  done
+}
+
+judge() { # NAME GOT.jsonl ROWS OUTPUT_SPECS...
+  name=$1; got=$2; rows=$3; shift 3
+  for spec in "$@"; do
+    out=${spec%%:*}; rest=${spec#*:}; ref=${rest%%:*}; labels=""
+    [ "$rest" != "$ref" ] && labels="--labels ${rest#*:}"
+    check "$name: $out equals the framework's output" "'$X' check --lines $labels '$ref' '$rows' '$got' '*.$out' >'$T/judge.log' 2>&1 || { cat '$T/judge.log'; false; }"
+  done
+}
+
+run_backend() { # BACKEND QUEUE_URL_BASE STORE_URL STORE_DB(sqlite file or '')
+  be=$1
+  while read -r id model input outs; do
+    [ -z "$id" ] && continue
+    q=$(printf "$2" "$id"); rows=$("$X" rows "$input" 6)
+    make_events "$input" "$rows" "$be-$id-" >"$T/ev.jsonl"
+    "$M" stream send --queue "$q" --file "$T/ev.jsonl" >"$T/ids" 2>"$T/send.err"
+    check "$be/$id: send prints one id per event" "[ \$(wc -l <'$T/ids') -eq \$(wc -l <'$T/ev.jsonl') ]"
+    drain "$be-$id" "$q" --model "$model" --store "$3" --batch 4
+    if [ -n "$4" ]; then
+      stored "$4" "$be-$id-" "$rows" >"$T/got.jsonl"
+      judge "$be/$id stored" "$T/got.jsonl" "$rows" $outs
+    fi
+  done <<MODELS_END
+$MODELS
+MODELS_END
+}
+
+# ---- SQLite ------------------------------------------------------------------------------------
+run_backend sqlite "sqlite://$T/q_%s.db" "sqlite://$T/s.db" "$T/s.db"
+# results stream entries (SQLite queue body: {"id":..,"outputs":"<json text>"}) against the framework
+id=sk_gb_clf_binary; input=$FX/$id/input_0.npy; rows=$("$X" rows "$input" 6)
+for r in $(echo "$rows" | tr ',' ' '); do
+  sqlite3 "$T/q_$id.db" "select json_extract(body, '\$.outputs') from mlship_queue where stream = 'events:results' and json_extract(body, '\$.id') = 'sqlite-$id-$r'"
+done >"$T/res.jsonl"
+judge "sqlite/$id results stream" "$T/res.jsonl" "$rows" probabilities:$FX/$id/output_1.npy label:$FX/$id/output_0.npy
+
+# key-only events: features from a SQLite feature store (config.json "features")
+id=sk_gb_clf_binary; input=$FX/$id/input_0.npy; rows=$("$X" rows "$input" 6)
+mkdir -p "$T/repo/gb/1" && cp "$FX/$id/model.onnx" "$T/repo/gb/1/model.onnx"
+"$X" emit csv "$input" "$rows" >"$T/feat.csv"
+cols=$(head -n 1 "$T/feat.csv" | cut -d, -f2- | sed 's/,/","/g')
+"$M" features load --store "sqlite://$T/f.db" --table feats --key id "$T/feat.csv" >/dev/null 2>&1
+printf '{"features": {"store": "sqlite://%s/f.db", "table": "feats", "key": "id", "columns": ["%s"]}}\n' "$T" "$cols" >"$T/repo/gb/config.json"
+: >"$T/keys.jsonl"
+for r in $(echo "$rows" | tr ',' ' '); do echo "{\"id\":\"bykey-$r\",\"key\":\"k_$r\",\"model\":\"gb\"}" >>"$T/keys.jsonl"; done
+echo '{"id":"bykey-unknown","key":"no_such_key","model":"gb"}' >>"$T/keys.jsonl"
+"$M" stream send --queue "sqlite://$T/qk.db" --file "$T/keys.jsonl" >/dev/null
+drain bykey "sqlite://$T/qk.db" --models "$T/repo" --store "sqlite://$T/s.db"
+stored "$T/s.db" bykey- "$rows" >"$T/got.jsonl"
+judge "sqlite/by key" "$T/got.jsonl" "$rows" probabilities:$FX/$id/output_1.npy
+check "an unknown key is dead-lettered as such" "sqlite3 '$T/qk.db' \"select body from mlship_queue where stream = 'events:dead'\" | grep -q \"unknown key 'no_such_key'\""
+
+# poison events while good ones flow; their reasons; the status numbers
+id=sk_gb_clf_binary; q="sqlite://$T/qp.db"
+good=$(make_events "$FX/$id/input_0.npy" 0 good-after- | sed 's/"id":"good-after-0"/"id":"good-after"/')
+"$M" stream send --queue "$q" --key k1 --id p-arity --features '[1, 2]' >/dev/null
+"$M" stream send --queue "$q" --key k1 --id p-nan --features '[1,2,3,4,5,6,7,null]' >/dev/null
+cat >"$T/poison.jsonl" <<'P'
+{"id":"p-missing","model":"m"}
+P
+# the CLI checks lines before sending; a producer may not: write the raw poison with sqlite3
+"$M" stream send --queue "$q" --file "$T/poison.jsonl" >/dev/null 2>&1
+check "stream send refuses a line that is not an event, naming its line" "\"$M\" stream send --queue '$q' --file '$T/poison.jsonl' 2>&1 | grep -q 'line 1: no field'"
+sqlite3 "$T/qp.db" "insert into mlship_queue (stream, body, enq_ms) select stream, '{\"json\":\"{not json\"}', enq_ms from mlship_queue limit 1" 2>/dev/null
+sqlite3 "$T/qp.db" "insert into mlship_queue (stream, body, enq_ms) select stream, '{\"key\":\"x\",\"features\":\"' || hex(randomblob(64)) || char(1,2,255) || '\"}', enq_ms from mlship_queue limit 1" 2>/dev/null
+head -c 10485760 /dev/zero | tr '\0' '1' | sed 's/^/{"id":"p-big","key":"k","features":"/; s/$/"}/' >"$T/big.jsonl"
+sqlite3 "$T/qp.db" "insert into mlship_queue (stream, body, enq_ms) select stream, '{\"id\":\"p-big\",\"key\":\"k\",\"features\":\"' || replace(printf('%10485760s', ''), ' ', '1') || '\"}', enq_ms from mlship_queue limit 1" 2>/dev/null
+"$M" stream send --queue "$q" --file "$T/big.jsonl" >/dev/null 2>"$T/big.err"
+check "stream send refuses a 10 MB field" "grep -q '10485760 bytes\|at most' '$T/big.err'"
+echo "$good" | "$M" stream send --queue "$q" --file - >/dev/null
+drain poison "$q" --model "$FX/$id/model.onnx" --store "sqlite://$T/s.db"
+sqlite3 "$T/qp.db" "select coalesce(json_extract(body, '\$.id'), '-') || ': ' || json_extract(body, '\$.reason') from mlship_queue where stream = 'events:dead'" >"$T/dead.txt"
+check "wrong arity is dead-lettered with the reason" "grep -q 'p-arity: .*expects 8 numbers, got 2' '$T/dead.txt'"
+check "NaN where the model defines none is dead-lettered naming the input" "grep -q \"p-nan.*input 'X': feature 7 is missing or NaN\" '$T/dead.txt'"
+check "garbage JSON is dead-lettered" "grep -q 'not one JSON object' '$T/dead.txt'"
+check "a 10 MB field is dead-lettered" "grep -q \"field 'features' is 10485760 bytes\" '$T/dead.txt'"
+check "binary junk is dead-lettered with a reason" "grep -q 'not a JSON object of strings' '$T/dead.txt'"
+n_dead=$(grep -c . "$T/dead.txt")
+"$M" stream status --queue "$q" >"$T/status.txt"
+check "stream status counts the dead letters ($n_dead)" "grep -q \"dead letters: $n_dead\$\" '$T/status.txt'"
+check "a good event after the poison is scored" "[ -n \"\$(sqlite3 '$T/s.db' \"select outputs from mlship_stream_events where event_id = 'good-after' and error is null\")\" ]"
+check "a poison event gets an error result (a ticket shows failed)" "[ -n \"\$(sqlite3 '$T/s.db' \"select error from mlship_stream_events where event_id = 'p-arity'\")\" ]"
+
+# kill -9 a worker mid-run; a second takes over after the lease: each event id once, none lost
+q="sqlite://$T/qk9.db"; input=$FX/$id/input_0.npy; rows=$("$X" rows "$input" 100)
+: >"$T/many.jsonl"
+for k in 1 2 3 4 5 6 7 8 9 10; do make_events "$input" "$rows" "k9-$k-" >>"$T/many.jsonl"; done
+n=$(wc -l <"$T/many.jsonl")
+"$M" stream send --queue "$q" --file "$T/many.jsonl" >/dev/null
+"$M" stream work --queue "$q" --model "$FX/$id/model.onnx" --store "sqlite://$T/s.db" --batch 8 --lease-ms 1000 >/dev/null 2>&1 &
+wp=$!; PIDS="$PIDS $wp"; sleep 0.3; kill -9 $wp; wait $wp 2>/dev/null
+drain takeover "$q" --model "$FX/$id/model.onnx" --store "sqlite://$T/s.db" --lease-ms 1000
+got=$(sqlite3 "$T/s.db" "select count(*), count(distinct event_id) from mlship_stream_events where event_id like 'k9-%'")
+check "after kill -9 and take-over every event has exactly one stored result ($got of $n)" "[ '$got' = '$n|$n' ]"
+
+# ---- stream pipe: stdin -> stdout with alerts ----------------------------------------------------
+# probabilities[1] of rows 5, 2, 3, 2, 5 for one key, from the framework's reference: with
+# threshold 0.2 and clear 0.15, rows 5 (0.281) raise, 2 (0.191) stays raised (not below 0.15),
+# 3 (0.057) clears, 2 (0.191) does not raise (not above 0.2), 5 raises again.
+id=sk_gb_clf_binary; input=$FX/$id/input_0.npy
+"$X" emit instances "$input" 0,1,2,3,4,5 | tr -d '\n' | sed 's/^{"instances":\[\[//; s/\]\]}$//; s/\],\[/\n/g' >"$T/rows.txt"
+p1() { "$X" emit instances "$FX/$id/output_1.npy" "$1" 2>/dev/null | sed 's/.*,\([-0-9.e]*\)\]\]}/\1/'; }
+: >"$T/pipe.jsonl"
+for r in 5 2 3 2 5; do echo "{\"id\":\"pp$r\",\"key\":\"dev1\",\"features\":[$(sed -n "$((r + 1))p" "$T/rows.txt")]}" >>"$T/pipe.jsonl"; done
+echo 'not json' >>"$T/pipe.jsonl"
+"$M" stream pipe --model "$FX/$id/model.onnx" --in - --out - --alert 'probabilities[1] > 0.2' --alert-clear 0.15 \
+  <"$T/pipe.jsonl" >"$T/pipe.out" 2>"$T/pipe.err"
+check "stream pipe exits 0 ($(cat "$T/pipe.err"))" "[ \$? -eq 0 ]"
+check "every input line gives one result line (6)" "[ \$(grep -c '\"scored_at\"' '$T/pipe.out') -eq 6 ]"
+alerts=$(grep '"alert"' "$T/pipe.out" | sed 's/.*"alert":"\([a-z]*\)".*"id":"\([a-z0-9]*\)".*/\1:\2/' | tr '\n' ' ')
+check "alerts with hysteresis: raised, cleared, raised ($alerts)" "[ '$alerts' = 'raised:pp5 cleared:pp3 raised:pp5 ' ]"
+check "a bad line gives an error result" "grep -q '\"error\":\"field .json.: not one JSON object\"' '$T/pipe.out'"
+grep '"outputs"' "$T/pipe.out" | sed 's/.*"outputs":\({[^}]*}\).*/\1/' >"$T/pipe_got.jsonl"
+check "stream pipe outputs equal the framework's" "'$X' check --lines '$FX/$id/output_1.npy' 5,2,3,2,5 '$T/pipe_got.jsonl' '*.probabilities' >/dev/null"
+
+# ---- Redis ---------------------------------------------------------------------------------------
+if [ -n "${MLSHIP_TEST_REDIS_URL:-}" ]; then
+  base=${MLSHIP_TEST_REDIS_URL%/*}
+  [ "$base" = "redis:/" ] && base=$MLSHIP_TEST_REDIS_URL
+  stream=mlship_test_$$
+  run_backend redis "$base/${stream}_%s" "sqlite://$T/sr.db" "$T/sr.db"
+else
+  skip=$((skip + 1))
+  echo "SKIP redis (MLSHIP_TEST_REDIS_URL is unset)"
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
