@@ -218,7 +218,9 @@ int cli_serve(int argc, char **argv)
         sv_repo_free(repo);
         return cli_fail("serve", st, err.msg);
     }
-    if (queue && (st = sv_stream_open(&server, queue, &server.stream, &err)) != MS_OK) {
+    if (queue && ((st = sv_stream_open(&server, queue, &server.stream, &err)) != MS_OK ||
+                  (stream_workers && (st = sv_stream_workers(server.stream, repo, (int)stream_workers, &err)) != MS_OK))) {
+        sv_stream_close(server.stream);
         sv_sched_stop(server.sched, 0);
         sv_log_close();
         sv_repo_free(repo);

@@ -20,7 +20,9 @@
 #include "queue/queue.h"
 #include "serve/sv_int.h"
 #include "serve/sv_log.h"
+#include "serve/sv_stream_models.h"
 #include "store/store.h"
+#include "stream/sm_worker.h"
 
 #define QPOOL_MAX 64
 #define CACHE_SLOTS 1024      /* tickets remembered per process (a cache: the store decides) */
@@ -58,6 +60,8 @@ struct sv_stream {
     atomic_int stop;
     pthread_t poller;
     atomic_ullong issued, coalesced, rejected, fresh;
+    sm_models models;         /* the embedded workers' view of the repository */
+    sm_worker *worker;        /* --stream-workers N: one worker of N threads, or NULL */
 };
 
 /* ---- the queue: a pool of handles (a handle is one connection, one thread at a time) ----- */
@@ -632,9 +636,42 @@ void sv_stream_drain(sv_stream *st)
     }
 }
 
+/* The longest max_age_s of the models serving now: how long Redis keeps a stream result. */
+static int64_t longest_max_age(sv_repo *repo)
+{
+    char names[64][SV_NAME_MAX];
+    int n = sv_repo_names(repo, names, 64);
+    int64_t best = sv_stream_cfg_default().max_age_s;
+    for (int i = 0; i < n; i++) {
+        sv_version *v = NULL;
+        char why[300];
+        if (sv_repo_acquire(repo, names[i], NULL, &v, why, sizeof why) != 0) continue;
+        if (v->cfg && v->cfg->stream.max_age_s > best) best = v->cfg->stream.max_age_s;
+        sv_version_release(v);
+    }
+    return best;
+}
+
+ms_status sv_stream_workers(sv_stream *st, sv_repo *repo, int n, ms_error *err)
+{
+    sv_stream_models(repo, &st->models);
+    st->models.poll = NULL; /* the server rescans the repository itself (--poll-ms) */
+    sm_worker_cfg c = {0};
+    c.queue_url = st->queue_url;
+    c.store_url = st->srv->store_url;
+    c.models = &st->models;
+    c.threads = n;
+    c.result_ttl_s = longest_max_age(repo);
+    ms_error we = {{0}};
+    if (sm_worker_start(&c, &st->worker, &we) != MS_OK)
+        return bs_fail(err, MS_ERR_RUNTIME, "--stream-workers %d: %s", n, we.msg);
+    return MS_OK;
+}
+
 void sv_stream_close(sv_stream *st)
 {
     if (!st) return;
+    if (st->worker) sm_worker_stop(st->worker); /* finishes the batch in hand and acks it */
     pthread_mutex_lock(&st->mu);
     atomic_store(&st->stop, 1);
     pthread_cond_signal(&st->cv);
@@ -672,4 +709,5 @@ void sv_stream_metrics(sv_stream *st, mc_buf *out)
     if (n >= 0)
         mc_buf_printf(out, "# HELP mlship_stream_queue_unscored Unscored events on the queue at the last status read.\n"
                            "# TYPE mlship_stream_queue_unscored gauge\nmlship_stream_queue_unscored %lld\n", (long long)n);
+    if (st->worker) sm_worker_metrics(st->worker, out);
 }

@@ -34,6 +34,10 @@ typedef struct sv_stream sv_stream;
  * must be set: MS_ERR_INVALID otherwise). The queue is opened once here, so a bad URL or an
  * unreachable server fails at start, naming it. */
 ms_status sv_stream_open(sv_server *s, const char *queue_url, sv_stream **out, ms_error *err);
+/* Start the embedded stream worker (--stream-workers N: one worker of n threads) scoring the
+ * queue's events with repo's serving versions into s->store_url. Stopped by close. */
+typedef struct sv_repo sv_repo;
+ms_status sv_stream_workers(sv_stream *st, sv_repo *repo, int n, ms_error *err);
 /* Once s->draining is set: wait (at most 2 s) until every suspended long-poll is answered
  * (202 pending) and resumed, so that the HTTP daemon can stop with none suspended. */
 void sv_stream_drain(sv_stream *st);
