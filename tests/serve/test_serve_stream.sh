@@ -11,14 +11,15 @@
 # ticket surviving a server restart (and scored by the worker of the next server); long-polls
 # not holding the only HTTP thread; backpressure 503 + Retry-After; a failed ticket with its
 # reason; unknown ticket 404; no --queue -> 501. Then the same flow with queue and store both on
-# Redis (MLSHIP_TEST_REDIS_URL; counted as skipped when unset).
+# Redis (MLSHIP_TEST_REDIS_URL), and the store on PostgreSQL (MLSHIP_TEST_PG_URL); each counted as
+# skipped when its variable is unset.
 # Usage: sh tests/serve/test_serve_stream.sh [path/to/mlship]   Ends with "N passed, N failed, N skipped".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
 BLD=$(dirname "$M")
 case "$M" in /*) ;; *) M="$PWD/$M" ;; esac
 ROOT=$PWD
-[ -f build/services.env ] && [ -z "$MLSHIP_TEST_REDIS_URL" ] && . ./build/services.env
+[ -f build/services.env ] && [ -z "$MLSHIP_TEST_REDIS_URL$MLSHIP_TEST_PG_URL" ] && . ./build/services.env
 T=$(mktemp -d) || exit 2
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
@@ -76,7 +77,24 @@ echo "$MODELS" | while read -r id model in outs; do
   "$M" features load --store "$FSTORE" --table "t_$id" --key id -q "$T/$id.csv" >"$T/fl.out" 2>&1 || { cat "$T/fl.out"; exit 1; }
   cols=$(seq -s '","' -f 'f%g' 0 $(($("$X" cols "$in") - 1)))
   printf '{"features":{"store":"%s","table":"t_%s","key":"id","columns":["%s"]}}\n' "$FSTORE" "$id" "$cols" >"$R/$id/config.json"
-done || { bad "fixtures"; echo "$pass passed, $fail failed, $skip skipped"; exit 1; }
+done || { bad "fixtures"; # ---- 5. PostgreSQL store (embedded queue): tickets and results in SQL ------------------------
+if [ -z "$MLSHIP_TEST_PG_URL" ]; then
+  skipped "PostgreSQL stream flow (MLSHIP_TEST_PG_URL unset)"
+else
+  start pg --models "$R" --store "$MLSHIP_TEST_PG_URL" --queue "sqlite://$T/qpg.db" --stream-workers 1 || exit 1
+  PK=p_$$; PB="{\"features\":[$(sed -n "s/^k_$r0,//p" "$T/mlp.csv")]}"
+  req "pg: trigger" 202 POST "$U/v1/models/mlp/predictions/$PK" -d "$PB"
+  t=$(ticket_of)
+  req "pg: long-poll" 200 GET "$U/v1/tickets/$t?wait_ms=10000"
+  cat "$T/body" >"$T/p.done"; echo >>"$T/p.done"
+  "$X" check --rtol 1e-5 --lines bench/models/mlp.REF.npy "$r0" "$T/p.done" "*.outputs.output" >"$T/j.out" 2>&1 &&
+    ok || bad "pg: outputs: $(cat "$T/j.out")"
+  req "pg: from the store" 200 POST "$U/v1/models/mlp/predictions/$PK"
+  has "pg: source stream" body '"source":"stream"'
+  stop $PID
+fi
+
+echo "$pass passed, $fail failed, $skip skipped"; exit 1; }
 # a model for backpressure: at most 1 unscored event before triggers are refused
 mkdir -p "$R/bp/1" && cp bench/models/mlp.onnx "$R/bp/1/model.onnx"
 cols=$(seq -s '","' -f 'f%g' 0 63)
@@ -275,6 +293,23 @@ else
   has "redis: source stream" body '"source":"stream"'
   req "redis: GET" 200 GET "$U/v1/models/mlp/predictions/$RK"
   has "redis: GET source" body '"source":"stream"'
+  stop $PID
+fi
+
+# ---- 5. PostgreSQL store (embedded queue): tickets and results in SQL ------------------------
+if [ -z "$MLSHIP_TEST_PG_URL" ]; then
+  skipped "PostgreSQL stream flow (MLSHIP_TEST_PG_URL unset)"
+else
+  start pg --models "$R" --store "$MLSHIP_TEST_PG_URL" --queue "sqlite://$T/qpg.db" --stream-workers 1 || exit 1
+  PK=p_$$; PB="{\"features\":[$(sed -n "s/^k_$r0,//p" "$T/mlp.csv")]}"
+  req "pg: trigger" 202 POST "$U/v1/models/mlp/predictions/$PK" -d "$PB"
+  t=$(ticket_of)
+  req "pg: long-poll" 200 GET "$U/v1/tickets/$t?wait_ms=10000"
+  cat "$T/body" >"$T/p.done"; echo >>"$T/p.done"
+  "$X" check --rtol 1e-5 --lines bench/models/mlp.REF.npy "$r0" "$T/p.done" "*.outputs.output" >"$T/j.out" 2>&1 &&
+    ok || bad "pg: outputs: $(cat "$T/j.out")"
+  req "pg: from the store" 200 POST "$U/v1/models/mlp/predictions/$PK"
+  has "pg: source stream" body '"source":"stream"'
   stop $PID
 fi
 
