@@ -45,9 +45,9 @@ emit() { # config json-line
   line=$(echo "$2" | sed "s/^{/{\"config\":\"$1\",\"load\":$3,/")
   echo "$line" | tee -a "$RES"
 }
-wait_group() { # until the consumer group exists and a consumer has read (model loaded)
-  for i in $(seq 1 200); do
-    $R XINFO CONSUMERS events mlship 2>/dev/null | grep -q name && return 0; sleep 0.05
+wait_group() { # until a consumer blocks in XREADGROUP (its model loaded): CLIENT LIST's last command
+  for i in $(seq 1 1200); do
+    $R CLIENT LIST 2>/dev/null | grep -q "cmd=xreadgroup" && return 0; sleep 0.05
   done
   echo "consumer did not start" >&2; return 1
 }
@@ -60,8 +60,8 @@ run_consumer() { # config n rate command...
   kill -TERM $CPID; wait $CPID 2>/dev/null || true; CPID=""
   emit "$cfg" "$out" "$l"
 }
-py() { /usr/bin/python3 bench/stream/py_consumer.py --port $PORT --model $O/gbdt.pkl "$@"; }
-ml() { "$M" stream work --model $O/gbdt.onnx --queue "redis://127.0.0.1:$PORT/events" "$@"; }
+py() { exec /usr/bin/python3 bench/stream/py_consumer.py --port $PORT --model $O/gbdt.pkl "$@"; }
+ml() { exec "$M" stream work --model $O/gbdt.onnx --queue "redis://127.0.0.1:$PORT/events" "$@"; }
 
 for rep in $(seq 1 "$REPS"); do
   l=$(load); emit ceiling "$($B ceiling $PORT 200000 100)" "$l"
