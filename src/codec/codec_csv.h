@@ -101,6 +101,10 @@ int mc_csv_parse_f32_row(const char *p, const char *e, const char *lim, const in
                          float *out, const char **key, size_t *key_n);
 /* The same for float64 (strtod on a copy; used for double inputs). */
 int mc_parse_f64(const char *s, size_t n, double *out);
+/* Both at once, each exactly as mc_parse_f32 / mc_parse_f64 would answer, from one scan when
+ * the text is a plain decimal of up to 16 digits (what event producers print): -1 when
+ * either would refuse. */
+int mc_parse_f32_f64(const char *s, size_t n, float *f, double *d);
 /* Strict integer (optional spaces and sign, digits only). 0 on success. */
 int mc_parse_i64(const char *s, size_t n, int64_t *out);
 

@@ -355,7 +355,7 @@ static ms_status dead_exhausted(sq_queue *q, int64_t now, ms_error *err)
         sqlite3_reset(s);
         if (!body) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
         char reason[64];
-        snprintf(reason, sizeof reason, "delivered %lld times", (long long)deliveries);
+        snprintf(reason, sizeof reason, "delivered %lld time%s", (long long)deliveries, deliveries == 1 ? "" : "s");
         ms_status st = dead_row(q, seq, body, deliveries, reason, err);
         free(body);
         if (st != MS_OK) return st;

@@ -104,7 +104,7 @@ static int vl_push_text(vlist *v, const char *s, size_t n)
 {
     double d;
     float f;
-    if (mc_parse_f64(s, n, &d) || mc_parse_f32(s, n, &f)) return 1;
+    if (mc_parse_f32_f64(s, n, &f, &d)) return 1;
     return vl_push(v, d, f) ? -1 : 0;
 }
 

@@ -194,6 +194,42 @@ if [ -n "${MLSHIP_TEST_REDIS_URL:-}" ]; then
   [ "$base" = "redis:/" ] && base=$MLSHIP_TEST_REDIS_URL
   stream=mlship_test_$$
   run_backend redis "$base/${stream}_%s" "sqlite://$T/sr.db" "$T/sr.db"
+  rport=$(echo "$MLSHIP_TEST_REDIS_URL" | sed -n 's|^redis://[^:/]*:\([0-9]*\).*|\1|p')
+  if command -v redis-cli >/dev/null && [ -n "$rport" ]; then
+    RC="redis-cli -p $rport"
+    id=svc_linear_binary_proba; d=$FX/$id; rq="$base/${stream}_cli"
+    # the docs' producer, exactly: redis-cli XADD STREAM '*' id .. key .. features '[a, b, c]'
+    feats=$("$X" emit instances "$d/input_0.npy" 0 | sed 's/.*\[\[\(.*\)\]\].*/\1/; s/,/, /g')
+    $RC XADD "${stream}_cli" '*' id e1 key c_17 features "[$feats]" >/dev/null
+    # poison on Redis: garbage JSON, wrong arity, binary junk, no features and no store; then a good one
+    $RC XADD "${stream}_cli" '*' id bad1 key k features '[1, 2' >/dev/null
+    $RC XADD "${stream}_cli" '*' id bad2 key k features '[1, 2]' >/dev/null
+    printf '\377\376junk\000x' | $RC -x XADD "${stream}_cli" '*' id bad3 features >/dev/null
+    $RC XADD "${stream}_cli" '*' id bad4 key k >/dev/null
+    $RC XADD "${stream}_cli" '*' id e2 key c_18 features "[$feats]" >/dev/null
+    drain redis-cli "$rq" --model "$d/model.onnx" --store "sqlite://$T/sc.db" --batch 2
+    for e in e1 e2; do sqlite3 "$T/sc.db" "select outputs from mlship_stream_events where event_id = '$e'"; done >"$T/cli.jsonl"
+    judge "redis-cli XADD as documented" "$T/cli.jsonl" 0,0 probabilities:$d/output_1.npy:0,1
+    $RC XRANGE "${stream}_cli:dead" - + | tr '\n' ' ' >"$T/rdead.txt"   # reasons quote the input: a file, not eval'd text
+    for b in bad1 bad2 bad3 bad4; do
+      check "redis: poison event $b dead-lettered with a reason" "LC_ALL=C grep -aq 'id $b .*reason' '$T/rdead.txt'"
+      check "redis: poison event $b has an error result" "[ -n \"\$(sqlite3 '$T/sc.db' \"select error from mlship_stream_events where event_id = '$b'\")\" ]"
+    done
+    check "redis: the wrong-arity reason names the field" "LC_ALL=C grep -aq \"features.*expects 3 numbers, got 2\" '$T/rdead.txt'"
+    # an event a consumer took and never acked, past --max-deliveries: the queue dead-letters it
+    # on the take-over and the worker still gives it an error result (a ticket reads "failed")
+    $RC XADD "${stream}_cli" '*' id e3 key c_19 features "[$feats]" >/dev/null
+    $RC XREADGROUP GROUP mlship ghost COUNT 1 STREAMS "${stream}_cli" '>' >/dev/null
+    sleep 0.5
+    "$M" stream work --queue "$rq" --model "$d/model.onnx" --store "sqlite://$T/sc.db" --lease-ms 300 \
+      --max-deliveries 1 >"$T/exhausted.log" 2>&1 &
+    wp=$!; PIDS="$PIDS $wp"
+    sleep 2.5; kill -TERM $wp; wait $wp
+    e3=$(sqlite3 "$T/sc.db" "select error from mlship_stream_events where event_id = 'e3'")
+    check "redis: an event past max-deliveries gets an error result ($e3)" "echo '$e3' | grep -q 'dead-lettered: delivered 1 time$'"
+  else
+    skip=$((skip + 1)); echo "SKIP redis-cli cases (no redis-cli or no port in MLSHIP_TEST_REDIS_URL)"
+  fi
 else
   skip=$((skip + 1))
   echo "SKIP redis (MLSHIP_TEST_REDIS_URL is unset)"

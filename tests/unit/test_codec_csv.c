@@ -12,7 +12,9 @@
 
 #include <float.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint32_t bits(float f)
 {
@@ -265,8 +267,54 @@ TEST(format_hand_checked_spellings)
     }
 }
 
+/* mc_parse_f64 equals strtod bit for bit (and mc_parse_f32_f64 strtof and strtod), on the texts its fast path takes (up to 16 digits,
+ * powers of ten up to 22) and on those it leaves to strtod (more digits, bigger exponents,
+ * nan, hex), with spaces around; and refuses what strtod does not read whole. */
+TEST(parse_f64_agrees_with_strtod)
+{
+    static const char *fixed[] = {"0", "-0", "1", "0.1", "-2.5", "1e22", "1e23", "9007199254740993",
+        "123456789012345678", "4.9406564584124654e-324", "1.7976931348623157e308", "  3.25 ",
+        "+7", ".5", "5.", "1e-22", "2.2250738585072014e-308", "0x1p3", "nan", "-inf",
+        "0.30000000000000004", "1E5", "1e+5"};
+    char buf[64];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        double got = -1, want = strtod(fixed[i], NULL);
+        CHECK_MSG(mc_parse_f64(fixed[i], strlen(fixed[i]), &got) == 0, "'%s' refused", fixed[i]);
+        CHECK_MSG(memcmp(&got, &want, 8) == 0 || (got != got && want != want), "'%s': %a, strtod %a", fixed[i], got, want);
+    }
+    srand(7);
+    for (int i = 0; i < 200000; i++) {
+        int digits = 1 + rand() % 20, e = rand() % 61 - 30, w = 0, dot = rand() % (digits + 2);
+        if (rand() & 1) buf[w++] = '-';
+        for (int d = 0; d < digits; d++) {
+            if (d == dot) buf[w++] = '.';
+            buf[w++] = (char)('0' + rand() % 10);
+        }
+        if (rand() & 1) w += sprintf(buf + w, "e%d", e);
+        buf[w] = 0;
+        double got = -1, want = strtod(buf, NULL);
+        if (mc_parse_f64(buf, (size_t)w, &got) != 0 || memcmp(&got, &want, 8) != 0) {
+            CHECK_MSG(0, "'%s': %a, strtod %a", buf, got, want);
+            break;
+        }
+        float gf = -1, wf = strtof(buf, NULL);
+        double gd = -1;
+        if (mc_parse_f32_f64(buf, (size_t)w, &gf, &gd) != 0 || memcmp(&gd, &want, 8) != 0 ||
+            memcmp(&gf, &wf, 4) != 0) {
+            CHECK_MSG(0, "both '%s': %a %a, strtof/strtod %a %a", buf, (double)gf, gd, (double)wf, want);
+            break;
+        }
+    }
+    static const char *bad[] = {"", " ", "1e", "1.2.3", "--1", "1e5x", "e5", "."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double got;
+        CHECK_MSG(mc_parse_f64(bad[i], strlen(bad[i]), &got) != 0, "'%s' accepted", bad[i]);
+    }
+}
+
 int main(void)
 {
+    RUN(parse_f64_agrees_with_strtod);
     RUN(parse_hand_checked_bits);
     RUN(parse_refuses_non_numbers);
     RUN(parse_agrees_with_strtof);
