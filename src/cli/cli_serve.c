@@ -71,6 +71,9 @@ static void usage(FILE *f)
             "                      sqlite://rel.db, redis://host:port/STREAM\n"
             "  --stream-workers N  run N stream workers in the server, scoring the queue's\n"
             "                      events with this repository into --store (default 0)\n"
+            "  --stream-retention S  delete stream results and tickets older than S seconds\n"
+            "                      from --store, checked once a minute (default 604800: 7 days;\n"
+            "                      0: keep everything)\n"
             "  -h, --help          show this help\n"
             "\n"
             "config.json: {\"default_version\": \"2\",\n"
@@ -125,7 +128,7 @@ int cli_serve(int argc, char **argv)
     const char *models = NULL, *model = NULL, *host = "127.0.0.1", *store = NULL;
     const char *admin = getenv("MLSHIP_ADMIN_TOKEN"), *api = getenv("MLSHIP_API_TOKEN");
     const char *access_log = NULL, *queue = NULL;
-    long stream_workers = 0;
+    long stream_workers = 0, stream_retention = 604800;
     const char *schedule = NULL, *b_input = NULL, *b_key = NULL, *b_model = NULL, *b_features = NULL;
     long b_threads = 1, minute_ms = 0;
     int reuse_port = 0, require_models = 0;
@@ -150,6 +153,7 @@ int cli_serve(int argc, char **argv)
             {"--batch-features", &b_features, NULL, 0, 0},
             {"--batch-threads", NULL, &b_threads, 1, 255},
             {"--queue", &queue, NULL, 0, 0},        {"--stream-workers", NULL, &stream_workers, 0, 64},
+            {"--stream-retention", NULL, &stream_retention, 0, 31622400L * 10},
             /* test-only, undocumented in --help: a cron minute lasts N ms (see sv_sched.h) */
             {"--test-minute-ms", NULL, &minute_ms, 1, 3600000L},
         };
@@ -218,7 +222,7 @@ int cli_serve(int argc, char **argv)
         sv_repo_free(repo);
         return cli_fail("serve", st, err.msg);
     }
-    if (queue && ((st = sv_stream_open(&server, queue, &server.stream, &err)) != MS_OK ||
+    if (queue && ((st = sv_stream_open(&server, queue, stream_retention, &server.stream, &err)) != MS_OK ||
                   (stream_workers && (st = sv_stream_workers(server.stream, repo, (int)stream_workers, &err)) != MS_OK))) {
         sv_stream_close(server.stream);
         sv_sched_stop(server.sched, 0);

@@ -62,6 +62,8 @@ struct sv_stream {
     atomic_ullong issued, coalesced, rejected, fresh;
     sm_models models;         /* the embedded workers' view of the repository */
     sm_worker *worker;        /* --stream-workers N: one worker of N threads, or NULL */
+    int64_t retention_s;      /* stream results and tickets older than this are deleted */
+    uint64_t next_prune_ns;   /* the poller's next st_stream_prune */
 };
 
 /* ---- the queue: a pool of handles (a handle is one connection, one thread at a time) ----- */
@@ -563,18 +565,46 @@ static void poll_round(sv_stream *st, waiter *list, st_store **h)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* Delete stream results and tickets past the retention, once a minute (without it every
+ * event's row stays in a SQL store forever). A failure is logged and tried next time. */
+#define PRUNE_EVERY_NS 60000000000ull
+static void prune_due(sv_stream *st, st_store **h)
+{
+    uint64_t now = bs_now_ns();
+    if (st->retention_s <= 0 || now < st->next_prune_ns) return;
+    st->next_prune_ns = now + PRUNE_EVERY_NS;
+    ms_error err = {{0}};
+    ms_status rc = *h ? MS_OK : st_open(st->srv->store_url, h, &err);
+    if (rc == MS_OK) rc = st_stream_prune(*h, st->retention_s, &err);
+    if (rc != MS_OK) {
+        sv_log_event("stream: pruning results older than %lld s in %s: %s", (long long)st->retention_s,
+                   st->srv->store_url, err.msg);
+        if (rc == MS_ERR_RUNTIME) st_close(*h), *h = NULL;
+    }
+}
+
 static void *poller_main(void *arg)
 {
     sv_stream *st = arg;
     st_store *h = NULL;
     pthread_mutex_lock(&st->mu);
     for (;;) {
-        while (!st->waiters && !atomic_load(&st->stop)) pthread_cond_wait(&st->cv, &st->mu);
+        while (!st->waiters && !atomic_load(&st->stop)) {
+            pthread_mutex_unlock(&st->mu);
+            prune_due(st, &h);
+            pthread_mutex_lock(&st->mu);
+            if (st->waiters || atomic_load(&st->stop)) break;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&st->cv, &st->mu, &until);
+        }
         if (!st->waiters && atomic_load(&st->stop)) break;
         waiter *list = st->waiters;
         st->waiters = NULL;
         pthread_mutex_unlock(&st->mu);
         poll_round(st, list, &h);
+        prune_due(st, &h);
         struct timespec ts = {0, POLL_NS};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&st->mu);
@@ -586,7 +616,8 @@ static void *poller_main(void *arg)
 
 /* ---- open, close, metrics ---------------------------------------------------------------- */
 
-ms_status sv_stream_open(sv_server *s, const char *queue_url, sv_stream **out, ms_error *err)
+ms_status sv_stream_open(sv_server *s, const char *queue_url, int64_t retention_s, sv_stream **out,
+                         ms_error *err)
 {
     *out = NULL;
     if (!s->store_url)
@@ -597,6 +628,7 @@ ms_status sv_stream_open(sv_server *s, const char *queue_url, sv_stream **out, m
         return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     st->srv = s;
+    st->retention_s = retention_s;
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     qu_queue *q = NULL;

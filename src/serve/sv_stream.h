@@ -32,8 +32,10 @@ typedef struct sv_stream sv_stream;
 
 /* Streaming for server s, events to queue_url, tickets and results in s->store_url (which
  * must be set: MS_ERR_INVALID otherwise). The queue is opened once here, so a bad URL or an
- * unreachable server fails at start, naming it. */
-ms_status sv_stream_open(sv_server *s, const char *queue_url, sv_stream **out, ms_error *err);
+ * unreachable server fails at start, naming it. Stream results and tickets older than
+ * retention_s (> 0) are deleted from the store once a minute (st_stream_prune). */
+ms_status sv_stream_open(sv_server *s, const char *queue_url, int64_t retention_s, sv_stream **out,
+                         ms_error *err);
 /* Start the embedded stream worker (--stream-workers N: one worker of n threads) scoring the
  * queue's events with repo's serving versions into s->store_url. Stopped by close. */
 typedef struct sv_repo sv_repo;

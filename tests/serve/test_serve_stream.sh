@@ -263,6 +263,23 @@ grep -q 'mlship_requests_total{model="mlp",route="trigger",status="202"}' "$T/me
 stop $PID; rc=$?
 [ $rc -eq 0 ] && ok || { bad "serve with workers: exit $rc on SIGTERM"; show "$T/main.log"; }
 
+# ---- 3b. retention: stream results and tickets older than --stream-retention are deleted ----
+# (the server prunes when it starts and then once a minute)
+start prune --models "$R" --store "sqlite://$T/prune.db" --queue "sqlite://$T/qprune.db" --stream-workers 1 --stream-retention 2 || exit 1
+req "prune: trigger" 202 POST "$U/v1/models/mlp/predictions/k_0"
+PT=$(ticket_of)
+req "prune: scored" 200 GET "$U/v1/tickets/$PT?wait_ms=10000"
+has "prune: scored" body '"status":"done"'
+stop $PID
+n1=$(sqlite3 "$T/prune.db" "select (select count(*) from mlship_stream_events) + (select count(*) from mlship_tickets)")
+sleep 3
+start prune2 --models "$R" --store "sqlite://$T/prune.db" --queue "sqlite://$T/qprune.db" --stream-retention 2 || exit 1
+sleep 0.5
+n2=$(sqlite3 "$T/prune.db" "select (select count(*) from mlship_stream_events) + (select count(*) from mlship_stream_latest) + (select count(*) from mlship_tickets)")
+[ "$n1" -ge 2 ] && [ "$n2" -eq 0 ] && ok || bad "prune: rows before $n1 (want >= 2: result and ticket), after $n2 (want 0)"
+req "prune: the pruned ticket is unknown" 404 GET "$U/v1/tickets/$PT"
+stop $PID
+
 # ---- 4. Redis: queue and store both redis:// ------------------------------------------------
 if [ -z "$MLSHIP_TEST_REDIS_URL" ]; then
   skipped "Redis stream flow (MLSHIP_TEST_REDIS_URL unset)"
