@@ -188,6 +188,49 @@ check "a bad line gives an error result" "grep -q '\"error\":\"field .json.: not
 grep '"outputs"' "$T/pipe.out" | sed 's/.*"outputs":\({[^}]*}\).*/\1/' >"$T/pipe_got.jsonl"
 check "stream pipe outputs equal the framework's" "'$X' check --lines '$FX/$id/output_1.npy' 5,2,3,2,5 '$T/pipe_got.jsonl' '*.probabilities' >/dev/null"
 
+# ---- one long-lived worker over a repository: hot reload, and its /metrics ----------------------
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    awk -v s="$(od -An -N2 -tu2 /dev/urandom)" 'BEGIN { print 20000 + s % 40000 }'
+}
+wait_drained() { # QUEUE
+  i=0
+  while [ $i -lt 300 ]; do
+    "$M" stream status --queue "$1" --json >"$T/st.json" 2>/dev/null && grep -q '"pending":0,"lag":0,' "$T/st.json" && return 0
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+id=sk_gb_clf_binary; d=$FX/$id; rows=$("$X" rows "$d/input_0.npy" 6)
+mkdir -p "$T/repo/default/1" && cp "$d/model.onnx" "$T/repo/default/1/model.onnx"
+hq="sqlite://$T/q_hot.db"; hs="$T/s_hot.db"; mport=$(free_port)
+"$M" stream work --models "$T/repo" --queue "$hq" --store "sqlite://$hs" --metrics-port "$mport" >"$T/hot.log" 2>&1 &
+hp=$!; PIDS="$PIDS $hp"
+make_events "$d/input_0.npy" "$rows" "v1-" >"$T/ev1.jsonl"
+"$M" stream send --queue "$hq" --file "$T/ev1.jsonl" >/dev/null 2>&1
+wait_drained "$hq"
+# version 2 appears (renamed into place, as the repository wants); the worker picks it up
+mkdir -p "$T/repo/default/2" && cp "$d/model.onnx" "$T/repo/default/2/.m" && mv "$T/repo/default/2/.m" "$T/repo/default/2/model.onnx"
+sleep 2.5
+make_events "$d/input_0.npy" "$rows" "v2-" >"$T/ev2.jsonl"
+"$M" stream send --queue "$hq" --file "$T/ev2.jsonl" >/dev/null 2>&1
+echo '{"id":"hot-bad","key":"k","features":[1]}' | "$M" stream send --queue "$hq" --file - >/dev/null 2>&1
+wait_drained "$hq"
+curl -s "http://127.0.0.1:$mport/metrics" >"$T/metrics.txt"
+kill -TERM $hp; wait $hp
+n=$(echo "$rows" | tr ',' '\n' | grep -c .)
+v1=$(sqlite3 "$hs" "select count(*) from mlship_stream_events where event_id like 'v1-%' and model_version = '1'")
+v2=$(sqlite3 "$hs" "select count(*) from mlship_stream_events where event_id like 'v2-%' and model_version = '2'")
+check "hot reload: events before version 2 scored by 1 ($v1 of $n), after by 2 ($v2 of $n)" "[ '$v1' = '$n' ] && [ '$v2' = '$n' ]"
+stored "$hs" "v2-" "$rows" >"$T/hot.jsonl"
+judge "hot reload, version 2" "$T/hot.jsonl" "$rows" probabilities:$d/output_1.npy label:$d/output_0.npy
+metric() { sed -n "s/^$1 \([0-9.e+]*\)$/\1/p" "$T/metrics.txt"; }
+check "metrics: events consumed = $((2 * n + 1)) ($(metric mlship_stream_events_consumed_total))" "[ '$(metric mlship_stream_events_consumed_total)' = '$((2 * n + 1))' ]"
+check "metrics: events scored = $((2 * n)) ($(metric mlship_stream_events_scored_total))" "[ '$(metric mlship_stream_events_scored_total)' = '$((2 * n))' ]"
+check "metrics: dead-lettered = 1 ($(metric mlship_stream_events_dead_lettered_total))" "[ '$(metric mlship_stream_events_dead_lettered_total)' = '1' ]"
+check "metrics: a latency histogram counting every event" "grep -q '^mlship_stream_latency_seconds_count $((2 * n + 1))$' '$T/metrics.txt'"
+check "metrics: batch sizes and lag are exported" "grep -q '^mlship_stream_batch_size_count ' '$T/metrics.txt' && grep -q '^mlship_stream_lag ' '$T/metrics.txt'"
+
 # ---- Redis ---------------------------------------------------------------------------------------
 if [ -n "${MLSHIP_TEST_REDIS_URL:-}" ]; then
   base=${MLSHIP_TEST_REDIS_URL%/*}
