@@ -16,6 +16,8 @@ static const struct {
     {"serve", cli_serve, "serve models over HTTP (Open Inference Protocol, /predict, /v1)"},
     {"batch", cli_batch, "score a CSV, JSON Lines file or SQL query into the prediction store"},
     {"lookup", cli_lookup, "look up published batch predictions by key"},
+    {"edge", cli_edge, "publish signed model updates for devices (keygen, publish, sign)"},
+    {"agent", cli_agent, "serve a model on a device and take signed updates from a backend"},
 };
 
 static void usage(FILE *f)
