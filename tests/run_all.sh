@@ -59,6 +59,7 @@ stage conformance make conformance
 [ -f bench/check.sh ] && stage bench-check sh bench/check.sh
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
 [ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
+[ -f tests/edge/test_agent.sh ] && stage edge-agent sh tests/edge/test_agent.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 stage cross       sh tests/cross/run.sh
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
