@@ -38,6 +38,9 @@ BATCH_SRC   := $(sort $(wildcard src/batch/*.c))
 PREDICT_SRC := $(sort $(wildcard src/predict/*.c))
 STREAM_SRC  := $(sort $(wildcard src/stream/*.c))
 EDGE_SRC    := $(sort $(wildcard src/edge/*.c))
+# the device agent's update logic (src/edge/agent/): libsodium for signatures, libcurl to fetch
+AGENT_SRC   := $(sort $(wildcard src/edge/agent/*.c))
+AGENT_LIBS   = -lsodium -lcurl
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
@@ -55,6 +58,7 @@ BATCH_OBJ   := $(call obj,$(BATCH_SRC))
 PREDICT_OBJ := $(call obj,$(PREDICT_SRC))
 STREAM_OBJ  := $(call obj,$(STREAM_SRC))
 EDGE_OBJ    := $(call obj,$(EDGE_SRC))
+AGENT_OBJ   := $(call obj,$(AGENT_SRC))
 UNIT_BIN    := $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC))))
 
 .PHONY: all deps run test unit unit-asan conformance cross core badinput fuzz install clean bench wasm
@@ -145,9 +149,9 @@ $(BUILD)/libmlship_queue.a: $(QUEUE_OBJ)
 UPPER_LIBS = $(BUILD)/libmlship_stream.a $(BUILD)/libmlship_predict.a $(BUILD)/libmlship_store.a $(BUILD)/libmlship_queue.a \
              $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 
-# src/edge/ (export-c) is linked into the binary as objects, like serve and batch.
-$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+# src/edge/ (export-c) and src/edge/agent/ are linked into the binary as objects, like serve and batch.
+$(BUILD)/mlship: $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(AGENT_OBJ) $(UPPER_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(SERVE_OBJ) $(BATCH_OBJ) $(EDGE_OBJ) $(AGENT_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS) $(AGENT_LIBS)
 
 UNIT_DEPS = $(UPPER_LIBS) tests/unit/mstest.h
 define unit_rule
@@ -155,11 +159,16 @@ $(BUILD)/tests/%: $(1)%.c $$(UNIT_DEPS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -Itests/unit -o $$@ $$< $$(UPPER_LIBS) $$(LDLIBS) $$(STORE_LIBS)
 endef
-$(foreach d,tests/unit/ $(filter-out tests/unit/serve/,$(sort $(dir $(wildcard tests/unit/*/test_*.c)))),$(eval $(call unit_rule,$(d))))
+$(foreach d,tests/unit/ $(filter-out tests/unit/serve/ tests/unit/agent/,$(sort $(dir $(wildcard tests/unit/*/test_*.c)))),$(eval $(call unit_rule,$(d))))
 # serve's tests link the serve objects (and batch's, which serve calls) as the binary does
 $(BUILD)/tests/%: tests/unit/serve/%.c $(SERVE_OBJ) $(BATCH_OBJ) $(UNIT_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(SERVE_OBJ) $(BATCH_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+
+# the agent's tests link its objects and libraries
+$(BUILD)/tests/%: tests/unit/agent/%.c $(AGENT_OBJ) $(UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(AGENT_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS) $(AGENT_LIBS)
 
 $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)

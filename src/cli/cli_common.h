@@ -23,6 +23,8 @@ int cli_batch(int argc, char **argv);
 int cli_lookup(int argc, char **argv);
 int cli_stream(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_edge(int argc, char **argv);
+int cli_agent(int argc, char **argv);
 
 /* "mlship CMD: message" + a hint to --help, on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -18,6 +18,8 @@ static const struct {
     {"lookup", cli_lookup, "look up published batch predictions by key"},
     {"stream", cli_stream, "stream workers and pipelines: score events from a queue (SQLite, Redis)"},
     {"export-c", cli_export, "write a model as standalone C99 for a microcontroller"},
+    {"edge", cli_edge, "publish signed model updates for devices (keygen, publish, sign)"},
+    {"agent", cli_agent, "serve a model on a device and take signed updates from a backend"},
 };
 
 static void usage(FILE *f)
@@ -26,7 +28,7 @@ static void usage(FILE *f)
             "usage: mlship <command> [options] [args]\n"
             "       mlship --help | --version\n"
             "\n"
-            "mlship deploys trained models (ONNX, XGBoost JSON) with its own C inference runtime:\nreal-time over HTTP, batch scoring into a store, and the tools around them.\n"
+            "mlship deploys trained models (ONNX, XGBoost JSON) with its own C inference runtime:\nreal-time over HTTP, batch scoring into a store, streaming from a queue, and on the\ndevice itself (C for microcontrollers, a WebAssembly package, a device agent).\n"
             "\n"
             "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -13,6 +13,8 @@ set -eu
 out=${1:-build/fuzz}
 data=${MS_TESTDATA:-/usr/share/libonnx-testdata/data}
 mkdir -p "$out/corpus_model" "$out/corpus_tensor" "$out/corpus_npy" "$out/corpus_json"
+# corpus_manifest starts empty: its seeds are tests/fuzz/regress/manifest
+mkdir -p "$out/corpus_manifest"
 
 if [ -d "$data" ]; then
   find "$data" -name model.onnx -size -64k | while read -r f; do
