@@ -499,6 +499,78 @@ TEST(test_ticket_race)
     CHECK_MSG(created == 1, "%d tickets created", created);
 }
 
+/* Readers never see half of a put: a forked writer stores ROUNDS batches of KEYS results, every
+ * row of batch r with outputs {"r":r}; meanwhile this process reads the KEYS latest rows again
+ * and again, and each read must find all of them from one batch (or none before the first). */
+#define KEYS 40
+#define ROUNDS 60
+typedef struct snap {
+    int n, first, mixed;
+} snap;
+static int on_snap(void *ctx, size_t i, const st_pred_row *row)
+{
+    snap *sn = ctx;
+    int r = -1;
+    if (row && row->outputs) sscanf(row->outputs, "{\"r\":%d}", &r);
+    if (i == 0) sn->first = r;
+    else if (r != sn->first) sn->mixed = 1;
+    sn->n++;
+    return 0;
+}
+
+TEST(test_readers_never_see_half)
+{
+    char model[64];
+    fresh_name(model, sizeof model, "atomic");
+    char keys[KEYS][16];
+    const char *kp[KEYS];
+    for (int k = 0; k < KEYS; k++) snprintf(keys[k], sizeof keys[k], "k%d", k), kp[k] = keys[k];
+    pid_t pid = fork();
+    if (pid == 0) {
+        st_store *w = NULL;
+        ms_error err;
+        if (st_open(g_url, &w, &err) != MS_OK) _exit(2);
+        static char ev[KEYS][96], out[KEYS][24];
+        st_stream_row rows[KEYS];
+        for (int r = 0; r < ROUNDS; r++) {
+            for (int k = 0; k < KEYS; k++) {
+                snprintf(ev[k], sizeof ev[k], "%s-%d-%d", model, r, k);
+                snprintf(out[k], sizeof out[k], "{\"r\":%d}", r);
+                rows[k] = (st_stream_row){model, keys[k], ev[k], "v1", out[k], NULL, (int64_t)r * KEYS + k};
+            }
+            if (st_stream_put(w, rows, KEYS, 0, &err) != MS_OK) _exit(3);
+        }
+        st_close(w);
+        _exit(0);
+    }
+    st_store *s = open_store();
+    int reads = 0, mixed = 0, partial = 0, last = -1, st_ok = 1, status = 0;
+    for (;;) {
+        snap sn = {0, -2, 0};
+        ms_error err;
+        if (st_pred_latest(s, model, kp, KEYS, on_snap, &sn, &err) != MS_OK) {
+            CHECK_MSG(0, "read: %s", err.msg);
+            st_ok = 0;
+            break;
+        }
+        reads++;
+        mixed += sn.mixed;
+        partial += sn.n != KEYS;
+        if (!sn.mixed) last = sn.first;
+        if (waitpid(pid, &status, WNOHANG) == pid) break;
+    }
+    if (st_ok) { /* one more read after the writer finished: the last batch, whole */
+        snap sn = {0, -2, 0};
+        ms_error err;
+        CHECK(st_pred_latest(s, model, kp, KEYS, on_snap, &sn, &err) == MS_OK);
+        CHECK_MSG(sn.first == ROUNDS - 1 && !sn.mixed, "after the writer: batch %d, mixed %d", sn.first, sn.mixed);
+    }
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer exit %d", WEXITSTATUS(status));
+    CHECK_MSG(mixed == 0 && partial == 0, "%d of %d reads saw rows of two batches, %d a row count off", mixed, reads, partial);
+    CHECK_MSG(reads > 5, "only %d reads overlapped the writer (last %d)", reads, last);
+    st_close(s);
+}
+
 TEST(test_ticket_reopen_drop)
 {
     st_store *s = open_store();
@@ -634,6 +706,7 @@ static void run_backend(const char *name, const char *url)
     RUN(test_ticket_coalesce);
     RUN(test_ticket_race);
     RUN(test_ticket_reopen_drop);
+    RUN(test_readers_never_see_half);
     RUN(test_prune);
     if (is_redis()) RUN(test_redis_ttl);
     if (strncmp(url, "sqlite", 6) == 0) RUN(test_sqlite_readonly);
