@@ -18,8 +18,8 @@
 
 static const char k_common[] =
     "#if defined(__GNUC__) || defined(__clang__)\n"
-    "#define EX_ALIGN __attribute__((aligned(16)))\n"
-    "#else\n#define EX_ALIGN\n#endif\n"
+    "#define EX_ALIGN __attribute__((aligned(16)))\n#define EX_NOINLINE __attribute__((noinline))\n"
+    "#else\n#define EX_ALIGN\n#define EX_NOINLINE\n#endif\n"
     "#ifdef EX_NO_FMA\n#define EX_MAC(a, w, x) ((w) * (x) + (a))\n"
     "#else\n#define EX_MAC(a, w, x) fmaf(w, x, a)\n#endif\n\n";
 
@@ -86,65 +86,70 @@ static const char k_dense[] =
     "        y[o] = ex_act(a, act, alpha);\n"
     "    }\n}\n\n";
 
-#define CONV8(p) "a0 = EX_MAC(a0, " p "[0], u); c0 = EX_MAC(c0, " p "[0], v);\n" \
-    "                        a1 = EX_MAC(a1, " p "[1], u); c1 = EX_MAC(c1, " p "[1], v);\n" \
-    "                        a2 = EX_MAC(a2, " p "[2], u); c2 = EX_MAC(c2, " p "[2], v);\n" \
-    "                        a3 = EX_MAC(a3, " p "[3], u); c3 = EX_MAC(c3, " p "[3], v);\n" \
-    "                        a4 = EX_MAC(a4, " p "[4], u); c4 = EX_MAC(c4, " p "[4], v);\n" \
-    "                        a5 = EX_MAC(a5, " p "[5], u); c5 = EX_MAC(c5, " p "[5], v);\n" \
-    "                        a6 = EX_MAC(a6, " p "[6], u); c6 = EX_MAC(c6, " p "[6], v);\n" \
-    "                        a7 = EX_MAC(a7, " p "[7], u); c7 = EX_MAC(c7, " p "[7], v);\n"
-
 static const char k_conv[] =
-    "/* 2-D convolution on an input already padded to Hp x Wp: d = {C, Hp, Wp, OC, KH, KW, sh, sw,\n"
-    " * OH, OW}. 8 output channels x 2 output pixels in registers; w[blk][c][ky][kx][0..7], then\n"
-    " * single channels */\n"
+    "/* two output pixels of 8 channels, at xa and xa + dx (dx 0: the same one twice), into acc[0..7]\n"
+    " * and acc[8..15]; w[c][ky][kx][0..7]. d = {C, Hp, Wp, OC, KH, KW, sh, sw, OH, OW, P} */\n"
+    "EX_NOINLINE static void ex_conv_px(const float *xa, int dx, const float *w, const float *b, float *acc,\n"
+    "                                   const int *d)\n"
+    "{\n"
+    "    const int C = d[0], plane = d[1] * d[2], Wp = d[2], KH = d[4], KW = d[5];\n"
+    "    float a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3], a4 = b[4], a5 = b[5], a6 = b[6], a7 = b[7];\n"
+    "    float c0 = a0, c1 = a1, c2 = a2, c3 = a3, c4 = a4, c5 = a5, c6 = a6, c7 = a7;\n"
+    "    for (int c = 0; c < C; c++, xa += plane)\n"
+    "        for (const float *r = xa, *re = xa + KH * Wp; r < re; r += Wp)\n"
+    "            for (const float *q = r, *qe = r + KW; q < qe; q++, w += 8) {\n"
+    "                const float u = q[0], v = q[dx];\n"
+    "                a0 = EX_MAC(a0, w[0], u); c0 = EX_MAC(c0, w[0], v);\n"
+    "                a1 = EX_MAC(a1, w[1], u); c1 = EX_MAC(c1, w[1], v);\n"
+    "                a2 = EX_MAC(a2, w[2], u); c2 = EX_MAC(c2, w[2], v);\n"
+    "                a3 = EX_MAC(a3, w[3], u); c3 = EX_MAC(c3, w[3], v);\n"
+    "                a4 = EX_MAC(a4, w[4], u); c4 = EX_MAC(c4, w[4], v);\n"
+    "                a5 = EX_MAC(a5, w[5], u); c5 = EX_MAC(c5, w[5], v);\n"
+    "                a6 = EX_MAC(a6, w[6], u); c6 = EX_MAC(c6, w[6], v);\n"
+    "                a7 = EX_MAC(a7, w[7], u); c7 = EX_MAC(c7, w[7], v);\n"
+    "            }\n"
+    "    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;\n"
+    "    acc[8] = c0, acc[9] = c1, acc[10] = c2, acc[11] = c3, acc[12] = c4, acc[13] = c5, acc[14] = c6, acc[15] = c7;\n"
+    "}\n"
+    "\n"
+    "/* 2-D convolution on an input already padded to Hp x Wp, 8 output channels at a time (OC is\n"
+    " * a multiple of 8: the exporter pads the weights), two pixels per pass so each weight is read\n"
+    " * once for both. With P > 1 a P x P max pool (stride P) is fused: each output is the max of\n"
+    " * its window's conv outputs, so the un-pooled output is never stored; OH x OW is then the\n"
+    " * pooled size. The activation is applied once per stored value (max and every activation\n"
+    " * written here commute: they are non-decreasing). */\n"
     "static void ex_conv(const float *x, const float *w, const float *b, float *y, const int *d,\n"
-    "                    int act, float alpha)\n{\n"
-    "    const int C = d[0], Hp = d[1], Wp = d[2], OC = d[3], KH = d[4], KW = d[5], sh = d[6];\n"
-    "    const int sw = d[7], OH = d[8], OW = d[9], taps = C * KH * KW, plane = OH * OW;\n"
-    "    int o = 0;\n"
-    "    for (; o + 8 <= OC; o += 8, w += 8 * taps)\n"
+    "                    int act, float alpha)\n"
+    "{\n"
+    "    const int Wp = d[2], OC = d[3], sh = d[6], sw = d[7], OH = d[8], OW = d[9], P = d[10];\n"
+    "    const int taps = d[0] * d[4] * d[5], plane = OH * OW;\n"
+    "    float acc[16], m[8];\n"
+    "    for (int o = 0; o < OC; o += 8, w += 8 * taps, b += 8)\n"
     "        for (int oy = 0; oy < OH; oy++)\n"
-    "            for (int ox = 0; ox < OW; ox += 2) {\n"
-    "                const int two = ox + 1 < OW;\n"
-    "                const float *xa = x + oy * sh * Wp + ox * sw, *xb = two ? xa + sw : xa;\n"
-    "                const float *wp = w;\n"
-    "                float a0 = b[o], a1 = b[o + 1], a2 = b[o + 2], a3 = b[o + 3];\n"
-    "                float a4 = b[o + 4], a5 = b[o + 5], a6 = b[o + 6], a7 = b[o + 7];\n"
-    "                float c0 = a0, c1 = a1, c2 = a2, c3 = a3, c4 = a4, c5 = a5, c6 = a6, c7 = a7;\n"
-    "                for (int c = 0; c < C; c++)\n"
-    "                    for (int ky = 0; ky < KH; ky++) {\n"
-    "                        const float *ra = xa + (c * Hp + ky) * Wp, *rb = xb + (c * Hp + ky) * Wp;\n"
-    "                        for (int kx = 0; kx < KW; kx++, wp += 8) {\n"
-    "                        const float u = ra[kx], v = rb[kx];\n"
-    "                        " CONV8("wp")
+    "            for (int ox = 0; ox < OW; ox += P == 1 ? 2 : 1) {\n"
+    "                float *ya = y + o * plane + oy * OW + ox;\n"
+    "                const int two = P == 1 && ox + 1 < OW;\n"
+    "                for (int py = 0; py < P; py++)\n"
+    "                    for (int px = 0; px < P; px += 2) {\n"
+    "                        const float *xa = x + (oy * P + py) * sh * Wp + (ox * P + px) * sw;\n"
+    "                        ex_conv_px(xa, two || px + 1 < P ? sw : 0, w, b, acc, d);\n"
+    "                        for (int j = 0; j < 8; j++) {\n"
+    "                            float u = P == 1 || acc[j] > acc[j + 8] ? acc[j] : acc[j + 8];\n"
+    "                            m[j] = (py == 0 && px == 0) || u > m[j] ? u : m[j];\n"
     "                        }\n"
     "                    }\n"
-    "                float *ya = y + o * plane + oy * OW + ox;\n"
-    "                ya[0] = ex_act(a0, act, alpha), ya[plane] = ex_act(a1, act, alpha);\n"
-    "                ya[2 * plane] = ex_act(a2, act, alpha), ya[3 * plane] = ex_act(a3, act, alpha);\n"
-    "                ya[4 * plane] = ex_act(a4, act, alpha), ya[5 * plane] = ex_act(a5, act, alpha);\n"
-    "                ya[6 * plane] = ex_act(a6, act, alpha), ya[7 * plane] = ex_act(a7, act, alpha);\n"
-    "                if (two) {\n"
-    "                    ya[1] = ex_act(c0, act, alpha), ya[plane + 1] = ex_act(c1, act, alpha);\n"
-    "                    ya[2 * plane + 1] = ex_act(c2, act, alpha), ya[3 * plane + 1] = ex_act(c3, act, alpha);\n"
-    "                    ya[4 * plane + 1] = ex_act(c4, act, alpha), ya[5 * plane + 1] = ex_act(c5, act, alpha);\n"
-    "                    ya[6 * plane + 1] = ex_act(c6, act, alpha), ya[7 * plane + 1] = ex_act(c7, act, alpha);\n"
+    "                for (int j = 0; j < 8; j++) {\n"
+    "                    ya[j * plane] = ex_act(m[j], act, alpha);\n"
+    "                    if (two) ya[j * plane + 1] = ex_act(acc[j + 8], act, alpha);\n"
     "                }\n"
     "            }\n"
-    "    for (; o < OC; o++, w += taps)\n"
-    "        for (int oy = 0; oy < OH; oy++)\n"
-    "            for (int ox = 0; ox < OW; ox++) {\n"
-    "                const float *xa = x + oy * sh * Wp + ox * sw, *wp = w;\n"
-    "                float a = b[o];\n"
-    "                for (int c = 0; c < C; c++)\n"
-    "                    for (int ky = 0; ky < KH; ky++)\n"
-    "                        for (int kx = 0; kx < KW; kx++) a = EX_MAC(a, *wp++, xa[(c * Hp + ky) * Wp + kx]);\n"
-    "                y[o * plane + oy * OW + ox] = ex_act(a, act, alpha);\n"
-    "            }\n}\n\n"
+    "}\n"
+    "\n";
+
+static const char k_pad[] =
     "/* x (C x H x W) into the zeroed Hp x Wp planes of xp at row pt, column pl (cut to fit) */\n"
-    "static void ex_pad(const float *x, float *xp, int C, int H, int W, int Hp, int Wp, int pt, int pl)\n{\n"
+    "static void ex_pad(const float *x, float *xp, int C, int H, int W, int Hp, int Wp, int pt, int pl)\n"
+    "{\n"
     "    memset(xp, 0, sizeof(float) * (size_t)(C * Hp * Wp));\n"
     "    for (int c = 0; c < C; c++)\n"
     "        for (int r = 0; r < H; r++) {\n"
@@ -152,7 +157,9 @@ static const char k_conv[] =
     "            if (py < 0 || py >= Hp) continue;\n"
     "            if (n > Wp - (pl + x0)) n = Wp - (pl + x0);\n"
     "            if (n > 0) memcpy(xp + (c * Hp + py) * Wp + pl + x0, x + (c * H + r) * W + x0, sizeof(float) * (size_t)n);\n"
-    "        }\n}\n\n";
+    "        }\n"
+    "}\n"
+    "\n";
 
 static const char k_pool[] =
     "/* max (avg 0) or average (avg 1) pooling: d = {C, H, W, KH, KW, sh, sw, pt, pl, OH, OW,\n"
@@ -363,6 +370,11 @@ static void emit_kernels(const ex_plan *p, FILE *c)
                "#else\n#define EX_ALIGN\n#endif\n\n", c);
     if (used[EX_DENSE]) fputs(k_dense, c);
     if (used[EX_CONV]) fputs(k_conv, c);
+    for (int i = 0; i < p->n_layers; i++)
+        if (p->layers[i].kind == EX_CONV && p->layers[i].scratch >= 0) {
+            fputs(k_pad, c);
+            break;
+        }
     if (used[EX_MAXPOOL] || used[EX_AVGPOOL]) fputs(k_pool, c);
     if (used[EX_GAP]) fputs(k_gap, c);
     if (used[EX_ACT]) fputs(k_unary, c);
@@ -394,9 +406,9 @@ static void emit_data(const ex_plan *p, FILE *c)
             snprintf(nm, sizeof nm, "ex_i%d", i), put_ints(c, "int32_t", nm, l->idx, l->n_idx);
         if (l->kind == EX_CONV) {
             const int64_t *q = l->p;
-            int64_t d[10] = {q[0], (q[10] - 1) * q[6] + q[4], (q[11] - 1) * q[7] + q[5], q[3], q[4],
-                             q[5], q[6], q[7], q[10], q[11]};
-            snprintf(nm, sizeof nm, "ex_d%d", i), put_ints(c, "int", nm, d, 10);
+            int64_t d[11] = {q[0], (q[10] - 1) * q[6] + q[4], (q[11] - 1) * q[7] + q[5], q[15], q[4],
+                             q[5], q[6], q[7], q[13], q[14], q[12]};
+            snprintf(nm, sizeof nm, "ex_d%d", i), put_ints(c, "int", nm, d, 11);
         }
         if (l->kind == EX_MAXPOOL || l->kind == EX_AVGPOOL) {
             int64_t d[14];

@@ -19,7 +19,8 @@
 typedef enum ex_kind {
     EX_DENSE,      /* y = act(W x + b), float: W in blocks of 8 rows interleaved */
     EX_DENSE_D,    /* y = W x + b in double (the ai.onnx.ml linear models, as the runtime) */
-    EX_CONV,       /* 2-D convolution, group 1, NCHW, bias, BatchNormalization folded */
+    EX_CONV,       /* 2-D convolution, group 1, NCHW, bias, BatchNormalization folded,
+                    * activation and a following MaxPool (kernel = stride, no pads) fused */
     EX_MAXPOOL, EX_AVGPOOL, EX_GAP,
     EX_ACT,        /* elementwise activation (act, alpha) */
     EX_SOFTMAX,    /* over the last `inner` floats, `outer` times */
@@ -45,7 +46,7 @@ typedef struct ex_layer {
     int scratch;         /* a buffer only this layer uses (Conv's zero-padded input), or -1 */
     ex_act act;
     float alpha;
-    int64_t p[12];       /* integer parameters; their meaning is per kind (ex_lower.c) */
+    int64_t p[16];       /* integer parameters; their meaning is per kind (ex_lower.c) */
     float *w, *b;        /* weights (n_w, n_b floats), or NULL */
     int64_t n_w, n_b;
     int64_t *idx;        /* integer table (Gather's columns, Concat's sizes), n_idx */

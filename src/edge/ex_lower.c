@@ -188,19 +188,18 @@ static int unit_dilations(const ms_node *n)
 }
 
 /* Conv weights in blocks of 8 output channels, interleaved per tap (w[blk][c][kh][kw][0..7]),
- * then single channels; each scaled by its BatchNormalization factor. */
-static float *conv_pack(const ms_tensor *Wt, int64_t OC, int64_t taps, const double *scale)
+ * each scaled by its BatchNormalization factor; OC is padded to OCp (a multiple of 8) with zero
+ * channels, so the kernel has one path (their outputs land in the arena's padding and are never
+ * read: the output buffer is sized OCp planes). */
+static float *conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale)
 {
-    float *w = ex_calloc((size_t)(OC * taps), sizeof *w);
+    float *w = ex_calloc((size_t)(OCp * taps), sizeof *w);
     if (!w) return NULL;
-    int64_t at = 0, o = 0;
-    for (int blk = 8; blk >= 1; blk = blk == 8 ? 1 : 0)
-        for (; o + blk <= OC; o += blk)
-            for (int64_t t = 0; t < taps; t++)
-                for (int j = 0; j < blk; j++) {
-                    double v = ms_tensor_get_f64(Wt, (o + j) * taps + t);
-                    w[at++] = scale ? (float)(v * scale[o + j]) : (float)v;
-                }
+    for (int64_t o = 0; o < OC; o++)
+        for (int64_t t = 0; t < taps; t++) {
+            double v = ms_tensor_get_f64(Wt, o * taps + t);
+            w[(o / 8 * taps + t) * 8 + o % 8] = scale ? (float)(v * scale[o]) : (float)v;
+        }
     return w;
 }
 
@@ -224,6 +223,28 @@ static int bn_fold(lower_ctx *lc, int v, int64_t OC, double *scale, double *shif
     return 1;
 }
 
+/* A MaxPool reading value v (the conv's activated output) alone that the conv can fuse: square
+ * P x P window with stride P, no pads, no dilation, floor-sized output, the Indices unread.
+ * Returns P (1: none) and sets *pool. */
+static int64_t pool_fuse(lower_ctx *lc, int v, int64_t OH, int64_t OW, const ms_node **pool)
+{
+    const ms_node *r = sole_reader(lc, v);
+    const int64_t *k, *st, *pd;
+    if (!r || !is_op(r, "", "MaxPool") || !unit_dilations(r)) return 1;
+    if (r->n_out > 1 && r->out[1] >= 0 && lc->readers[r->out[1]]) return 1;
+    if (ms_attr_ints(r, "kernel_shape", &k) != 2 || k[0] != k[1] || k[0] < 2) return 1;
+    if (ms_attr_ints(r, "strides", &st) != 2 || st[0] != k[0] || st[1] != k[0]) return 1;
+    int np = ms_attr_ints(r, "pads", &pd);
+    for (int i = 0; i < np; i++)
+        if (pd[i]) return 1;
+    const char *ap = ms_attr_string(r, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return 1;
+    const ms_tensor *Y = &lc->p->vals[r->out[0]];
+    if (Y->ndim != 4 || Y->shape[2] != OH / k[0] || Y->shape[3] != OW / k[0]) return 1;
+    *pool = r;
+    return k[0];
+}
+
 static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
 {
     ex_plan *p = lc->p;
@@ -245,10 +266,11 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     const ms_node *bn = NULL;
     int folded = bn_fold(lc, n->out[0], OC, scale, shift, &bn);
     ex_layer *l = new_layer(p, EX_CONV, n);
+    int64_t OCp = (OC + 7) / 8 * 8;
     if (l) {
         int64_t taps = C * KH * KW;
-        l->w = conv_pack(Wt, OC, taps, folded ? scale : NULL), l->n_w = OC * taps;
-        l->b = ex_calloc((size_t)OC, sizeof(float)), l->n_b = OC;
+        l->w = conv_pack(Wt, OC, OCp, taps, folded ? scale : NULL), l->n_w = OCp * taps;
+        l->b = ex_calloc((size_t)OCp, sizeof(float)), l->n_b = OCp;
         for (int64_t o = 0; l->b && o < OC; o++) {
             double b = B ? ms_tensor_get_f64(B, o) : 0;
             l->b[o] = folded ? (float)(b * scale[o] + shift[o]) : (float)b;
@@ -256,7 +278,8 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     }
     free(scale), free(shift);
     if (!l || !l->w || !l->b) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
-    int64_t q[12] = {C, H, W, OC, KH, KW, sh, sw, pads[0], pads[1], OH, OW};
+    /* p: C H W OC KH KW sh sw pad-top pad-left OH OW (the conv's), P, the output's OH OW, OCp */
+    int64_t q[16] = {C, H, W, OC, KH, KW, sh, sw, pads[0], pads[1], OH, OW, 1, OH, OW, OCp};
     memcpy(l->p, q, sizeof q);
     l->n_in = 1, l->in[0] = in_buf(lc, n, 0);
     int v = n->out[0];
@@ -264,7 +287,16 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     int64_t Hp = (OH - 1) * sh + KH, Wp = (OW - 1) * sw + KW;
     if (pads[0] || pads[1] || Hp != H || Wp != W)
         l->scratch = new_buf(p, EX_BUF_ARENA, C * Hp * Wp);
-    l->out = out_arena(lc, fuse_act(lc, l, v));
+    v = fuse_act(lc, l, v);
+    const ms_node *pool = NULL;
+    l->p[12] = pool_fuse(lc, v, OH, OW, &pool);
+    if (pool) {
+        l->p[13] = OH / l->p[12], l->p[14] = OW / l->p[12];
+        lc->done[pool->index] = 1, v = pool->out[0];
+    }
+    l->out = out_arena(lc, v);
+    /* the padded channels' outputs land past the value's floats */
+    if (l->out >= 0) p->bufs[l->out].n = OCp * l->p[13] * l->p[14];
     return l->out < 0 ? bs_fail(p->err, MS_ERR_RUNTIME, "out of memory") : MS_OK;
 }
 

@@ -37,6 +37,7 @@ MODELS='
 sine     tests/fixtures/edge/sine/model.onnx tests/fixtures/edge/sine/X.npy tests/fixtures/edge/sine/REF.npy 16 288 -
 mlp      bench/models/mlp.onnx bench/models/mlp.X.npy bench/models/mlp.REF.npy 8 84480 -
 cnn      bench/models/cnn.onnx bench/models/cnn.X.npy bench/models/cnn.REF.npy 4 333056 -
+cnn2c    tests/fixtures/edge/cnn/model.onnx tests/fixtures/edge/cnn/X.npy tests/fixtures/edge/cnn/REF.npy 8 192064 -
 gbdt     tests/fixtures/edge/gbdt/model.json tests/fixtures/edge/gbdt/X.npy tests/fixtures/edge/gbdt/REF.npy 64 0 --missing=nan
 logreg   tests/fixtures/ml/pipeline_scaler_logreg/model.onnx tests/fixtures/ml/pipeline_scaler_logreg/input_0.npy tests/fixtures/ml/pipeline_scaler_logreg/output_1.npy 40 0 -
 logmulti tests/fixtures/ml/logreg_multinomial/model.onnx tests/fixtures/ml/logreg_multinomial/input_0.npy tests/fixtures/ml/logreg_multinomial/output_1.npy 40 0 -
