@@ -7,8 +7,9 @@
 #     instruction per ns, SysTick on the 25 MHz core clock; retired instructions, deterministic)
 #   per MAC: instructions / the model's nominal multiply-adds
 #   code: arm-none-eabi-size text of NAME.o minus the weights (`--report` weights_bytes)
-#   RAM: the arena (NAME_ARENA_BYTES) + the stack one call used (measured by painting, see
-#     tests/edge/ex_drive.c); heap 0 (the generated C calls no allocator)
+#   RAM: static (the .bss of NAME.o: the arena, NAME_ARENA_BYTES, and a tree model's feature
+#     keys) + the stack one call used (measured by painting, see tests/edge/ex_drive.c); heap 0
+#     (the generated C calls no allocator)
 #   flash: text + data of NAME.o (code and weights; the driver and libc are not counted)
 #   host: NAME.c at gcc -O2 -march=native (so fmaf is one instruction), ns per call at batch 1,
 #     against `mlship bench MODEL --batch 1` (the runtime, median us per call)
@@ -53,7 +54,7 @@ flags() { # name -> the driver's -D flags
 }
 
 printf '%-8s %12s %8s %8s %8s %8s %8s %9s %9s %10s %10s  %s\n' model instructions per_MAC weights code \
-  arena stack RAM flash host_ns runtime_ns "onnx2c (instr/MAC code RAM)" | tee "$OUT/results.txt"
+  static stack RAM flash host_ns runtime_ns "onnx2c (instr/MAC code RAM)" | tee "$OUT/results.txt"
 echo "$MODELS" | while read -r n model x macs ref; do
   [ -n "$n" ] || continue
   mkdir -p "$T/$n"
@@ -75,10 +76,9 @@ echo "$MODELS" | while read -r n model x macs ref; do
   esac
   ticks=$(sed -n 's/^ticks //p' "$T/$n/m4.txt"); stack=$(sed -n 's/^stack //p' "$T/$n/m4.txt")
   wb=$(sed -n 's/.*"weights_bytes": \([0-9]*\).*/\1/p' "$T/$n/report.json")
-  ab=$(sed -n 's/.*"arena_bytes": \([0-9]*\).*/\1/p' "$T/$n/report.json")
-  set -- $(arm-none-eabi-size "$T/$n/$n.o" | awk 'NR == 2 {print $1, $2}')
+  set -- $(arm-none-eabi-size "$T/$n/$n.o" | awk 'NR == 2 {print $1, $2, $3}')
   hn=$(sed -n 's/^ns_per_call //p' "$T/$n/host.txt")
-  echo "$n $ticks $macs $wb $1 $2 $ab $stack ${hn:--} ${rt:--} $ref" | awk '{ins = $2 * 40;
+  echo "$n $ticks $macs $wb $1 $2 $3 $stack ${hn:--} ${rt:--} $ref" | awk '{ins = $2 * 40;
     printf "%-8s %12d %8s %8d %8d %8d %8d %9d %9d %10s %10s  %s\n", $1, ins,
       ($3 > 0) ? sprintf("%.2f", ins / $3) : "-", $4, $5 - $4, $7, $8, $7 + $8, $5 + $6, $10 == "-" ? "-" : $9, $10, $11}'
   echo "$ticks" >"$T/$n/ticks"

@@ -297,9 +297,22 @@ void ex_trees_free(ex_trees *t)
     free(t);
 }
 
+/* The depth every tree is walked to when one fixed, unrolled walk serves them all: the deepest
+ * tree's, when at most a tenth of all steps are spent standing on a leaf reached early and it
+ * is at most 12; else 0 (each tree walks its own depth, a loop). */
+static int uniform_depth(const ex_trees *t)
+{
+    int64_t total = 0, dmax = 0;
+    for (int64_t i = 0; i < t->n_trees; i++) {
+        total += t->depth[i];
+        if (t->depth[i] > dmax) dmax = t->depth[i];
+    }
+    return dmax <= 12 && (dmax * t->n_trees - total) * 10 <= total ? (int)dmax : 0;
+}
+
 int64_t ex_trees_bytes(const ex_trees *t)
 {
-    return t->n_nodes * 8 + t->n_trees * 4 + t->n_trees + (t->K > 1 ? t->n_trees * 2 : 0) +
+    return t->n_nodes * 8 + t->n_trees * 4 + (uniform_depth(t) ? 0 : t->n_trees) + (t->K > 1 ? t->n_trees * 2 : 0) +
            (t->nan_gt ? (t->n_nodes + 7) / 8 : 0) + t->K * 8;
 }
 
@@ -313,10 +326,13 @@ void ex_trees_emit_kernel(FILE *f, const ex_trees *t)
           "/* a float's int32 key: the same order for every non-NaN value, -0 == +0 */\n"
           "static int32_t ex_key(float v)\n{\n    int32_t i;\n    if (v == 0) return 0;\n"
           "    memcpy(&i, &v, sizeof i);\n    return i < 0 ? i ^ 0x7FFFFFFF : i;\n}\n\n"
-          "/* depth steps down one tree; a leaf reads the sentinel key INT32_MAX and stays */\n"
-          "static float ex_tree(const ex_tnode *n, const int32_t *xk, int depth)\n{\n"
-          "    float w;\n    for (; depth > 0; depth--) n += xk[n->f] > n->key ? n->r : 1;\n"
-          "    memcpy(&w, &n->key, sizeof w);\n    return w;\n}\n\n", f);
+          "/* one step down a tree (8 instructions on a Cortex-M4); a leaf reads the sentinel key\n"
+          " * INT32_MAX and stays */\n"
+          "#define EX_STEP(n, xk) if ((xk)[(n)->f] > (n)->key) (n) += (n)->r; else (n)++;\n\n", f);
+    if (!uniform_depth(t))
+        fputs("static float ex_tree(const ex_tnode *n, const int32_t *xk, int depth)\n{\n"
+              "    float w;\n    for (; depth > 0; depth--) EX_STEP(n, xk)\n"
+              "    memcpy(&w, &n->key, sizeof w);\n    return w;\n}\n\n", f);
     if (t->nan_gt)
         fputs("/* the walk for a row holding NaN: each node says where NaN goes (bitmap) */\n"
               "static float ex_tree_nan(const ex_tnode *base, uint32_t at, const float *x,\n"
@@ -337,9 +353,12 @@ void ex_trees_emit_data(FILE *f, const ex_trees *t, int id)
                 (unsigned)t->nodes[i].f, (unsigned)t->nodes[i].r, i % 6 == 5 || i + 1 == t->n_nodes ? "\n" : "");
     fprintf(f, "};\nstatic const uint32_t ex_roots%d[%lld] = {", id, (long long)t->n_trees);
     for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%lu", i ? "," : "", (unsigned long)t->root[i]);
-    fprintf(f, "};\nstatic const uint8_t ex_depth%d[%lld] = {", id, (long long)t->n_trees);
-    for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->depth[i]);
     fputs("};\n", f);
+    if (!uniform_depth(t)) {
+        fprintf(f, "static const uint8_t ex_depth%d[%lld] = {", id, (long long)t->n_trees);
+        for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->depth[i]);
+        fputs("};\n", f);
+    }
     if (t->K > 1 && !t->binary) {
         fprintf(f, "static const uint16_t ex_target%d[%lld] = {", id, (long long)t->n_trees);
         for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->target[i]);
@@ -391,7 +410,7 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
     fprintf(f, "#define EX_NT %lld\n", (long long)t->n_trees);
     fprintf(f, "        static const double ex_base[%lld] = {", (long long)K);
     for (int64_t k = 0; k < K; k++) fprintf(f, "%s%.17g", k ? ", " : "", t->base[k]);
-    fprintf(f, "};\n        int32_t xk[%lld];\n        float acc[%lld] = {0};\n", (long long)nf + 1, (long long)K);
+    fprintf(f, "};\n        static int32_t xk[%lld]; /* static: an sp-relative array costs 2 more instructions per step */\n        float acc[%lld] = {0};\n", (long long)nf + 1, (long long)K);
     fprintf(f, "        int nan = 0;\n        for (int j = 0; j < %lld; j++) {\n"
                "            nan |= %s[j] != %s[j];\n"
                "            xk[j] = %s[j] != %s[j] ? INT32_MIN : ex_key(%s[j]);\n        }\n"
@@ -405,9 +424,19 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
                    "                acc[%s] += ex_tree_nan(ex_nodes%d, ex_roots%d[t], %s, xk, %lld, ex_nan%d);\n"
                    "        else\n", tgt, id, id, x, (long long)nf, id);
     else fputs("        (void)nan;\n", f);
-    fprintf(f, "        for (int t = 0; t < EX_NT; t++)\n"
-               "            acc[%s] += ex_tree(ex_nodes%d + ex_roots%d[t], xk, ex_depth%d[t]);\n",
-            tgt, id, id, id);
+    int D = uniform_depth(t);
+    if (D) { /* every tree walked to the same depth, the steps unrolled */
+        fprintf(f, "        for (int t = 0; t < EX_NT; t++) {\n"
+                   "            const ex_tnode *n = ex_nodes%d + ex_roots%d[t];\n"
+                   "            float w;\n            ", id, id);
+        for (int k = 0; k < D; k++) fputs("EX_STEP(n, xk) ", f);
+        fprintf(f, "\n            memcpy(&w, &n->key, sizeof w);\n"
+                   "            acc[%s] += w;\n        }\n", tgt);
+    } else {
+        fprintf(f, "        for (int t = 0; t < EX_NT; t++)\n"
+                   "            acc[%s] += ex_tree(ex_nodes%d + ex_roots%d[t], xk, ex_depth%d[t]);\n",
+                tgt, id, id, id);
+    }
     emit_finish(f, t, y);
     fputs("#undef EX_NT\n    }\n", f);
 }
