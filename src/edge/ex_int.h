@@ -94,6 +94,10 @@ void ex_plan_free(ex_plan *p);
 ms_status ex_lower(ex_plan *p);
 int ex_buf_root(const ex_plan *p, int b);
 void ex_layout(ex_plan *p);
+/* BatchNormalization's factor and shift per channel (t: gamma, beta, mean, var); Conv weights
+ * scaled by it (scale NULL: none) and packed w[OC/8][taps][8], OC padded to OCp with zeros. */
+void ex_bn_params(const ms_tensor *const t[4], double eps, int64_t C, double *scale, double *shift);
+float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale);
 /* ex_trees.c */
 ms_status ex_trees_lower(ex_plan *p, const ms_node *n, ex_layer *l);
 void ex_trees_free(ex_trees *t);

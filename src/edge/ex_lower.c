@@ -191,7 +191,7 @@ static int unit_dilations(const ms_node *n)
  * each scaled by its BatchNormalization factor; OC is padded to OCp (a multiple of 8) with zero
  * channels, so the kernel has one path (their outputs land in the arena's padding and are never
  * read: the output buffer is sized OCp planes). */
-static float *conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale)
+float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale)
 {
     float *w = ex_calloc((size_t)(OCp * taps), sizeof *w);
     if (!w) return NULL;
@@ -203,6 +203,17 @@ static float *conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t ta
     return w;
 }
 
+/* BatchNormalization as y = x * scale[c] + shift[c]: t = {gamma, beta, mean, var}, in double. */
+void ex_bn_params(const ms_tensor *const t[4], double eps, int64_t C, double *scale, double *shift)
+{
+    for (int64_t c = 0; c < C; c++) {
+        double g = ms_tensor_get_f64(t[0], c), b = ms_tensor_get_f64(t[1], c);
+        double mean = ms_tensor_get_f64(t[2], c), var = ms_tensor_get_f64(t[3], c);
+        scale[c] = g / sqrt(var + eps);
+        shift[c] = b - mean * scale[c];
+    }
+}
+
 /* A BatchNormalization reading the Conv's output alone, with constant parameters: its
  * per-channel factor and shift (double), or 0. */
 static int bn_fold(lower_ctx *lc, int v, int64_t OC, double *scale, double *shift, const ms_node **bn)
@@ -212,13 +223,7 @@ static int bn_fold(lower_ctx *lc, int v, int64_t OC, double *scale, double *shif
     const ms_tensor *t[4];
     for (int k = 0; k < 4; k++)
         if (!(t[k] = const_in(lc, r, k + 1)) || ex_numel(t[k]) != OC) return 0;
-    double eps = ms_attr_float(r, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < OC; c++) {
-        double g = ms_tensor_get_f64(t[0], c), b = ms_tensor_get_f64(t[1], c);
-        double mean = ms_tensor_get_f64(t[2], c), var = ms_tensor_get_f64(t[3], c);
-        scale[c] = g / sqrt(var + eps);
-        shift[c] = b - mean * scale[c];
-    }
+    ex_bn_params(t, ms_attr_float(r, "epsilon", 1e-5f), OC, scale, shift);
     *bn = r;
     return 1;
 }
@@ -269,7 +274,7 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     int64_t OCp = (OC + 7) / 8 * 8;
     if (l) {
         int64_t taps = C * KH * KW;
-        l->w = conv_pack(Wt, OC, OCp, taps, folded ? scale : NULL), l->n_w = OCp * taps;
+        l->w = ex_conv_pack(Wt, OC, OCp, taps, folded ? scale : NULL), l->n_w = OCp * taps;
         l->b = ex_calloc((size_t)OCp, sizeof(float)), l->n_b = OCp;
         for (int64_t o = 0; l->b && o < OC; o++) {
             double b = B ? ms_tensor_get_f64(B, o) : 0;
@@ -433,12 +438,11 @@ static ms_status lower_channel(lower_ctx *lc, const ms_node *n)
     l->w = ex_calloc((size_t)C, sizeof(float)), l->b = ex_calloc((size_t)C, sizeof(float));
     if (!l->w || !l->b) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
     l->n_w = l->n_b = C;
-    double eps = ms_attr_float(n, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < C; c++) {
-        double s = ms_tensor_get_f64(t[0], c) / sqrt(ms_tensor_get_f64(t[3], c) + eps);
-        l->w[c] = (float)s;
-        l->b[c] = (float)(ms_tensor_get_f64(t[1], c) - ms_tensor_get_f64(t[2], c) * s);
-    }
+    double *scale = ex_calloc((size_t)C, sizeof *scale), *shift = ex_calloc((size_t)C, sizeof *shift);
+    if (!scale || !shift) return free(scale), free(shift), bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
+    ex_bn_params(t, ms_attr_float(n, "epsilon", 1e-5f), C, scale, shift);
+    for (int64_t c = 0; c < C; c++) l->w[c] = (float)scale[c], l->b[c] = (float)shift[c];
+    free(scale), free(shift);
     l->p[0] = C, l->p[1] = ex_numel(X) / C;
     l->n_in = 1, l->in[0] = in_buf(lc, n, 0);
     l->out = out_arena(lc, n->out[0]);
