@@ -22,24 +22,7 @@
 #include <string.h>
 
 #include "base/bs_error.h"
-
-typedef struct tnode {
-    int32_t key;
-    uint16_t f, r;
-} tnode;
-
-struct ex_trees {
-    int64_t n_nodes, n_trees, n_features, K;
-    tnode *nodes;
-    uint32_t *root;
-    uint8_t *depth;
-    uint16_t *target;     /* per tree */
-    uint8_t *nan_gt;      /* bitmap per node, or NULL when no NaN goes to the second child */
-    double *base;         /* K */
-    int post;             /* EX_POST_* (PAIR: the binary classifier with logistic) */
-    int binary, bin_class, classifier, average;
-    int nan_ok;
-};
+#include "ex_trees.h"
 
 /* ---- reading the attributes ----------------------------------------------------------------- */
 
@@ -312,6 +295,8 @@ static int uniform_depth(const ex_trees *t)
 
 int64_t ex_trees_bytes(const ex_trees *t)
 {
+    int D = ex_ctree_depth(t);
+    if (D) return ex_ctree_bytes(t, D) + (t->K > 1 ? t->n_trees * 2 : 0) + t->K * 8;
     return t->n_nodes * 8 + t->n_trees * 4 + (uniform_depth(t) ? 0 : t->n_trees) + (t->K > 1 ? t->n_trees * 2 : 0) +
            (t->nan_gt ? (t->n_nodes + 7) / 8 : 0) + t->K * 8;
 }
@@ -321,11 +306,14 @@ int64_t ex_trees_bytes(const ex_trees *t)
 /* The shared walk, written once per generated file that has trees. */
 void ex_trees_emit_kernel(FILE *f, const ex_trees *t)
 {
-    (void)t;
-    fputs("typedef struct { int32_t key; uint16_t f, r; } ex_tnode;\n\n"
-          "/* a float's int32 key: the same order for every non-NaN value, -0 == +0 */\n"
+    fputs("/* a float's int32 key: the same order for every non-NaN value, -0 == +0 */\n"
           "static int32_t ex_key(float v)\n{\n    int32_t i;\n    if (v == 0) return 0;\n"
-          "    memcpy(&i, &v, sizeof i);\n    return i < 0 ? i ^ 0x7FFFFFFF : i;\n}\n\n"
+          "    memcpy(&i, &v, sizeof i);\n    return i < 0 ? i ^ 0x7FFFFFFF : i;\n}\n\n", f);
+    if (ex_ctree_depth(t)) {
+        ex_ctree_emit_kernel(f, t);
+        return;
+    }
+    fputs("typedef struct { int32_t key; uint16_t f, r; } ex_tnode;\n\n"
           "/* one step down a tree (8 instructions on a Cortex-M4); a leaf reads the sentinel key\n"
           " * INT32_MAX and stays */\n"
           "#define EX_STEP(n, xk) if ((xk)[(n)->f] > (n)->key) (n) += (n)->r; else (n)++;\n\n", f);
@@ -347,6 +335,14 @@ void ex_trees_emit_kernel(FILE *f, const ex_trees *t)
 
 void ex_trees_emit_data(FILE *f, const ex_trees *t, int id)
 {
+    int D = ex_ctree_depth(t);
+    if (D) ex_ctree_emit_data(f, t, id, D);
+    if (D && t->K > 1 && !t->binary) {
+        fprintf(f, "static const uint16_t ex_target%d[%lld] = {", id, (long long)t->n_trees);
+        for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->target[i]);
+        fputs("};\n", f);
+    }
+    if (D) return;
     fprintf(f, "static const ex_tnode ex_nodes%d[%lld] = {\n", id, (long long)t->n_nodes);
     for (int64_t i = 0; i < t->n_nodes; i++)
         fprintf(f, "%s{%ld,%u,%u},%s", i % 6 ? "" : "    ", (long)t->nodes[i].key,
@@ -410,15 +406,25 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
     fprintf(f, "#define EX_NT %lld\n", (long long)t->n_trees);
     fprintf(f, "        static const double ex_base[%lld] = {", (long long)K);
     for (int64_t k = 0; k < K; k++) fprintf(f, "%s%.17g", k ? ", " : "", t->base[k]);
-    fprintf(f, "};\n        static int32_t xk[%lld]; /* static: an sp-relative array costs 2 more instructions per step */\n        float acc[%lld] = {0};\n", (long long)nf + 1, (long long)K);
+    int CD = ex_ctree_depth(t);
+    /* static: an sp-relative array costs 2 more instructions per step */
+    fprintf(f, "};\n        static %s xk[%lld];\n        float acc[%lld] = {0};\n",
+            CD ? "uint32_t" : "int32_t", (long long)nf + 1, (long long)K);
     fprintf(f, "        int nan = 0;\n        for (int j = 0; j < %lld; j++) {\n"
-               "            nan |= %s[j] != %s[j];\n"
-               "            xk[j] = %s[j] != %s[j] ? INT32_MIN : ex_key(%s[j]);\n        }\n"
-               "        xk[%lld] = INT32_MAX;\n", (long long)nf, x, x, x, x, x, (long long)nf);
+               "            nan |= %s[j] != %s[j];\n", (long long)nf, x, x);
+    if (CD) fprintf(f, "            xk[j] = %s[j] != %s[j] ? 0u : (uint32_t)ex_key(%s[j]) ^ 0x80000000u;\n        }\n", x, x, x);
+    else fprintf(f, "            xk[j] = %s[j] != %s[j] ? INT32_MIN : ex_key(%s[j]);\n        }\n"
+                    "        xk[%lld] = INT32_MAX;\n", x, x, x, (long long)nf);
     const char *tgt = K == 1 ? "0" : t->binary ? "" : NULL;
     char tbuf[40];
     if (!tgt) snprintf(tbuf, sizeof tbuf, "ex_target%d[t]", id), tgt = tbuf;
     else if (!*tgt) snprintf(tbuf, sizeof tbuf, "%d", t->bin_class), tgt = tbuf;
+    if (CD) {
+        ex_ctree_emit_walk(f, t, id, CD, x, tgt);
+        emit_finish(f, t, y);
+        fputs("#undef EX_NT\n    }\n", f);
+        return;
+    }
     if (t->nan_gt)
         fprintf(f, "        if (nan)\n            for (int t = 0; t < EX_NT; t++)\n"
                    "                acc[%s] += ex_tree_nan(ex_nodes%d, ex_roots%d[t], %s, xk, %lld, ex_nan%d);\n"
