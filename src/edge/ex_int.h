@@ -20,7 +20,7 @@ typedef enum ex_kind {
     EX_DENSE,      /* y = act(W x + b), float: W in blocks of 8 rows interleaved */
     EX_DENSE_D,    /* y = W x + b in double (the ai.onnx.ml linear models, as the runtime) */
     EX_CONV,       /* 2-D convolution, group 1, NCHW, bias, BatchNormalization folded,
-                    * activation and a following MaxPool (kernel = stride, no pads) fused */
+                    * activation and a following 2x2 MaxPool (stride 2, no pads) fused */
     EX_MAXPOOL, EX_AVGPOOL, EX_GAP,
     EX_ACT,        /* elementwise activation (act, alpha) */
     EX_SOFTMAX,    /* over the last `inner` floats, `outer` times */
@@ -95,7 +95,7 @@ ms_status ex_lower(ex_plan *p);
 int ex_buf_root(const ex_plan *p, int b);
 void ex_layout(ex_plan *p);
 /* BatchNormalization's factor and shift per channel (t: gamma, beta, mean, var); Conv weights
- * scaled by it (scale NULL: none) and packed w[OC/8][taps][8], OC padded to OCp with zeros. */
+ * scaled by it (scale NULL: none) and packed w[OC/4][taps][4], OC padded to OCp with zeros. */
 void ex_bn_params(const ms_tensor *const t[4], double eps, int64_t C, double *scale, double *shift);
 float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale);
 /* ex_trees.c */

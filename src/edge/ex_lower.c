@@ -187,8 +187,8 @@ static int unit_dilations(const ms_node *n)
     return 1;
 }
 
-/* Conv weights in blocks of 8 output channels, interleaved per tap (w[blk][c][kh][kw][0..7]),
- * each scaled by its BatchNormalization factor; OC is padded to OCp (a multiple of 8) with zero
+/* Conv weights in blocks of 4 output channels, interleaved per tap (w[blk][c][kh][kw][0..3]),
+ * each scaled by its BatchNormalization factor; OC is padded to OCp (a multiple of 4) with zero
  * channels, so the kernel has one path (their outputs land in the arena's padding and are never
  * read: the output buffer is sized OCp planes). */
 float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale)
@@ -198,7 +198,7 @@ float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, 
     for (int64_t o = 0; o < OC; o++)
         for (int64_t t = 0; t < taps; t++) {
             double v = ms_tensor_get_f64(Wt, o * taps + t);
-            w[(o / 8 * taps + t) * 8 + o % 8] = scale ? (float)(v * scale[o]) : (float)v;
+            w[(o / 4 * taps + t) * 4 + o % 4] = scale ? (float)(v * scale[o]) : (float)v;
         }
     return w;
 }
@@ -228,16 +228,16 @@ static int bn_fold(lower_ctx *lc, int v, int64_t OC, double *scale, double *shif
     return 1;
 }
 
-/* A MaxPool reading value v (the conv's activated output) alone that the conv can fuse: square
- * P x P window with stride P, no pads, no dilation, floor-sized output, the Indices unread.
- * Returns P (1: none) and sets *pool. */
+/* A MaxPool reading value v (the conv's activated output) alone that the conv can fuse: a 2x2
+ * window with stride 2, no pads, no dilation, floor-sized output, the Indices unread. Returns
+ * the window (2, or 1: none) and sets *pool. */
 static int64_t pool_fuse(lower_ctx *lc, int v, int64_t OH, int64_t OW, const ms_node **pool)
 {
     const ms_node *r = sole_reader(lc, v);
     const int64_t *k, *st, *pd;
     if (!r || !is_op(r, "", "MaxPool") || !unit_dilations(r)) return 1;
     if (r->n_out > 1 && r->out[1] >= 0 && lc->readers[r->out[1]]) return 1;
-    if (ms_attr_ints(r, "kernel_shape", &k) != 2 || k[0] != k[1] || k[0] < 2) return 1;
+    if (ms_attr_ints(r, "kernel_shape", &k) != 2 || k[0] != 2 || k[1] != 2) return 1;
     if (ms_attr_ints(r, "strides", &st) != 2 || st[0] != k[0] || st[1] != k[0]) return 1;
     int np = ms_attr_ints(r, "pads", &pd);
     for (int i = 0; i < np; i++)
@@ -271,7 +271,7 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     const ms_node *bn = NULL;
     int folded = bn_fold(lc, n->out[0], OC, scale, shift, &bn);
     ex_layer *l = new_layer(p, EX_CONV, n);
-    int64_t OCp = (OC + 7) / 8 * 8;
+    int64_t OCp = (OC + 3) / 4 * 4;
     if (l) {
         int64_t taps = C * KH * KW;
         l->w = ex_conv_pack(Wt, OC, OCp, taps, folded ? scale : NULL), l->n_w = OCp * taps;

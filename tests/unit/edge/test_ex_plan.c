@@ -1,6 +1,6 @@
 /* test_ex_plan.c: the exporter's pieces with logic of their own (src/edge/ex_int.h): the arena
  * layout (liveness and first-fit reuse, checked against offsets worked out by hand), the
- * BatchNormalization factors (hand-computed values) and the Conv weight packing (blocks of 8
+ * BatchNormalization factors (hand-computed values) and the Conv weight packing (blocks of 4
  * channels, zero-padded, scaled). */
 #include <stdlib.h>
 
@@ -136,18 +136,18 @@ TEST(batchnorm_factors)
 
 TEST(conv_pack_blocks_pads_and_scales)
 {
-    /* OC 3, taps 2: W[o][t] = 10 o + t; packed w[(o/8 * taps + t) * 8 + o%8], channels 3..7
-     * zero; with scale, each channel's weights times its factor */
+    /* OC 3, taps 2: W[o][t] = 10 o + t; packed w[(o/4 * taps + t) * 4 + o%4], channel 3 zero;
+     * with scale, each channel's weights times its factor */
     double w[6] = {0, 1, 10, 11, 20, 21}, sc[3] = {1, 0.5, -2};
     ms_tensor W = {.dtype = MS_DTYPE_DOUBLE, .ndim = 4, .data = w};
     W.shape[0] = 3, W.shape[1] = 1, W.shape[2] = 1, W.shape[3] = 2;
-    float *p = ex_conv_pack(&W, 3, 8, 2, NULL), *q = ex_conv_pack(&W, 3, 8, 2, sc);
+    float *p = ex_conv_pack(&W, 3, 4, 2, NULL), *q = ex_conv_pack(&W, 3, 4, 2, sc);
     CHECK(p && q);
     if (!p || !q) return;
-    float want[16] = {0, 10, 20, 0, 0, 0, 0, 0, 1, 11, 21, 0, 0, 0, 0, 0};
-    float wants[16] = {0, 5, -40, 0, 0, 0, 0, 0, 1, 5.5f, -42, 0, 0, 0, 0, 0};
+    float want[8] = {0, 10, 20, 0, 1, 11, 21, 0};
+    float wants[8] = {0, 5, -40, 0, 1, 5.5f, -42, 0};
     int same = 1, sames = 1;
-    for (int i = 0; i < 16; i++) same &= p[i] == want[i], sames &= q[i] == wants[i];
+    for (int i = 0; i < 8; i++) same &= p[i] == want[i], sames &= q[i] == wants[i];
     CHECK(same);
     CHECK(sames);
     free(p), free(q);
