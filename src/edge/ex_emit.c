@@ -33,57 +33,67 @@ static void emit_act(FILE *c, const ex_plan *p)
         "    case 4: return tanhf(v);\n"};
     int used[5] = {0};
     for (int i = 0; i < p->n_layers; i++) used[p->layers[i].act] = 1;
-    fputs("/* activations: 0 none, 1 Relu, 2 LeakyRelu(alpha), 3 Sigmoid, 4 Tanh */\n"
-          "static float ex_act(float v, int act, float alpha)\n{\n    (void)alpha;\n    switch (act) {\n", c);
+    fputs("/* activations: 0 none, 1 Relu, 2 LeakyRelu(alpha), 3 Sigmoid, 4 Tanh; one copy (called,\n"
+          " * not inlined: flash over speed, it runs once per output) */\n"
+          "EX_NOINLINE static float ex_act(float v, int act, float alpha)\n{\n    (void)alpha;\n    switch (act) {\n", c);
     for (int k = 1; k < 5; k++)
         if (used[k]) fputs(cases[k - 1], c);
     fputs("    default: return v;\n    }\n}\n\n", c);
 }
 
-#define ACC8(p) "a0 = EX_MAC(a0, " p "[0], u); a1 = EX_MAC(a1, " p "[1], u); a2 = EX_MAC(a2, " p \
-    "[2], u); a3 = EX_MAC(a3, " p "[3], u);\n"                                                 \
-    "            a4 = EX_MAC(a4, " p "[4], u); a5 = EX_MAC(a5, " p "[5], u); a6 = EX_MAC(a6, " p \
-    "[6], u); a7 = EX_MAC(a7, " p "[7], u);\n"
-
 static const char k_dense[] =
-    "/* y = act(W x + b): W in blocks of 8 rows interleaved by input (w[i][0..7]), then 4, then\n"
-    " * single rows; two inputs per step */\n"
+    "/* y = act(W x + b): W in blocks of 8 rows interleaved by input (w[i][0..7]), then single rows;\n"
+    " * two inputs per step; the activation applied once the rows are stored (Relu as an integer\n"
+    " * operation: 3 instructions a value) */\n"
     "static void ex_dense(const float *x, const float *w, const float *b, float *y, int K, int N,\n"
-    "                     int act, float alpha)\n{\n"
-    "    int o = 0, i;\n"
+    "                     int act, float alpha)\n"
+    "{\n"
+    "    int o = 0;\n"
     "    for (; o + 8 <= N; o += 8) {\n"
     "        float a0 = b[o], a1 = b[o + 1], a2 = b[o + 2], a3 = b[o + 3];\n"
     "        float a4 = b[o + 4], a5 = b[o + 5], a6 = b[o + 6], a7 = b[o + 7];\n"
-    "        for (i = 0; i + 2 <= K; i += 2, w += 16) {\n"
-    "            float u = x[i];\n"
-    "            " ACC8("w")
-    "            u = x[i + 1];\n"
-    "            " ACC8("(w + 8)")
-    "        }\n"
-    "        if (i < K) {\n"
-    "            float u = x[i];\n"
-    "            " ACC8("w")
+    "        const float *u = x, *ue = x + (K & ~1);\n"
+    "        if (u < ue) do { /* the test at the bottom: 3 instructions of loop per 16 MACs */\n"
+    "            a0 = EX_MAC(a0, w[0], u[0]); a1 = EX_MAC(a1, w[1], u[0]); a2 = EX_MAC(a2, w[2], u[0]); a3 = EX_MAC(a3, w[3], u[0]);\n"
+    "            a4 = EX_MAC(a4, w[4], u[0]); a5 = EX_MAC(a5, w[5], u[0]); a6 = EX_MAC(a6, w[6], u[0]); a7 = EX_MAC(a7, w[7], u[0]);\n"
+    "            a0 = EX_MAC(a0, w[8], u[1]); a1 = EX_MAC(a1, w[9], u[1]); a2 = EX_MAC(a2, w[10], u[1]); a3 = EX_MAC(a3, w[11], u[1]);\n"
+    "            a4 = EX_MAC(a4, w[12], u[1]); a5 = EX_MAC(a5, w[13], u[1]); a6 = EX_MAC(a6, w[14], u[1]); a7 = EX_MAC(a7, w[15], u[1]);\n"
+    "            u += 2, w += 16;\n"
+    "        } while (u < ue);\n"
+    "        if (K & 1) {\n"
+    "            a0 = EX_MAC(a0, w[0], u[0]); a1 = EX_MAC(a1, w[1], u[0]); a2 = EX_MAC(a2, w[2], u[0]); a3 = EX_MAC(a3, w[3], u[0]);\n"
+    "            a4 = EX_MAC(a4, w[4], u[0]); a5 = EX_MAC(a5, w[5], u[0]); a6 = EX_MAC(a6, w[6], u[0]); a7 = EX_MAC(a7, w[7], u[0]);\n"
     "            w += 8;\n"
     "        }\n"
-    "        y[o] = ex_act(a0, act, alpha), y[o + 1] = ex_act(a1, act, alpha);\n"
-    "        y[o + 2] = ex_act(a2, act, alpha), y[o + 3] = ex_act(a3, act, alpha);\n"
-    "        y[o + 4] = ex_act(a4, act, alpha), y[o + 5] = ex_act(a5, act, alpha);\n"
-    "        y[o + 6] = ex_act(a6, act, alpha), y[o + 7] = ex_act(a7, act, alpha);\n"
-    "    }\n"
-    "    for (; o + 4 <= N; o += 4) {\n"
-    "        float a0 = b[o], a1 = b[o + 1], a2 = b[o + 2], a3 = b[o + 3];\n"
-    "        for (i = 0; i < K; i++, w += 4) {\n"
-    "            float u = x[i];\n"
-    "            a0 = EX_MAC(a0, w[0], u); a1 = EX_MAC(a1, w[1], u);\n"
-    "            a2 = EX_MAC(a2, w[2], u); a3 = EX_MAC(a3, w[3], u);\n"
-    "        }\n"
-    "        y[o] = ex_act(a0, act, alpha), y[o + 1] = ex_act(a1, act, alpha);\n"
-    "        y[o + 2] = ex_act(a2, act, alpha), y[o + 3] = ex_act(a3, act, alpha);\n"
+    "        y[o] = a0, y[o + 1] = a1, y[o + 2] = a2, y[o + 3] = a3;\n"
+    "        y[o + 4] = a4, y[o + 5] = a5, y[o + 6] = a6, y[o + 7] = a7;\n"
     "    }\n"
     "    for (; o < N; o++) {\n"
     "        float a = b[o];\n"
-    "        for (i = 0; i < K; i++) a = EX_MAC(a, *w++, x[i]);\n"
-    "        y[o] = ex_act(a, act, alpha);\n"
+    "        for (const float *u = x, *ue = x + K; u < ue; u++) a = EX_MAC(a, *w++, *u);\n"
+    "        y[o] = a;\n"
+    "    }\n"
+    "    if (act == 1) /* Relu on the bits: a negative float has the sign bit set */\n"
+    "        for (o = 0; o < N; o++) {\n"
+    "            int32_t i;\n"
+    "            memcpy(&i, &y[o], sizeof i);\n"
+    "            i = i < 0 ? 0 : i;\n"
+    "            memcpy(&y[o], &i, sizeof i);\n"
+    "        }\n"
+    "    else if (act)\n"
+    "        for (o = 0; o < N; o++) y[o] = ex_act(y[o], act, alpha);\n"
+    "}\n"
+    "\n";
+
+static const char k_dense1[] =
+    "/* y = act(W x + b), one row at a time, W row-major: the small kernel, for layers of at most\n"
+    " * 1024 multiply-adds */\n"
+    "static void ex_dense1(const float *x, const float *w, const float *b, float *y, int K, int N,\n"
+    "                      int act, float alpha)\n{\n"
+    "    for (int o = 0; o < N; o++) {\n"
+    "        float a = b[o];\n"
+    "        for (int i = 0; i < K; i++) a = EX_MAC(a, *w++, x[i]);\n"
+    "        y[o] = act ? ex_act(a, act, alpha) : a;\n"
     "    }\n}\n\n";
 
 static const char k_conv[] =
@@ -406,7 +416,14 @@ static void emit_kernels(const ex_plan *p, FILE *c)
     if (act) fputs(k_common, c), emit_act(c, p);
     else fputs("#if defined(__GNUC__) || defined(__clang__)\n#define EX_ALIGN __attribute__((aligned(16)))\n"
                "#else\n#define EX_ALIGN\n#endif\n\n", c);
-    if (used[EX_DENSE]) fputs(k_dense, c);
+    int small = 0, big = 0;
+    for (int i = 0; i < p->n_layers; i++)
+        if (p->layers[i].kind == EX_DENSE) {
+            if (p->layers[i].p[0] * p->layers[i].p[1] <= EX_DENSE_SMALL_MACS) small = 1;
+            else big = 1;
+        }
+    if (big) fputs(k_dense, c);
+    if (small) fputs(k_dense1, c);
     if (used[EX_CONV]) fputs(k_conv, c);
     for (int i = 0; i < p->n_layers; i++)
         if (p->layers[i].kind == EX_CONV && p->layers[i].scratch >= 0) {
@@ -469,7 +486,8 @@ static void emit_layer(const ex_plan *p, FILE *c, int i)
     fprintf(c, "    /* %d: %s */\n", i, l->node);
     switch (l->kind) {
     case EX_DENSE:
-        fprintf(c, "    ex_dense(%s, ex_w%d, ex_b%d, %s, %lld, %lld, %d, ", x, i, i, y, (long long)q[0],
+        fprintf(c, "    ex_dense%s(%s, ex_w%d, ex_b%d, %s, %lld, %lld, %d, ", q[0] * q[1] <= EX_DENSE_SMALL_MACS ? "1" : "",
+                x, i, i, y, (long long)q[0],
                 (long long)q[1], (int)l->act);
         put_f(c, l->alpha);
         fputs(");\n", c);

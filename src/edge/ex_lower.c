@@ -109,14 +109,15 @@ static int fuse_act(lower_ctx *lc, ex_layer *l, int v)
 
 /* ---- networks ----------------------------------------------------------------------------- */
 
-/* Dense weights in blocks of 8 output rows, interleaved by input (w[blk][i][0..7]), then blocks
- * of 4, then single rows: the kernel reads them once, in order. src(o, i) gives W[o][i]. */
+/* Dense weights in blocks of 8 output rows, interleaved by input (w[blk][i][0..7]), then single
+ * rows: the kernel reads them once, in order. A small layer (EX_DENSE_SMALL_MACS) is all single
+ * rows, for the small kernel. */
 static float *dense_pack(const ms_tensor *B, int trans, int64_t K, int64_t N, float alpha)
 {
     float *w = ex_calloc((size_t)(K * N), sizeof *w);
     if (!w) return NULL;
     int64_t at = 0, o = 0;
-    for (int blk = 8; blk >= 1; blk = blk == 8 ? 4 : blk == 4 ? 1 : 0)
+    for (int blk = K * N <= EX_DENSE_SMALL_MACS ? 1 : 8; blk >= 1; blk = blk == 8 ? 1 : 0)
         for (; o + blk <= N; o += blk)
             for (int64_t i = 0; i < K; i++)
                 for (int j = 0; j < blk; j++) {
