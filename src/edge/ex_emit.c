@@ -87,7 +87,7 @@ static const char k_dense[] =
 
 static const char k_dense1[] =
     "/* y = act(W x + b), one row at a time, W row-major: the small kernel, for layers of at most\n"
-    " * 1024 multiply-adds */\n"
+    " * 1024 multiply-adds, or a model whose dense layers are all a minor part of its work */\n"
     "static void ex_dense1(const float *x, const float *w, const float *b, float *y, int K, int N,\n"
     "                      int act, float alpha)\n{\n"
     "    for (int o = 0; o < N; o++) {\n"
@@ -97,98 +97,98 @@ static const char k_dense1[] =
     "    }\n}\n\n";
 
 static const char k_conv[] =
-    "/* 4 output channels x a 2x2 block of output pixels, at xa, xa + dx, xa + dy, xa + dx + dy (dx or\n"
-    " * dy 0 at an edge: a column or row computed twice), into acc[p * 4 + j] for pixel p, channel j.\n"
-    " * w[c][ky][kx][0..3]; d = {C, Hp, Wp, OC, KH, KW, sh, sw, OH, OW, P}. 16 accumulators and the\n"
-    " * 8 inputs of two rows stay in registers. */\n"
-    "EX_NOINLINE static void ex_conv4(const float *xa, int dx, int dy, const float *w, const float *b,\n"
-    "                                 float *acc, const int *d)\n"
-    "{\n"
-    "    const int C = d[0], plane = d[1] * d[2], Wp = d[2], KH = d[4], KW = d[5];\n"
-    "    float a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];\n"
-    "    float e0 = a0, e1 = a1, e2 = a2, e3 = a3, f0 = a0, f1 = a1, f2 = a2, f3 = a3;\n"
-    "    float g0 = a0, g1 = a1, g2 = a2, g3 = a3;\n"
-    "    for (int c = 0; c < C; c++, xa += plane)\n"
-    "        for (const float *r = xa, *re = xa + KH * Wp; r < re; r += Wp) {\n"
-    "            const float *s = r + dy;\n"
-    "            if (KW == 3 && dx == 1) { /* 8 loads serve 3 taps x 4 pixels */\n"
-    "                const float x0 = r[0], x1 = r[1], x2 = r[2], x3 = r[3];\n"
-    "                const float y0 = s[0], y1 = s[1], y2 = s[2], y3 = s[3];\n"
-    "                a0 = EX_MAC(a0, w[0], x0); e0 = EX_MAC(e0, w[0], x1);\n"
-    "                f0 = EX_MAC(f0, w[0], y0); g0 = EX_MAC(g0, w[0], y1);\n"
-    "                a1 = EX_MAC(a1, w[1], x0); e1 = EX_MAC(e1, w[1], x1);\n"
-    "                f1 = EX_MAC(f1, w[1], y0); g1 = EX_MAC(g1, w[1], y1);\n"
-    "                a2 = EX_MAC(a2, w[2], x0); e2 = EX_MAC(e2, w[2], x1);\n"
-    "                f2 = EX_MAC(f2, w[2], y0); g2 = EX_MAC(g2, w[2], y1);\n"
-    "                a3 = EX_MAC(a3, w[3], x0); e3 = EX_MAC(e3, w[3], x1);\n"
-    "                f3 = EX_MAC(f3, w[3], y0); g3 = EX_MAC(g3, w[3], y1);\n"
-    "                a0 = EX_MAC(a0, w[4 + 0], x1); e0 = EX_MAC(e0, w[4 + 0], x2);\n"
-    "                f0 = EX_MAC(f0, w[4 + 0], y1); g0 = EX_MAC(g0, w[4 + 0], y2);\n"
-    "                a1 = EX_MAC(a1, w[4 + 1], x1); e1 = EX_MAC(e1, w[4 + 1], x2);\n"
-    "                f1 = EX_MAC(f1, w[4 + 1], y1); g1 = EX_MAC(g1, w[4 + 1], y2);\n"
-    "                a2 = EX_MAC(a2, w[4 + 2], x1); e2 = EX_MAC(e2, w[4 + 2], x2);\n"
-    "                f2 = EX_MAC(f2, w[4 + 2], y1); g2 = EX_MAC(g2, w[4 + 2], y2);\n"
-    "                a3 = EX_MAC(a3, w[4 + 3], x1); e3 = EX_MAC(e3, w[4 + 3], x2);\n"
-    "                f3 = EX_MAC(f3, w[4 + 3], y1); g3 = EX_MAC(g3, w[4 + 3], y2);\n"
-    "                a0 = EX_MAC(a0, w[8 + 0], x2); e0 = EX_MAC(e0, w[8 + 0], x3);\n"
-    "                f0 = EX_MAC(f0, w[8 + 0], y2); g0 = EX_MAC(g0, w[8 + 0], y3);\n"
-    "                a1 = EX_MAC(a1, w[8 + 1], x2); e1 = EX_MAC(e1, w[8 + 1], x3);\n"
-    "                f1 = EX_MAC(f1, w[8 + 1], y2); g1 = EX_MAC(g1, w[8 + 1], y3);\n"
-    "                a2 = EX_MAC(a2, w[8 + 2], x2); e2 = EX_MAC(e2, w[8 + 2], x3);\n"
-    "                f2 = EX_MAC(f2, w[8 + 2], y2); g2 = EX_MAC(g2, w[8 + 2], y3);\n"
-    "                a3 = EX_MAC(a3, w[8 + 3], x2); e3 = EX_MAC(e3, w[8 + 3], x3);\n"
-    "                f3 = EX_MAC(f3, w[8 + 3], y2); g3 = EX_MAC(g3, w[8 + 3], y3);\n"
-    "                w += 12;\n"
-    "            } else {\n"
-    "                for (int q = 0; q < KW; q++, w += 4) {\n"
-    "                    const float x0 = r[q], x1 = r[q + dx], y0 = s[q], y1 = s[q + dx];\n"
-    "                    a0 = EX_MAC(a0, w[0], x0); e0 = EX_MAC(e0, w[0], x1);\n"
-    "                    f0 = EX_MAC(f0, w[0], y0); g0 = EX_MAC(g0, w[0], y1);\n"
-    "                    a1 = EX_MAC(a1, w[1], x0); e1 = EX_MAC(e1, w[1], x1);\n"
-    "                    f1 = EX_MAC(f1, w[1], y0); g1 = EX_MAC(g1, w[1], y1);\n"
-    "                    a2 = EX_MAC(a2, w[2], x0); e2 = EX_MAC(e2, w[2], x1);\n"
-    "                    f2 = EX_MAC(f2, w[2], y0); g2 = EX_MAC(g2, w[2], y1);\n"
-    "                    a3 = EX_MAC(a3, w[3], x0); e3 = EX_MAC(e3, w[3], x1);\n"
-    "                    f3 = EX_MAC(f3, w[3], y0); g3 = EX_MAC(g3, w[3], y1);\n"
-    "                }\n"
-    "            }\n"
-    "        }\n"
-    "    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = e0, acc[5] = e1, acc[6] = e2, acc[7] = e3;\n"
-    "    acc[8] = f0, acc[9] = f1, acc[10] = f2, acc[11] = f3, acc[12] = g0, acc[13] = g1, acc[14] = g2, acc[15] = g3;\n"
-    "}\n"
-    "\n"
-    "/* 2-D convolution on an input already padded to Hp x Wp, 4 output channels at a time (OC is a\n"
-    " * multiple of 4: the exporter pads the weights) and 2x2 output pixels per pass, so each weight\n"
-    " * is read once for four pixels. With P 2 a 2x2 max pool (stride 2) is fused: each output is the\n"
-    " * max of the block, so the un-pooled output is never stored; OH x OW is then the pooled size.\n"
-    " * The activation is applied once per stored value (max and every activation written here are\n"
-    " * non-decreasing, so they commute; Relu is the max with 0). */\n"
+    "/* 2-D convolution on an input already padded to Hp x Wp; d = {C, Hp, Wp, OC, KH, KW, sh, sw,\n"
+    " * OH, OW, P}. 4 output channels (OC is a multiple of 4: the exporter pads the weights,\n"
+    " * w[OC/4][C][KH][KW][4]) x a 2x2 block of output pixels per pass: 16 accumulators and the 8\n"
+    " * inputs of two rows in registers, each weight read once for four pixels. At an edge the\n"
+    " * block's second column (row) repeats the first. With P 2 a 2x2 max pool (stride 2) is\n"
+    " * fused: the output is the block's max, so the un-pooled output is never stored, and OH x OW\n"
+    " * is the pooled size. The activation is applied once per stored value (max and every\n"
+    " * activation written here are non-decreasing, so they commute; Relu is the max with 0).\n"
+    " * EX_CONV3 (1: every conv of the model has 3 columns, stride 1 and whole blocks; 0: none;\n"
+    " * 2: some) and EX_CONVPOOL (1: every conv has a fused pool; 0: none; 2: some) let the\n"
+    " * compiler drop the paths this model never takes. */\n"
     "#define EX_MAX(m, v) m = (v) > m ? (v) : m\n"
-    "static void ex_conv(const float *x, const float *w, const float *b, float *y, const int *d,\n"
+    "static void ex_conv(const float *x, const float *w0, const float *b, float *y, const EX_DIM *d,\n"
     "                    int act, float alpha)\n"
     "{\n"
-    "    const int Wp = d[2], OC = d[3], sh = d[6], sw = d[7], OH = d[8], OW = d[9], P = d[10];\n"
-    "    const int taps = d[0] * d[4] * d[5], plane = OH * OW, step = 3 - P;\n"
+    "    const int C = d[0], iplane = d[1] * d[2], Wp = d[2], OC = d[3], KH = d[4], KW = d[5];\n"
+    "    const int sh = d[6], sw = d[7], OH = d[8], OW = d[9], plane = OH * OW;\n"
+    "    const int P = EX_CONVPOOL == 2 ? d[10] : EX_CONVPOOL ? 2 : 1, step = 3 - P;\n"
     "    const float lo = act == 1 ? 0 : -INFINITY;\n"
-    "    float acc[16];\n"
-    "    for (int o = 0; o < OC; o += 4, w += 4 * taps, b += 4)\n"
+    "    for (int o = 0; o < OC; o += 4, w0 += 4 * C * KH * KW, b += 4)\n"
     "        for (int oy = 0; oy < OH; oy += step)\n"
     "            for (int ox = 0; ox < OW; ox += step) {\n"
     "                const int right = P == 2 || ox + 1 < OW, down = P == 2 || oy + 1 < OH;\n"
-    "                ex_conv4(x + oy * P * sh * Wp + ox * P * sw, right ? sw : 0, down ? sh * Wp : 0, w, b, acc, d);\n"
-    "                float *ya = y + o * plane + oy * OW + ox;\n"
-    "                for (int j = 0; j < 4; j++, ya += plane) {\n"
-    "                    const float *v = acc + j;\n"
-    "                    if (P == 2) {\n"
-    "                        float m = lo;\n"
-    "                        EX_MAX(m, v[0]); EX_MAX(m, v[4]); EX_MAX(m, v[8]); EX_MAX(m, v[12]);\n"
-    "                        ya[0] = act == 1 ? m : ex_act(m, act, alpha);\n"
-    "                        continue;\n"
+    "                const int dx = right ? sw : 0, dy = down ? sh * Wp : 0;\n"
+    "                const float *xa = x + oy * P * sh * Wp + ox * P * sw, *w = w0;\n"
+    "                float a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];\n"
+    "                float e0 = a0, e1 = a1, e2 = a2, e3 = a3, f0 = a0, f1 = a1, f2 = a2, f3 = a3;\n"
+    "                float g0 = a0, g1 = a1, g2 = a2, g3 = a3;\n"
+    "                for (int c = 0; c < C; c++, xa += iplane)\n"
+    "                    for (const float *r = xa, *re = xa + KH * Wp; r < re; r += Wp) {\n"
+    "                        const float *s = r + dy;\n"
+    "                        if (EX_CONV3 == 1 || (EX_CONV3 == 2 && KW == 3 && dx == 1)) {\n"
+    "                            const float x0 = r[0], x1 = r[1], x2 = r[2], x3 = r[3];\n"
+    "                            const float y0 = s[0], y1 = s[1], y2 = s[2], y3 = s[3];\n"
+    "                            a0 = EX_MAC(a0, w[0], x0); e0 = EX_MAC(e0, w[0], x1);\n"
+    "                            f0 = EX_MAC(f0, w[0], y0); g0 = EX_MAC(g0, w[0], y1);\n"
+    "                            a1 = EX_MAC(a1, w[1], x0); e1 = EX_MAC(e1, w[1], x1);\n"
+    "                            f1 = EX_MAC(f1, w[1], y0); g1 = EX_MAC(g1, w[1], y1);\n"
+    "                            a2 = EX_MAC(a2, w[2], x0); e2 = EX_MAC(e2, w[2], x1);\n"
+    "                            f2 = EX_MAC(f2, w[2], y0); g2 = EX_MAC(g2, w[2], y1);\n"
+    "                            a3 = EX_MAC(a3, w[3], x0); e3 = EX_MAC(e3, w[3], x1);\n"
+    "                            f3 = EX_MAC(f3, w[3], y0); g3 = EX_MAC(g3, w[3], y1);\n"
+    "                            a0 = EX_MAC(a0, w[4 + 0], x1); e0 = EX_MAC(e0, w[4 + 0], x2);\n"
+    "                            f0 = EX_MAC(f0, w[4 + 0], y1); g0 = EX_MAC(g0, w[4 + 0], y2);\n"
+    "                            a1 = EX_MAC(a1, w[4 + 1], x1); e1 = EX_MAC(e1, w[4 + 1], x2);\n"
+    "                            f1 = EX_MAC(f1, w[4 + 1], y1); g1 = EX_MAC(g1, w[4 + 1], y2);\n"
+    "                            a2 = EX_MAC(a2, w[4 + 2], x1); e2 = EX_MAC(e2, w[4 + 2], x2);\n"
+    "                            f2 = EX_MAC(f2, w[4 + 2], y1); g2 = EX_MAC(g2, w[4 + 2], y2);\n"
+    "                            a3 = EX_MAC(a3, w[4 + 3], x1); e3 = EX_MAC(e3, w[4 + 3], x2);\n"
+    "                            f3 = EX_MAC(f3, w[4 + 3], y1); g3 = EX_MAC(g3, w[4 + 3], y2);\n"
+    "                            a0 = EX_MAC(a0, w[8 + 0], x2); e0 = EX_MAC(e0, w[8 + 0], x3);\n"
+    "                            f0 = EX_MAC(f0, w[8 + 0], y2); g0 = EX_MAC(g0, w[8 + 0], y3);\n"
+    "                            a1 = EX_MAC(a1, w[8 + 1], x2); e1 = EX_MAC(e1, w[8 + 1], x3);\n"
+    "                            f1 = EX_MAC(f1, w[8 + 1], y2); g1 = EX_MAC(g1, w[8 + 1], y3);\n"
+    "                            a2 = EX_MAC(a2, w[8 + 2], x2); e2 = EX_MAC(e2, w[8 + 2], x3);\n"
+    "                            f2 = EX_MAC(f2, w[8 + 2], y2); g2 = EX_MAC(g2, w[8 + 2], y3);\n"
+    "                            a3 = EX_MAC(a3, w[8 + 3], x2); e3 = EX_MAC(e3, w[8 + 3], x3);\n"
+    "                            f3 = EX_MAC(f3, w[8 + 3], y2); g3 = EX_MAC(g3, w[8 + 3], y3);\n"
+    "                            w += 12;\n"
+    "                        } else {\n"
+    "                            for (int q = 0; q < KW; q++, w += 4) {\n"
+    "                                const float x0 = r[q], x1 = r[q + dx], y0 = s[q], y1 = s[q + dx];\n"
+    "                                a0 = EX_MAC(a0, w[0], x0); e0 = EX_MAC(e0, w[0], x1);\n"
+    "                                f0 = EX_MAC(f0, w[0], y0); g0 = EX_MAC(g0, w[0], y1);\n"
+    "                                a1 = EX_MAC(a1, w[1], x0); e1 = EX_MAC(e1, w[1], x1);\n"
+    "                                f1 = EX_MAC(f1, w[1], y0); g1 = EX_MAC(g1, w[1], y1);\n"
+    "                                a2 = EX_MAC(a2, w[2], x0); e2 = EX_MAC(e2, w[2], x1);\n"
+    "                                f2 = EX_MAC(f2, w[2], y0); g2 = EX_MAC(g2, w[2], y1);\n"
+    "                                a3 = EX_MAC(a3, w[3], x0); e3 = EX_MAC(e3, w[3], x1);\n"
+    "                                f3 = EX_MAC(f3, w[3], y0); g3 = EX_MAC(g3, w[3], y1);\n"
+    "                            }\n"
+    "                        }\n"
     "                    }\n"
-    "                    ya[0] = ex_act(v[0], act, alpha);\n"
-    "                    if (right) ya[1] = ex_act(v[4], act, alpha);\n"
-    "                    if (down) ya[OW] = ex_act(v[8], act, alpha);\n"
-    "                    if (right && down) ya[OW + 1] = ex_act(v[12], act, alpha);\n"
+    "                float *ya = y + o * plane + oy * OW + ox;\n"
+    "                if (P == 2) {\n"
+    "                    float m0 = lo, m1 = lo, m2 = lo, m3 = lo;\n"
+    "                    EX_MAX(m0, a0); EX_MAX(m0, e0); EX_MAX(m0, f0); EX_MAX(m0, g0);\n"
+    "                    EX_MAX(m1, a1); EX_MAX(m1, e1); EX_MAX(m1, f1); EX_MAX(m1, g1);\n"
+    "                    EX_MAX(m2, a2); EX_MAX(m2, e2); EX_MAX(m2, f2); EX_MAX(m2, g2);\n"
+    "                    EX_MAX(m3, a3); EX_MAX(m3, e3); EX_MAX(m3, f3); EX_MAX(m3, g3);\n"
+    "                    a0 = m0, a1 = m1, a2 = m2, a3 = m3;\n"
+    "                    if (act != 1) a0 = ex_act(a0, act, alpha), a1 = ex_act(a1, act, alpha),\n"
+    "                                  a2 = ex_act(a2, act, alpha), a3 = ex_act(a3, act, alpha);\n"
+    "                    ya[0] = a0, ya[plane] = a1, ya[2 * plane] = a2, ya[3 * plane] = a3;\n"
+    "                } else {\n"
+    "                    float v[16] = {a0, a1, a2, a3, e0, e1, e2, e3, f0, f1, f2, f3, g0, g1, g2, g3};\n"
+    "                    for (int j = 0; j < 4; j++, ya += plane) {\n"
+    "                        ya[0] = ex_act(v[j], act, alpha);\n"
+    "                        if (right) ya[1] = ex_act(v[4 + j], act, alpha);\n"
+    "                        if (down) ya[OW] = ex_act(v[8 + j], act, alpha);\n"
+    "                        if (right && down) ya[OW + 1] = ex_act(v[12 + j], act, alpha);\n"
+    "                    }\n"
     "                }\n"
     "            }\n"
     "}\n"
@@ -407,6 +407,28 @@ static void emit_header(const ex_plan *p, FILE *h)
     fprintf(h, "int %s_predict(const float *input, float *output);\n\n#endif\n", p->name);
 }
 
+/* Each conv layer's dimensions table: {C, Hp, Wp, OCp, KH, KW, sh, sw, OH, OW, P} */
+static void conv_dims(const ex_layer *l, int64_t d[11])
+{
+    const int64_t *q = l->p;
+    int64_t v[11] = {q[0], (q[10] - 1) * q[6] + q[4], (q[11] - 1) * q[7] + q[5], q[15], q[4], q[5], q[6],
+                     q[7], q[13], q[14], q[12]};
+    memcpy(d, v, sizeof v);
+}
+
+/* the tables fit int16_t (half the flash), and so do the products the kernel forms of them */
+static int conv_dims_short(const ex_plan *p)
+{
+    for (int i = 0; i < p->n_layers; i++) {
+        int64_t d[11];
+        if (p->layers[i].kind != EX_CONV) continue;
+        conv_dims(&p->layers[i], d);
+        for (int k = 0; k < 11; k++)
+            if (d[k] > 32767) return 0;
+    }
+    return 1;
+}
+
 /* Which kernels the layers use, each written once. */
 static void emit_kernels(const ex_plan *p, FILE *c)
 {
@@ -419,12 +441,24 @@ static void emit_kernels(const ex_plan *p, FILE *c)
     int small = 0, big = 0;
     for (int i = 0; i < p->n_layers; i++)
         if (p->layers[i].kind == EX_DENSE) {
-            if (p->layers[i].p[0] * p->layers[i].p[1] <= EX_DENSE_SMALL_MACS) small = 1;
+            if (p->layers[i].p[2]) small = 1;
             else big = 1;
         }
     if (big) fputs(k_dense, c);
     if (small) fputs(k_dense1, c);
-    if (used[EX_CONV]) fputs(k_conv, c);
+    if (used[EX_CONV]) {
+        int n = 0, k3 = 0, pool = 0;
+        for (int i = 0; i < p->n_layers; i++) {
+            const int64_t *q = p->layers[i].p;
+            if (p->layers[i].kind != EX_CONV) continue;
+            n++;
+            k3 += q[5] == 3 && q[7] == 1 && (q[12] == 2 || q[14] % 2 == 0);
+            pool += q[12] == 2;
+        }
+        fprintf(c, "#define EX_CONV3 %d\n#define EX_CONVPOOL %d\ntypedef %s EX_DIM;\n", k3 == n ? 1 : k3 ? 2 : 0,
+                pool == n ? 1 : pool ? 2 : 0, conv_dims_short(p) ? "int16_t" : "int32_t");
+        fputs(k_conv, c);
+    }
     for (int i = 0; i < p->n_layers; i++)
         if (p->layers[i].kind == EX_CONV && p->layers[i].scratch >= 0) {
             fputs(k_pad, c);
@@ -460,10 +494,9 @@ static void emit_data(const ex_plan *p, FILE *c)
         if (l->idx && (l->kind == EX_ONEHOT || l->kind == EX_GATHER))
             snprintf(nm, sizeof nm, "ex_i%d", i), put_ints(c, "int32_t", nm, l->idx, l->n_idx);
         if (l->kind == EX_CONV) {
-            const int64_t *q = l->p;
-            int64_t d[11] = {q[0], (q[10] - 1) * q[6] + q[4], (q[11] - 1) * q[7] + q[5], q[15], q[4],
-                             q[5], q[6], q[7], q[13], q[14], q[12]};
-            snprintf(nm, sizeof nm, "ex_d%d", i), put_ints(c, "int", nm, d, 11);
+            int64_t d[11];
+            conv_dims(l, d);
+            snprintf(nm, sizeof nm, "ex_d%d", i), put_ints(c, "EX_DIM", nm, d, 11);
         }
         if (l->kind == EX_MAXPOOL || l->kind == EX_AVGPOOL) {
             int64_t d[14];
@@ -486,7 +519,7 @@ static void emit_layer(const ex_plan *p, FILE *c, int i)
     fprintf(c, "    /* %d: %s */\n", i, l->node);
     switch (l->kind) {
     case EX_DENSE:
-        fprintf(c, "    ex_dense%s(%s, ex_w%d, ex_b%d, %s, %lld, %lld, %d, ", q[0] * q[1] <= EX_DENSE_SMALL_MACS ? "1" : "",
+        fprintf(c, "    ex_dense%s(%s, ex_w%d, ex_b%d, %s, %lld, %lld, %d, ", q[2] ? "1" : "",
                 x, i, i, y, (long long)q[0],
                 (long long)q[1], (int)l->act);
         put_f(c, l->alpha);

@@ -15,8 +15,8 @@
 #include "ms_model.h"
 
 #define EX_MAX_IN 8
-/* A dense layer this small gets the one-row kernel: a few hundred instructions more at most,
- * for about 400 bytes less code (the 8-row kernel) in a model made only of such layers. */
+/* A dense layer this small gets the one-row kernel (2 instructions per MAC more, about 300
+ * bytes less code than the 8-row kernel's): see ex_plan.dense_small. */
 #define EX_DENSE_SMALL_MACS 1024
 
 typedef enum ex_kind {
@@ -87,6 +87,10 @@ typedef struct ex_plan {
     int *buf_of;         /* per graph value: its buffer, or -1 */
     int out_buf;
     int64_t arena_floats;
+    int64_t dense_small;  /* dense layers of at most this many MACs take the one-row kernel:
+                           * EX_DENSE_SMALL_MACS, or every one when none is more than a
+                           * twentieth of the model's MACs (then the 8-row kernel's code is
+                           * not worth its speed) */
     ms_error *err;
 } ex_plan;
 

@@ -110,14 +110,14 @@ static int fuse_act(lower_ctx *lc, ex_layer *l, int v)
 /* ---- networks ----------------------------------------------------------------------------- */
 
 /* Dense weights in blocks of 8 output rows, interleaved by input (w[blk][i][0..7]), then single
- * rows: the kernel reads them once, in order. A small layer (EX_DENSE_SMALL_MACS) is all single
- * rows, for the small kernel. */
-static float *dense_pack(const ms_tensor *B, int trans, int64_t K, int64_t N, float alpha)
+ * rows: the kernel reads them once, in order. A small layer (ex_plan.dense_small) is all single
+ * rows, for the one-row kernel. */
+static float *dense_pack(const ms_tensor *B, int trans, int64_t K, int64_t N, float alpha, int small)
 {
     float *w = ex_calloc((size_t)(K * N), sizeof *w);
     if (!w) return NULL;
     int64_t at = 0, o = 0;
-    for (int blk = K * N <= EX_DENSE_SMALL_MACS ? 1 : 8; blk >= 1; blk = blk == 8 ? 1 : 0)
+    for (int blk = small ? 1 : 8; blk >= 1; blk = blk == 8 ? 1 : 0)
         for (; o + blk <= N; o += blk)
             for (int64_t i = 0; i < K; i++)
                 for (int j = 0; j < blk; j++) {
@@ -141,8 +141,8 @@ static ms_status lower_dense(lower_ctx *lc, const ms_node *n, int gemm)
     float alpha = gemm ? ms_attr_float(n, "alpha", 1.0f) : 1.0f, beta = gemm ? ms_attr_float(n, "beta", 1.0f) : 1.0f;
     ex_layer *l = new_layer(p, EX_DENSE, n);
     if (!l) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
-    l->p[0] = K, l->p[1] = N;
-    l->w = dense_pack(B, tb, K, N, alpha), l->n_w = K * N;
+    l->p[0] = K, l->p[1] = N, l->p[2] = K * N <= p->dense_small;
+    l->w = dense_pack(B, tb, K, N, alpha, (int)l->p[2]), l->n_w = K * N;
     l->b = ex_calloc((size_t)N, sizeof(float)), l->n_b = N;
     if (!l->w || !l->b) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
     int64_t nc = C ? ex_numel(C) : 0;
@@ -641,6 +641,24 @@ static void mark_needed(lower_ctx *lc, uint8_t *need_node)
     free(need);
 }
 
+/* ex_plan.dense_small from the MACs of the model's Gemm/MatMul (constant B) and Conv nodes */
+static void dense_policy(ex_plan *p)
+{
+    int64_t total = 0, big = 0;
+    for (int i = 0; i < p->m->n_nodes; i++) {
+        const ms_node *n = &p->m->nodes[i];
+        if (n->domain[0] || n->n_in < 2 || n->in[1] < 0 || !p->is_const[n->in[1]]) continue;
+        const ms_tensor *W = &p->vals[n->in[1]];
+        if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul")) {
+            total += ex_numel(W);
+            big = ex_numel(W) > big ? ex_numel(W) : big;
+        } else if (!strcmp(n->op_type, "Conv") && W->ndim == 4) {
+            total += ex_numel(&p->vals[n->out[0]]) * W->shape[1] * W->shape[2] * W->shape[3];
+        }
+    }
+    p->dense_small = big > EX_DENSE_SMALL_MACS && big * 20 > total ? EX_DENSE_SMALL_MACS : INT64_MAX;
+}
+
 ms_status ex_lower(ex_plan *p)
 {
     const ms_model *m = p->m;
@@ -655,6 +673,7 @@ ms_status ex_lower(ex_plan *p)
         st = bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
     for (int v = 0; !st && v < m->n_values; v++) p->buf_of[v] = -1;
     if (!st) {
+        dense_policy(p);
         mark_needed(&lc, need_node);
         p->buf_of[p->in_value] = new_buf(p, EX_BUF_INPUT, p->in_n);
     }
