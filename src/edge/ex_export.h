@@ -23,4 +23,10 @@ typedef struct ex_report {
 ms_status ex_export(const char *model_path, const char *name, const char *dir, const char *output,
                     ex_report *rep, ms_error *err);
 
+/* `--kernels-only` (ex_kernels.c): write DIR/NAME_kernels.c, the runtime's kernel table naming
+ * only the kernel families the model's operators use (*n_families of them), for a program
+ * that runs the model blob with libmlship_core.a. Statuses as ex_export. */
+ms_status ex_export_kernels(const char *model_path, const char *name, const char *dir, int *n_families,
+                            ms_error *err);
+
 #endif
