@@ -33,7 +33,8 @@ static void usage(FILE *f)
             "  -o DIR        output directory, which must exist (required)\n"
             "  --output OUT  the float output to write (default: the first float output, i.e.\n"
             "                the probabilities of a classifier)\n"
-            "  --report      print flash (weights) and RAM (arena, stack estimate) as JSON\n"
+            "  --report      print flash (weights) and RAM (arena, tree keys, stack estimate)\n"
+            "                as JSON\n"
             "  --kernels-only  write DIR/NAME_kernels.c instead: the runtime's kernel table\n"
             "                naming only the kernel families this model uses, for a program that\n"
             "                runs model blobs with libmlship_core.a (`make core`); linked before\n"
@@ -53,10 +54,11 @@ static void report(const char *name, const ex_report *r)
     printf("{\"name\": \"%s\", \"input_size\": %lld, \"output_size\": %lld, \"layers\": %d,\n"
            " \"flash\": {\"weights_bytes\": %lld, \"code_bytes\": null,\n"
            "           \"code_note\": \"compile %s.c for the target and run size: text minus weights_bytes\"},\n"
-           " \"ram\": {\"arena_bytes\": %lld, \"stack_bytes_estimate\": %lld},\n"
+           " \"ram\": {\"arena_bytes\": %lld, \"tree_keys_bytes\": %lld, \"stack_bytes_estimate\": %lld},\n"
            " \"heap_bytes\": 0, \"nan_defined\": %s}\n",
            name, (long long)r->input_size, (long long)r->output_size, r->n_layers,
-           (long long)r->weight_bytes, name, (long long)r->arena_bytes, (long long)r->stack_bytes,
+           (long long)r->weight_bytes, name, (long long)r->arena_bytes, (long long)r->keys_bytes,
+           (long long)r->stack_bytes,
            r->nan_ok ? "true" : "false");
 }
 

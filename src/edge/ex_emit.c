@@ -6,8 +6,9 @@
  * Multiply-adds are written fmaf(w, x, acc): one rounding, so the host and a Cortex-M4F (whose
  * compilers turn fmaf into vfma.f32) compute the same bits whatever -ffp-contract says; build
  * with -DEX_NO_FMA to get w * x + acc instead (faster on a host CPU without FMA, where fmaf is
- * a libm call). The dense and conv kernels keep 8 output rows (channels) in registers and read
- * their weights once, in order: the exporter lays them out interleaved for that. */
+ * a libm call). The dense kernel keeps 8 output rows in registers, the conv kernel 4 output
+ * channels x 2x2 pixels; both read their weights once, in order: the exporter lays them out
+ * interleaved for that. */
 #include "ex_int.h"
 
 #include <ctype.h>

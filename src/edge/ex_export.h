@@ -11,6 +11,7 @@ typedef struct ex_report {
     int64_t input_size, output_size; /* floats */
     int64_t weight_bytes;            /* static const data (flash) */
     int64_t arena_bytes;             /* the static arena (RAM) */
+    int64_t keys_bytes;              /* a tree model's static feature keys (RAM) */
     int64_t stack_bytes;             /* an estimate of NAME_predict's deepest stack */
     int n_layers;
     int nan_ok;                      /* the model defines NaN inputs */
