@@ -11,8 +11,8 @@
  * per tree has no leaf test: it stays on the leaf it reached. NaN: when the model defines
  * it (nodes_missing_value_tracks_true), a row holding one takes a slower walk that looks up
  * each node's NaN direction in a bitmap; otherwise NaN is refused before the walk.
- * Scores are summed in float (the runtime sums in double: they agree within 1e-6 relative);
- * base values and post_transform are applied in double, as the runtime does.
+ * Scores are summed in float (the runtime sums in double: they agree within 1e-6 relative),
+ * and the base values and post_transform are applied in float (emit_finish says why).
  * Not handled (exit 3): BRANCH_EQ/NEQ, leaves with several weights (random-forest
  * classifiers), trees whose leaves feed different targets, MIN/MAX aggregation, PROBIT. */
 #include "ex_int.h"
@@ -369,34 +369,37 @@ void ex_trees_emit_data(FILE *f, const ex_trees *t, int id)
 }
 
 /* Scores -> outputs as the runtime's tree kernel finishes a row (double). */
+/* Scores -> outputs as the runtime's tree kernel finishes a row, but in float: the scores are
+ * float sums already (1e-7 of the runtime's double ones), and a Cortex-M4F has no double FPU,
+ * where a double exp costs about 2,500 instructions against expf's 100. */
 static void emit_finish(FILE *f, const ex_trees *t, const char *y)
 {
     int64_t K = t->K;
-    fprintf(f, "        double r[%lld];\n", (long long)K);
-    fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = (double)acc[k]%s + ex_base%s[k];\n",
-            (long long)K, t->average ? " / (double)EX_NT" : "", "");
+    fprintf(f, "        float r[%lld];\n", (long long)K);
+    fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = acc[k]%s + ex_base[k];\n",
+            (long long)K, t->average ? " / (float)EX_NT" : "");
     if (t->classifier && t->binary && t->post == EX_POST_LOGISTIC) {
-        fprintf(f, "        double e = exp(-r[%d]);\n        r[1] = 1.0 / (1.0 + e);\n"
-                   "        r[0] = isinf(e) ? 1.0 : e / (1.0 + e);\n", t->bin_class);
+        fprintf(f, "        float e = expf(-r[%d]);\n        r[1] = 1.0f / (1.0f + e);\n"
+                   "        r[0] = isinf(e) ? 1.0f : e / (1.0f + e);\n", t->bin_class);
     } else {
         if (t->classifier && t->binary)
-            fprintf(f, "        double s = r[%d];\n        r[1] = s;\n        r[0] = %s;\n", t->bin_class,
-                    t->post == EX_POST_NONE ? "1.0 - s" : "-s");
+            fprintf(f, "        float s = r[%d];\n        r[1] = s;\n        r[0] = %s;\n", t->bin_class,
+                    t->post == EX_POST_NONE ? "1.0f - s" : "-s");
         if (t->post == EX_POST_LOGISTIC)
-            fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = 1.0 / (1.0 + exp(-r[k]));\n", (long long)K);
+            fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = 1.0f / (1.0f + expf(-r[k]));\n", (long long)K);
         if (t->post == EX_POST_SOFTMAX || t->post == EX_POST_SOFTMAX_ZERO) {
-            fprintf(f, "        double mx = r[0], sum = 0;\n"
+            fprintf(f, "        float mx = r[0], sum = 0;\n"
                        "        for (int k = 1; k < %lld; k++) mx = r[k] > mx ? r[k] : mx;\n"
                        "        for (int k = 0; k < %lld; k++) {\n", (long long)K, (long long)K);
             if (t->post == EX_POST_SOFTMAX_ZERO)
-                fputs("            int zero = r[k] <= 1e-7 && r[k] >= -1e-7;\n"
-                      "            r[k] = zero ? 0.0 : exp(r[k] - mx);\n", f);
-            else fputs("            r[k] = exp(r[k] - mx);\n", f);
+                fputs("            int zero = r[k] <= 1e-7f && r[k] >= -1e-7f;\n"
+                      "            r[k] = zero ? 0.0f : expf(r[k] - mx);\n", f);
+            else fputs("            r[k] = expf(r[k] - mx);\n", f);
             fprintf(f, "            sum += r[k];\n        }\n"
-                       "        for (int k = 0; k < %lld; k++) r[k] = sum == 0 ? 0.5 : r[k] / sum;\n", (long long)K);
+                       "        for (int k = 0; k < %lld; k++) r[k] = sum == 0 ? 0.5f : r[k] / sum;\n", (long long)K);
         }
     }
-    fprintf(f, "        for (int k = 0; k < %lld; k++) %s[k] = (float)r[k];\n", (long long)K, y);
+    fprintf(f, "        memcpy(%s, r, sizeof r);\n", y);
 }
 
 void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const char *y)
@@ -404,8 +407,8 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
     int64_t K = t->K, nf = t->n_features;
     fprintf(f, "    {   /* %lld trees, %lld nodes */\n", (long long)t->n_trees, (long long)t->n_nodes);
     fprintf(f, "#define EX_NT %lld\n", (long long)t->n_trees);
-    fprintf(f, "        static const double ex_base[%lld] = {", (long long)K);
-    for (int64_t k = 0; k < K; k++) fprintf(f, "%s%.17g", k ? ", " : "", t->base[k]);
+    fprintf(f, "        static const float ex_base[%lld] = {", (long long)K);
+    for (int64_t k = 0; k < K; k++) fprintf(f, "%s%af", k ? ", " : "", (double)(float)t->base[k]);
     int CD = ex_ctree_depth(t);
     /* static: an sp-relative array costs 2 more instructions per step */
     fprintf(f, "};\n        static %s xk[%lld];\n        float acc[%lld] = {0};\n",
