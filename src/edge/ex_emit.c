@@ -408,12 +408,14 @@ static void emit_header(const ex_plan *p, FILE *h)
     fprintf(h, "int %s_predict(const float *input, float *output);\n\n#endif\n", p->name);
 }
 
-/* Each conv layer's dimensions table: {C, Hp, Wp, OCp, KH, KW, sh, sw, OH, OW, P} */
+/* Each conv layer's dimensions table: {C, Hp, Wp, OCp, KH, KW, sh, sw, OH, OW, P}, Hp x Wp
+ * the planes it reads */
 static void conv_dims(const ex_layer *l, int64_t d[11])
 {
     const int64_t *q = l->p;
-    int64_t v[11] = {q[0], (q[10] - 1) * q[6] + q[4], (q[11] - 1) * q[7] + q[5], q[15], q[4], q[5], q[6],
-                     q[7], q[13], q[14], q[12]};
+    int pad = l->scratch >= 0; /* the input's planes: the padded copy's, or its own */
+    int64_t v[11] = {q[0], pad ? (q[10] - 1) * q[6] + q[4] : q[1], pad ? (q[11] - 1) * q[7] + q[5] : q[2],
+                     q[15], q[4], q[5], q[6], q[7], q[13], q[14], q[12]};
     memcpy(d, v, sizeof v);
 }
 

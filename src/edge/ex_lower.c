@@ -291,7 +291,9 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     int v = n->out[0];
     if (bn) lc->done[bn->index] = 1, v = bn->out[0];
     int64_t Hp = (OH - 1) * sh + KH, Wp = (OW - 1) * sw + KW;
-    if (pads[0] || pads[1] || Hp != H || Wp != W)
+    /* a zero-padded copy only when padding is read: without pads the kernel reads the input
+     * in place (rows and columns past the last window are never touched) */
+    if (pads[0] || pads[1] || Hp > H || Wp > W)
         l->scratch = new_buf(p, EX_BUF_ARENA, C * Hp * Wp);
     v = fuse_act(lc, l, v);
     const ms_node *pool = NULL;

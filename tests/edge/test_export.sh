@@ -39,6 +39,7 @@ sinerelu tests/fixtures/edge/sine_relu/model.onnx tests/fixtures/edge/sine_relu/
 mlp      bench/models/mlp.onnx bench/models/mlp.X.npy bench/models/mlp.REF.npy 8 84480 -
 cnn      bench/models/cnn.onnx bench/models/cnn.X.npy bench/models/cnn.REF.npy 4 333056 -
 cnn2c    tests/fixtures/edge/cnn/model.onnx tests/fixtures/edge/cnn/X.npy tests/fixtures/edge/cnn/REF.npy 8 192064 -
+convmix  tests/fixtures/edge/convmix/model.onnx tests/fixtures/edge/convmix/X.npy tests/fixtures/edge/convmix/REF.npy 6 0 -
 gbdt     tests/fixtures/edge/gbdt/model.json tests/fixtures/edge/gbdt/X.npy tests/fixtures/edge/gbdt/REF.npy 64 0 --missing=nan
 logreg   tests/fixtures/ml/pipeline_scaler_logreg/model.onnx tests/fixtures/ml/pipeline_scaler_logreg/input_0.npy tests/fixtures/ml/pipeline_scaler_logreg/output_1.npy 40 0 -
 logmulti tests/fixtures/ml/logreg_multinomial/model.onnx tests/fixtures/ml/logreg_multinomial/input_0.npy tests/fixtures/ml/logreg_multinomial/output_1.npy 40 0 -
