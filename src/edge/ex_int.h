@@ -117,6 +117,26 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
 ms_status ex_emit(const ex_plan *p, FILE *h, FILE *c);
 int64_t ex_weight_bytes(const ex_plan *p);
 
+/* ex_ktext.c: the kernels as C text */
+extern const char ex_k_common[];
+extern const char ex_k_dense[];
+extern const char ex_k_dense1[];
+extern const char ex_k_conv[];
+extern const char ex_k_pad[];
+extern const char ex_k_pool[];
+extern const char ex_k_gap[];
+extern const char ex_k_unary[];
+extern const char ex_k_softmax[];
+extern const char ex_k_binary[];
+extern const char ex_k_channel[];
+extern const char ex_k_scaler[];
+extern const char ex_k_norm[];
+extern const char ex_k_imputer[];
+extern const char ex_k_onehot[];
+extern const char ex_k_gather[];
+extern const char ex_k_linear[];
+void ex_emit_act(FILE *c, const ex_plan *p);
+
 /* helpers (ex_graph.c) */
 int64_t ex_numel(const ms_tensor *t);
 ms_status ex_unsupported(ex_plan *p, const ms_node *n, const char *why);
