@@ -159,7 +159,12 @@ $(BUILD)/tests/%: $(1)%.c $$(UNIT_DEPS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_CFLAGS) -Itests/unit -o $$@ $$< $$(UPPER_LIBS) $$(LDLIBS) $$(STORE_LIBS)
 endef
-$(foreach d,tests/unit/ $(filter-out tests/unit/serve/ tests/unit/agent/,$(sort $(dir $(wildcard tests/unit/*/test_*.c)))),$(eval $(call unit_rule,$(d))))
+$(foreach d,tests/unit/ $(filter-out tests/unit/serve/ tests/unit/agent/ tests/unit/edge/,$(sort $(dir $(wildcard tests/unit/*/test_*.c)))),$(eval $(call unit_rule,$(d))))
+# edge's tests link the exporter's objects (src/edge/ is no archive)
+$(BUILD)/tests/%: tests/unit/edge/%.c $(EDGE_OBJ) $(UNIT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Isrc/edge -o $@ $< $(EDGE_OBJ) $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+
 # serve's tests link the serve objects (and batch's, which serve calls) as the binary does
 $(BUILD)/tests/%: tests/unit/serve/%.c $(SERVE_OBJ) $(BATCH_OBJ) $(UNIT_DEPS)
 	@mkdir -p $(dir $@)

@@ -65,6 +65,7 @@ stage conformance make conformance
 [ -f tests/edge/test_agent.sh ] && stage edge-agent sh tests/edge/test_agent.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 [ -f tests/edge/test_export.sh ] && stage edge-export sh tests/edge/test_export.sh build/mlship
+[ -f tests/edge/test_kernels.sh ] && stage edge-kernels sh tests/edge/test_kernels.sh build/mlship
 stage cross       sh tests/cross/run.sh
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
 stage edge-wasm   sh tests/edge/test_wasm.sh

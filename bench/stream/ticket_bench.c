@@ -4,8 +4,9 @@
  * 200 "done". C concurrent callers (threads, one keep-alive connection each) for D seconds;
  * one JSON line: round trips/s and the round trip's p50/p99 in ms.
  *
- *   ticket_bench PORT MODEL CALLERS SECONDS
- * Build: cc -O2 ticket_bench.c -lpthread */
+ *   ticket_bench PORT MODEL CALLERS SECONDS [FEATURES]
+ * FEATURES (a JSON array) goes in every trigger's body, {"features": FEATURES}, so the worker
+ * needs no feature store. Build: cc -O2 ticket_bench.c -lpthread */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 
 static int port;
 static const char *model;
+static char body_json[65536];
 static int64_t t_end;
 
 static int64_t now_ns(void)
@@ -82,11 +84,12 @@ static void *run(void *arg)
 {
     caller *c = arg;
     int fd = dial();
-    char req[512], body[4096];
+    char req[66000], body[4096];
     for (long i = 0; now_ns() < t_end; i++) {
         int64_t t0 = now_ns();
         snprintf(req, sizeof req, "POST /v1/models/%s/predictions/tb-%d-%ld-%lld HTTP/1.1\r\nHost: x\r\n"
-                 "Content-Length: 0\r\n\r\n", model, c->id, i, (long long)t0);
+                 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", model, c->id, i,
+                 (long long)t0, strlen(body_json), body_json);
         int st = call(fd, req, body, sizeof body);
         char *t = strstr(body, "\"ticket\":\"");
         if (st != 202 || !t) {
@@ -125,7 +128,8 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) return fprintf(stderr, "usage: ticket_bench PORT MODEL CALLERS SECONDS\n"), 2;
+    if (argc != 5 && argc != 6) return fprintf(stderr, "usage: ticket_bench PORT MODEL CALLERS SECONDS [FEATURES]\n"), 2;
+    if (argc == 6) snprintf(body_json, sizeof body_json, "{\"features\": %s}", argv[5]);
     port = atoi(argv[1]), model = argv[2];
     int nc = atoi(argv[3]);
     double secs = atof(argv[4]);

@@ -2,283 +2,12 @@
  * NAME.c (the kernels this model uses, its weights as aligned static const arrays, one static
  * arena, NAME_predict). The generated code includes only <stdint.h>, <string.h>, <math.h>,
  * allocates nothing and keeps no state between calls but the arena's contents.
- *
- * Multiply-adds are written fmaf(w, x, acc): one rounding, so the host and a Cortex-M4F (whose
- * compilers turn fmaf into vfma.f32) compute the same bits whatever -ffp-contract says; build
- * with -DEX_NO_FMA to get w * x + acc instead (faster on a host CPU without FMA, where fmaf is
- * a libm call). The dense and conv kernels keep 8 output rows (channels) in registers and read
- * their weights once, in order: the exporter lays them out interleaved for that. */
+ * The kernels' text is in ex_ktext.c. */
 #include "ex_int.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
-
-/* ---- the kernels, as C text --------------------------------------------------------------- */
-
-static const char k_common[] =
-    "#if defined(__GNUC__) || defined(__clang__)\n"
-    "#define EX_ALIGN __attribute__((aligned(16)))\n"
-    "#else\n#define EX_ALIGN\n#endif\n"
-    "#ifdef EX_NO_FMA\n#define EX_MAC(a, w, x) ((w) * (x) + (a))\n"
-    "#else\n#define EX_MAC(a, w, x) fmaf(w, x, a)\n#endif\n\n";
-
-/* ex_act with the cases this model uses only (Sigmoid and Tanh pull expf/tanhf in) */
-static void emit_act(FILE *c, const ex_plan *p)
-{
-    static const char *const cases[] = {
-        "    case 1: return v > 0 ? v : 0;\n",
-        "    case 2: return v >= 0 ? v : v * alpha;\n",
-        "    case 3: if (v >= 0) return 1 / (1 + expf(-v)); else { float e = expf(v); return e / (1 + e); }\n",
-        "    case 4: return tanhf(v);\n"};
-    int used[5] = {0};
-    for (int i = 0; i < p->n_layers; i++) used[p->layers[i].act] = 1;
-    fputs("/* activations: 0 none, 1 Relu, 2 LeakyRelu(alpha), 3 Sigmoid, 4 Tanh */\n"
-          "static float ex_act(float v, int act, float alpha)\n{\n    (void)alpha;\n    switch (act) {\n", c);
-    for (int k = 1; k < 5; k++)
-        if (used[k]) fputs(cases[k - 1], c);
-    fputs("    default: return v;\n    }\n}\n\n", c);
-}
-
-#define ACC8(p) "a0 = EX_MAC(a0, " p "[0], u); a1 = EX_MAC(a1, " p "[1], u); a2 = EX_MAC(a2, " p \
-    "[2], u); a3 = EX_MAC(a3, " p "[3], u);\n"                                                 \
-    "            a4 = EX_MAC(a4, " p "[4], u); a5 = EX_MAC(a5, " p "[5], u); a6 = EX_MAC(a6, " p \
-    "[6], u); a7 = EX_MAC(a7, " p "[7], u);\n"
-
-static const char k_dense[] =
-    "/* y = act(W x + b): W in blocks of 8 rows interleaved by input (w[i][0..7]), then 4, then\n"
-    " * single rows; two inputs per step */\n"
-    "static void ex_dense(const float *x, const float *w, const float *b, float *y, int K, int N,\n"
-    "                     int act, float alpha)\n{\n"
-    "    int o = 0, i;\n"
-    "    for (; o + 8 <= N; o += 8) {\n"
-    "        float a0 = b[o], a1 = b[o + 1], a2 = b[o + 2], a3 = b[o + 3];\n"
-    "        float a4 = b[o + 4], a5 = b[o + 5], a6 = b[o + 6], a7 = b[o + 7];\n"
-    "        for (i = 0; i + 2 <= K; i += 2, w += 16) {\n"
-    "            float u = x[i];\n"
-    "            " ACC8("w")
-    "            u = x[i + 1];\n"
-    "            " ACC8("(w + 8)")
-    "        }\n"
-    "        if (i < K) {\n"
-    "            float u = x[i];\n"
-    "            " ACC8("w")
-    "            w += 8;\n"
-    "        }\n"
-    "        y[o] = ex_act(a0, act, alpha), y[o + 1] = ex_act(a1, act, alpha);\n"
-    "        y[o + 2] = ex_act(a2, act, alpha), y[o + 3] = ex_act(a3, act, alpha);\n"
-    "        y[o + 4] = ex_act(a4, act, alpha), y[o + 5] = ex_act(a5, act, alpha);\n"
-    "        y[o + 6] = ex_act(a6, act, alpha), y[o + 7] = ex_act(a7, act, alpha);\n"
-    "    }\n"
-    "    for (; o + 4 <= N; o += 4) {\n"
-    "        float a0 = b[o], a1 = b[o + 1], a2 = b[o + 2], a3 = b[o + 3];\n"
-    "        for (i = 0; i < K; i++, w += 4) {\n"
-    "            float u = x[i];\n"
-    "            a0 = EX_MAC(a0, w[0], u); a1 = EX_MAC(a1, w[1], u);\n"
-    "            a2 = EX_MAC(a2, w[2], u); a3 = EX_MAC(a3, w[3], u);\n"
-    "        }\n"
-    "        y[o] = ex_act(a0, act, alpha), y[o + 1] = ex_act(a1, act, alpha);\n"
-    "        y[o + 2] = ex_act(a2, act, alpha), y[o + 3] = ex_act(a3, act, alpha);\n"
-    "    }\n"
-    "    for (; o < N; o++) {\n"
-    "        float a = b[o];\n"
-    "        for (i = 0; i < K; i++) a = EX_MAC(a, *w++, x[i]);\n"
-    "        y[o] = ex_act(a, act, alpha);\n"
-    "    }\n}\n\n";
-
-#define CONV8(p) "a0 = EX_MAC(a0, " p "[0], u); c0 = EX_MAC(c0, " p "[0], v);\n" \
-    "                        a1 = EX_MAC(a1, " p "[1], u); c1 = EX_MAC(c1, " p "[1], v);\n" \
-    "                        a2 = EX_MAC(a2, " p "[2], u); c2 = EX_MAC(c2, " p "[2], v);\n" \
-    "                        a3 = EX_MAC(a3, " p "[3], u); c3 = EX_MAC(c3, " p "[3], v);\n" \
-    "                        a4 = EX_MAC(a4, " p "[4], u); c4 = EX_MAC(c4, " p "[4], v);\n" \
-    "                        a5 = EX_MAC(a5, " p "[5], u); c5 = EX_MAC(c5, " p "[5], v);\n" \
-    "                        a6 = EX_MAC(a6, " p "[6], u); c6 = EX_MAC(c6, " p "[6], v);\n" \
-    "                        a7 = EX_MAC(a7, " p "[7], u); c7 = EX_MAC(c7, " p "[7], v);\n"
-
-static const char k_conv[] =
-    "/* 2-D convolution on an input already padded to Hp x Wp: d = {C, Hp, Wp, OC, KH, KW, sh, sw,\n"
-    " * OH, OW}. 8 output channels x 2 output pixels in registers; w[blk][c][ky][kx][0..7], then\n"
-    " * single channels */\n"
-    "static void ex_conv(const float *x, const float *w, const float *b, float *y, const int *d,\n"
-    "                    int act, float alpha)\n{\n"
-    "    const int C = d[0], Hp = d[1], Wp = d[2], OC = d[3], KH = d[4], KW = d[5], sh = d[6];\n"
-    "    const int sw = d[7], OH = d[8], OW = d[9], taps = C * KH * KW, plane = OH * OW;\n"
-    "    int o = 0;\n"
-    "    for (; o + 8 <= OC; o += 8, w += 8 * taps)\n"
-    "        for (int oy = 0; oy < OH; oy++)\n"
-    "            for (int ox = 0; ox < OW; ox += 2) {\n"
-    "                const int two = ox + 1 < OW;\n"
-    "                const float *xa = x + oy * sh * Wp + ox * sw, *xb = two ? xa + sw : xa;\n"
-    "                const float *wp = w;\n"
-    "                float a0 = b[o], a1 = b[o + 1], a2 = b[o + 2], a3 = b[o + 3];\n"
-    "                float a4 = b[o + 4], a5 = b[o + 5], a6 = b[o + 6], a7 = b[o + 7];\n"
-    "                float c0 = a0, c1 = a1, c2 = a2, c3 = a3, c4 = a4, c5 = a5, c6 = a6, c7 = a7;\n"
-    "                for (int c = 0; c < C; c++)\n"
-    "                    for (int ky = 0; ky < KH; ky++) {\n"
-    "                        const float *ra = xa + (c * Hp + ky) * Wp, *rb = xb + (c * Hp + ky) * Wp;\n"
-    "                        for (int kx = 0; kx < KW; kx++, wp += 8) {\n"
-    "                        const float u = ra[kx], v = rb[kx];\n"
-    "                        " CONV8("wp")
-    "                        }\n"
-    "                    }\n"
-    "                float *ya = y + o * plane + oy * OW + ox;\n"
-    "                ya[0] = ex_act(a0, act, alpha), ya[plane] = ex_act(a1, act, alpha);\n"
-    "                ya[2 * plane] = ex_act(a2, act, alpha), ya[3 * plane] = ex_act(a3, act, alpha);\n"
-    "                ya[4 * plane] = ex_act(a4, act, alpha), ya[5 * plane] = ex_act(a5, act, alpha);\n"
-    "                ya[6 * plane] = ex_act(a6, act, alpha), ya[7 * plane] = ex_act(a7, act, alpha);\n"
-    "                if (two) {\n"
-    "                    ya[1] = ex_act(c0, act, alpha), ya[plane + 1] = ex_act(c1, act, alpha);\n"
-    "                    ya[2 * plane + 1] = ex_act(c2, act, alpha), ya[3 * plane + 1] = ex_act(c3, act, alpha);\n"
-    "                    ya[4 * plane + 1] = ex_act(c4, act, alpha), ya[5 * plane + 1] = ex_act(c5, act, alpha);\n"
-    "                    ya[6 * plane + 1] = ex_act(c6, act, alpha), ya[7 * plane + 1] = ex_act(c7, act, alpha);\n"
-    "                }\n"
-    "            }\n"
-    "    for (; o < OC; o++, w += taps)\n"
-    "        for (int oy = 0; oy < OH; oy++)\n"
-    "            for (int ox = 0; ox < OW; ox++) {\n"
-    "                const float *xa = x + oy * sh * Wp + ox * sw, *wp = w;\n"
-    "                float a = b[o];\n"
-    "                for (int c = 0; c < C; c++)\n"
-    "                    for (int ky = 0; ky < KH; ky++)\n"
-    "                        for (int kx = 0; kx < KW; kx++) a = EX_MAC(a, *wp++, xa[(c * Hp + ky) * Wp + kx]);\n"
-    "                y[o * plane + oy * OW + ox] = ex_act(a, act, alpha);\n"
-    "            }\n}\n\n"
-    "/* x (C x H x W) into the zeroed Hp x Wp planes of xp at row pt, column pl (cut to fit) */\n"
-    "static void ex_pad(const float *x, float *xp, int C, int H, int W, int Hp, int Wp, int pt, int pl)\n{\n"
-    "    memset(xp, 0, sizeof(float) * (size_t)(C * Hp * Wp));\n"
-    "    for (int c = 0; c < C; c++)\n"
-    "        for (int r = 0; r < H; r++) {\n"
-    "            int py = r + pt, x0 = pl < 0 ? -pl : 0, n = W - x0;\n"
-    "            if (py < 0 || py >= Hp) continue;\n"
-    "            if (n > Wp - (pl + x0)) n = Wp - (pl + x0);\n"
-    "            if (n > 0) memcpy(xp + (c * Hp + py) * Wp + pl + x0, x + (c * H + r) * W + x0, sizeof(float) * (size_t)n);\n"
-    "        }\n}\n\n";
-
-static const char k_pool[] =
-    "/* max (avg 0) or average (avg 1) pooling: d = {C, H, W, KH, KW, sh, sw, pt, pl, OH, OW,\n"
-    " * count_include_pad, pb, pr} */\n"
-    "static void ex_pool(const float *x, float *y, const int *d, int avg)\n{\n"
-    "    const int C = d[0], H = d[1], W = d[2], KH = d[3], KW = d[4], sh = d[5], sw = d[6];\n"
-    "    const int pt = d[7], pl = d[8], OH = d[9], OW = d[10], incl = d[11], pb = d[12], pr = d[13];\n"
-    "    for (int c = 0; c < C; c++)\n"
-    "        for (int oy = 0; oy < OH; oy++)\n"
-    "            for (int ox = 0; ox < OW; ox++) {\n"
-    "                int y0 = oy * sh - pt, x0 = ox * sw - pl;\n"
-    "                int ys = y0 < 0 ? 0 : y0, ye = y0 + KH < H ? y0 + KH : H;\n"
-    "                int xs = x0 < 0 ? 0 : x0, xe = x0 + KW < W ? x0 + KW : W;\n"
-    "                const float *p = x + c * H * W;\n"
-    "                float m = avg ? 0 : -INFINITY;\n"
-    "                for (int r = ys; r < ye; r++)\n"
-    "                    for (int q = xs; q < xe; q++) {\n"
-    "                        float v = p[r * W + q];\n"
-    "                        if (avg) m += v;\n"
-    "                        else if (v > m) m = v;\n"
-    "                    }\n"
-    "                if (avg) {\n"
-    "                    int hy = y0 + KH < H + pb ? y0 + KH : H + pb, hx = x0 + KW < W + pr ? x0 + KW : W + pr;\n"
-    "                    int cnt = incl ? (hy - y0) * (hx - x0) : (ye - ys) * (xe - xs);\n"
-    "                    m = cnt > 0 ? m / (float)cnt : 0;\n"
-    "                }\n"
-    "                y[(c * OH + oy) * OW + ox] = m;\n"
-    "            }\n}\n\n";
-
-static const char k_gap[] =
-    "static void ex_gap(const float *x, float *y, int C, int HW)\n{\n"
-    "    for (int c = 0; c < C; c++) {\n"
-    "        float s = 0;\n"
-    "        for (int i = 0; i < HW; i++) s += x[c * HW + i];\n"
-    "        y[c] = s / (float)HW;\n    }\n}\n\n";
-
-static const char k_unary[] =
-    "static void ex_unary(const float *x, float *y, int n, int act, float alpha)\n{\n"
-    "    for (int i = 0; i < n; i++) y[i] = ex_act(x[i], act, alpha);\n}\n\n";
-
-static const char k_softmax[] =
-    "static void ex_softmax(const float *x, float *y, int outer, int n)\n{\n"
-    "    for (int r = 0; r < outer; r++, x += n, y += n) {\n"
-    "        float m = x[0];\n"
-    "        double s = 0;\n"
-    "        for (int j = 1; j < n; j++) m = x[j] > m ? x[j] : m;\n"
-    "        for (int j = 0; j < n; j++) s += y[j] = expf(x[j] - m);\n"
-    "        float inv = (float)(1.0 / s);\n"
-    "        for (int j = 0; j < n; j++) y[j] *= inv;\n    }\n}\n\n";
-
-static const char k_binary[] =
-    "/* op: 0 +, 1 -, 2 *, 3 / */\n"
-    "static void ex_binary(const float *a, const float *b, float *y, int n, int op)\n{\n"
-    "    for (int i = 0; i < n; i++)\n"
-    "        y[i] = op == 0 ? a[i] + b[i] : op == 1 ? a[i] - b[i] : op == 2 ? a[i] * b[i] : a[i] / b[i];\n}\n\n";
-
-static const char k_channel[] =
-    "static void ex_channel(const float *x, const float *s, const float *b, float *y, int C, int inner)\n{\n"
-    "    for (int c = 0; c < C; c++)\n"
-    "        for (int i = 0; i < inner; i++) y[c * inner + i] = x[c * inner + i] * s[c] + b[c];\n}\n\n";
-
-static const char k_scaler[] =
-    "/* (x - offset) * scale in double, rounded once, as the runtime's Scaler */\n"
-    "static void ex_scaler(const float *x, const float *s, const float *o, float *y, int n, int f)\n{\n"
-    "    for (int i = 0; i < n; i++) y[i] = (float)(((double)x[i] - (double)o[i % f]) * (double)s[i % f]);\n}\n\n";
-
-static const char k_norm[] =
-    "/* Normalizer: kind 0 MAX, 1 L1, 2 L2 per row of f; a zero divisor leaves the row */\n"
-    "static void ex_normalize(const float *x, float *y, int rows, int f, int kind)\n{\n"
-    "    for (int r = 0; r < rows; r++, x += f, y += f) {\n"
-    "        double d = kind == 0 ? -INFINITY : 0;\n"
-    "        for (int j = 0; j < f; j++) {\n"
-    "            double v = x[j];\n"
-    "            if (kind == 0) d = v > d ? v : d;\n"
-    "            else if (kind == 1) d += fabs(v);\n"
-    "            else d += v * v;\n        }\n"
-    "        if (kind == 2) d = sqrt(d);\n"
-    "        for (int j = 0; j < f; j++) y[j] = (float)(d != 0 ? (double)x[j] / d : (double)x[j]);\n"
-    "    }\n}\n\n";
-
-static const char k_imputer[] =
-    "static void ex_impute(const float *x, const float *v, float *y, int n, int f, float key)\n{\n"
-    "    for (int i = 0; i < n; i++) {\n"
-    "        int hit = key != key ? x[i] != x[i] : x[i] == key;\n"
-    "        y[i] = hit ? v[i % f] : x[i];\n    }\n}\n\n";
-
-static const char k_onehot[] =
-    "/* 1 when a value is no known category and zeros is 0 */\n"
-    "static int ex_onehot(const float *x, float *y, int n, const int32_t *cats, int nc, int zeros)\n{\n"
-    "    memset(y, 0, sizeof(float) * (size_t)(n * nc));\n"
-    "    for (int i = 0; i < n; i++) {\n"
-    "        double v = x[i];\n"
-    "        int k = -1;\n"
-    "        if (v > -2147483648.0 && v < 2147483648.0)\n"
-    "            for (int j = 0; j < nc && k < 0; j++) if (cats[j] == (int32_t)v) k = j;\n"
-    "        if (k >= 0) y[i * nc + k] = 1;\n"
-    "        else if (!zeros) return 1;\n    }\n    return 0;\n}\n\n";
-
-static const char k_gather[] =
-    "static void ex_gather(const float *x, float *y, int rows, int f, const int32_t *ix, int k)\n{\n"
-    "    for (int r = 0; r < rows; r++)\n"
-    "        for (int j = 0; j < k; j++) y[r * k + j] = x[r * f + ix[j]];\n}\n\n";
-
-static const char k_linear[] =
-    "/* ai.onnx.ml linear models: a double dot product per target, then post: 0 NONE, 1 LOGISTIC,\n"
-    " * 2 SOFTMAX, 3 SOFTMAX_ZERO, 4 one score -> [1 - p, p]; as the runtime computes them */\n"
-    "static double ex_logistic(double v) { return v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v)); }\n"
-    "static void ex_linear(const float *x, const float *w, const float *b, float *y, int f, int T,\n"
-    "                      int post, double *s)\n{\n"
-    "    for (int t = 0; t < T; t++) {\n"
-    "        double acc = b[t];\n"
-    "        for (int j = 0; j < f; j++) acc += (double)w[t * f + j] * (double)x[j];\n"
-    "        s[t] = acc;\n    }\n"
-    "    if (post == 4) {\n"
-    "        double p = ex_logistic(s[0]);\n"
-    "        y[0] = (float)(1 - p), y[1] = (float)p;\n        return;\n    }\n"
-    "    if (post == 1) for (int t = 0; t < T; t++) s[t] = ex_logistic(s[t]);\n"
-    "    if (post == 2 || post == 3) {\n"
-    "        double mx = -INFINITY, sum = 0;\n"
-    "        for (int t = 0; t < T; t++) mx = s[t] > mx ? s[t] : mx;\n"
-    "        for (int t = 0; t < T; t++) {\n"
-    "            if (post == 3 && s[t] == 0) continue;\n"
-    "            s[t] = exp(s[t] - mx);\n            sum += s[t];\n        }\n"
-    "        for (int t = 0; t < T; t++)\n"
-    "            if (!(post == 3 && s[t] == 0)) s[t] = sum > 0 ? s[t] / sum : 0;\n    }\n"
-    "    for (int t = 0; t < T; t++) y[t] = (float)s[t];\n}\n\n";
 
 /* ---- numbers and arrays ------------------------------------------------------------------- */
 
@@ -352,29 +81,77 @@ static void emit_header(const ex_plan *p, FILE *h)
     fprintf(h, "int %s_predict(const float *input, float *output);\n\n#endif\n", p->name);
 }
 
+/* Each conv layer's dimensions table: {C, Hp, Wp, OCp, KH, KW, sh, sw, OH, OW, P}, Hp x Wp
+ * the planes it reads */
+static void conv_dims(const ex_layer *l, int64_t d[11])
+{
+    const int64_t *q = l->p;
+    int pad = l->scratch >= 0; /* the input's planes: the padded copy's, or its own */
+    int64_t v[11] = {q[0], pad ? (q[10] - 1) * q[6] + q[4] : q[1], pad ? (q[11] - 1) * q[7] + q[5] : q[2],
+                     q[15], q[4], q[5], q[6], q[7], q[13], q[14], q[12]};
+    memcpy(d, v, sizeof v);
+}
+
+/* the tables fit int16_t (half the flash), and so do the products the kernel forms of them */
+static int conv_dims_short(const ex_plan *p)
+{
+    for (int i = 0; i < p->n_layers; i++) {
+        int64_t d[11];
+        if (p->layers[i].kind != EX_CONV) continue;
+        conv_dims(&p->layers[i], d);
+        for (int k = 0; k < 11; k++)
+            if (d[k] > 32767) return 0;
+    }
+    return 1;
+}
+
 /* Which kernels the layers use, each written once. */
 static void emit_kernels(const ex_plan *p, FILE *c)
 {
     int used[EX_TREES + 1] = {0};
     for (int i = 0; i < p->n_layers; i++) used[p->layers[i].kind] = 1;
     int act = used[EX_DENSE] || used[EX_CONV] || used[EX_ACT];
-    if (act) fputs(k_common, c), emit_act(c, p);
+    if (act) fputs(ex_k_common, c), ex_emit_act(c, p);
     else fputs("#if defined(__GNUC__) || defined(__clang__)\n#define EX_ALIGN __attribute__((aligned(16)))\n"
                "#else\n#define EX_ALIGN\n#endif\n\n", c);
-    if (used[EX_DENSE]) fputs(k_dense, c);
-    if (used[EX_CONV]) fputs(k_conv, c);
-    if (used[EX_MAXPOOL] || used[EX_AVGPOOL]) fputs(k_pool, c);
-    if (used[EX_GAP]) fputs(k_gap, c);
-    if (used[EX_ACT]) fputs(k_unary, c);
-    if (used[EX_SOFTMAX]) fputs(k_softmax, c);
-    if (used[EX_BINARY]) fputs(k_binary, c);
-    if (used[EX_CHANNEL]) fputs(k_channel, c);
-    if (used[EX_SCALER]) fputs(k_scaler, c);
-    if (used[EX_NORMALIZER]) fputs(k_norm, c);
-    if (used[EX_IMPUTER]) fputs(k_imputer, c);
-    if (used[EX_ONEHOT]) fputs(k_onehot, c);
-    if (used[EX_GATHER]) fputs(k_gather, c);
-    if (used[EX_DENSE_D]) fputs(k_linear, c);
+    int small = 0, big = 0;
+    for (int i = 0; i < p->n_layers; i++)
+        if (p->layers[i].kind == EX_DENSE) {
+            if (p->layers[i].p[2]) small = 1;
+            else big = 1;
+        }
+    if (big) fputs(ex_k_dense, c);
+    if (small) fputs(ex_k_dense1, c);
+    if (used[EX_CONV]) {
+        int n = 0, k3 = 0, pool = 0;
+        for (int i = 0; i < p->n_layers; i++) {
+            const int64_t *q = p->layers[i].p;
+            if (p->layers[i].kind != EX_CONV) continue;
+            n++;
+            k3 += q[5] == 3 && q[7] == 1 && (q[12] == 2 || q[14] % 2 == 0);
+            pool += q[12] == 2;
+        }
+        fprintf(c, "#define EX_CONV3 %d\n#define EX_CONVPOOL %d\ntypedef %s EX_DIM;\n", k3 == n ? 1 : k3 ? 2 : 0,
+                pool == n ? 1 : pool ? 2 : 0, conv_dims_short(p) ? "int16_t" : "int32_t");
+        fputs(ex_k_conv, c);
+    }
+    for (int i = 0; i < p->n_layers; i++)
+        if (p->layers[i].kind == EX_CONV && p->layers[i].scratch >= 0) {
+            fputs(ex_k_pad, c);
+            break;
+        }
+    if (used[EX_MAXPOOL] || used[EX_AVGPOOL]) fputs(ex_k_pool, c);
+    if (used[EX_GAP]) fputs(ex_k_gap, c);
+    if (used[EX_ACT]) fputs(ex_k_unary, c);
+    if (used[EX_SOFTMAX]) fputs(ex_k_softmax, c);
+    if (used[EX_BINARY]) fputs(ex_k_binary, c);
+    if (used[EX_CHANNEL]) fputs(ex_k_channel, c);
+    if (used[EX_SCALER]) fputs(ex_k_scaler, c);
+    if (used[EX_NORMALIZER]) fputs(ex_k_norm, c);
+    if (used[EX_IMPUTER]) fputs(ex_k_imputer, c);
+    if (used[EX_ONEHOT]) fputs(ex_k_onehot, c);
+    if (used[EX_GATHER]) fputs(ex_k_gather, c);
+    if (used[EX_DENSE_D]) fputs(ex_k_linear, c);
     for (int i = 0; i < p->n_layers; i++)
         if (p->layers[i].trees) {
             ex_trees_emit_kernel(c, p->layers[i].trees);
@@ -393,10 +170,9 @@ static void emit_data(const ex_plan *p, FILE *c)
         if (l->idx && (l->kind == EX_ONEHOT || l->kind == EX_GATHER))
             snprintf(nm, sizeof nm, "ex_i%d", i), put_ints(c, "int32_t", nm, l->idx, l->n_idx);
         if (l->kind == EX_CONV) {
-            const int64_t *q = l->p;
-            int64_t d[10] = {q[0], (q[10] - 1) * q[6] + q[4], (q[11] - 1) * q[7] + q[5], q[3], q[4],
-                             q[5], q[6], q[7], q[10], q[11]};
-            snprintf(nm, sizeof nm, "ex_d%d", i), put_ints(c, "int", nm, d, 10);
+            int64_t d[11];
+            conv_dims(l, d);
+            snprintf(nm, sizeof nm, "ex_d%d", i), put_ints(c, "EX_DIM", nm, d, 11);
         }
         if (l->kind == EX_MAXPOOL || l->kind == EX_AVGPOOL) {
             int64_t d[14];
@@ -419,7 +195,8 @@ static void emit_layer(const ex_plan *p, FILE *c, int i)
     fprintf(c, "    /* %d: %s */\n", i, l->node);
     switch (l->kind) {
     case EX_DENSE:
-        fprintf(c, "    ex_dense(%s, ex_w%d, ex_b%d, %s, %lld, %lld, %d, ", x, i, i, y, (long long)q[0],
+        fprintf(c, "    ex_dense%s(%s, ex_w%d, ex_b%d, %s, %lld, %lld, %d, ", q[2] ? "1" : "",
+                x, i, i, y, (long long)q[0],
                 (long long)q[1], (int)l->act);
         put_f(c, l->alpha);
         fputs(");\n", c);

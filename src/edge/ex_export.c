@@ -20,7 +20,7 @@ static int64_t stack_estimate(const ex_plan *p)
         const ex_layer *l = &p->layers[i];
         int64_t b = 0;
         if (l->kind == EX_DENSE_D) b = 8 * l->p[1];
-        if (l->kind == EX_TREES) b = 4 * (l->p[0] + 1) + 12 * l->p[1] + 64;
+        if (l->kind == EX_TREES) b = 24 * l->p[1] + 64; /* the scores (float and double) */
         if (b > worst) worst = b;
     }
     return worst + 160;
@@ -66,6 +66,8 @@ ms_status ex_export(const char *model_path, const char *name, const char *dir, c
         rep->weight_bytes = ex_weight_bytes(&p);
         rep->arena_bytes = p.arena_floats * 4;
         rep->stack_bytes = stack_estimate(&p);
+        for (int i = 0; i < p.n_layers; i++) /* the trees' static feature keys */
+            if (p.layers[i].kind == EX_TREES) rep->keys_bytes += 4 * (p.layers[i].p[0] + 1);
         rep->n_layers = p.n_layers;
         rep->nan_ok = p.nan_ok;
     }

@@ -11,6 +11,7 @@ typedef struct ex_report {
     int64_t input_size, output_size; /* floats */
     int64_t weight_bytes;            /* static const data (flash) */
     int64_t arena_bytes;             /* the static arena (RAM) */
+    int64_t keys_bytes;              /* a tree model's static feature keys (RAM) */
     int64_t stack_bytes;             /* an estimate of NAME_predict's deepest stack */
     int n_layers;
     int nan_ok;                      /* the model defines NaN inputs */
@@ -22,5 +23,11 @@ typedef struct ex_report {
  * cannot write; MS_ERR_RUNTIME for I/O. */
 ms_status ex_export(const char *model_path, const char *name, const char *dir, const char *output,
                     ex_report *rep, ms_error *err);
+
+/* `--kernels-only` (ex_kernels.c): write DIR/NAME_kernels.c, the runtime's kernel table naming
+ * only the kernel families the model's operators use (*n_families of them), for a program
+ * that runs the model blob with libmlship_core.a. Statuses as ex_export. */
+ms_status ex_export_kernels(const char *model_path, const char *name, const char *dir, int *n_families,
+                            ms_error *err);
 
 #endif

@@ -15,11 +15,16 @@
 #include "ms_model.h"
 
 #define EX_MAX_IN 8
+/* A dense layer this small gets the one-row kernel (2 instructions per MAC more, about 300
+ * bytes less code than the 8-row kernel's): see ex_plan.dense_small. */
+#define EX_DENSE_SMALL_MACS 1024
 
 typedef enum ex_kind {
-    EX_DENSE,      /* y = act(W x + b), float: W in blocks of 8 rows interleaved */
+    EX_DENSE,      /* y = act(W x + b), float: W in blocks of 8 rows interleaved (at most
+                    * EX_DENSE_SMALL_MACS multiply-adds: row-major, the small kernel) */
     EX_DENSE_D,    /* y = W x + b in double (the ai.onnx.ml linear models, as the runtime) */
-    EX_CONV,       /* 2-D convolution, group 1, NCHW, bias, BatchNormalization folded */
+    EX_CONV,       /* 2-D convolution, group 1, NCHW, bias, BatchNormalization folded,
+                    * activation and a following 2x2 MaxPool (stride 2, no pads) fused */
     EX_MAXPOOL, EX_AVGPOOL, EX_GAP,
     EX_ACT,        /* elementwise activation (act, alpha) */
     EX_SOFTMAX,    /* over the last `inner` floats, `outer` times */
@@ -45,7 +50,7 @@ typedef struct ex_layer {
     int scratch;         /* a buffer only this layer uses (Conv's zero-padded input), or -1 */
     ex_act act;
     float alpha;
-    int64_t p[12];       /* integer parameters; their meaning is per kind (ex_lower.c) */
+    int64_t p[16];       /* integer parameters; their meaning is per kind (ex_lower.c) */
     float *w, *b;        /* weights (n_w, n_b floats), or NULL */
     int64_t n_w, n_b;
     int64_t *idx;        /* integer table (Gather's columns, Concat's sizes), n_idx */
@@ -82,6 +87,10 @@ typedef struct ex_plan {
     int *buf_of;         /* per graph value: its buffer, or -1 */
     int out_buf;
     int64_t arena_floats;
+    int64_t dense_small;  /* dense layers of at most this many MACs take the one-row kernel:
+                           * EX_DENSE_SMALL_MACS, or every one when none is more than a
+                           * twentieth of the model's MACs (then the 8-row kernel's code is
+                           * not worth its speed) */
     ms_error *err;
 } ex_plan;
 
@@ -93,6 +102,10 @@ void ex_plan_free(ex_plan *p);
 ms_status ex_lower(ex_plan *p);
 int ex_buf_root(const ex_plan *p, int b);
 void ex_layout(ex_plan *p);
+/* BatchNormalization's factor and shift per channel (t: gamma, beta, mean, var); Conv weights
+ * scaled by it (scale NULL: none) and packed w[OC/4][taps][4], OC padded to OCp with zeros. */
+void ex_bn_params(const ms_tensor *const t[4], double eps, int64_t C, double *scale, double *shift);
+float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale);
 /* ex_trees.c */
 ms_status ex_trees_lower(ex_plan *p, const ms_node *n, ex_layer *l);
 void ex_trees_free(ex_trees *t);
@@ -103,6 +116,26 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
 /* ex_emit.c: write NAME.h and NAME.c */
 ms_status ex_emit(const ex_plan *p, FILE *h, FILE *c);
 int64_t ex_weight_bytes(const ex_plan *p);
+
+/* ex_ktext.c: the kernels as C text */
+extern const char ex_k_common[];
+extern const char ex_k_dense[];
+extern const char ex_k_dense1[];
+extern const char ex_k_conv[];
+extern const char ex_k_pad[];
+extern const char ex_k_pool[];
+extern const char ex_k_gap[];
+extern const char ex_k_unary[];
+extern const char ex_k_softmax[];
+extern const char ex_k_binary[];
+extern const char ex_k_channel[];
+extern const char ex_k_scaler[];
+extern const char ex_k_norm[];
+extern const char ex_k_imputer[];
+extern const char ex_k_onehot[];
+extern const char ex_k_gather[];
+extern const char ex_k_linear[];
+void ex_emit_act(FILE *c, const ex_plan *p);
 
 /* helpers (ex_graph.c) */
 int64_t ex_numel(const ms_tensor *t);

@@ -109,14 +109,15 @@ static int fuse_act(lower_ctx *lc, ex_layer *l, int v)
 
 /* ---- networks ----------------------------------------------------------------------------- */
 
-/* Dense weights in blocks of 8 output rows, interleaved by input (w[blk][i][0..7]), then blocks
- * of 4, then single rows: the kernel reads them once, in order. src(o, i) gives W[o][i]. */
-static float *dense_pack(const ms_tensor *B, int trans, int64_t K, int64_t N, float alpha)
+/* Dense weights in blocks of 8 output rows, interleaved by input (w[blk][i][0..7]), then single
+ * rows: the kernel reads them once, in order. A small layer (ex_plan.dense_small) is all single
+ * rows, for the one-row kernel. */
+static float *dense_pack(const ms_tensor *B, int trans, int64_t K, int64_t N, float alpha, int small)
 {
     float *w = ex_calloc((size_t)(K * N), sizeof *w);
     if (!w) return NULL;
     int64_t at = 0, o = 0;
-    for (int blk = 8; blk >= 1; blk = blk == 8 ? 4 : blk == 4 ? 1 : 0)
+    for (int blk = small ? 1 : 8; blk >= 1; blk = blk == 8 ? 1 : 0)
         for (; o + blk <= N; o += blk)
             for (int64_t i = 0; i < K; i++)
                 for (int j = 0; j < blk; j++) {
@@ -140,8 +141,8 @@ static ms_status lower_dense(lower_ctx *lc, const ms_node *n, int gemm)
     float alpha = gemm ? ms_attr_float(n, "alpha", 1.0f) : 1.0f, beta = gemm ? ms_attr_float(n, "beta", 1.0f) : 1.0f;
     ex_layer *l = new_layer(p, EX_DENSE, n);
     if (!l) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
-    l->p[0] = K, l->p[1] = N;
-    l->w = dense_pack(B, tb, K, N, alpha), l->n_w = K * N;
+    l->p[0] = K, l->p[1] = N, l->p[2] = K * N <= p->dense_small;
+    l->w = dense_pack(B, tb, K, N, alpha, (int)l->p[2]), l->n_w = K * N;
     l->b = ex_calloc((size_t)N, sizeof(float)), l->n_b = N;
     if (!l->w || !l->b) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
     int64_t nc = C ? ex_numel(C) : 0;
@@ -187,21 +188,31 @@ static int unit_dilations(const ms_node *n)
     return 1;
 }
 
-/* Conv weights in blocks of 8 output channels, interleaved per tap (w[blk][c][kh][kw][0..7]),
- * then single channels; each scaled by its BatchNormalization factor. */
-static float *conv_pack(const ms_tensor *Wt, int64_t OC, int64_t taps, const double *scale)
+/* Conv weights in blocks of 4 output channels, interleaved per tap (w[blk][c][kh][kw][0..3]),
+ * each scaled by its BatchNormalization factor; OC is padded to OCp (a multiple of 4) with zero
+ * channels, so the kernel has one path (their outputs land in the arena's padding and are never
+ * read: the output buffer is sized OCp planes). */
+float *ex_conv_pack(const ms_tensor *Wt, int64_t OC, int64_t OCp, int64_t taps, const double *scale)
 {
-    float *w = ex_calloc((size_t)(OC * taps), sizeof *w);
+    float *w = ex_calloc((size_t)(OCp * taps), sizeof *w);
     if (!w) return NULL;
-    int64_t at = 0, o = 0;
-    for (int blk = 8; blk >= 1; blk = blk == 8 ? 1 : 0)
-        for (; o + blk <= OC; o += blk)
-            for (int64_t t = 0; t < taps; t++)
-                for (int j = 0; j < blk; j++) {
-                    double v = ms_tensor_get_f64(Wt, (o + j) * taps + t);
-                    w[at++] = scale ? (float)(v * scale[o + j]) : (float)v;
-                }
+    for (int64_t o = 0; o < OC; o++)
+        for (int64_t t = 0; t < taps; t++) {
+            double v = ms_tensor_get_f64(Wt, o * taps + t);
+            w[(o / 4 * taps + t) * 4 + o % 4] = scale ? (float)(v * scale[o]) : (float)v;
+        }
     return w;
+}
+
+/* BatchNormalization as y = x * scale[c] + shift[c]: t = {gamma, beta, mean, var}, in double. */
+void ex_bn_params(const ms_tensor *const t[4], double eps, int64_t C, double *scale, double *shift)
+{
+    for (int64_t c = 0; c < C; c++) {
+        double g = ms_tensor_get_f64(t[0], c), b = ms_tensor_get_f64(t[1], c);
+        double mean = ms_tensor_get_f64(t[2], c), var = ms_tensor_get_f64(t[3], c);
+        scale[c] = g / sqrt(var + eps);
+        shift[c] = b - mean * scale[c];
+    }
 }
 
 /* A BatchNormalization reading the Conv's output alone, with constant parameters: its
@@ -213,15 +224,31 @@ static int bn_fold(lower_ctx *lc, int v, int64_t OC, double *scale, double *shif
     const ms_tensor *t[4];
     for (int k = 0; k < 4; k++)
         if (!(t[k] = const_in(lc, r, k + 1)) || ex_numel(t[k]) != OC) return 0;
-    double eps = ms_attr_float(r, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < OC; c++) {
-        double g = ms_tensor_get_f64(t[0], c), b = ms_tensor_get_f64(t[1], c);
-        double mean = ms_tensor_get_f64(t[2], c), var = ms_tensor_get_f64(t[3], c);
-        scale[c] = g / sqrt(var + eps);
-        shift[c] = b - mean * scale[c];
-    }
+    ex_bn_params(t, ms_attr_float(r, "epsilon", 1e-5f), OC, scale, shift);
     *bn = r;
     return 1;
+}
+
+/* A MaxPool reading value v (the conv's activated output) alone that the conv can fuse: a 2x2
+ * window with stride 2, no pads, no dilation, floor-sized output, the Indices unread. Returns
+ * the window (2, or 1: none) and sets *pool. */
+static int64_t pool_fuse(lower_ctx *lc, int v, int64_t OH, int64_t OW, const ms_node **pool)
+{
+    const ms_node *r = sole_reader(lc, v);
+    const int64_t *k, *st, *pd;
+    if (!r || !is_op(r, "", "MaxPool") || !unit_dilations(r)) return 1;
+    if (r->n_out > 1 && r->out[1] >= 0 && lc->readers[r->out[1]]) return 1;
+    if (ms_attr_ints(r, "kernel_shape", &k) != 2 || k[0] != 2 || k[1] != 2) return 1;
+    if (ms_attr_ints(r, "strides", &st) != 2 || st[0] != k[0] || st[1] != k[0]) return 1;
+    int np = ms_attr_ints(r, "pads", &pd);
+    for (int i = 0; i < np; i++)
+        if (pd[i]) return 1;
+    const char *ap = ms_attr_string(r, "auto_pad", "NOTSET");
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) return 1;
+    const ms_tensor *Y = &lc->p->vals[r->out[0]];
+    if (Y->ndim != 4 || Y->shape[2] != OH / k[0] || Y->shape[3] != OW / k[0]) return 1;
+    *pool = r;
+    return k[0];
 }
 
 static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
@@ -245,10 +272,11 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     const ms_node *bn = NULL;
     int folded = bn_fold(lc, n->out[0], OC, scale, shift, &bn);
     ex_layer *l = new_layer(p, EX_CONV, n);
+    int64_t OCp = (OC + 3) / 4 * 4;
     if (l) {
         int64_t taps = C * KH * KW;
-        l->w = conv_pack(Wt, OC, taps, folded ? scale : NULL), l->n_w = OC * taps;
-        l->b = ex_calloc((size_t)OC, sizeof(float)), l->n_b = OC;
+        l->w = ex_conv_pack(Wt, OC, OCp, taps, folded ? scale : NULL), l->n_w = OCp * taps;
+        l->b = ex_calloc((size_t)OCp, sizeof(float)), l->n_b = OCp;
         for (int64_t o = 0; l->b && o < OC; o++) {
             double b = B ? ms_tensor_get_f64(B, o) : 0;
             l->b[o] = folded ? (float)(b * scale[o] + shift[o]) : (float)b;
@@ -256,15 +284,27 @@ static ms_status lower_conv(lower_ctx *lc, const ms_node *n)
     }
     free(scale), free(shift);
     if (!l || !l->w || !l->b) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
-    int64_t q[12] = {C, H, W, OC, KH, KW, sh, sw, pads[0], pads[1], OH, OW};
+    /* p: C H W OC KH KW sh sw pad-top pad-left OH OW (the conv's), P, the output's OH OW, OCp */
+    int64_t q[16] = {C, H, W, OC, KH, KW, sh, sw, pads[0], pads[1], OH, OW, 1, OH, OW, OCp};
     memcpy(l->p, q, sizeof q);
     l->n_in = 1, l->in[0] = in_buf(lc, n, 0);
     int v = n->out[0];
     if (bn) lc->done[bn->index] = 1, v = bn->out[0];
     int64_t Hp = (OH - 1) * sh + KH, Wp = (OW - 1) * sw + KW;
-    if (pads[0] || pads[1] || Hp != H || Wp != W)
+    /* a zero-padded copy only when padding is read: without pads the kernel reads the input
+     * in place (rows and columns past the last window are never touched) */
+    if (pads[0] || pads[1] || Hp > H || Wp > W)
         l->scratch = new_buf(p, EX_BUF_ARENA, C * Hp * Wp);
-    l->out = out_arena(lc, fuse_act(lc, l, v));
+    v = fuse_act(lc, l, v);
+    const ms_node *pool = NULL;
+    l->p[12] = pool_fuse(lc, v, OH, OW, &pool);
+    if (pool) {
+        l->p[13] = OH / l->p[12], l->p[14] = OW / l->p[12];
+        lc->done[pool->index] = 1, v = pool->out[0];
+    }
+    l->out = out_arena(lc, v);
+    /* the padded channels' outputs land past the value's floats */
+    if (l->out >= 0) p->bufs[l->out].n = OCp * l->p[13] * l->p[14];
     return l->out < 0 ? bs_fail(p->err, MS_ERR_RUNTIME, "out of memory") : MS_OK;
 }
 
@@ -401,12 +441,11 @@ static ms_status lower_channel(lower_ctx *lc, const ms_node *n)
     l->w = ex_calloc((size_t)C, sizeof(float)), l->b = ex_calloc((size_t)C, sizeof(float));
     if (!l->w || !l->b) return bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
     l->n_w = l->n_b = C;
-    double eps = ms_attr_float(n, "epsilon", 1e-5f);
-    for (int64_t c = 0; c < C; c++) {
-        double s = ms_tensor_get_f64(t[0], c) / sqrt(ms_tensor_get_f64(t[3], c) + eps);
-        l->w[c] = (float)s;
-        l->b[c] = (float)(ms_tensor_get_f64(t[1], c) - ms_tensor_get_f64(t[2], c) * s);
-    }
+    double *scale = ex_calloc((size_t)C, sizeof *scale), *shift = ex_calloc((size_t)C, sizeof *shift);
+    if (!scale || !shift) return free(scale), free(shift), bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
+    ex_bn_params(t, ms_attr_float(n, "epsilon", 1e-5f), C, scale, shift);
+    for (int64_t c = 0; c < C; c++) l->w[c] = (float)scale[c], l->b[c] = (float)shift[c];
+    free(scale), free(shift);
     l->p[0] = C, l->p[1] = ex_numel(X) / C;
     l->n_in = 1, l->in[0] = in_buf(lc, n, 0);
     l->out = out_arena(lc, n->out[0]);
@@ -604,6 +643,24 @@ static void mark_needed(lower_ctx *lc, uint8_t *need_node)
     free(need);
 }
 
+/* ex_plan.dense_small from the MACs of the model's Gemm/MatMul (constant B) and Conv nodes */
+static void dense_policy(ex_plan *p)
+{
+    int64_t total = 0, big = 0;
+    for (int i = 0; i < p->m->n_nodes; i++) {
+        const ms_node *n = &p->m->nodes[i];
+        if (n->domain[0] || n->n_in < 2 || n->in[1] < 0 || !p->is_const[n->in[1]]) continue;
+        const ms_tensor *W = &p->vals[n->in[1]];
+        if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul")) {
+            total += ex_numel(W);
+            big = ex_numel(W) > big ? ex_numel(W) : big;
+        } else if (!strcmp(n->op_type, "Conv") && W->ndim == 4) {
+            total += ex_numel(&p->vals[n->out[0]]) * W->shape[1] * W->shape[2] * W->shape[3];
+        }
+    }
+    p->dense_small = big > EX_DENSE_SMALL_MACS && big * 20 > total ? EX_DENSE_SMALL_MACS : INT64_MAX;
+}
+
 ms_status ex_lower(ex_plan *p)
 {
     const ms_model *m = p->m;
@@ -618,6 +675,7 @@ ms_status ex_lower(ex_plan *p)
         st = bs_fail(p->err, MS_ERR_RUNTIME, "out of memory");
     for (int v = 0; !st && v < m->n_values; v++) p->buf_of[v] = -1;
     if (!st) {
+        dense_policy(p);
         mark_needed(&lc, need_node);
         p->buf_of[p->in_value] = new_buf(p, EX_BUF_INPUT, p->in_n);
     }

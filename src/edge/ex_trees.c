@@ -11,8 +11,8 @@
  * per tree has no leaf test: it stays on the leaf it reached. NaN: when the model defines
  * it (nodes_missing_value_tracks_true), a row holding one takes a slower walk that looks up
  * each node's NaN direction in a bitmap; otherwise NaN is refused before the walk.
- * Scores are summed in float (the runtime sums in double: they agree within 1e-6 relative);
- * base values and post_transform are applied in double, as the runtime does.
+ * Scores are summed in float (the runtime sums in double: they agree within 1e-6 relative),
+ * and the base values and post_transform are applied in float (emit_finish says why).
  * Not handled (exit 3): BRANCH_EQ/NEQ, leaves with several weights (random-forest
  * classifiers), trees whose leaves feed different targets, MIN/MAX aggregation, PROBIT. */
 #include "ex_int.h"
@@ -22,24 +22,7 @@
 #include <string.h>
 
 #include "base/bs_error.h"
-
-typedef struct tnode {
-    int32_t key;
-    uint16_t f, r;
-} tnode;
-
-struct ex_trees {
-    int64_t n_nodes, n_trees, n_features, K;
-    tnode *nodes;
-    uint32_t *root;
-    uint8_t *depth;
-    uint16_t *target;     /* per tree */
-    uint8_t *nan_gt;      /* bitmap per node, or NULL when no NaN goes to the second child */
-    double *base;         /* K */
-    int post;             /* EX_POST_* (PAIR: the binary classifier with logistic) */
-    int binary, bin_class, classifier, average;
-    int nan_ok;
-};
+#include "ex_trees.h"
 
 /* ---- reading the attributes ----------------------------------------------------------------- */
 
@@ -297,9 +280,24 @@ void ex_trees_free(ex_trees *t)
     free(t);
 }
 
+/* The depth every tree is walked to when one fixed, unrolled walk serves them all: the deepest
+ * tree's, when at most a tenth of all steps are spent standing on a leaf reached early and it
+ * is at most 12; else 0 (each tree walks its own depth, a loop). */
+static int uniform_depth(const ex_trees *t)
+{
+    int64_t total = 0, dmax = 0;
+    for (int64_t i = 0; i < t->n_trees; i++) {
+        total += t->depth[i];
+        if (t->depth[i] > dmax) dmax = t->depth[i];
+    }
+    return dmax <= 12 && (dmax * t->n_trees - total) * 10 <= total ? (int)dmax : 0;
+}
+
 int64_t ex_trees_bytes(const ex_trees *t)
 {
-    return t->n_nodes * 8 + t->n_trees * 4 + t->n_trees + (t->K > 1 ? t->n_trees * 2 : 0) +
+    int D = ex_ctree_depth(t);
+    if (D) return ex_ctree_bytes(t, D) + (t->K > 1 ? t->n_trees * 2 : 0) + t->K * 8;
+    return t->n_nodes * 8 + t->n_trees * 4 + (uniform_depth(t) ? 0 : t->n_trees) + (t->K > 1 ? t->n_trees * 2 : 0) +
            (t->nan_gt ? (t->n_nodes + 7) / 8 : 0) + t->K * 8;
 }
 
@@ -308,15 +306,21 @@ int64_t ex_trees_bytes(const ex_trees *t)
 /* The shared walk, written once per generated file that has trees. */
 void ex_trees_emit_kernel(FILE *f, const ex_trees *t)
 {
-    (void)t;
-    fputs("typedef struct { int32_t key; uint16_t f, r; } ex_tnode;\n\n"
-          "/* a float's int32 key: the same order for every non-NaN value, -0 == +0 */\n"
+    fputs("/* a float's int32 key: the same order for every non-NaN value, -0 == +0 */\n"
           "static int32_t ex_key(float v)\n{\n    int32_t i;\n    if (v == 0) return 0;\n"
-          "    memcpy(&i, &v, sizeof i);\n    return i < 0 ? i ^ 0x7FFFFFFF : i;\n}\n\n"
-          "/* depth steps down one tree; a leaf reads the sentinel key INT32_MAX and stays */\n"
-          "static float ex_tree(const ex_tnode *n, const int32_t *xk, int depth)\n{\n"
-          "    float w;\n    for (; depth > 0; depth--) n += xk[n->f] > n->key ? n->r : 1;\n"
-          "    memcpy(&w, &n->key, sizeof w);\n    return w;\n}\n\n", f);
+          "    memcpy(&i, &v, sizeof i);\n    return i < 0 ? i ^ 0x7FFFFFFF : i;\n}\n\n", f);
+    if (ex_ctree_depth(t)) {
+        ex_ctree_emit_kernel(f, t);
+        return;
+    }
+    fputs("typedef struct { int32_t key; uint16_t f, r; } ex_tnode;\n\n"
+          "/* one step down a tree (8 instructions on a Cortex-M4); a leaf reads the sentinel key\n"
+          " * INT32_MAX and stays */\n"
+          "#define EX_STEP(n, xk) if ((xk)[(n)->f] > (n)->key) (n) += (n)->r; else (n)++;\n\n", f);
+    if (!uniform_depth(t))
+        fputs("static float ex_tree(const ex_tnode *n, const int32_t *xk, int depth)\n{\n"
+              "    float w;\n    for (; depth > 0; depth--) EX_STEP(n, xk)\n"
+              "    memcpy(&w, &n->key, sizeof w);\n    return w;\n}\n\n", f);
     if (t->nan_gt)
         fputs("/* the walk for a row holding NaN: each node says where NaN goes (bitmap) */\n"
               "static float ex_tree_nan(const ex_tnode *base, uint32_t at, const float *x,\n"
@@ -331,15 +335,26 @@ void ex_trees_emit_kernel(FILE *f, const ex_trees *t)
 
 void ex_trees_emit_data(FILE *f, const ex_trees *t, int id)
 {
+    int D = ex_ctree_depth(t);
+    if (D) ex_ctree_emit_data(f, t, id, D);
+    if (D && t->K > 1 && !t->binary) {
+        fprintf(f, "static const uint16_t ex_target%d[%lld] = {", id, (long long)t->n_trees);
+        for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->target[i]);
+        fputs("};\n", f);
+    }
+    if (D) return;
     fprintf(f, "static const ex_tnode ex_nodes%d[%lld] = {\n", id, (long long)t->n_nodes);
     for (int64_t i = 0; i < t->n_nodes; i++)
         fprintf(f, "%s{%ld,%u,%u},%s", i % 6 ? "" : "    ", (long)t->nodes[i].key,
                 (unsigned)t->nodes[i].f, (unsigned)t->nodes[i].r, i % 6 == 5 || i + 1 == t->n_nodes ? "\n" : "");
     fprintf(f, "};\nstatic const uint32_t ex_roots%d[%lld] = {", id, (long long)t->n_trees);
     for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%lu", i ? "," : "", (unsigned long)t->root[i]);
-    fprintf(f, "};\nstatic const uint8_t ex_depth%d[%lld] = {", id, (long long)t->n_trees);
-    for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->depth[i]);
     fputs("};\n", f);
+    if (!uniform_depth(t)) {
+        fprintf(f, "static const uint8_t ex_depth%d[%lld] = {", id, (long long)t->n_trees);
+        for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->depth[i]);
+        fputs("};\n", f);
+    }
     if (t->K > 1 && !t->binary) {
         fprintf(f, "static const uint16_t ex_target%d[%lld] = {", id, (long long)t->n_trees);
         for (int64_t i = 0; i < t->n_trees; i++) fprintf(f, "%s%u", i ? "," : "", (unsigned)t->target[i]);
@@ -354,34 +369,37 @@ void ex_trees_emit_data(FILE *f, const ex_trees *t, int id)
 }
 
 /* Scores -> outputs as the runtime's tree kernel finishes a row (double). */
+/* Scores -> outputs as the runtime's tree kernel finishes a row, but in float: the scores are
+ * float sums already (1e-7 of the runtime's double ones), and a Cortex-M4F has no double FPU,
+ * where a double exp costs about 2,500 instructions against expf's 100. */
 static void emit_finish(FILE *f, const ex_trees *t, const char *y)
 {
     int64_t K = t->K;
-    fprintf(f, "        double r[%lld];\n", (long long)K);
-    fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = (double)acc[k]%s + ex_base%s[k];\n",
-            (long long)K, t->average ? " / (double)EX_NT" : "", "");
+    fprintf(f, "        float r[%lld];\n", (long long)K);
+    fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = acc[k]%s + ex_base[k];\n",
+            (long long)K, t->average ? " / (float)EX_NT" : "");
     if (t->classifier && t->binary && t->post == EX_POST_LOGISTIC) {
-        fprintf(f, "        double e = exp(-r[%d]);\n        r[1] = 1.0 / (1.0 + e);\n"
-                   "        r[0] = isinf(e) ? 1.0 : e / (1.0 + e);\n", t->bin_class);
+        fprintf(f, "        float e = expf(-r[%d]);\n        r[1] = 1.0f / (1.0f + e);\n"
+                   "        r[0] = isinf(e) ? 1.0f : e / (1.0f + e);\n", t->bin_class);
     } else {
         if (t->classifier && t->binary)
-            fprintf(f, "        double s = r[%d];\n        r[1] = s;\n        r[0] = %s;\n", t->bin_class,
-                    t->post == EX_POST_NONE ? "1.0 - s" : "-s");
+            fprintf(f, "        float s = r[%d];\n        r[1] = s;\n        r[0] = %s;\n", t->bin_class,
+                    t->post == EX_POST_NONE ? "1.0f - s" : "-s");
         if (t->post == EX_POST_LOGISTIC)
-            fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = 1.0 / (1.0 + exp(-r[k]));\n", (long long)K);
+            fprintf(f, "        for (int k = 0; k < %lld; k++) r[k] = 1.0f / (1.0f + expf(-r[k]));\n", (long long)K);
         if (t->post == EX_POST_SOFTMAX || t->post == EX_POST_SOFTMAX_ZERO) {
-            fprintf(f, "        double mx = r[0], sum = 0;\n"
+            fprintf(f, "        float mx = r[0], sum = 0;\n"
                        "        for (int k = 1; k < %lld; k++) mx = r[k] > mx ? r[k] : mx;\n"
                        "        for (int k = 0; k < %lld; k++) {\n", (long long)K, (long long)K);
             if (t->post == EX_POST_SOFTMAX_ZERO)
-                fputs("            int zero = r[k] <= 1e-7 && r[k] >= -1e-7;\n"
-                      "            r[k] = zero ? 0.0 : exp(r[k] - mx);\n", f);
-            else fputs("            r[k] = exp(r[k] - mx);\n", f);
+                fputs("            int zero = r[k] <= 1e-7f && r[k] >= -1e-7f;\n"
+                      "            r[k] = zero ? 0.0f : expf(r[k] - mx);\n", f);
+            else fputs("            r[k] = expf(r[k] - mx);\n", f);
             fprintf(f, "            sum += r[k];\n        }\n"
-                       "        for (int k = 0; k < %lld; k++) r[k] = sum == 0 ? 0.5 : r[k] / sum;\n", (long long)K);
+                       "        for (int k = 0; k < %lld; k++) r[k] = sum == 0 ? 0.5f : r[k] / sum;\n", (long long)K);
         }
     }
-    fprintf(f, "        for (int k = 0; k < %lld; k++) %s[k] = (float)r[k];\n", (long long)K, y);
+    fprintf(f, "        memcpy(%s, r, sizeof r);\n", y);
 }
 
 void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const char *y)
@@ -389,25 +407,45 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
     int64_t K = t->K, nf = t->n_features;
     fprintf(f, "    {   /* %lld trees, %lld nodes */\n", (long long)t->n_trees, (long long)t->n_nodes);
     fprintf(f, "#define EX_NT %lld\n", (long long)t->n_trees);
-    fprintf(f, "        static const double ex_base[%lld] = {", (long long)K);
-    for (int64_t k = 0; k < K; k++) fprintf(f, "%s%.17g", k ? ", " : "", t->base[k]);
-    fprintf(f, "};\n        int32_t xk[%lld];\n        float acc[%lld] = {0};\n", (long long)nf + 1, (long long)K);
+    fprintf(f, "        static const float ex_base[%lld] = {", (long long)K);
+    for (int64_t k = 0; k < K; k++) fprintf(f, "%s%af", k ? ", " : "", (double)(float)t->base[k]);
+    int CD = ex_ctree_depth(t);
+    /* static: an sp-relative array costs 2 more instructions per step */
+    fprintf(f, "};\n        static %s xk[%lld];\n        float acc[%lld] = {0};\n",
+            CD ? "uint32_t" : "int32_t", (long long)nf + 1, (long long)K);
     fprintf(f, "        int nan = 0;\n        for (int j = 0; j < %lld; j++) {\n"
-               "            nan |= %s[j] != %s[j];\n"
-               "            xk[j] = %s[j] != %s[j] ? INT32_MIN : ex_key(%s[j]);\n        }\n"
-               "        xk[%lld] = INT32_MAX;\n", (long long)nf, x, x, x, x, x, (long long)nf);
+               "            nan |= %s[j] != %s[j];\n", (long long)nf, x, x);
+    if (CD) fprintf(f, "            xk[j] = %s[j] != %s[j] ? 0u : (uint32_t)ex_key(%s[j]) ^ 0x80000000u;\n        }\n", x, x, x);
+    else fprintf(f, "            xk[j] = %s[j] != %s[j] ? INT32_MIN : ex_key(%s[j]);\n        }\n"
+                    "        xk[%lld] = INT32_MAX;\n", x, x, x, (long long)nf);
     const char *tgt = K == 1 ? "0" : t->binary ? "" : NULL;
     char tbuf[40];
     if (!tgt) snprintf(tbuf, sizeof tbuf, "ex_target%d[t]", id), tgt = tbuf;
     else if (!*tgt) snprintf(tbuf, sizeof tbuf, "%d", t->bin_class), tgt = tbuf;
+    if (CD) {
+        ex_ctree_emit_walk(f, t, id, CD, x, tgt);
+        emit_finish(f, t, y);
+        fputs("#undef EX_NT\n    }\n", f);
+        return;
+    }
     if (t->nan_gt)
         fprintf(f, "        if (nan)\n            for (int t = 0; t < EX_NT; t++)\n"
                    "                acc[%s] += ex_tree_nan(ex_nodes%d, ex_roots%d[t], %s, xk, %lld, ex_nan%d);\n"
                    "        else\n", tgt, id, id, x, (long long)nf, id);
     else fputs("        (void)nan;\n", f);
-    fprintf(f, "        for (int t = 0; t < EX_NT; t++)\n"
-               "            acc[%s] += ex_tree(ex_nodes%d + ex_roots%d[t], xk, ex_depth%d[t]);\n",
-            tgt, id, id, id);
+    int D = uniform_depth(t);
+    if (D) { /* every tree walked to the same depth, the steps unrolled */
+        fprintf(f, "        for (int t = 0; t < EX_NT; t++) {\n"
+                   "            const ex_tnode *n = ex_nodes%d + ex_roots%d[t];\n"
+                   "            float w;\n            ", id, id);
+        for (int k = 0; k < D; k++) fputs("EX_STEP(n, xk) ", f);
+        fprintf(f, "\n            memcpy(&w, &n->key, sizeof w);\n"
+                   "            acc[%s] += w;\n        }\n", tgt);
+    } else {
+        fprintf(f, "        for (int t = 0; t < EX_NT; t++)\n"
+                   "            acc[%s] += ex_tree(ex_nodes%d + ex_roots%d[t], xk, ex_depth%d[t]);\n",
+                tgt, id, id, id);
+    }
     emit_finish(f, t, y);
     fputs("#undef EX_NT\n    }\n", f);
 }

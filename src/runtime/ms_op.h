@@ -151,6 +151,15 @@ double ms_tensor_get_f64(const ms_tensor *t, int64_t i);
 /* ---- registry (ms_ops.c) --------------------------------------------------------------- */
 const ms_kernel *ms_kernel_find(const char *domain, const char *op_type, int opset);
 
+/* The kernel families ms_kernel_find searches, NULL-terminated. ms_ops_all.c defines it with
+ * every family below; it is alone in its object file so that a program linking the runtime as
+ * an archive (libmlship_core.a) can define it itself, naming only the families one model
+ * uses (`mlship export-c MODEL --kernels-only`): the linker then leaves ms_ops_all.o out, and
+ * with --gc-sections the families nothing names drop out with their kernels. */
+extern const ms_kernel *const ms_kernel_families[];
+#define MS_KERNEL_FAMILIES(X) \
+    X(elementwise) X(linalg) X(conv) X(reduce) X(norm) X(pool) X(shape) X(gather) X(ml) X(ml_trees)
+
 /* Each ops file exports one table, terminated by an entry with op_type == NULL. */
 extern const ms_kernel ms_ops_elementwise[];
 extern const ms_kernel ms_ops_linalg[];

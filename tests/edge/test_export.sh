@@ -35,8 +35,11 @@ done
 # name  model  inputs.npy  reference.npy  rows  multiply-adds (0: not a network)  predict flags
 MODELS='
 sine     tests/fixtures/edge/sine/model.onnx tests/fixtures/edge/sine/X.npy tests/fixtures/edge/sine/REF.npy 16 288 -
+sinerelu tests/fixtures/edge/sine_relu/model.onnx tests/fixtures/edge/sine_relu/X.npy tests/fixtures/edge/sine_relu/REF.npy 16 288 -
 mlp      bench/models/mlp.onnx bench/models/mlp.X.npy bench/models/mlp.REF.npy 8 84480 -
 cnn      bench/models/cnn.onnx bench/models/cnn.X.npy bench/models/cnn.REF.npy 4 333056 -
+cnn2c    tests/fixtures/edge/cnn/model.onnx tests/fixtures/edge/cnn/X.npy tests/fixtures/edge/cnn/REF.npy 8 192064 -
+convmix  tests/fixtures/edge/convmix/model.onnx tests/fixtures/edge/convmix/X.npy tests/fixtures/edge/convmix/REF.npy 6 0 -
 gbdt     tests/fixtures/edge/gbdt/model.json tests/fixtures/edge/gbdt/X.npy tests/fixtures/edge/gbdt/REF.npy 64 0 --missing=nan
 logreg   tests/fixtures/ml/pipeline_scaler_logreg/model.onnx tests/fixtures/ml/pipeline_scaler_logreg/input_0.npy tests/fixtures/ml/pipeline_scaler_logreg/output_1.npy 40 0 -
 logmulti tests/fixtures/ml/logreg_multinomial/model.onnx tests/fixtures/ml/logreg_multinomial/input_0.npy tests/fixtures/ml/logreg_multinomial/output_1.npy 40 0 -
@@ -134,6 +137,10 @@ check_exit "an unknown --output: exit 2 listing the outputs" 2 "it has 'label', 
 check_exit "a non-float --output: exit 3" 3 "float32 outputs only" \
   "$M" export-c tests/fixtures/ml/pipeline_scaler_logreg/model.onnx --name l --output label -o "$T/x"
 check_exit "--help" 0 "NAME_predict" "$M" export-c --help
+check_exit "--kernels-only with --report: exit 2" 2 "takes no --output or --report" \
+  "$M" export-c bench/models/mlp.onnx --kernels-only --report --name m -o "$T/x"
+check_exit "--kernels-only: a missing output directory, exit 2" 2 "cannot write" \
+  "$M" export-c bench/models/mlp.onnx --kernels-only --name m -o "$T/x/no/such/dir"
 check_exit "no MODEL: exit 2" 2 "no MODEL" "$M" export-c --name a -o "$T/x"
 
 # A NaN input: refused (nonzero) by a model that defines none, accepted by one that does.
