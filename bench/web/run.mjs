@@ -6,11 +6,12 @@
 // its 5 us clock: batch-1 percentiles; Chromium clamps a plain page's clock to 100 us).
 //
 //   node bench/web/run.mjs [--reps 3] [--models mlp,cnn,gbdt,logreg] [--engines mlship,ort]
-//                          [--quiet LOAD]   (before each run, wait up to 3 min for a 1-min load
+//                          [--quiet LOAD]   (before each run, wait up to 30 s for a 1-min load
 //                                            average <= LOAD: the machine is shared)
 //                          [--mode cold]    (cold start and bytes only: the plain page, no protocol)
 //                          [--web DIR]      (the mlship package served at /web/, default web/)
-//   node bench/web/run.mjs --report     (the tables again from results.jsonl's latest run)
+//   node bench/web/run.mjs --report [--run RUN_ID]   (the tables again from results.jsonl's
+//                                                     latest run, or the one named)
 //
 // Installs onnxruntime-web + playwright-core (bench/web/package-lock.json) into build/bench-web/npm
 // and makes the models (make_models.py) when missing. Appends one JSON line per run to
@@ -106,7 +107,7 @@ const median = v => { const s = v.filter(x => x != null).sort((x, y) => x - y), 
 async function main() {
   if (a.includes('--report')) { // the tables again from the JSONL's latest run
     const all = fs.readFileSync(path.join(OUT, 'results.jsonl'), 'utf8').trim().split('\n').map(JSON.parse);
-    const last = all[all.length - 1].run_id;
+    const last = opt('run', all[all.length - 1].run_id);
     console.log(report(all.filter(r => r.run_id === last)));
     return;
   }
@@ -117,7 +118,7 @@ async function main() {
   const jsonl = path.join(OUT, 'results.jsonl');
   try {
     for (let rep = 1; rep <= reps; rep++) for (const model of models) for (const engine of engines) for (const coi of mode === 'cold' ? [false] : [false, true]) {
-      if (quiet != null) await waitQuiet(+quiet, 180000);
+      if (quiet != null) await waitQuiet(+quiet, 30000);
       const load0 = os.loadavg()[0];
       const r = await browserRun(server, engine, model, coi).catch(e => ({ ok: false, error: String(e.message || e) }));
       const rec = { run_id: runId, rep, model, engine, config: coi ? 'coi' : 'plain', mode, web: WEB, loadavg1: load0, versions: { ort: version('onnxruntime-web'), playwright: version('playwright-core'), node: process.version }, ...r };
