@@ -116,7 +116,7 @@ case "$(node --version 2>/dev/null)" in v1[0-9].*) NODE="$NODE --experimental-wa
 wasm_target() { # name flags...
   t=$1; shift
   if ! build_lib "$t" "$W" llvm-ar-14 -O2 "$@"; then bad "$t: the runtime does not build"; return; fi
-  ok "$t: the runtime builds (clang --target=wasm32-wasi $*, warnings are errors)"
+  ok "$t: the runtime builds (clang --target=wasm32-wasi${*:+ $*}, warnings are errors)"
   for u in smoke $WASM_UNIT; do
     src=tests/unit/$u.c; [ "$u" = smoke ] && src=tests/cross/smoke.c
     if ! $W $FLAGS -D_POSIX_C_SOURCE=200809L -O2 "$@" -Itests/unit "$src" \
