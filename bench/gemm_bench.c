@@ -5,7 +5,8 @@
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc/runtime -o build/gemm_bench \
  *      bench/gemm_bench.c src/runtime/ms_gemm.c -lm && build/gemm_bench [ISA]
  *
- * ISA: 1 portable C, 2 AVX2+FMA, 3 AVX-512F; default the best the CPU has.
+ * ISA: 1 portable C, 2 AVX2+FMA, 3 AVX-512F, 4 wasm SIMD128 (a wasm32-wasi build with
+ * -msimd128, run with tests/cross/wasi_run.mjs); default the best the CPU or build has.
  *
  * Each figure is the median of 7 runs of at least 50 ms each. */
 #include "ms_gemm.h"
@@ -180,11 +181,12 @@ static void implicit_row(int64_t C, int64_t H, int64_t W, int64_t M)
 
 int main(int argc, char **argv)
 {
-    /* optional argument: 1 portable C, 2 AVX2, 3 AVX-512 (default: what the CPU has) */
+    /* optional argument: 1 portable C, 2 AVX2, 3 AVX-512, 4 wasm SIMD128 (default: what the
+     * CPU or build has) */
     static const char *const isa_name[] = {"auto (best the CPU has)", "portable C", "AVX2+FMA",
-                                           "AVX-512F"};
+                                           "AVX-512F", "wasm SIMD128"};
     int isa = argc > 1 ? atoi(argv[1]) : 0;
-    if (isa < 0 || isa > 3 || !ms_sgemm_force_isa(isa)) {
+    if (isa < 0 || isa > MS_SGEMM_ISA_LAST || !ms_sgemm_force_isa(isa)) {
         fprintf(stderr, "this CPU or build has no instruction path %d\n", isa);
         return 1;
     }

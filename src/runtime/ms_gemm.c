@@ -4,10 +4,14 @@
  * only B is ever copied. Batch-1 products (M == 1) skip packing and stream B once (GEMV): there
  * is no reuse of B to pay the copy back.
  *
- * Three instruction paths, picked per call from the CPU (a load and a bit test): AVX-512F
- * (6 x 32 tile in 12 zmm accumulators), AVX2+FMA (the same tile as two 6 x 16 halves in 12 ymm)
- * and portable C. The intrinsics paths are compiled with target attributes, so the library
- * still runs on any x86-64 and the file builds unchanged for ARM, Cortex-M and WASM.
+ * Three instruction paths on x86-64, picked per call from the CPU (a load and a bit test):
+ * AVX-512F (6 x 32 tile in 12 zmm accumulators), AVX2+FMA (the same tile as two 6 x 16 halves in
+ * 12 ymm) and portable C. The intrinsics paths are compiled with target attributes, so the
+ * library still runs on any x86-64 and the file builds unchanged for ARM and Cortex-M. A wasm
+ * build with SIMD128 (-msimd128) takes the wasm path instead of portable C: the same tiles cut
+ * into 3 x 8 (GEMM) and 4 x 8 (convolution) blocks of v128 accumulators, small enough that the
+ * engine's register allocator (15 xmm on x86-64) keeps them out of memory; portable C's 6 x 32
+ * arrays spill there.
  *
  * Packed B layout (per call and ms_sgemm_pack_b alike): K is cut into KC-row blocks; block pc
  * starts at pc * Npad (Npad = N rounded up to NR) and holds Npad / NR panels one after the
@@ -29,6 +33,11 @@
 #define MS_AVX512 __attribute__((target("avx512f")))
 /* Fully unroll the short loops over accumulator arrays, so the arrays live in registers. */
 #define MS_UNROLL _Pragma("GCC unroll 8")
+#endif
+
+#if defined(__wasm_simd128__)
+#define MS_GEMM_WASM 1
+#include <wasm_simd128.h>
 #endif
 
 /* MR x NR = 6 x 32: 12 accumulators, plus 2 B vectors and a broadcast of A, fit AVX-512's 32
@@ -53,20 +62,23 @@ static inline float axpby(float alpha, float v, float beta, float y)
 
 /* ---- instruction set --------------------------------------------------------------------- */
 
-typedef enum isa { ISA_AUTO, ISA_C, ISA_AVX2, ISA_AVX512 } isa;
+typedef enum isa { ISA_AUTO, ISA_C, ISA_AVX2, ISA_AVX512, ISA_WASM } isa;
 
 /* Set only by tests and benchmarks (ms_sgemm_force_isa), before any multiply runs. */
 static int forced_isa;
 
 int ms_sgemm_force_isa(int which)
 {
-    if (which < 0 || which > ISA_AVX512) return 0;
+    if (which < 0 || which > ISA_WASM) return 0;
 #ifdef MS_GEMM_X86
     if (which == ISA_AVX512 && !__builtin_cpu_supports("avx512f")) return 0;
     if (which == ISA_AVX2 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")))
         return 0;
 #else
-    if (which > ISA_C) return 0;
+    if (which == ISA_AVX2 || which == ISA_AVX512) return 0;
+#endif
+#ifndef MS_GEMM_WASM
+    if (which == ISA_WASM) return 0;
 #endif
     forced_isa = which;
     return 1;
@@ -79,6 +91,9 @@ static isa pick_isa(void)
     /* reads the CPU model libgcc filled in at startup: cheap enough per call */
     if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+#endif
+#ifdef MS_GEMM_WASM
+    return ISA_WASM; /* SIMD128 is a build option: a module built with it needs it to load */
 #endif
     return ISA_C;
 }
@@ -287,11 +302,84 @@ MS_AVX512 static void ukernel_avx512(int64_t kc, const float *a, int64_t rs, int
 }
 #endif
 
+
+#ifdef MS_GEMM_WASM
+/* acc = rows [0, 3) of A (element (i, p) at a[i * rs + p * ks]) times columns [0, 8) of the
+ * panel at b (row stride NR): 6 accumulators, 2 B vectors and a broadcast. The sums run in the
+ * same order as ukernel_c's (wasm has no fused multiply-add), so the results are the same. */
+static void wblock_3x8(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b,
+                       v128_t acc[3][2])
+{
+    const float *a0 = a, *a1 = a0 + rs, *a2 = a1 + rs;
+    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    for (int64_t p = 0, o = 0; p < kc; p++, o += ks, b += NR) {
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), ai;
+        ai = wasm_v128_load32_splat(a0 + o);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(ai, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(ai, b1));
+        ai = wasm_v128_load32_splat(a1 + o);
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(ai, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(ai, b1));
+        ai = wasm_v128_load32_splat(a2 + o);
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(ai, b0));
+        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(ai, b1));
+    }
+    acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+    acc[2][0] = c20, acc[2][1] = c21;
+}
+
+/* Store rows [0, mr) (<= 3) x columns [0, nr) (<= 8) of a block as store_val does; column j of
+ * the block is column col + j of the tile (for the bias). */
+static void wstore_3x8(v128_t acc[3][2], float *c, int64_t ldc, float alpha, float beta, int mr,
+                       int nr, uepi e, int col)
+{
+    v128_t va = wasm_f32x4_splat(alpha), vb = wasm_f32x4_splat(beta);
+    v128_t zero = wasm_f32x4_splat(0.0f), cs = wasm_f32x4_splat(e.cs);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        if (nr < 8) { /* a partial last block: lane by lane */
+            float t[8];
+            wasm_v128_store(t, acc[i][0]);
+            wasm_v128_store(t + 4, acc[i][1]);
+            for (int j = 0; j < nr; j++)
+                ci[j] = store_val(t[j], alpha, beta, ci[j], e, col + j);
+            continue;
+        }
+        for (int h = 0; h < 2; h++) {
+            v128_t v = wasm_f32x4_mul(va, acc[i][h]);
+            if (beta != 0.0f)
+                v = wasm_f32x4_add(v, wasm_f32x4_mul(vb, wasm_v128_load(ci + 4 * h)));
+            if (e.cb) v = wasm_f32x4_add(v, wasm_f32x4_mul(cs, wasm_v128_load(e.cb + col + 4 * h)));
+            /* pmax(v, 0) is v < 0 ? 0 : v, so a NaN stays NaN as in store_val */
+            if (e.relu) v = wasm_f32x4_pmax(v, zero);
+            wasm_v128_store(ci + 4 * h, v);
+        }
+    }
+}
+
+/* The MR x NR = 6 x 32 tile as 3 x 8 blocks. Rows past mr are never read from an A read in
+ * place (full strips only) and are zeros in a packed one, so a block of 3 rows is always safe. */
+static void ukernel_wasm(int64_t kc, const float *a, int64_t rs, int64_t ks, const float *b,
+                         float *c, int64_t ldc, float alpha, float beta, int mr, int nr, uepi e)
+{
+    for (int r = 0; r < mr; r += 3)
+        for (int col = 0; col < nr; col += 8) {
+            v128_t acc[3][2];
+            wblock_3x8(kc, a + r * rs, rs, ks, b + col, acc);
+            wstore_3x8(acc, c + r * ldc + col, ldc, alpha, beta, mr - r < 3 ? mr - r : 3,
+                       nr - col < 8 ? nr - col : 8, e, col);
+        }
+}
+#endif
+
 static ukernel_fn ukernel_for(isa k)
 {
 #ifdef MS_GEMM_X86
     if (k == ISA_AVX512) return ukernel_avx512;
     if (k == ISA_AVX2) return ukernel_avx2;
+#endif
+#ifdef MS_GEMM_WASM
+    if (k == ISA_WASM) return ukernel_wasm;
 #endif
     (void)k;
     return ukernel_c;
@@ -913,11 +1001,88 @@ MS_AVX512 static void itile_avx512(int64_t kc, const float *a, const float *src,
 }
 #endif
 
+
+#ifdef MS_GEMM_WASM
+/* acc = rows [0, 4) of the packed strip at a (IMR values per k) times lanes [0, 8) of each
+ * tap's window (src + boff[p]): 8 accumulators. Same order of sums as itile_c. */
+static void iblock_4x8(int64_t kc, const float *a, const float *src, const int64_t *boff,
+                       v128_t acc[4][2])
+{
+    v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    v128_t c30 = c00, c31 = c00;
+    for (int64_t p = 0; p < kc; p++, a += IMR) {
+        const float *b = src + boff[p];
+        v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), ai;
+        ai = wasm_v128_load32_splat(a);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(ai, b0));
+        c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(ai, b1));
+        ai = wasm_v128_load32_splat(a + 1);
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(ai, b0));
+        c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(ai, b1));
+        ai = wasm_v128_load32_splat(a + 2);
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(ai, b0));
+        c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(ai, b1));
+        ai = wasm_v128_load32_splat(a + 3);
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(ai, b0));
+        c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(ai, b1));
+    }
+    acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+    acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+}
+
+/* Store rows [0, rows) of a block whose lanes are tile lanes [col, col + 8) through the
+ * segments, as itile_c does: 4 lanes at once where all 4 are wanted, else lane by lane. */
+static void istore_4x8(v128_t acc[4][2], float *c, int64_t ldc, int rows, int col,
+                       const tile_seg *seg, int nseg, tile_epi e)
+{
+    v128_t zero = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < rows; i++) {
+        float add = e.first && e.bias ? e.bias[i] : 0.0f;
+        for (int s = 0; s < nseg; s++)
+            for (int h = 0; h < 2; h++) {
+                uint32_t bits = seg[s].mask >> (col + 4 * h) & 0xF;
+                float *cp = c + i * ldc + seg[s].off + col + 4 * h;
+                if (bits == 0xF) {
+                    v128_t prev = e.first ? wasm_f32x4_splat(add) : wasm_v128_load(cp);
+                    v128_t v = wasm_f32x4_add(acc[i][h], prev);
+                    if (e.relu) v = wasm_f32x4_pmax(v, zero);
+                    wasm_v128_store(cp, v);
+                } else if (bits) {
+                    float t[4];
+                    wasm_v128_store(t, acc[i][h]);
+                    for (int j = 0; j < 4; j++)
+                        if (bits >> j & 1) cp[j] = epi_apply(t[j], e.first ? add : cp[j], e.relu);
+                }
+            }
+    }
+}
+
+/* The IMR x INR = 8 x 32 tile as 4 x 8 blocks, skipping the blocks no segment stores. */
+static void itile_wasm(int64_t kc, const float *a, const float *src, const int64_t *boff,
+                       float *c, int64_t ldc, int mr, const tile_seg *seg, int nseg, tile_epi e)
+{
+    uint32_t any = 0;
+    for (int s = 0; s < nseg; s++) any |= seg[s].mask;
+    for (int r = 0; r < mr; r += 4) {
+        tile_epi er = {e.bias ? e.bias + r : NULL, e.first, e.relu};
+        for (int col = 0; col < INR; col += 8) {
+            if (!(any >> col & 0xFF)) continue;
+            v128_t acc[4][2];
+            iblock_4x8(kc, a + r, src + col, boff, acc);
+            istore_4x8(acc, c + r * ldc, ldc, mr - r < 4 ? mr - r : 4, col, seg, nseg, er);
+        }
+    }
+}
+#endif
+
 static itile_fn itile_for(isa k)
 {
 #ifdef MS_GEMM_X86
     if (k == ISA_AVX512) return itile_avx512;
     if (k == ISA_AVX2) return itile_avx2;
+#endif
+#ifdef MS_GEMM_WASM
+    if (k == ISA_WASM) return itile_wasm;
 #endif
     (void)k;
     return itile_c;

@@ -5,8 +5,9 @@
  * op(X) is X, or X transposed when its trans flag is set; lda/ldb/ldc are row strides in
  * elements of the matrices as stored. No call allocates: the caller passes `work`, at least
  * ms_sgemm_workspace() bytes (any alignment). When beta is 0, C is not read (it may hold NaN).
- * No threads. On x86-64 an AVX2+FMA path is picked at run time when the CPU has it; a portable
- * C path serves everything else (ARM, Cortex-M, WASM, older x86).
+ * No threads. On x86-64 an AVX2+FMA path is picked at run time when the CPU has it; a wasm
+ * build with SIMD128 (clang -msimd128) takes a wasm SIMD path; a portable C path serves
+ * everything else (ARM, Cortex-M, wasm without SIMD, older x86).
  *
  * A matrix B that stays the same across calls (a weight) can be packed once with
  * ms_sgemm_pack_b and then multiplied with ms_sgemm_packed, which skips the per-call packing. */
@@ -81,9 +82,10 @@ void ms_sgemm_implicit(int64_t M, int64_t K, const float *A, int64_t lda, const 
                        const float *src, const int64_t *boff, const ms_sgemm_grid *grid,
                        float *C, int64_t ldc, const float *bias, bool relu, void *work);
 
-/* For tests and benchmarks: use one instruction path (1 portable C, 2 AVX2+FMA, 3 AVX-512F;
- * 0 picks from the CPU again). Returns 0, changing nothing, when this CPU or build lacks it.
+/* For tests and benchmarks: use one instruction path (1 portable C, 2 AVX2+FMA, 3 AVX-512F,
+ * 4 wasm SIMD128, up to MS_SGEMM_ISA_LAST; 0 picks from the CPU or build again). Returns 0, changing nothing, when this CPU or build lacks it.
  * Process-wide and not thread-safe: call it before any multiply runs. */
+#define MS_SGEMM_ISA_LAST 4
 int ms_sgemm_force_isa(int which);
 
 #endif

@@ -15,7 +15,8 @@
 #              model.json is refused by name, and test_badinput leaves out its JSON case
 #              (-DMS_TEST_NO_JSON): the malformed-model corpus runs with 32-bit sizes.
 #   wasm32     clang-14 --target=wasm32-wasi with Debian's wasi-libc: the same sources, smoke and
-#              the unit tests that need no threads or fork, run in Node's WASI (wasi_run.mjs).
+#              the unit tests that need no threads or fork, run in Node's WASI (wasi_run.mjs);
+#              twice: without SIMD (portable C) and with -msimd128 (the wasm SIMD kernels).
 # Usage: sh tests/cross/run.sh [BUILD_DIR]   (default build/cross). Last line "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 2
 B=${1:-build/cross}
@@ -108,26 +109,32 @@ linux_target() { # name cc qemu
 linux_target aarch64 aarch64-linux-gnu-gcc qemu-aarch64
 linux_target armhf arm-linux-gnueabihf-gcc qemu-arm
 
-# ---- WebAssembly (wasm32-wasi: clang + wasi-libc), run in Node's WASI ----
+# ---- WebAssembly (wasm32-wasi: clang + wasi-libc), run in Node's WASI: plain wasm32 (the
+# portable C kernels) and with SIMD128 (-msimd128, as `make wasm` builds: the wasm SIMD kernels,
+# which test_gemm, test_fusion and test_pool_norm check against the same references) ----
 W="clang-14 --target=wasm32-wasi"
 WASM_UNIT="$M4_UNIT test_gemm"
 NODE="node --no-warnings"
 case "$(node --version 2>/dev/null)" in v1[0-9].*) NODE="$NODE --experimental-wasi-unstable-preview1" ;; esac
+wasm_target() { # name flags...
+  t=$1; shift
+  if ! build_lib "$t" "$W" llvm-ar-14 -O2 "$@"; then bad "$t: the runtime does not build"; return; fi
+  ok "$t: the runtime builds (clang --target=wasm32-wasi${*:+ $*}, warnings are errors)"
+  for u in smoke $WASM_UNIT; do
+    src=tests/unit/$u.c; [ "$u" = smoke ] && src=tests/cross/smoke.c
+    if ! $W $FLAGS -D_POSIX_C_SOURCE=200809L -O2 "$@" -Itests/unit "$src" \
+         "$B/$t/libmlship_core.a" -lm -o "$B/$t/$u.wasm"
+    then bad "$t: $u does not build"; continue; fi
+    out=$(timeout 600 $NODE tests/cross/wasi_run.mjs "$B/$t/$u.wasm" 2>&1)
+    judge "$t: $u in node" $? "$out"
+  done
+}
 if ! command -v clang-14 >/dev/null || ! command -v node >/dev/null ||
    [ ! -d /usr/include/wasm32-wasi ]; then
   bad "wasm32: clang-14, wasi-libc or node missing (scripts/deps.sh test installs them)"
-elif build_lib wasm32 "$W" llvm-ar-14 -O2; then
-  ok "wasm32: the runtime builds (clang --target=wasm32-wasi, warnings are errors)"
-  for u in smoke $WASM_UNIT; do
-    src=tests/unit/$u.c; [ "$u" = smoke ] && src=tests/cross/smoke.c
-    if ! $W $FLAGS -D_POSIX_C_SOURCE=200809L -O2 -Itests/unit "$src" "$B/wasm32/libmlship_core.a" \
-         -lm -o "$B/wasm32/$u.wasm"
-    then bad "wasm32: $u does not build"; continue; fi
-    out=$(timeout 600 $NODE tests/cross/wasi_run.mjs "$B/wasm32/$u.wasm" 2>&1)
-    judge "wasm32: $u in node" $? "$out"
-  done
 else
-  bad "wasm32: the runtime does not build"
+  wasm_target wasm32
+  wasm_target wasm32-simd -msimd128
 fi
 
 echo "cross: $pass passed, $fail failed"

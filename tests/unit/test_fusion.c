@@ -192,7 +192,7 @@ static void attr_float(pbuf *attrs, const char *name, float v)
 TEST(gemm_relu_random)
 {
     static const int64_t Ms[] = {1, 2, 7, 13, 130}, Ns[] = {1, 5, 33, 70}, Ks[] = {1, 3, 300};
-    for (int isa = 1; isa <= 3; isa++) {
+    for (int isa = 1; isa <= MS_SGEMM_ISA_LAST; isa++) {
         if (!ms_sgemm_force_isa(isa)) continue;
         for (int t = 0; t < 40; t++) {
             int ok = gemm_case(Ms[rnd() % 5], Ns[rnd() % 4], Ks[rnd() % 3], rnd() % 2, rnd() % 2,
@@ -440,7 +440,7 @@ static int gemm_case(int64_t M, int64_t N, int64_t K, int ta, int tb, int cshape
 TEST(conv_implicit_random)
 {
     /* every instruction path this CPU has; the packed layout is the same on all of them */
-    for (int isa = 1; isa <= 3; isa++) {
+    for (int isa = 1; isa <= MS_SGEMM_ISA_LAST; isa++) {
         if (!ms_sgemm_force_isa(isa)) continue;
         CHECK_MSG(conv_random(60), "instruction path %d", isa);
     }
@@ -453,7 +453,7 @@ TEST(conv_implicit_large_k_and_m)
     cgeom g = {2, 40, 13, 1, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, 1};
     /* and M = 130 output channels: more than one MC-row block of A per tile */
     cgeom wide = {1, 3, 130, 1, 5, 37, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, 1};
-    for (int isa = 1; isa <= 3; isa++) {
+    for (int isa = 1; isa <= MS_SGEMM_ISA_LAST; isa++) {
         if (!ms_sgemm_force_isa(isa)) continue;
         CHECK(conv_case(&g));
         g.w_const = 0;

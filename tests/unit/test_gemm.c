@@ -158,8 +158,8 @@ TEST(gemm_hand_2x2)
 
 int main(void)
 {
-    static const char *const names[] = {"", "portable C", "AVX2+FMA", "AVX-512F"};
-    for (int isa = 1; isa <= 3; isa++) {
+    static const char *const names[] = {"", "portable C", "AVX2+FMA", "AVX-512F", "wasm SIMD128"};
+    for (int isa = 1; isa <= MS_SGEMM_ISA_LAST; isa++) {
         if (!ms_sgemm_force_isa(isa)) continue;
         isa_now = isa;
         printf("instruction path: %s\n", names[isa]);

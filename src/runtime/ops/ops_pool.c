@@ -19,6 +19,11 @@
 #define POOL_AVX512 __attribute__((target("avx512f")))
 #endif
 
+#if defined(__wasm_simd128__)
+#define POOL_WASM 1
+#include <wasm_simd128.h>
+#endif
+
 #define POOL_ND 3 /* spatial axes handled; 1-D and 2-D are lifted to 3-D */
 #define POOL_GEOM_MAX ((int64_t)1 << 20)
 
@@ -421,6 +426,30 @@ POOL_AVX2 static void max2x2_avx2(const float *x, int64_t w, int64_t rows, int64
     }
 }
 
+#endif
+
+#ifdef POOL_WASM
+/* wasm_f32x4_pmax(m, v) is m < v ? v : m, exactly max_step(v, m) (a NaN in m stays). */
+static void max2x2_wasm(const float *x, int64_t w, int64_t rows, int64_t ow, float *y)
+{
+    const v128_t ninf = wasm_f32x4_splat(-INFINITY);
+    int64_t full = ow & ~(int64_t)3;
+    for (int64_t o = 0; o < rows; o++, x += 2 * w, y += ow) {
+        for (int64_t j = 0; j < full; j += 4) {
+            const float *a = x + 2 * j, *b = a + w;
+            v128_t t0 = wasm_f32x4_pmax(wasm_f32x4_pmax(ninf, wasm_v128_load(a)), wasm_v128_load(b));
+            v128_t t1 = wasm_f32x4_pmax(wasm_f32x4_pmax(ninf, wasm_v128_load(a + 4)),
+                                        wasm_v128_load(b + 4));
+            v128_t ev = wasm_i32x4_shuffle(t0, t1, 0, 2, 4, 6);
+            v128_t od = wasm_i32x4_shuffle(t0, t1, 1, 3, 5, 7);
+            wasm_v128_store(y + j, wasm_f32x4_pmax(ev, od));
+        }
+        if (full < ow) max2x2_c(x + 2 * full, w, 1, ow - full, y + full);
+    }
+}
+#endif
+
+#ifdef POOL_X86
 static __mmask16 lanes16(int64_t n)
 {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
@@ -469,6 +498,9 @@ static void maxpool2x2_f32(const pool_geom *g, const float *x, float *y)
 #ifdef POOL_X86
     if (__builtin_cpu_supports("avx512f")) pool = max2x2_avx512;
     else if (__builtin_cpu_supports("avx2")) pool = max2x2_avx2;
+#endif
+#ifdef POOL_WASM
+    pool = max2x2_wasm;
 #endif
     const int64_t W = g->in[2], OH = g->out[1], OW = g->out[2];
     for (int64_t p = 0; p < g->planes * g->in[0]; p++, x += g->in[1] * W, y += OH * OW)
