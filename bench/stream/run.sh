@@ -17,6 +17,7 @@
 #   tickets        `mlship serve --queue sqlite --store sqlite --stream-workers 1` and
 #                  ticket_bench.c: CALLERS (64) concurrent callers, each trigger -> 202 ->
 #                  long-poll -> 200 done, for TSECS (10) s; round trips/s, p50/p99
+#   tickets_redis  the same with queue and store on the Redis server (db 1 for the store)
 # Every system gets the same events from the same driver (stream_bench drive: id, ts,
 # features as comma-separated text), writes one result per event to events:results, and has
 # every result checked against scikit-learn's own predict_proba (REF.npy): a run with a wrong
@@ -95,12 +96,12 @@ embedded() {
         --ref $A/REF.npy --output probabilities) || { echo "embedded: $v" >&2; exit 1; }
   emit embedded "{\"bench\":\"embedded\",\"n\":$NEMB,\"events_per_s\":$(( NEMB * 1000000000 / (t1 - t0) )),\"check\":\"$v\"}" "$l"
 }
-tickets() {
+tickets() { # config queue-url store-url
   rm -rf $A/repo $A/tq.db* $A/ts.db*; mkdir -p $A/repo/fraud/1; cp $A/gbdt.onnx $A/repo/fraud/1/model.onnx
+  $R DEL tickets >/dev/null
   feats=$(build/mxtool emit instances $A/X.npy 0 | sed 's/.*\[\[\(.*\)\]\].*/[\1]/')
   l=$(load)
-  "$M" serve --models $A/repo --port 0 --store "sqlite://$A/ts.db" --queue "sqlite://$A/tq.db" \
-    --stream-workers 1 >$A/serve.log 2>&1 &
+  "$M" serve --models $A/repo --port 0 --store "$3" --queue "$2" --stream-workers 1 >$A/serve.log 2>&1 &
   CPID=$!; p=""
   for i in $(seq 1 200); do
     p=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' $A/serve.log | head -n 1)
@@ -109,14 +110,15 @@ tickets() {
   [ -n "$p" ] || { echo "serve did not start" >&2; cat $A/serve.log >&2; exit 1; }
   out=$($O/ticket_bench "$p" fraud "$CALLERS" "$TSECS" "$feats") || { echo "tickets: $out" >&2; exit 1; }
   kill -TERM $CPID; wait $CPID 2>/dev/null || true; CPID=""
-  emit tickets "$out" "$l"
+  emit "$1" "$out" "$l"
 }
 
 for rep in $(seq 1 "$REPS"); do
   l=$(load); emit ceiling "$($B ceiling $PORT 200000 100)" "$l"
   l=$(load); emit sqlite_commit "$($O/sqlite_commit $A/commit.db 2000 1)" "$l"
   embedded
-  tickets
+  tickets tickets "sqlite://$A/tq.db" "sqlite://$A/ts.db"
+  tickets tickets_redis "redis://127.0.0.1:$PORT/tickets" "redis://127.0.0.1:$PORT/1"
   run_consumer py_c64 "$N" 0 py --count 64
   run_consumer mlship "$N" 0 ml --batch 64
   run_consumer py_c1 "$NSLOW" 0 py --count 1 --no-pipeline
@@ -125,7 +127,7 @@ for rep in $(seq 1 "$REPS"); do
 done
 
 echo "medians ($REPS rounds):"
-for cfg in ceiling py_c64 mlship py_c1 py_paced mlship_paced sqlite_commit embedded tickets; do
+for cfg in ceiling py_c64 mlship py_c1 py_paced mlship_paced sqlite_commit embedded tickets tickets_redis; do
   for k in msgs_per_s events_per_s p50_ms p99_ms commits_per_s per_s; do
     v=$(grep "\"config\":\"$cfg\"" "$RES" | sed -n "s/.*\"$k\":\([0-9.]*\).*/\1/p" | sort -n |
         awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
