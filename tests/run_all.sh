@@ -66,7 +66,10 @@ stage conformance make conformance
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 [ -f tests/edge/test_export.sh ] && stage edge-export sh tests/edge/test_export.sh build/mlship
 [ -f tests/edge/test_kernels.sh ] && stage edge-kernels sh tests/edge/test_kernels.sh build/mlship
+# the cross stage runs ~40 programs under QEMU and may rerun one that qemu-user hung on
+STAGE_TIMEOUT_SAVED=$STAGE_TIMEOUT; STAGE_TIMEOUT=1500
 stage cross       sh tests/cross/run.sh
+STAGE_TIMEOUT=$STAGE_TIMEOUT_SAVED
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
 stage edge-wasm   sh tests/edge/test_wasm.sh
 

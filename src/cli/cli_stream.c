@@ -133,7 +133,8 @@ static void work_usage(FILE *f)
             "                       names its own store); none: results are only published\n"
             "  --out URL            the results stream (default: STREAM:results on the same queue)\n"
             "  --batch N            events per micro-batch (default 64)\n"
-            "  --linger-ms T        wait up to T ms for a batch to fill (default 2)\n"
+            "  --linger-ms T        when a read is not a full batch, wait T ms for more (default 0:\n"
+            "                       score what is there at once; under load batches fill anyway)\n"
             "  --threads N          worker threads, each with its own connections (default 1)\n"
             "  --consumer NAME      the consumer name (default HOST-PID; -THREAD appended)\n"
             "  --max-deliveries N   dead-letter an event delivered more often (default 5)\n"
@@ -147,7 +148,7 @@ static void work_usage(FILE *f)
 static int stream_work(int argc, char **argv)
 {
     const char *file = NULL, *dir = NULL, *queue = NULL, *store = NULL, *out = NULL, *consumer = NULL;
-    long batch = 64, linger = 2, threads = 1, maxdel = 5, lease = 30000, ttl = 0, maxlen = 1000000, port = 0;
+    long batch = 64, linger = 0, threads = 1, maxdel = 5, lease = 30000, ttl = 0, maxlen = 1000000, port = 0;
     opt o[] = {{"--model", &file}, {"--models", &dir}, {"--queue", &queue}, {"--store", &store},
                {"--out", &out}, {"--consumer", &consumer},
                {"--batch", NULL, &batch, NULL, 1, 100000}, {"--linger-ms", NULL, &linger, NULL, 0, 60000},
@@ -162,7 +163,7 @@ static int stream_work(int argc, char **argv)
     sm_models models;
     if ((rc = open_models("work", file, dir, store, &repo, &models)) != 0) return rc;
     sm_worker_cfg cfg = {.queue_url = queue, .out_url = out, .store_url = store, .models = &models,
-                         .batch = (int)batch, .linger_ms = linger ? (int)linger : -1, .threads = (int)threads,
+                         .batch = (int)batch, .linger_ms = (int)linger, .threads = (int)threads,
                          .consumer = consumer, .max_deliveries = (int)maxdel, .lease_ms = lease,
                          .result_ttl_s = ttl, .results_maxlen = maxlen};
     catch_signals();

@@ -56,7 +56,8 @@ typedef struct sm_worker_cfg {
     const char *store_url;         /* where results are stored (st_stream_put); NULL: not stored */
     const sm_models *models;
     int batch;                     /* max events per micro-batch (default 64) */
-    int linger_ms;                 /* wait up to this for a batch to fill (default 2) */
+    int linger_ms;                 /* when a read is not a full batch, wait this long and read what
+                                      came meanwhile (default 0: score what is there at once) */
     int threads;                   /* worker threads, each with its own queue/store handles (default 1) */
     const char *consumer;          /* NULL: hostname-pid(-thread) */
     int max_deliveries;            /* default 5 */

@@ -100,10 +100,17 @@ linux_target() { # name cc qemu
          "$B/$t/libmlship_core.a" -lm -lpthread -o "$B/$t/$u"
     then bad "$t: $u does not build"; continue; fi
     # test_badinput forks a child per batch of mutants; under qemu-user a fork now and then
-    # never returns (a run spun for 600 s at full CPU, then the same binary passed in 35 s
-    # three times), so there it runs its mutants in-process: a crash still fails the test
-    out=$(MS_BADINPUT_NOFORK=1 QEMU_LD_PREFIX=$sysroot timeout 600 "$q" "$B/$t/$u" 2>&1)
-    judge "$t: $u" $? "$out"
+    # never returns, so there it runs its mutants in-process: a crash still fails the test
+    out=$(MS_BADINPUT_NOFORK=1 QEMU_LD_PREFIX=$sysroot timeout 300 "$q" "$B/$t/$u" 2>&1); rc=$?
+    if [ $rc -eq 124 ]; then
+      # qemu-user itself now and then stops making progress on a loaded machine (seen with
+      # test_session's threads and test_badinput's forks: 600 s at full CPU, then 0.2 s and
+      # 35 s on a rerun, 40 reruns in a row clean); one rerun, said out loud, so a real hang
+      # still fails
+      echo "note: $t: $u made no progress in 300 s under $q; running it once more"
+      out=$(MS_BADINPUT_NOFORK=1 QEMU_LD_PREFIX=$sysroot timeout 300 "$q" "$B/$t/$u" 2>&1); rc=$?
+    fi
+    judge "$t: $u" $rc "$out"
   done
 }
 linux_target aarch64 aarch64-linux-gnu-gcc qemu-aarch64
