@@ -17,6 +17,7 @@
  *   POST /v2/repository/index                          Triton repository API (admin token)
  *   POST /v2/repository/models/{m}/load | /unload
  *   GET  /metrics                                      Prometheus text
+ *   GET  /v1/features/{t}?since=N[&limit=L]            JSON Lines: rows changed after N, next
  *   GET|HEAD /edge/PATH                                --edge-dir's files (ETag, Range)
  * Errors are {"error": "..."} with 400 (bad request), 401/403 (token), 404 (no such route,
  * model or version), 405 (method), 413 (body), 503 (not ready, queue full: Retry-After),
