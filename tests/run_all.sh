@@ -64,6 +64,7 @@ stage conformance make conformance
 [ -f tests/faults/test_stream_faults.sh ] && stage stream-faults sh tests/faults/test_stream_faults.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent sh tests/edge/test_agent.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent-serve env EDGE_BACKEND=serve sh tests/edge/test_agent.sh build/mlship
+[ -f tests/edge/test_agent_features.sh ] && stage edge-agent-features sh tests/edge/test_agent_features.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 [ -f tests/edge/test_export.sh ] && stage edge-export sh tests/edge/test_export.sh build/mlship
 stage cross       sh tests/cross/run.sh
