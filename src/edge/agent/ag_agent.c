@@ -35,6 +35,7 @@ struct ag_agent {
     ag_cache *cache;
     char cache_path[PATH_CAP];
     uint64_t synced_rows, sync_failures;
+    double last_prove_ms, last_swap_ms; /* the last install: load+warm+golden, then the swap */
     char schema_seen[2048]; /* the schema last handed to on_schema */
 };
 
@@ -370,7 +371,9 @@ static int download(ag_agent *a, const ag_manifest *m, int slot, char *final, si
 static void install(ag_agent *a, const ag_manifest *m, int slot, const char *path)
 {
     ms_error err = {{0}};
+    uint64_t t0 = bs_now_ns();
     if (prove(path, m->golden, &err) != MS_OK) { quarantine(a, m, err.msg); return; }
+    uint64_t t1 = bs_now_ns();
     ag_state before = a->st;
     pthread_mutex_lock(&a->mu);
     ag_slot *sl = &a->st.slot[slot];
@@ -395,6 +398,8 @@ static void install(ag_agent *a, const ag_manifest *m, int slot, const char *pat
     }
     a->trial_since_ns = bs_now_ns();
     pthread_mutex_lock(&a->mu);
+    a->last_prove_ms = (double)(t1 - t0) / 1e6;
+    a->last_swap_ms = (double)(a->trial_since_ns - t1) / 1e6;
     a->installs++;
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr, "mlship agent: version %lld serving (on trial for %lld s)\n", (long long)m->version,
@@ -485,7 +490,8 @@ void ag_agent_status_json(ag_agent *a, mc_buf *b)
         mc_buf_put_json_str(b, s->quarantine[i].reason);
         mc_buf_putc(b, '}');
     }
-    mc_buf_printf(b, "], \"synced_rows\": %llu, \"sync_failures\": %llu, \"features\": ", (unsigned long long)a->synced_rows,
+    mc_buf_printf(b, "], \"last_verify_ms\": %.3f, \"last_swap_ms\": %.3f, \"synced_rows\": %llu, \"sync_failures\": %llu, "
+                  "\"features\": ", a->last_prove_ms, a->last_swap_ms, (unsigned long long)a->synced_rows,
                   (unsigned long long)a->sync_failures);
     pthread_mutex_unlock(&a->mu);
     ag_cache_status_json(a->cache, b);
