@@ -100,7 +100,7 @@ print("| local POST /v2 infer, 1 row, wrk -t2 -c16 | %.0f req/s (p99 %d us) | %.
 print("| update: verify (load+warm+golden), median of 5 | %.1f ms | |" % med(r["verify_ms"]))
 print("| update: swap (state saved -> new version serving), median of 5 | %.1f ms | |" % med(r["swap_ms"]))
 print("| update: publish -> serving (poll 1 s), median of 5 | %.0f ms | |" % med(r["publish_to_serving_ms"]))
-print("| bytes per update (%d requests: manifest %d + sig %d + blob %d + headers) | %d | |" % (
+print("| bytes per update (%d requests: manifest %d + sig %d + blob %d, bodies) | %d | |" % (
     r["update_requests"], r["manifest_bytes"], r["sig_bytes"], r["model_bytes"], r["update_bytes"]))
 print("| bytes per check with nothing new (%d requests, 304) | %d | |" % (r["idle_check_requests"], r["idle_check_bytes"]))
 PY
