@@ -63,6 +63,8 @@ stage conformance make conformance
 [ -f tests/stream/test_stream.sh ] && stage stream sh tests/stream/test_stream.sh build/mlship
 [ -f tests/faults/test_stream_faults.sh ] && stage stream-faults sh tests/faults/test_stream_faults.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent sh tests/edge/test_agent.sh build/mlship
+[ -f tests/edge/test_agent.sh ] && stage edge-agent-serve env EDGE_BACKEND=serve sh tests/edge/test_agent.sh build/mlship
+[ -f tests/edge/test_agent_features.sh ] && stage edge-agent-features sh tests/edge/test_agent_features.sh build/mlship
 [ -f tests/fuzz/fuzz.mk ] && stage fuzz-replay make fuzz-check
 [ -f tests/edge/test_export.sh ] && stage edge-export sh tests/edge/test_export.sh build/mlship
 [ -f tests/edge/test_kernels.sh ] && stage edge-kernels sh tests/edge/test_kernels.sh build/mlship
@@ -71,6 +73,9 @@ STAGE_TIMEOUT_SAVED=$STAGE_TIMEOUT; STAGE_TIMEOUT=1500
 stage cross       sh tests/cross/run.sh
 STAGE_TIMEOUT=$STAGE_TIMEOUT_SAVED
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
+# the agent cross-built above runs the fault matrix under qemu-aarch64 (publisher and backend native)
+[ -x build/arm64/mlship ] && stage edge-agent-arm64 env AGENT_WAIT=400 AGENT_RUN="qemu-aarch64 -L /" \
+  sh tests/edge/test_agent.sh build/mlship build/arm64/mlship
 stage edge-wasm   sh tests/edge/test_wasm.sh
 
 echo "total: $pass passed, $fail failed, $skip skipped"

@@ -55,12 +55,21 @@ static void usage(FILE *f)
             "  --stall-s N         abort a transfer stalled this long (default 30)\n"
             "  --threads N         HTTP threads (default 2)\n"
             "  --api-token T       require 'Authorization: Bearer T' on prediction routes\n"
+            "  --features-url URL  the `mlship serve` whose GET /v1/features/T the manifest's\n"
+            "                      feature tables are synced from (default: --backend without a\n"
+            "                      trailing /edge)\n"
+            "  --backend-token T   that server's --api-token (default $MLSHIP_BACKEND_TOKEN)\n"
+            "  --page-rows N       feature rows per request (default 5000)\n"
             "  -h, --help          show this help\n"
             "\n"
             "Routes: those of `mlship serve` (POST /predict, /v2/models/NAME/infer,\n"
             "/v1/models/NAME:predict, health, metadata, /metrics with mlship_agent_* lines)\n"
             "and GET /v1/agent/status (version serving, slot, trial or confirmed, last check and\n"
-            "its result, last error, quarantined versions with reasons, bytes downloaded).\n"
+            "its result, last error, quarantined versions with reasons, bytes downloaded, each\n"
+            "feature table's rows, cursor, last sync and ages), GET /v1/agent/features/T/KEY\n"
+            "(one cached row with its age). The manifest's feature tables (edge publish\n"
+            "--features) are kept in DIR/features.db; /v1/models/NAME:predict {\"keys\": [..]}\n"
+            "reads the first one (all its columns, in the backend table's order), offline too.\n"
             "\n"
             "agent predict runs `mlship predict` on the active model of DIR without a server.\n"
             "\n"
@@ -71,6 +80,7 @@ typedef struct agent_ctx {
     sv_server server;
     ag_agent *agent;
     char serve_dir[PATH_MAX], name[SV_NAME_MAX];
+    char cache_abs[PATH_MAX + 20]; /* STATE/features.db, absolute (config.json's store) */
 } agent_ctx;
 
 static void rm_tree(const char *path)
@@ -99,7 +109,7 @@ static void drop_others(agent_ctx *c, const char *keep)
     if (!d) return;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.' && strcmp(e->d_name, keep) != 0) {
+        if (e->d_name[0] != '.' && strcmp(e->d_name, keep) != 0 && strcmp(e->d_name, "config.json") != 0) {
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             rm_tree(p);
         }
@@ -107,6 +117,44 @@ static void drop_others(agent_ctx *c, const char *keep)
 }
 
 /* ag_swap_fn: serve `model_path` as name/version, then stop serving the others. */
+/* ag_schema_fn: keyed predictions read the cache: STATE/serve/NAME/config.json names it,
+ * rewritten only when it changes (a new config.json makes the repository reload). */
+static void on_schema(void *ctx, const char *table, const char *key, char *const *cols, int n)
+{
+    agent_ctx *c = ctx;
+    char dir[PATH_MAX + 200], path[PATH_MAX + 300], tmp[PATH_MAX + 320];
+    mc_buf b = {0}, old = {0};
+    mc_buf_puts(&b, "{\"features\": {\"store\": ");
+    char url[sizeof c->cache_abs + 16];
+    snprintf(url, sizeof url, "sqlite://%s", c->cache_abs);
+    mc_buf_put_json_str(&b, url);
+    mc_buf_puts(&b, ", \"table\": ");
+    mc_buf_put_json_str(&b, table);
+    mc_buf_puts(&b, ", \"key\": ");
+    mc_buf_put_json_str(&b, key);
+    mc_buf_puts(&b, ", \"columns\": [");
+    for (int i = 0; i < n; i++) {
+        if (i) mc_buf_puts(&b, ", ");
+        mc_buf_put_json_str(&b, cols[i]);
+    }
+    mc_buf_puts(&b, "]}}\n");
+    snprintf(dir, sizeof dir, "%s/%s", c->serve_dir, c->name);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    ms_error err = {{0}};
+    int same = mc_read_file(path, &old, &err) == MS_OK && old.len == b.len && memcmp(old.data, b.data, b.len) == 0;
+    FILE *f = NULL;
+    if (!same && !mc_buf_failed(&b) && (mkdir(dir, 0755) == 0 || errno == EEXIST) && (f = fopen(tmp, "w"))) {
+        int ok = fwrite(b.data, 1, b.len, f) == b.len;
+        if (fclose(f) == 0 && ok && rename(tmp, path) == 0) {
+            sv_log_event("keyed predictions of '%s' read feature table '%s' from %s", c->name, table, c->cache_abs);
+            if (c->server.repo) sv_repo_poll(c->server.repo);
+        } else unlink(tmp);
+    }
+    mc_buf_free(&b);
+    mc_buf_free(&old);
+}
+
 static ms_status swap(void *ctx, const char *name, int64_t version, const char *model_path, ms_error *err)
 {
     agent_ctx *c = ctx;
@@ -139,9 +187,44 @@ static ms_status swap(void *ctx, const char *name, int64_t version, const char *
     return MS_OK;
 }
 
+/* The agent's own routes take the same bearer token as its prediction routes. 0: allowed. */
+static int check_agent_token(agent_ctx *c, sv_req *r)
+{
+    const char *h = sv_req_header(r, "Authorization");
+    size_t n = strlen(c->server.api_token);
+    if (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == n && memcmp(h + 7, c->server.api_token, n) == 0) return 0;
+    sv_req_add_header(r, "WWW-Authenticate", "Bearer");
+    sv_req_error(r, 401, "%s: send 'Authorization: Bearer <token>' (--api-token)", h ? "wrong API token" : "missing API token");
+    return 1;
+}
+
+/* GET /v1/agent/features/TABLE/KEY: one cached row and its age. */
+static void feature_row(agent_ctx *c, sv_req *r)
+{
+    char table[128], key[600];
+    const char *p = r->path + strlen("/v1/agent/features/"), *slash = strchr(p, '/');
+    snprintf(r->route, sizeof r->route, "agent_features");
+    if (!slash || (size_t)(slash - p) >= sizeof table || strlen(slash + 1) >= sizeof key || !slash[1]) {
+        sv_req_error(r, 404, "no route %s %s (GET /v1/agent/features/TABLE/KEY)", r->method, r->path);
+        return;
+    }
+    snprintf(table, sizeof table, "%.*s", (int)(slash - p), p);
+    snprintf(key, sizeof key, "%s", slash + 1);
+    int found = 0;
+    ms_error err = {{0}};
+    if (ag_agent_feature_row(c->agent, table, key, &r->out, &found, &err) != MS_OK) sv_req_error(r, 404, "%s", err.msg);
+    else if (!found) sv_req_error(r, 404, "feature table '%s': key '%s' is not in the cache", table, key);
+    else r->status = 200;
+}
+
 static void handle(void *ctx, sv_req *r)
 {
     agent_ctx *c = ctx;
+    if (strncmp(r->path, "/v1/agent/features/", 19) == 0 && strcmp(r->method, "GET") == 0) {
+        if (c->server.api_token && check_agent_token(c, r)) return;
+        feature_row(c, r);
+        return;
+    }
     if (strcmp(r->path, "/v1/agent/status") == 0) {
         snprintf(r->route, sizeof r->route, "agent_status");
         if (strcmp(r->method, "GET") != 0) {
@@ -193,8 +276,8 @@ static int agent_predict(int argc, char **argv)
 }
 
 typedef struct agent_args {
-    const char *state, *backend, *name, *pubkey, *listen, *api;
-    long poll_s, confirm_s, max_blob, connect_s, stall_s, threads;
+    const char *state, *backend, *name, *pubkey, *listen, *api, *features_url, *backend_token;
+    long poll_s, confirm_s, max_blob, connect_s, stall_s, threads, page_rows;
 } agent_args;
 
 static int parse(int argc, char **argv, agent_args *a)
@@ -209,6 +292,8 @@ static int parse(int argc, char **argv, agent_args *a)
             {"--poll-s", NULL, &a->poll_s, 1, 86400},   {"--confirm-s", NULL, &a->confirm_s, 0, 86400},
             {"--max-blob", NULL, &a->max_blob, 1, 1L << 40}, {"--connect-s", NULL, &a->connect_s, 1, 600},
             {"--stall-s", NULL, &a->stall_s, 1, 3600},  {"--threads", NULL, &a->threads, 1, 256},
+            {"--features-url", &a->features_url, NULL, 0, 0}, {"--backend-token", &a->backend_token, NULL, 0, 0},
+            {"--page-rows", NULL, &a->page_rows, 1, 100000},
         };
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
@@ -262,7 +347,8 @@ static void run_loop(agent_ctx *c, long poll_s)
     uint64_t next = 0;
     for (;;) {
         if (bs_now_ns() >= next) {
-            ag_agent_check(c->agent);
+ ag_agent_check(c->agent);
+            ag_agent_sync(c->agent);
             next = bs_now_ns() + (uint64_t)poll_s * 1000000000u;
         }
         ag_agent_tick(c->agent);
@@ -272,11 +358,21 @@ static void run_loop(agent_ctx *c, long poll_s)
     }
 }
 
+/* --backend without a trailing "/edge": where `mlship serve --edge-dir` answers the API. */
+static void default_features_url(const char *backend, char *dst, size_t cap)
+{
+    size_t n = strlen(backend);
+    while (n && backend[n - 1] == '/') n--;
+    if (n >= 5 && strncmp(backend + n - 5, "/edge", 5) == 0) n -= 5;
+    snprintf(dst, cap, "%.*s", (int)n, backend);
+}
+
 int cli_agent(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "predict") == 0) return agent_predict(argc - 1, argv + 1);
     agent_args a = {.listen = "127.0.0.1:8090", .api = getenv("MLSHIP_API_TOKEN"), .poll_s = 30, .confirm_s = 10,
-                    .max_blob = 256L << 20, .connect_s = 5, .stall_s = 30, .threads = 2};
+                    .max_blob = 256L << 20, .connect_s = 5, .stall_s = 30, .threads = 2,
+                    .backend_token = getenv("MLSHIP_BACKEND_TOKEN"), .page_rows = 5000};
     int rc = parse(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
     char host[256];
@@ -285,7 +381,11 @@ int cli_agent(int argc, char **argv)
         return cli_usage_error("agent", "--listen '%s' is not HOST:PORT", a.listen);
     static agent_ctx c;
     snprintf(c.name, sizeof c.name, "%s", a.name);
-    ag_opts o = {a.state, a.backend, a.name, {0}, a.max_blob, a.confirm_s, {a.connect_s, a.stall_s}, swap, &c};
+    char furl[4096];
+    if (a.features_url) snprintf(furl, sizeof furl, "%s", a.features_url);
+    else default_features_url(a.backend, furl, sizeof furl);
+    ag_opts o = {a.state, a.backend, a.name, {0}, a.max_blob, a.confirm_s, {a.connect_s, a.stall_s, a.backend_token},
+                 swap, &c, furl, (int)a.page_rows, on_schema, &c};
     ms_error err = {{0}};
     if (ag_read_public(a.pubkey, o.pk, &err) != MS_OK) return cli_fail("agent", MS_ERR_INVALID, err.msg);
 
@@ -296,6 +396,11 @@ int cli_agent(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     ms_status st = open_repo(&c, a.state, &err);
+    if (st == MS_OK) {
+        char abs[PATH_MAX];
+        if (realpath(a.state, abs)) snprintf(c.cache_abs, sizeof c.cache_abs, "%s/features.db", abs);
+        else st = bs_fail(&err, MS_ERR_INVALID, "--state '%s': %s", a.state, strerror(errno));
+    }
     if (st != MS_OK) return cli_fail("agent", st, err.msg);
     c.server.api_token = a.api && a.api[0] ? a.api : NULL;
     c.server.timeout_ms = 30000;

@@ -5,6 +5,8 @@
  * repository every --poll-ms. SIGTERM/SIGINT: stop accepting, let in-flight requests finish
  * (at most --drain-ms), then exit 0. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,11 @@ static void usage(FILE *f)
             "  --stream-retention S  delete stream results and tickets older than S seconds\n"
             "                      from --store, checked once a minute (default 604800: 7 days;\n"
             "                      0: keep everything)\n"
+            "  --edge-dir DIR      also serve DIR, a directory written by `mlship edge publish`,\n"
+            "                      under /edge/ for devices: GET and HEAD with ETag and\n"
+            "                      If-None-Match (304), one Range (206, 416), no listing, no\n"
+            "                      symbolic links, nothing outside DIR; no token (what devices\n"
+            "                      install is signed). Agents use --backend http://HOST:PORT/edge\n"
             "  -h, --help          show this help\n"
             "\n"
             "config.json: {\"default_version\": \"2\",\n"
@@ -100,7 +107,8 @@ static void usage(FILE *f)
             "  GET /v1/models/M/predictions/KEY, POST /v1/models/M/predictions {\"keys\": [..]}\n"
             "  (the newest stored prediction, batch or stream, with its \"source\");\n"
             "  POST /v1/models/M/predictions/KEY, GET /v1/tickets/T[?wait_ms=N] (--queue);\n"
-            "  POST /v2/repository/index, /v2/repository/models/M/load|unload; GET /metrics.\n"
+            "  POST /v2/repository/index, /v2/repository/models/M/load|unload; GET /metrics;\n"
+            "  GET|HEAD /edge/PATH (--edge-dir).\n"
             "\n"
             "exit status: 0 after a clean shutdown (SIGTERM or SIGINT), 1 runtime failure\n"
             "(cannot listen, e.g. address already in use), 2 bad usage or a model that does not load\n"
@@ -127,10 +135,10 @@ int cli_serve(int argc, char **argv)
 {
     const char *models = NULL, *model = NULL, *host = "127.0.0.1", *store = NULL;
     const char *admin = getenv("MLSHIP_ADMIN_TOKEN"), *api = getenv("MLSHIP_API_TOKEN");
-    const char *access_log = NULL, *queue = NULL;
+    const char *access_log = NULL, *queue = NULL, *edge_dir = NULL;
     long stream_workers = 0, stream_retention = 604800;
     const char *schedule = NULL, *b_input = NULL, *b_key = NULL, *b_model = NULL, *b_features = NULL;
-    long b_threads = 1, minute_ms = 0;
+    long b_threads = 1, minute_ms = 0, edge_rate = 0;
     int reuse_port = 0, require_models = 0;
     long port = 8080, max_body = 16L << 20, timeout_ms = 30000, threads = 0, poll_ms = 1000,
          drain_ms = 30000;
@@ -154,8 +162,11 @@ int cli_serve(int argc, char **argv)
             {"--batch-threads", NULL, &b_threads, 1, 255},
             {"--queue", &queue, NULL, 0, 0},        {"--stream-workers", NULL, &stream_workers, 0, 64},
             {"--stream-retention", NULL, &stream_retention, 0, 31622400L * 10},
-            /* test-only, undocumented in --help: a cron minute lasts N ms (see sv_sched.h) */
+            {"--edge-dir", &edge_dir, NULL, 0, 0},
+            /* test-only, undocumented in --help: a cron minute lasts N ms (see sv_sched.h);
+             * --edge-dir blobs go out at N bytes/s (a download slow enough to cut) */
             {"--test-minute-ms", NULL, &minute_ms, 1, 3600000L},
+            {"--test-edge-rate", NULL, &edge_rate, 1, 1L << 30},
         };
         int matched = 0;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !matched; k++) {
@@ -198,6 +209,9 @@ int cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     ms_error err = {{0}};
+    int edge_fd = -1;
+    if (edge_dir && (edge_fd = open(edge_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return cli_usage_error("serve", "--edge-dir '%s': %s", edge_dir, strerror(errno));
     sv_repo *repo = NULL;
     ms_status st = models ? sv_repo_open_dir(models, store, &repo, &err) : sv_repo_open_file(model, store, &repo, &err);
     if (st != MS_OK) return cli_fail("serve", st, err.msg);
@@ -215,6 +229,9 @@ int cli_serve(int argc, char **argv)
     server.api_token = api;
     server.timeout_ms = (uint64_t)timeout_ms;
     server.store_url = store;
+    server.edge_dir = edge_dir;
+    server.edge_fd = edge_fd;
+    server.edge_rate = (uint64_t)edge_rate;
     pthread_mutex_init(&server.pool_mu, NULL);
     sv_sched_opts so = {repo, store, schedule, b_input, b_key, b_model, b_features, (int)b_threads, minute_ms};
     if ((st = sv_sched_start(&so, &server.sched, &err)) != MS_OK) {

@@ -84,6 +84,16 @@ void sv_req_error(sv_req *r, int status, const char *fmt, ...)
     r->status = status;
 }
 
+void sv_req_send_file(sv_req *r, int status, int fd, uint64_t off, uint64_t len)
+{
+    if (r->file_fd >= 0) close(r->file_fd);
+    mc_buf_reset(&r->out);
+    r->file_fd = fd;
+    r->file_off = off;
+    r->file_len = len;
+    r->status = status;
+}
+
 void sv_req_suspend(sv_req *r)
 {
     r->in->phase = PH_SUSPENDED;
@@ -99,6 +109,46 @@ void sv_req_resume(sv_req *r)
 
 static void free_buf(void *p) { free(p); }
 
+/* file_rate (tests): a file sent in 1 KiB pieces, each after its share of a second, so a
+ * transfer lasts long enough to be cut in the middle (nginx's limit_rate does this). */
+typedef struct slow_file { int fd; uint64_t off, rate; } slow_file;
+
+static ssize_t slow_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    slow_file *f = cls;
+    size_t n = max < 1024 ? max : 1024;
+    uint64_t ns = (uint64_t)n * 1000000000u / f->rate;
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    nanosleep(&ts, NULL);
+    ssize_t got = pread(f->fd, buf, n, (off_t)(f->off + pos));
+    return got > 0 ? got : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void slow_free(void *cls)
+{
+    slow_file *f = cls;
+    close(f->fd);
+    free(f);
+}
+
+/* The response for a file (sv_req_send_file): sendfile, or the slow reader under file_rate. */
+static struct MHD_Response *file_response(sv_req *r)
+{
+    int fd = r->file_fd;
+    r->file_fd = -1;
+    struct MHD_Response *resp = NULL;
+    slow_file *f = r->file_rate ? malloc(sizeof *f) : NULL;
+    if (f) {
+        *f = (slow_file){fd, r->file_off, r->file_rate};
+        resp = MHD_create_response_from_callback(r->file_len, 1024, slow_read, f, slow_free);
+        if (!resp) slow_free(f);
+        return resp;
+    }
+    if (!r->file_rate) resp = MHD_create_response_from_fd_at_offset64(r->file_len, fd, r->file_off);
+    if (!resp) close(fd);
+    return resp;
+}
+
 static enum MHD_Result send_response(sv_req *r)
 {
     sv_req_int *in = r->in;
@@ -106,7 +156,10 @@ static enum MHD_Result send_response(sv_req *r)
     if (!r->status) sv_req_error(r, 500, "internal error: no response");
     struct MHD_Response *resp;
     size_t len = r->out.len;
-    if (r->out.data && !r->out.failed) {
+    if (r->file_fd >= 0) {
+        len = (size_t)r->file_len;
+        resp = file_response(r);
+    } else if (r->out.data && !r->out.failed) {
         resp = MHD_create_response_from_buffer_with_free_callback(len, r->out.data, free_buf);
         if (resp) r->out.data = NULL, r->out.len = r->out.cap = 0;
     } else {
@@ -155,6 +208,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         in->h = h;
         r->t0_ns = bs_now_ns();
         r->method = method;
+        r->file_fd = -1;
         size_t n = strcspn(url, "?");
         if (!(in->path = strndup(url, n))) { free(in); free(r); return MHD_NO; }
         r->path = in->path;
@@ -206,6 +260,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sv_req *r = *con_cls;
     if (!r) return;
     if (r->state_free) r->state_free(r->state);
+    if (r->file_fd >= 0) close(r->file_fd);
     mc_buf_free(&r->body);
     mc_buf_free(&r->out);
     free(r->in->path);

@@ -15,7 +15,7 @@
 #include "codec/codec_buf.h"
 #include "mlship.h"
 
-#define SV_MAX_HEADERS 4
+#define SV_MAX_HEADERS 8
 
 typedef struct sv_http sv_http;
 
@@ -32,6 +32,11 @@ typedef struct sv_req {
     int n_headers;
     char header_name[SV_MAX_HEADERS][40];
     char header_value[SV_MAX_HEADERS][96];
+    /* or a file's bytes instead of `out` (sv_req_send_file) */
+    int file_fd;           /* -1: none */
+    uint64_t file_off, file_len;
+    uint64_t file_rate;    /* tests only: at most this many bytes/s (the event-loop thread
+                            * sleeps between pieces); 0: at full speed */
     /* labels for metrics and the log, set by the handler */
     char route[32];
     char model[128];
@@ -70,6 +75,9 @@ const char *sv_req_header(sv_req *r, const char *name);
 /* A query-string argument (?name=value, decoded), or NULL. Only inside the handler. */
 const char *sv_req_query(sv_req *r, const char *name);
 int sv_req_add_header(sv_req *r, const char *name, const char *value);
+/* Answer `status` with len bytes of the open file fd from offset off (sent with sendfile;
+ * a HEAD request gets the headers only). The layer owns fd from here on and closes it. */
+void sv_req_send_file(sv_req *r, int status, int fd, uint64_t off, uint64_t len);
 void sv_req_suspend(sv_req *r);
 void sv_req_resume(sv_req *r);
 

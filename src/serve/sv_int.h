@@ -11,6 +11,8 @@
  *   sv_lookup.c   stored predictions (batch and stream), with the store handle pool
  *   sv_stream.c   streaming triggers and tickets (--queue; sv_stream.h)
  *   sv_meta.c     server and model metadata, health, readiness, repository API, metrics
+ *   sv_features.c feature rows changed since a cursor, for devices (GET /v1/features/{t})
+ *   sv_edge.c     the --edge-dir files for devices (GET/HEAD /edge/PATH)
  *   sv_route.c    the route matcher; sv_routes.c the route table and the dispatcher */
 #ifndef SV_INT_H
 #define SV_INT_H
@@ -89,6 +91,8 @@ void sv_meta_repo_index(sv_server *s, sv_req *r, const sv_match *mt);
 void sv_meta_repo_load(sv_server *s, sv_req *r, const sv_match *mt);
 void sv_meta_repo_unload(sv_server *s, sv_req *r, const sv_match *mt);
 void sv_meta_metrics(sv_server *s, sv_req *r, const sv_match *mt);
+void sv_features_changes(sv_server *s, sv_req *r, const sv_match *mt); /* sv_features.c */
+void sv_edge_get(sv_server *s, sv_req *r, const sv_match *mt);          /* sv_edge.c */
 
 /* The route table, for the dispatcher and tests/unit/serve/test_sv_route.c. */
 const sv_route *sv_routes_table(int *n);

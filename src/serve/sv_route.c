@@ -65,7 +65,7 @@ static int path_match(const sv_route *rt, sv_match *mt, int capture)
         p += plen;
         while (*p == '/') p++;
     }
-    return i == mt->n;
+    return i == mt->n || (rt->flags & SV_ROUTE_PREFIX);
 }
 
 const sv_route *sv_route_find(const sv_route *t, int n, const char *method, sv_match *mt,

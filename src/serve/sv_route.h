@@ -17,7 +17,9 @@
 #define SV_ROUTE_SEGS 8    /* path segments looked at; a longer path matches no route */
 #define SV_ROUTE_PATH 1024 /* bytes of the path looked at */
 
-enum { SV_ROUTE_VERBS = 1 };
+/* SV_ROUTE_PREFIX: the pattern matches a path that starts with its segments (the handler
+ * reads the rest from the request's path: the edge directory, sv_edge.c). */
+enum { SV_ROUTE_VERBS = 1, SV_ROUTE_PREFIX = 2 };
 
 typedef enum { SV_AUTH_NONE, SV_AUTH_API, SV_AUTH_ADMIN } sv_auth;
 
@@ -40,7 +42,7 @@ typedef struct sv_route {
     sv_auth auth;        /* none, the API token, the admin token */
     const char *label;   /* the route's label in metrics and the access log */
     sv_route_fn fn;
-    int flags;           /* SV_ROUTE_VERBS */
+    int flags;           /* SV_ROUTE_VERBS, SV_ROUTE_PREFIX */
 } sv_route;
 
 /* Split "/a/b/c" into mt's segments (a trailing slash is dropped). */

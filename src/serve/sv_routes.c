@@ -35,7 +35,10 @@ static const sv_route routes[] = {
     {"GET", "/v1/tickets/{key}", SV_AUTH_API, "tickets", sv_stream_ticket, 0},
     {"GET", "/v1/models/{m}", SV_AUTH_API, "metadata", sv_tfs_status, SV_ROUTE_VERBS},
     {"POST", "/v1/models/{m}:predict", SV_AUTH_API, "v1_predict", sv_tfs_predict, 0},
+    {"GET", "/v1/features/{key}", SV_AUTH_API, "features", sv_features_changes, 0},
     {"GET", "/metrics", SV_AUTH_NONE, "metrics", sv_meta_metrics, 0},
+    {"GET", "/edge", SV_AUTH_NONE, "edge", sv_edge_get, SV_ROUTE_PREFIX},
+    {"HEAD", "/edge", SV_AUTH_NONE, "edge", sv_edge_get, SV_ROUTE_PREFIX},
 };
 
 const sv_route *sv_routes_table(int *n)

@@ -17,6 +17,8 @@
  *   POST /v2/repository/index                          Triton repository API (admin token)
  *   POST /v2/repository/models/{m}/load | /unload
  *   GET  /metrics                                      Prometheus text
+ *   GET  /v1/features/{t}?since=N[&limit=L]            JSON Lines: rows changed after N, next
+ *   GET|HEAD /edge/PATH                                --edge-dir's files (ETag, Range)
  * Errors are {"error": "..."} with 400 (bad request), 401/403 (token), 404 (no such route,
  * model or version), 405 (method), 413 (body), 503 (not ready, queue full: Retry-After),
  * 504 (timed out in the queue), 500 (runtime failure). */
@@ -43,6 +45,9 @@ typedef struct sv_server {
     const char *store_url;   /* --store: published predictions (and features by default) */
     sv_sched *sched;         /* batch scheduler, NULL: none (its state goes to /metrics) */
     struct sv_stream *stream; /* --queue: triggers and tickets (sv_stream.h), NULL: none */
+    const char *edge_dir;    /* --edge-dir: served under /edge/ (sv_edge.c), NULL: none */
+    int edge_fd;             /* its directory, opened once at start */
+    uint64_t edge_rate;      /* tests only: blobs sent at this many bytes/s (0: full speed) */
     /* prediction-store handles, one per request at a time (a handle is one connection) */
     pthread_mutex_t pool_mu; /* initialise with pthread_mutex_init */
     sv_pooled *pool;

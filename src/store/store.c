@@ -218,11 +218,26 @@ ms_status st_features_fetch(st_store *s, const st_features *spec, const char *co
     return s->ops->fetch(s, spec, keys, nkeys, out, found, err);
 }
 
+ms_status st_features_changes(st_store *s, const char *table, int64_t since, size_t limit,
+                              st_change_fn fn, void *ctx, ms_error *err)
+{
+    ms_status st = bs_check_ident("table", table, err);
+    if (st != MS_OK) return st;
+    if (since < 0 || limit < 1) return bs_fail(err, MS_ERR_INVALID, "changes of '%s': since must be >= 0 and limit >= 1", table);
+    if (!s->ops->changes) return unsupported(s, "change cursors on features (since-queries)", err);
+    return s->ops->changes(s, table, since, limit, fn, ctx, err);
+}
+
 ms_status st_upsert_begin(st_store *s, const st_features *spec, st_upsert **out, ms_error *err)
 {
     *out = NULL;
     ms_status st = check_spec(spec, err);
     if (st != MS_OK) return st;
+    for (int i = -1; i < spec->ncolumns; i++) {
+        const char *c = i < 0 ? spec->key : spec->columns[i];
+        if (strcmp(c, ST_CHANGE_COL) == 0 || strcmp(c, ST_UPDATED_COL) == 0)
+            return bs_fail(err, MS_ERR_INVALID, "column '%s' is reserved (the store's change cursor)", c);
+    }
     if (!s->ops->upsert_begin) return unsupported(s, "features", err);
     st = s->ops->upsert_begin(s, spec, out, err);
     if (st == MS_OK) {

@@ -105,6 +105,35 @@ ms_status st_upsert_put(st_upsert *u, const char *const *cells, size_t nrows, ms
 ms_status st_upsert_commit(st_upsert *u, size_t *rows_written, ms_error *err);
 void st_upsert_abort(st_upsert *u); /* NULL is fine */
 
+/* ---- feature changes (SQL backends): what devices sync (serve's GET /v1/features/T) ----- */
+/* Every row an upsert writes gets the next change number of its table (ST_CHANGE_COL, a
+ * bigint, strictly increasing over the table's commits: upserts of one table are serialized
+ * on the counter's row in mlship_feature_changes (tbl, seq) and commit their rows and the
+ * counter together) and the commit's wall clock (ST_UPDATED_COL, ms since the epoch). A
+ * reader that keeps the highest change number it has seen and asks for the rows above it
+ * gets every later write, exactly once per write, whatever it was cut off by. Rows of a table
+ * that existed before these columns get numbers at its next upsert (in key order). The two
+ * names are reserved: a feature column may not be called so. Redis keeps no change numbers:
+ * MS_ERR_UNSUPPORTED. */
+#define ST_CHANGE_COL "mlship_change"
+#define ST_UPDATED_COL "mlship_updated_ms"
+
+typedef struct st_change_row {
+    const char *key;
+    const double *values; /* ncolumns, in the table's column order; NaN: missing (NULL) */
+    int64_t change;       /* the row's change number */
+    int64_t updated_ms;   /* when it was written (ms since the epoch) */
+} st_change_row;
+/* Called first with row NULL and the table's schema (its key column, its feature columns in
+ * table order), then once per row. Nonzero stops. Valid during the call only. */
+typedef int (*st_change_fn)(void *ctx, const char *key_col, const char *const *columns,
+                            int ncolumns, const st_change_row *row);
+/* The rows of `table` whose change number is above `since`, lowest first, at most `limit`
+ * (>= 1), from one snapshot. A table that does not exist, or was never written by an upsert
+ * that numbers changes, is MS_ERR_INVALID naming it. */
+ms_status st_features_changes(st_store *s, const char *table, int64_t since, size_t limit,
+                              st_change_fn fn, void *ctx, ms_error *err);
+
 /* ---- batch runs and predictions (SQL backends) ---------------------------------------- */
 
 #define ST_NAME_MAX BS_NAME_MAX /* model names, versions, run ids: [A-Za-z0-9._:-], < 128 chars */

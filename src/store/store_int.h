@@ -31,6 +31,8 @@ typedef struct st_backend_ops {
                             size_t nrows, ms_error *err);
     ms_status (*upsert_commit)(st_upsert *u, ms_error *err);
     void (*upsert_abort)(st_upsert *u); /* rolls back and frees */
+    ms_status (*changes)(st_store *s, const char *table, int64_t since, size_t limit,
+                         st_change_fn fn, void *ctx, ms_error *err);
 
     ms_status (*run_begin)(st_store *s, const st_run *run, ms_error *err);
     ms_status (*run_get)(st_store *s, const char *run_id, int32_t shard, st_run *out, int *found,

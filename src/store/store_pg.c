@@ -38,6 +38,7 @@ const int st_pg_built = 1;
 
 typedef struct pg_upsert {
     st_upsert base;
+    char table[64];
     char *merge;   /* the INSERT ... SELECT run at commit */
     char *analyze; /* ANALYZE "table" */
     st_sb buf;   /* COPY data not yet sent */
@@ -374,7 +375,7 @@ static ms_status pg_fetch(st_store *base, const st_features *spec, const char *c
     return st;
 }
 
-static ms_status add_columns(pg_store *s, const st_features *spec, ms_error *err)
+static ms_status add_columns(pg_store *s, const st_features *spec, int *added, ms_error *err)
 {
     st_sb rel = {0};
     st_sb_ident(&rel, spec->table);
@@ -386,8 +387,11 @@ static ms_status add_columns(pg_store *s, const st_features *spec, ms_error *err
     st_sb_free(&rel);
     if (st != MS_OK) return st;
     int have_key = 0;
-    for (int r = 0; r < PQntuples(res); r++)
+    *added = 1;
+    for (int r = 0; r < PQntuples(res); r++) {
         if (strcmp(PQgetvalue(res, r, 0), spec->key) == 0) have_key = 1;
+        if (strcmp(PQgetvalue(res, r, 0), ST_CHANGE_COL) == 0) *added = 0;
+    }
     if (!have_key)
         st = bs_fail(err, MS_ERR_INVALID, "table '%s' exists but has no key column '%s'",
                      spec->table, spec->key);
@@ -406,7 +410,42 @@ static ms_status add_columns(pg_store *s, const st_features *spec, ms_error *err
         st_sb_free(&a);
     }
     PQclear(res);
+    st_sb a = {0};
+    if (*added) {
+        st_sb_puts(&a, "ALTER TABLE ");
+        st_sb_ident(&a, spec->table);
+        st_sb_puts(&a, " ADD COLUMN " ST_CHANGE_COL " bigint, ADD COLUMN " ST_UPDATED_COL " bigint; ");
+    }
+    st_sb_printf(&a, "CREATE INDEX IF NOT EXISTS \"mlship_chg_%016llx\" ON ",
+                 (unsigned long long)bs_fnv1a(spec->table, strlen(spec->table), BS_FNV_INIT));
+    st_sb_ident(&a, spec->table);
+    st_sb_puts(&a, " (" ST_CHANGE_COL ")");
+    if (st == MS_OK) st = a.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : pg_exec(s, a.p, err);
+    st_sb_free(&a);
     return st;
+}
+
+/* The INSERT ... SELECT of the staged rows: the last of each key wins, numbered after the
+ * table's change counter `seq` in arrival order. */
+static void merge_sql(st_sb *m, const st_features *spec, const char *cols, int64_t seq, int64_t now_ms)
+{
+    st_sb_puts(m, "INSERT INTO ");
+    st_sb_ident(m, spec->table);
+    st_sb_printf(m, " (%s, " ST_CHANGE_COL ", " ST_UPDATED_COL ") SELECT DISTINCT ON (", cols);
+    st_sb_ident(m, spec->key);
+    st_sb_printf(m, ") %s, %lld + mlship_seq, %lld FROM mlship_upsert_stage ORDER BY ", cols, (long long)seq,
+                 (long long)now_ms);
+    st_sb_ident(m, spec->key);
+    st_sb_puts(m, ", mlship_seq DESC ON CONFLICT (");
+    st_sb_ident(m, spec->key);
+    st_sb_puts(m, ") DO UPDATE SET ");
+    for (int i = 0; i < spec->ncolumns; i++) {
+        st_sb_ident(m, spec->columns[i]);
+        st_sb_puts(m, " = excluded.");
+        st_sb_ident(m, spec->columns[i]);
+        st_sb_puts(m, ", ");
+    }
+    st_sb_puts(m, ST_CHANGE_COL " = excluded." ST_CHANGE_COL ", " ST_UPDATED_COL " = excluded." ST_UPDATED_COL);
 }
 
 static void pg_upsert_abort(st_upsert *base);
@@ -436,7 +475,7 @@ static ms_status pg_upsert_begin(st_store *base, const st_features *spec, st_ups
         st_sb_ident(&q, spec->columns[i]);
         st_sb_puts(&q, " double precision");
     }
-    st_sb_puts(&q, ")");
+    st_sb_puts(&q, ", " ST_CHANGE_COL " bigint, " ST_UPDATED_COL " bigint)");
     /* staging: same columns plus arrival order, so the last duplicate key wins */
     st_sb stage = {0};
     st_sb_puts(&stage, "CREATE TEMP TABLE mlship_upsert_stage ON COMMIT DROP AS SELECT ");
@@ -446,33 +485,22 @@ static ms_status pg_upsert_begin(st_store *base, const st_features *spec, st_ups
     st_sb_puts(&stage, " WITH NO DATA; ALTER TABLE mlship_upsert_stage ADD COLUMN mlship_seq "
                        "bigserial;");
 
-    st_sb_puts(&m, "INSERT INTO ");
-    st_sb_ident(&m, spec->table);
-    st_sb_printf(&m, " (%s) SELECT DISTINCT ON (", cols.p);
-    st_sb_ident(&m, spec->key);
-    st_sb_printf(&m, ") %s FROM mlship_upsert_stage ORDER BY ", cols.p);
-    st_sb_ident(&m, spec->key);
-    st_sb_puts(&m, ", mlship_seq DESC ON CONFLICT (");
-    st_sb_ident(&m, spec->key);
-    if (spec->ncolumns == 0) {
-        st_sb_puts(&m, ") DO NOTHING");
-    } else {
-        st_sb_puts(&m, ") DO UPDATE SET ");
-        for (int i = 0; i < spec->ncolumns; i++) {
-            if (i) st_sb_puts(&m, ", ");
-            st_sb_ident(&m, spec->columns[i]);
-            st_sb_puts(&m, " = excluded.");
-            st_sb_ident(&m, spec->columns[i]);
-        }
-    }
     st_sb copy = {0};
     st_sb_printf(&copy, "COPY mlship_upsert_stage (%s) FROM STDIN", cols.p ? cols.p : "");
-    if (q.oom || m.oom || cols.oom || copy.oom || stage.oom)
+    if (q.oom || cols.oom || copy.oom || stage.oom)
         st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    int added = 0;
+    int64_t seq = 0, now_ms = st_now_ms();
     if (st == MS_OK) st = pg_exec(s, "BEGIN", err);
     if (st == MS_OK) st = pg_exec(s, q.p, err);
     /* add missing columns; ALTER TABLE locks out readers until commit, so only when needed */
-    if (st == MS_OK) st = add_columns(s, spec, err);
+    if (st == MS_OK) st = add_columns(s, spec, &added, err);
+    if (st == MS_OK) st = pg_change_counter(s, spec->table, &seq, err);
+    if (st == MS_OK && added) st = pg_change_number_old(s, spec->table, spec->key, &seq, now_ms, err);
+    /* rows before the stage's numbers: the counter goes up by them too, at commit */
+    if (st == MS_OK && added) st = pg_bump_counter(s, spec->table, seq, err);
+    if (st == MS_OK) merge_sql(&m, spec, cols.p, seq, now_ms);
+    if (st == MS_OK && m.oom) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st == MS_OK) st = pg_exec(s, stage.p, err);
     if (st == MS_OK) st = pg_copy_start(s, copy.p, err);
     st_sb_free(&q);
@@ -487,6 +515,7 @@ static ms_status pg_upsert_begin(st_store *base, const st_features *spec, st_ups
     }
     u->merge = m.p;
     u->base.store = base;
+    snprintf(u->table, sizeof u->table, "%s", spec->table);
     st_sb an = {0};
     st_sb_puts(&an, "ANALYZE ");
     st_sb_ident(&an, spec->table);
@@ -547,6 +576,7 @@ static ms_status pg_upsert_commit(st_upsert *base, ms_error *err)
     ms_status end = pg_copy_end(s, st == MS_OK ? NULL : "aborted by mlship", err);
     if (st == MS_OK) st = end;
     if (st == MS_OK) st = pg_exec(s, u->merge, err);
+    if (st == MS_OK) st = pg_change_commit(s, u->table, err);
     if (st == MS_OK) st = pg_exec(s, u->analyze, err); /* statistics for the new rows */
     if (st == MS_OK) st = pg_exec(s, "COMMIT", err);
     pg_rollback(s);
@@ -636,6 +666,7 @@ const st_backend_ops st_pg_ops = {
     .upsert_put = pg_upsert_put,
     .upsert_commit = pg_upsert_commit,
     .upsert_abort = pg_upsert_abort,
+    .changes = pg_changes,
     .run_begin = pg_run_begin,
     .run_get = pg_run_get,
     .run_latest = pg_run_latest,

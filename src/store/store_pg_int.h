@@ -47,6 +47,19 @@ ms_status pg_copy_start(pg_store *s, const char *sql, ms_error *err);
 void pg_array_lit(st_sb *b, const char *const *keys, size_t n);
 int pg_kh_build(khash *h, const PGresult *res);
 int pg_kh_find(const khash *h, const PGresult *res, const char *key);
+/* ---- feature change numbers (store_pg_changes.c) ---- */
+/* The table's counter, locked until the transaction ends. */
+ms_status pg_change_counter(pg_store *s, const char *table, int64_t *seq, ms_error *err);
+/* Number the rows without a change number after *seq (in key order); *seq is raised. */
+ms_status pg_change_number_old(pg_store *s, const char *table, const char *key, int64_t *seq, int64_t now_ms,
+                               ms_error *err);
+/* Set the counter (after numbering old rows). */
+ms_status pg_bump_counter(pg_store *s, const char *table, int64_t seq, ms_error *err);
+/* Raise the counter by the rows staged in mlship_upsert_stage (before the commit). */
+ms_status pg_change_commit(pg_store *s, const char *table, ms_error *err);
+ms_status pg_changes(st_store *base, const char *table, int64_t since, size_t limit, st_change_fn fn, void *ctx,
+                     ms_error *err);
+
 ms_status pg_stream(pg_store *s, const char *sql, int n, const char *const *params,
                     int (*each)(void *ctx, const PGresult *row), void *ctx, ms_error *err);
 

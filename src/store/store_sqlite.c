@@ -31,6 +31,7 @@ const st_backend_ops st_sqlite_ops = {.name = "sqlite", .open = sq_open_stub,
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/bs_hash.h"
 #include "store/store_sqlite_int.h"
 
 const int st_sqlite_built = 1;
@@ -38,6 +39,8 @@ const int st_sqlite_built = 1;
 typedef struct sq_upsert {
     st_upsert base;
     sqlite3_stmt *ins;
+    char table[64];
+    int64_t change, now_ms; /* the table's change counter as this upsert numbers rows */
 } sq_upsert;
 
 /* ==== small helpers ===================================================================== */
@@ -300,9 +303,31 @@ static ms_status sq_fetch(st_store *base, const st_features *spec, const char *c
     return r;
 }
 
+/* The change columns and their index on a table that lacks them (store.h, feature changes):
+ * `added` says whether they were added now (the rows there get numbers: number_old_rows). */
+static ms_status ensure_change_cols(sq_store *s, const char *table, int have, int *added, ms_error *err)
+{
+    st_sb a = {0};
+    if (!have) {
+        st_sb_puts(&a, "ALTER TABLE ");
+        st_sb_ident(&a, table);
+        st_sb_puts(&a, " ADD COLUMN " ST_CHANGE_COL " INTEGER; ALTER TABLE ");
+        st_sb_ident(&a, table);
+        st_sb_puts(&a, " ADD COLUMN " ST_UPDATED_COL " INTEGER; ");
+    }
+    st_sb_printf(&a, "CREATE INDEX IF NOT EXISTS \"mlship_chg_%016llx\" ON ",
+                 (unsigned long long)bs_fnv1a(table, strlen(table), BS_FNV_INIT));
+    st_sb_ident(&a, table);
+    st_sb_puts(&a, " (" ST_CHANGE_COL ")");
+    ms_status r = a.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, a.p, err);
+    st_sb_free(&a);
+    *added = !have;
+    return r;
+}
+
 /* Create the table if missing, add missing columns, check the key column exists. Runs inside
  * the upsert's transaction, so a later failure undoes it too. */
-static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_error *err)
+static ms_status ensure_feature_table(sq_store *s, const st_features *spec, int *added, ms_error *err)
 {
     st_sb q = {0};
     st_sb_puts(&q, "CREATE TABLE IF NOT EXISTS ");
@@ -315,7 +340,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
         st_sb_ident(&q, spec->columns[i]);
         st_sb_puts(&q, " REAL");
     }
-    st_sb_puts(&q, ")");
+    st_sb_puts(&q, ", " ST_CHANGE_COL " INTEGER, " ST_UPDATED_COL " INTEGER)");
     ms_status r = q.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_exec(s, q.p, err);
     st_sb_free(&q);
     if (r != MS_OK) return r;
@@ -324,7 +349,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
     sqlite3_stmt *st = NULL;
     if ((r = sq_prep(s, "SELECT name FROM pragma_table_info(?1)", &st, err)) != MS_OK) return r;
     sqlite3_bind_text(st, 1, spec->table, -1, SQLITE_STATIC);
-    int have_key = 0;
+    int have_key = 0, have_change = 0;
     char *have = calloc((size_t)spec->ncolumns + 1, 1);
     if (!have) {
         sqlite3_finalize(st);
@@ -334,6 +359,7 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
         const char *name = (const char *)sqlite3_column_text(st, 0);
         if (!name) continue;
         if (strcmp(name, spec->key) == 0) have_key = 1;
+        if (strcmp(name, ST_CHANGE_COL) == 0) have_change = 1;
         for (int i = 0; i < spec->ncolumns; i++)
             if (strcmp(name, spec->columns[i]) == 0) have[i] = 1;
     }
@@ -353,6 +379,45 @@ static ms_status ensure_feature_table(sq_store *s, const st_features *spec, ms_e
         st_sb_free(&a);
     }
     free(have);
+    if (r == MS_OK) r = ensure_change_cols(s, spec->table, have_change, added, err);
+    return r;
+}
+
+/* The table's change counter (created at 0), into u->change. */
+static ms_status read_counter(sq_store *s, sq_upsert *u, ms_error *err)
+{
+    ms_status r = sq_exec(s, "CREATE TABLE IF NOT EXISTS mlship_feature_changes (tbl TEXT PRIMARY KEY, "
+                             "seq INTEGER NOT NULL)", err);
+    if (r == MS_OK) r = sq_run(s, "INSERT OR IGNORE INTO mlship_feature_changes VALUES (?1, 0)", "s", err, u->table);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK) r = sq_prep(s, "SELECT seq FROM mlship_feature_changes WHERE tbl = ?1", &st, err);
+    if (r != MS_OK) return r;
+    sq_bind(st, "s", u->table);
+    if (sqlite3_step(st) == SQLITE_ROW) u->change = sqlite3_column_int64(st, 0);
+    else r = sq_err(s, err, "change counter");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Rows from before the change columns: numbered after the counter, in rowid order. */
+static ms_status number_old_rows(sq_store *s, sq_upsert *u, ms_error *err)
+{
+    st_sb q = {0};
+    st_sb_puts(&q, "UPDATE ");
+    st_sb_ident(&q, u->table);
+    st_sb_puts(&q, " SET " ST_CHANGE_COL " = ?1 + rowid, " ST_UPDATED_COL " = ?2 WHERE " ST_CHANGE_COL " IS NULL");
+    st_sb m = {0};
+    st_sb_puts(&m, "SELECT coalesce(max(" ST_CHANGE_COL "), 0) FROM ");
+    st_sb_ident(&m, u->table);
+    ms_status r = q.oom || m.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory")
+                                 : sq_run(s, q.p, "ii", err, u->change, u->now_ms);
+    sqlite3_stmt *st = NULL;
+    if (r == MS_OK) r = sq_prep(s, m.p, &st, err);
+    if (r == MS_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > u->change)
+        u->change = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st_sb_free(&q);
+    st_sb_free(&m);
     return r;
 }
 
@@ -362,8 +427,13 @@ static ms_status sq_upsert_begin(st_store *base, const st_features *spec, st_ups
     sq_store *s = (sq_store *)base;
     sq_upsert *u = calloc(1, sizeof *u);
     if (!u) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    snprintf(u->table, sizeof u->table, "%s", spec->table);
+    u->now_ms = st_now_ms();
+    int added = 0;
     ms_status r = sq_exec(s, "BEGIN IMMEDIATE", err);
-    if (r == MS_OK) r = ensure_feature_table(s, spec, err);
+    if (r == MS_OK) r = ensure_feature_table(s, spec, &added, err);
+    if (r == MS_OK) r = read_counter(s, u, err);
+    if (r == MS_OK && added) r = number_old_rows(s, u, err);
     if (r == MS_OK) {
         st_sb q = {0};
         st_sb_puts(&q, "INSERT INTO ");
@@ -374,21 +444,18 @@ static ms_status sq_upsert_begin(st_store *base, const st_features *spec, st_ups
             st_sb_puts(&q, ", ");
             st_sb_ident(&q, spec->columns[i]);
         }
-        st_sb_puts(&q, ") VALUES (?");
-        for (int i = 0; i < spec->ncolumns; i++) st_sb_puts(&q, ", ?");
+        st_sb_puts(&q, ", " ST_CHANGE_COL ", " ST_UPDATED_COL ") VALUES (?");
+        for (int i = 0; i < spec->ncolumns + 2; i++) st_sb_puts(&q, ", ?");
         st_sb_puts(&q, ") ON CONFLICT (");
         st_sb_ident(&q, spec->key);
-        if (spec->ncolumns == 0) {
-            st_sb_puts(&q, ") DO NOTHING");
-        } else {
-            st_sb_puts(&q, ") DO UPDATE SET ");
-            for (int i = 0; i < spec->ncolumns; i++) {
-                if (i) st_sb_puts(&q, ", ");
-                st_sb_ident(&q, spec->columns[i]);
-                st_sb_puts(&q, " = excluded.");
-                st_sb_ident(&q, spec->columns[i]);
-            }
+        st_sb_puts(&q, ") DO UPDATE SET ");
+        for (int i = 0; i < spec->ncolumns; i++) {
+            st_sb_ident(&q, spec->columns[i]);
+            st_sb_puts(&q, " = excluded.");
+            st_sb_ident(&q, spec->columns[i]);
+            st_sb_puts(&q, ", ");
         }
+        st_sb_puts(&q, ST_CHANGE_COL " = excluded." ST_CHANGE_COL ", " ST_UPDATED_COL " = excluded." ST_UPDATED_COL);
         r = q.oom ? bs_fail(err, MS_ERR_RUNTIME, "out of memory") : sq_prep(s, q.p, &u->ins, err);
         st_sb_free(&q);
     }
@@ -417,6 +484,8 @@ static ms_status sq_upsert_put(st_upsert *base, const char *const *cells, const 
             else
                 sqlite3_bind_double(u->ins, 2 + c, vals[r * (size_t)nc + (size_t)c]);
         }
+        sqlite3_bind_int64(u->ins, 2 + nc, ++u->change);
+        sqlite3_bind_int64(u->ins, 3 + nc, u->now_ms);
         if (sqlite3_step(u->ins) != SQLITE_DONE) {
             ms_status st = sq_err(s, err, "upsert");
             sqlite3_reset(u->ins);
@@ -441,9 +510,96 @@ static ms_status sq_upsert_commit(st_upsert *base, ms_error *err)
     sq_store *s = (sq_store *)base->store;
     sqlite3_finalize(u->ins);
     u->ins = NULL;
-    ms_status r = sq_exec(s, "COMMIT", err);
+    ms_status r = sq_run(s, "UPDATE mlship_feature_changes SET seq = ?1 WHERE tbl = ?2", "is", err, u->change, u->table);
+    if (r == MS_OK) r = sq_exec(s, "COMMIT", err);
     sq_rollback(s);
     free(u);
+    return r;
+}
+
+/* ==== feature changes ==================================================================== */
+
+typedef struct sq_schema {
+    char key[64];
+    char **cols;
+    int n, has_change;
+} sq_schema;
+
+static void schema_free(sq_schema *sc)
+{
+    for (int i = 0; i < sc->n; i++) free(sc->cols[i]);
+    free(sc->cols);
+}
+
+/* The key column (the primary key) and the feature columns, in table order. */
+static ms_status read_schema(sq_store *s, const char *table, sq_schema *sc, ms_error *err)
+{
+    memset(sc, 0, sizeof *sc);
+    sqlite3_stmt *st = NULL;
+    ms_status r = sq_prep(s, "SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid", &st, err);
+    if (r != MS_OK) return r;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    int rows = 0;
+    while (r == MS_OK && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        rows++;
+        if (!name) continue;
+        if (sqlite3_column_int(st, 1) == 1) snprintf(sc->key, sizeof sc->key, "%s", name);
+        else if (strcmp(name, ST_CHANGE_COL) == 0) sc->has_change = 1;
+        else if (strcmp(name, ST_UPDATED_COL) != 0) {
+            char **g = realloc(sc->cols, (size_t)(sc->n + 1) * sizeof *g);
+            if (!g || !(g[sc->n] = strdup(name))) r = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+            if (g) sc->cols = g;
+            if (r == MS_OK) sc->n++;
+        }
+    }
+    sqlite3_finalize(st);
+    if (r == MS_OK && !rows) r = bs_fail(err, MS_ERR_INVALID, "sqlite store '%s': no feature table '%s'", s->path, table);
+    else if (r == MS_OK && (!sc->key[0] || !sc->has_change))
+        r = bs_fail(err, MS_ERR_INVALID, "sqlite store '%s': table '%s' has no %s; it gets one at its next "
+                    "`mlship features load`", s->path, table, sc->key[0] ? "change numbers" : "primary key");
+    if (r != MS_OK) schema_free(sc);
+    return r;
+}
+
+static ms_status sq_changes(st_store *base, const char *table, int64_t since, size_t limit, st_change_fn fn,
+                            void *ctx, ms_error *err)
+{
+    sq_store *s = (sq_store *)base;
+    ms_status r = sq_exec(s, "BEGIN", err); /* one snapshot for the schema and the rows */
+    sq_schema sc;
+    if (r == MS_OK) r = read_schema(s, table, &sc, err);
+    if (r != MS_OK) { sq_rollback(s); return r; }
+    st_sb q = {0};
+    st_sb_puts(&q, "SELECT ");
+    st_sb_ident(&q, sc.key);
+    for (int i = 0; i < sc.n; i++) {
+        st_sb_puts(&q, ", ");
+        st_sb_ident(&q, sc.cols[i]);
+    }
+    st_sb_puts(&q, ", " ST_CHANGE_COL ", " ST_UPDATED_COL " FROM ");
+    st_sb_ident(&q, table);
+    st_sb_puts(&q, " WHERE " ST_CHANGE_COL " > ?1 ORDER BY " ST_CHANGE_COL " LIMIT ?2");
+    double *vals = calloc((size_t)sc.n + 1, sizeof *vals);
+    sqlite3_stmt *st = NULL;
+    if (q.oom || !vals) r = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    if (r == MS_OK) r = sq_prep(s, q.p, &st, err);
+    int stop = r != MS_OK || fn(ctx, sc.key, (const char *const *)sc.cols, sc.n, NULL);
+    if (!stop) sq_bind(st, "ii", since, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
+    int rc = SQLITE_DONE;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < sc.n; i++)
+            vals[i] = sqlite3_column_type(st, 1 + i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 1 + i);
+        st_change_row row = {(const char *)sqlite3_column_text(st, 0), vals, sqlite3_column_int64(st, 1 + sc.n),
+                             sqlite3_column_int64(st, 2 + sc.n)};
+        stop = fn(ctx, sc.key, (const char *const *)sc.cols, sc.n, &row);
+    }
+    if (r == MS_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) r = sq_err(s, err, "changes");
+    sqlite3_finalize(st);
+    sq_rollback(s);
+    free(vals);
+    st_sb_free(&q);
+    schema_free(&sc);
     return r;
 }
 
@@ -492,6 +648,7 @@ const st_backend_ops st_sqlite_ops = {
     .upsert_put = sq_upsert_put,
     .upsert_commit = sq_upsert_commit,
     .upsert_abort = sq_upsert_abort,
+    .changes = sq_changes,
     .run_begin = sq_run_begin,
     .run_get = sq_run_get,
     .run_latest = sq_run_latest,

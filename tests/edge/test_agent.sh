@@ -8,14 +8,27 @@
 # model the agent dies with twice before confirming (reverted), and 20 successive updates
 # under steady local load with zero failed predictions. Predictions are checked against
 # scikit-learn's own outputs in tests/fixtures/ml/sk_gb_clf_binary.
-# Usage: sh tests/edge/test_agent.sh [build/mlship]
+# The backend is EDGE_BACKEND: nginx (default) or serve (`mlship serve --edge-dir`, whose
+# hidden --test-edge-rate plays nginx's limit_rate). The agent runs as $AGENT_RUN $M (e.g.
+# AGENT_RUN="qemu-aarch64 -L /" with an aarch64 build; the publisher and the backend stay
+# native: they are the server side).
+# Usage: sh tests/edge/test_agent.sh [build/mlship [agent-binary]]
 M=${1:-build/mlship}
+AM=${2:-$M}
+BK=${EDGE_BACKEND:-nginx}
+AGENT_RUN=${AGENT_RUN:-}
 cd "$(dirname "$0")/../.." || exit 2
 pass=0; fail=0; skip=0
 ok()   { pass=$((pass + 1)); echo "ok   $1"; }
 bad()  { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && echo "     $2"; }
 skip() { skip=$((skip + 1)); echo "skip $1"; }
-command -v nginx >/dev/null 2>&1 || { echo "FAIL nginx not installed (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
+case $BK in
+  nginx) command -v nginx >/dev/null 2>&1 || { echo "FAIL nginx not installed (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
+         PFX="" ;;
+  serve) PFX=/edge ;;
+  *) echo "FAIL EDGE_BACKEND '$BK' is not nginx or serve"; echo "0 passed, 1 failed"; exit 1 ;;
+esac
+echo "# backend: $BK; agent: ${AGENT_RUN:+$AGENT_RUN }$AM"
 make -s build/tcompare >/dev/null || { echo "FAIL cannot build build/tcompare"; echo "0 passed, 1 failed"; exit 1; }
 FIX=tests/fixtures/ml/sk_gb_clf_binary
 T=$(mktemp -d); PUB=$T/pub; ST=$T/state
@@ -45,8 +58,20 @@ http {
   server { listen 127.0.0.1:$SLOW; root $PUB; location /blobs/ { limit_rate 3k; } }
 }
 NGX
-ng_start() { nginx -e "$T/ng/error.log" -p "$T/ng" -c "$T/ng/nginx.conf" & NGPID=$!; sleep 0.3; }
-ng_stop()  { [ -n "$NGPID" ] && kill "$NGPID" 2>/dev/null; wait "$NGPID" 2>/dev/null; NGPID=""; }
+# or two `mlship serve --edge-dir` on the same ports (the second with blobs at 3 KiB/s), the
+# access log in the same place
+sv_up() { # port [options]: one serve, waited for
+  p=$1; shift
+  "$M" serve --model "$FIX/model.onnx" --edge-dir "$PUB" --host 127.0.0.1 --port "$p" --threads 2 \
+    --access-log "$T/ng/access.log" "$@" 2>>"$T/ng/error.log" & NGPID="$NGPID $!"
+  i=0; until curl -sf "http://127.0.0.1:$p/v2/health/live" >/dev/null 2>&1; do i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05; done
+}
+ng_start() {
+  if [ "$BK" = nginx ]; then nginx -e "$T/ng/error.log" -p "$T/ng" -c "$T/ng/nginx.conf" & NGPID=$!; sleep 0.3
+  else NGPID=""; sv_up $NG; sv_up $SLOW --test-edge-rate 3072; fi
+}
+# down: nginx's TERM is its fast shutdown; serve's would drain the download first, so KILL
+ng_stop()  { [ -n "$NGPID" ] && kill -"$([ "$BK" = nginx ] && echo TERM || echo KILL)" $NGPID 2>/dev/null; wait $NGPID 2>/dev/null; NGPID=""; }
 
 # ---- publishing -------------------------------------------------------------------------------
 "$M" edge keygen -o "$T/key" >/dev/null && "$M" edge keygen -o "$T/other" >/dev/null || { echo "FAIL keygen"; exit 1; }
@@ -60,10 +85,10 @@ resign() { "$M" edge sign --key "${1:-$T/key}" --manifest "$PUB/gb/manifest.json
 # ---- the agent ----------------------------------------------------------------------------------
 agent_start() { # backend-port state-dir [options]
   port=$1; dir=$2; shift 2
-  "$M" agent --state "$dir" --backend "http://127.0.0.1:$port" --name gb --pubkey "$T/key.pub" \
+  $AGENT_RUN "$AM" agent --state "$dir" --backend "http://127.0.0.1:$port$PFX" --name gb --pubkey "$T/key.pub" \
     --listen "127.0.0.1:$AP" --poll-s 1 --confirm-s 1 --stall-s 5 "$@" >>"$T/agent.log" 2>&1 & APID=$!
   i=0; until curl -sf "http://127.0.0.1:$AP/v2/health/live" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.05; done
+    i=$((i + 1)); [ $i -gt ${AGENT_WAIT:-100} ] && break; sleep 0.05; done
 }
 agent_stop() { [ -n "$APID" ] && kill -"${1:-TERM}" "$APID" 2>/dev/null; wait "$APID" 2>/dev/null; APID=""; }
 status() { curl -s "http://127.0.0.1:$AP/v1/agent/status"; }
@@ -85,7 +110,7 @@ check_predict() { # label
 # 1. backend down at start, nothing installed: the agent runs, is live, not ready, says why
 agent_start $NG "$ST"
 if curl -sf "http://127.0.0.1:$AP/v2/health/live" >/dev/null && ! curl -sf "http://127.0.0.1:$AP/v2/health/ready" >/dev/null \
-   && wait_status '"last_error": "http://127.0.0.1:'$NG'/gb/manifest.json: Couldn'; then ok "backend down at start: live, not ready, error names the URL"
+   && wait_status '"last_error": "http://127.0.0.1:'$NG$PFX'/gb/manifest.json: Couldn'; then ok "backend down at start: live, not ready, error names the URL"
 else bad "backend down at start" "$(status)"; fi
 
 # 2. the backend comes up: version 1 installs and predicts scikit-learn's probabilities
@@ -93,9 +118,39 @@ pub "$FIX/model.onnx" --golden "$FIX/input_0.npy"; request > "$T/req.json"
 ng_start
 if wait_status '"serving_version": 1,.*"state": "confirmed"'; then ok "v1 installed and confirmed"; else bad "v1 installed" "$(status)"; fi
 check_predict "v1 local /v2 infer equals scikit-learn"
-"$M" agent predict --state "$ST" "$FIX/input_0.npy" -o "$T/out" --output-format npy >/dev/null 2>&1
+$AGENT_RUN "$AM" agent predict --state "$ST" "$FIX/input_0.npy" -o "$T/out" --output-format npy >/dev/null 2>&1
 if build/tcompare "$T/out/output_1.npy" "$FIX/output_1.npy" >/dev/null 2>&1; then ok "agent predict equals scikit-learn"; else bad "agent predict"; fi
 cp "$PUB/gb/manifest.json" "$T/old.json"; cp "$PUB/gb/manifest.sig" "$T/old.sig"
+
+# 2b. serve --edge-dir as an HTTP file server (against the file itself, with curl)
+if [ "$BK" = serve ]; then
+  U=http://127.0.0.1:$NG/edge
+  code() { rm -f "$T/body"; curl -s --path-as-is -o "$T/body" -w '%{http_code}' "$@"; }
+  blob=$(ls "$PUB/blobs" | head -n 1); size=$(wc -c < "$PUB/blobs/$blob")
+  etag=$(curl -sI "$U/gb/manifest.json" | sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | tr -d '\r')
+  [ "$(code "$U/gb/manifest.json")" = 200 ] && cmp -s "$T/body" "$PUB/gb/manifest.json" && [ -n "$etag" ] \
+    && ok "edge-dir: GET the manifest, byte for byte, with an ETag" || bad "edge-dir GET" "etag '$etag'"
+  [ "$(code -H "If-None-Match: $etag" "$U/gb/manifest.json")" = 304 ] && [ ! -s "$T/body" ] \
+    && [ "$(code -H 'If-None-Match: "other"' "$U/gb/manifest.json")" = 200 ] \
+    && ok "edge-dir: If-None-Match 304 on the same tag, 200 on another" || bad "edge-dir If-None-Match"
+  tail -c +101 "$PUB/blobs/$blob" > "$T/tail"
+  [ "$(code -H 'Range: bytes=100-' "$U/blobs/$blob")" = 206 ] && cmp -s "$T/body" "$T/tail" \
+    && [ "$(code -H 'Range: bytes=-10' "$U/blobs/$blob")" = 206 ] && cmp -s "$T/body" "$(tail -c 10 "$PUB/blobs/$blob" > "$T/t10"; echo "$T/t10")" \
+    && ok "edge-dir: Range A- and -N give 206 with exactly those bytes" || bad "edge-dir Range"
+  h=$(curl -sI -H "Range: bytes=$size-" "$U/blobs/$blob" | tr -d '\r')
+  echo "$h" | grep -q "^HTTP/1.1 416" && echo "$h" | grep -qi "^Content-Range: bytes \*/$size$" \
+    && ok "edge-dir: a range past the end is 416 with Content-Range */$size" || bad "edge-dir 416" "$h"
+  h=$(curl -sI "$U/blobs/$blob" | tr -d '\r')
+  echo "$h" | grep -qi "^Content-Length: $size$" && echo "$h" | grep -qi "^Accept-Ranges: bytes" \
+    && ok "edge-dir: HEAD gives Content-Length $size and Accept-Ranges" || bad "edge-dir HEAD" "$h"
+  ln -s /etc/passwd "$PUB/gb/passwd"; ln -s /etc "$PUB/etc"; n404=0
+  for p in gb gb/ blobs "../$(basename "$PUB")/gb/manifest.json" '%2e%2e/%2e%2e/etc/passwd' '..%2f..%2fetc/passwd' \
+           gb/passwd etc/passwd .hidden gb/nope; do
+    c=$(code "$U/$p"); [ "$c" = 404 ] && grep -q '"error":"/edge/' "$T/body" && n404=$((n404 + 1)) || echo "     $p: $c $(head -c 200 "$T/body")"
+  done
+  rm -f "$PUB/gb/passwd" "$PUB/etc"
+  [ $n404 = 10 ] && ok "edge-dir: no listing, no .., %2e%2e or symbolic link out: 10 paths, 10 clear 404s" || bad "edge-dir 404s" "$n404 of 10"
+fi
 
 # 3. a bad signature and 4. another key: refused, v1 keeps serving
 pub "$FIX/model.onnx" --golden "$FIX/input_0.npy"
@@ -162,7 +217,7 @@ else bad "down mid-download" "$(status)"; fi
 check_predict "predictions with the backend down"
 ng_start
 if wait_status "\"serving_version\": $V,.*confirmed" 20 && status | grep -q '"resumed_bytes": [1-9]' \
-   && grep -q '" 206 ' "$T/ng/access.log"; then ok "download resumed with Range (206) and installed"
+   && grep -Eq '" 206 |"status":206' "$T/ng/access.log"; then ok "download resumed with Range (206) and installed"
 else bad "resume" "$(status)"; fi
 agent_stop; agent_start $NG "$ST"
 

@@ -15,6 +15,7 @@
 
 #include "base/bs_clock.h"
 #include "base/bs_error.h"
+#include "edge/agent/ag_cache.h"
 #include "edge/agent/ag_golden.h"
 #include "edge/agent/ag_manifest.h"
 #include "edge/agent/ag_state.h"
@@ -31,6 +32,11 @@ struct ag_agent {
     char last_result[300], last_error[600];
     int64_t last_error_at;
     uint64_t checks, installs, failures, quarantined, downloaded, resumed, reverts;
+    ag_cache *cache;
+    char cache_path[PATH_CAP];
+    uint64_t synced_rows, sync_failures;
+    double last_prove_ms, last_swap_ms; /* the last install: load+warm+golden, then the swap */
+    char schema_seen[2048]; /* the schema last handed to on_schema */
 };
 
 static void slot_dir(const ag_agent *a, int slot, char *dst, size_t cap)
@@ -158,6 +164,60 @@ static void start_rules(ag_agent *a)
     }
 }
 
+/* The serving slot's first feature table, if any. */
+static const char *first_table(const ag_agent *a)
+{
+    const ag_state *s = &a->st;
+    return s->active >= 0 && s->slot[s->active].n_features ? s->slot[s->active].features[0] : NULL;
+}
+
+/* Tell the caller the first table's schema when it is new (or changed). */
+static void hand_schema(ag_agent *a)
+{
+    const char *t = first_table(a);
+    char key[64], **cols = NULL, sig[sizeof a->schema_seen];
+    int n = 0;
+    ms_error err = {{0}};
+    if (!t || !a->o.on_schema || ag_cache_schema(a->cache, t, key, sizeof key, &cols, &n, &err) != MS_OK) return;
+    size_t used = (size_t)snprintf(sig, sizeof sig, "%s/%s", t, key);
+    for (int i = 0; i < n && used < sizeof sig; i++) used += (size_t)snprintf(sig + used, sizeof sig - used, ",%s", cols[i]);
+    if (strcmp(sig, a->schema_seen) != 0) {
+        a->o.on_schema(a->o.schema_ctx, t, key, cols, n);
+        snprintf(a->schema_seen, sizeof a->schema_seen, "%s", sig);
+    }
+    ag_cache_names_free(cols, n);
+}
+
+void ag_agent_sync(ag_agent *a)
+{
+    if (!a->o.features_url || a->st.active < 0) return;
+    const ag_slot *sl = &a->st.slot[a->st.active];
+    for (int i = 0; i < sl->n_features; i++) {
+        int64_t changed = 0;
+        ms_error err = {{0}};
+        if (ag_cache_sync(a->cache, &a->o.fetch, a->o.features_url, sl->features[i], a->o.page_rows, &changed, &err) != MS_OK) {
+            pthread_mutex_lock(&a->mu);
+            a->sync_failures++;
+            pthread_mutex_unlock(&a->mu);
+            char msg[800];
+            snprintf(msg, sizeof msg, "feature table '%s': %s", sl->features[i], err.msg);
+            report_error(a, msg);
+            continue;
+        }
+        pthread_mutex_lock(&a->mu);
+        a->synced_rows += (uint64_t)changed;
+        pthread_mutex_unlock(&a->mu);
+    }
+    hand_schema(a);
+}
+
+const char *ag_agent_cache_path(ag_agent *a) { return a->cache_path; }
+
+ms_status ag_agent_feature_row(ag_agent *a, const char *table, const char *key, mc_buf *out, int *found, ms_error *err)
+{
+    return ag_cache_row_json(a->cache, table, key, out, found, err);
+}
+
 static void curl_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 ms_status ag_agent_open(const ag_opts *o, ag_agent **out, ms_error *err)
@@ -176,8 +236,11 @@ ms_status ag_agent_open(const ag_opts *o, ag_agent **out, ms_error *err)
         st = mkdirs(p, err);
     }
     if (st == MS_OK) st = ag_state_load(o->state_dir, &a->st, err);
+    snprintf(a->cache_path, sizeof a->cache_path, "%s/features.db", o->state_dir);
+    if (st == MS_OK) st = ag_cache_open(a->cache_path, &a->cache, err);
     if (st != MS_OK) { ag_agent_free(a); return st; }
     snprintf(a->last_result, sizeof a->last_result, "not checked yet");
+    hand_schema(a); /* offline: keyed predictions read the cache as it is */
     start_rules(a);
     *out = a;
     return MS_OK;
@@ -186,6 +249,7 @@ ms_status ag_agent_open(const ag_opts *o, ag_agent **out, ms_error *err)
 void ag_agent_free(ag_agent *a)
 {
     if (!a) return;
+    ag_cache_free(a->cache);
     pthread_mutex_destroy(&a->mu);
     free(a);
 }
@@ -307,13 +371,17 @@ static int download(ag_agent *a, const ag_manifest *m, int slot, char *final, si
 static void install(ag_agent *a, const ag_manifest *m, int slot, const char *path)
 {
     ms_error err = {{0}};
+    uint64_t t0 = bs_now_ns();
     if (prove(path, m->golden, &err) != MS_OK) { quarantine(a, m, err.msg); return; }
+    uint64_t t1 = bs_now_ns();
     ag_state before = a->st;
     pthread_mutex_lock(&a->mu);
     ag_slot *sl = &a->st.slot[slot];
     sl->version = m->version;
     snprintf(sl->sha256, sizeof sl->sha256, "%s", m->sha256);
     snprintf(sl->model_format, sizeof sl->model_format, "%s", m->model_format);
+    sl->n_features = m->n_features;
+    memcpy(sl->features, m->features, sizeof sl->features);
     a->st.active = slot;
     a->st.trial = 1;
     a->st.trial_runs = 1;
@@ -330,6 +398,8 @@ static void install(ag_agent *a, const ag_manifest *m, int slot, const char *pat
     }
     a->trial_since_ns = bs_now_ns();
     pthread_mutex_lock(&a->mu);
+    a->last_prove_ms = (double)(t1 - t0) / 1e6;
+    a->last_swap_ms = (double)(a->trial_since_ns - t1) / 1e6;
     a->installs++;
     pthread_mutex_unlock(&a->mu);
     fprintf(stderr, "mlship agent: version %lld serving (on trial for %lld s)\n", (long long)m->version,
@@ -420,8 +490,12 @@ void ag_agent_status_json(ag_agent *a, mc_buf *b)
         mc_buf_put_json_str(b, s->quarantine[i].reason);
         mc_buf_putc(b, '}');
     }
-    mc_buf_puts(b, "]}\n");
+    mc_buf_printf(b, "], \"last_verify_ms\": %.3f, \"last_swap_ms\": %.3f, \"synced_rows\": %llu, \"sync_failures\": %llu, "
+                  "\"features\": ", a->last_prove_ms, a->last_swap_ms, (unsigned long long)a->synced_rows,
+                  (unsigned long long)a->sync_failures);
     pthread_mutex_unlock(&a->mu);
+    ag_cache_status_json(a->cache, b);
+    mc_buf_puts(b, "}\n");
 }
 
 void ag_agent_metrics(ag_agent *a, mc_buf *b)
@@ -440,6 +514,8 @@ void ag_agent_metrics(ag_agent *a, mc_buf *b)
         {"mlship_agent_downloaded_bytes_total", "counter", a->downloaded},
         {"mlship_agent_resumed_bytes_total", "counter", a->resumed},
         {"mlship_agent_last_check_timestamp_seconds", "gauge", (unsigned long long)a->last_check},
+        {"mlship_agent_synced_rows_total", "counter", a->synced_rows},
+        {"mlship_agent_sync_failures_total", "counter", a->sync_failures},
     };
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         mc_buf_printf(b, "# TYPE %s %s\n%s %llu\n", m[i].name, m[i].type, m[i].name, m[i].v);

@@ -27,6 +27,10 @@
 /* Make `model_path` (a verified, checked model) the one serving as name/version. */
 typedef ms_status (*ag_swap_fn)(void *ctx, const char *name, int64_t version, const char *model_path, ms_error *err);
 
+/* The first feature table of the serving model is synced and its schema known (at start from
+ * the cache, then after each sync): the caller makes keyed predictions read it. */
+typedef void (*ag_schema_fn)(void *ctx, const char *table, const char *key, char *const *cols, int n);
+
 typedef struct ag_opts {
     const char *state_dir;
     const char *backend;      /* base URL of the publish directory, no trailing slash needed */
@@ -37,6 +41,12 @@ typedef struct ag_opts {
     ag_fetch_opts fetch;
     ag_swap_fn swap;
     void *swap_ctx;
+    /* the feature cache (ag_cache.h): STATE/features.db, synced from features_url (a serve
+     * base URL; fetch.bearer is its --api-token) in pages of page_rows */
+    const char *features_url;
+    int page_rows;
+    ag_schema_fn on_schema;
+    void *schema_ctx;
 } ag_opts;
 
 typedef struct ag_agent ag_agent;
@@ -46,6 +56,12 @@ typedef struct ag_agent ag_agent;
 ms_status ag_agent_open(const ag_opts *o, ag_agent **out, ms_error *err);
 void ag_agent_free(ag_agent *a);
 void ag_agent_check(ag_agent *a);
+/* Sync the serving model's feature tables into the cache (a failure is reported; the cache
+ * keeps what it has and keeps answering). */
+void ag_agent_sync(ag_agent *a);
+/* The path of the cache file, and one cached row with its ages (ag_cache_row_json). */
+const char *ag_agent_cache_path(ag_agent *a);
+ms_status ag_agent_feature_row(ag_agent *a, const char *table, const char *key, mc_buf *out, int *found, ms_error *err);
 /* Confirm a trial model once it has served confirm_s seconds. */
 void ag_agent_tick(ag_agent *a);
 /* The version serving (0: none). */

@@ -58,12 +58,16 @@ ms_status ag_fetch_mem(const ag_fetch_opts *o, const char *url, const char *etag
     CURL *c = easy(o, url);
     if (!c) return bs_fail(err, MS_ERR_RUNTIME, "%s: cannot start a transfer", url);
     struct curl_slist *h = NULL;
-    char cond[AG_ETAG_CAP + 20];
+    char cond[AG_ETAG_CAP + 20], auth[600];
     if (etag && etag[0]) {
         snprintf(cond, sizeof cond, "If-None-Match: %s", etag);
         h = curl_slist_append(h, cond);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     }
+    if (o->bearer && o->bearer[0]) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %.500s", o->bearer);
+        h = curl_slist_append(h, auth);
+    }
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (etag_out) etag_out[0] = 0;
     mem_sink m = {out, cap, 0};
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, mem_write);

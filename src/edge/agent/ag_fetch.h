@@ -17,6 +17,7 @@
 typedef struct ag_fetch_opts {
     long connect_s; /* connect timeout */
     long stall_s;   /* abort when under 1 byte/s this long */
+    const char *bearer; /* ag_fetch_mem sends "Authorization: Bearer <it>"; NULL: none */
 } ag_fetch_opts;
 
 /* GET `url` into `out` (at most `cap` bytes; more is an error). `etag` (may be "" or NULL)

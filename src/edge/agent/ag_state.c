@@ -32,6 +32,11 @@ static void read_slot(const cJSON *o, ag_slot *s)
     s->version = num(o, "version");
     str(o, "sha256", s->sha256, sizeof s->sha256);
     str(o, "model_format", s->model_format, sizeof s->model_format);
+    const cJSON *f, *fs = cJSON_GetObjectItemCaseSensitive(o, "features");
+    cJSON_ArrayForEach(f, fs) {
+        if (s->n_features == AG_MAX_FEATURES || !cJSON_IsString(f)) break;
+        snprintf(s->features[s->n_features++], sizeof s->features[0], "%s", f->valuestring);
+    }
 }
 
 ms_status ag_state_load(const char *dir, ag_state *s, ms_error *err)
@@ -73,8 +78,13 @@ ms_status ag_state_load(const char *dir, ag_state *s, ms_error *err)
 
 static void put_slot(mc_buf *b, const ag_slot *s)
 {
-    mc_buf_printf(b, "{\"version\": %lld, \"sha256\": \"%s\", \"model_format\": \"%s\"}", (long long)s->version, s->sha256,
-                  s->model_format);
+    mc_buf_printf(b, "{\"version\": %lld, \"sha256\": \"%s\", \"model_format\": \"%s\", \"features\": [", (long long)s->version,
+                  s->sha256, s->model_format);
+    for (int i = 0; i < s->n_features; i++) {
+        if (i) mc_buf_puts(b, ", ");
+        mc_buf_put_json_str(b, s->features[i]);
+    }
+    mc_buf_puts(b, "]}");
 }
 
 /* Write path.tmp, fsync it, rename it over path, fsync the directory. */

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "edge/agent/ag_manifest.h"
 #include "mlship.h"
 
 #define AG_QUARANTINE_MAX 16
@@ -22,6 +23,8 @@ typedef struct ag_slot {
     int64_t version;       /* 0: empty */
     char sha256[65];
     char model_format[16];
+    int n_features;        /* the manifest's feature tables, synced while this slot serves */
+    char features[AG_MAX_FEATURES][64];
 } ag_slot;
 
 typedef struct ag_quarantined {
