@@ -27,7 +27,9 @@ STAGE_TIMEOUT=${STAGE_TIMEOUT:-900}
 stage() { # name command...
   name=$1; shift
   echo "== $name"
+  t0=$(date +%s)
   timeout -k 10 "$STAGE_TIMEOUT" "$@" > "$log/$name.log" 2>&1; rc=$?
+  echo "   ($name took $(( $(date +%s) - t0 )) s)"
   [ $rc -eq 124 ] && echo "FAIL $name: still running after $STAGE_TIMEOUT s; stopped" | tee -a "$log/$name.log"
   grep -E '^(FAIL|CRASH|REGRESSION)|error:|runtime error' "$log/$name.log" | head -n 40
   [ $rc -ne 0 ] && tail -n 20 "$log/$name.log"
