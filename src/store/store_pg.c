@@ -115,6 +115,18 @@ ms_status pg_ready(pg_store *s, ms_error *err)
     return MS_OK;
 }
 
+ms_status pg_schema_once(pg_store *s, const char *ddl, int *ready, ms_error *err)
+{
+    ms_status st = pg_ready(s, err); /* a reconnect clears *ready: the tables may be new */
+    if (st != MS_OK || *ready) return st;
+    st = pg_exec(s, "BEGIN", err);
+    if (st == MS_OK) st = pg_exec(s, ddl, err);
+    if (st == MS_OK) st = pg_exec(s, "COMMIT", err);
+    pg_rollback(s);
+    if (st == MS_OK) *ready = 1;
+    return st;
+}
+
 /* COPY text format: escape backslash, tab, newline, carriage return. */
 void pg_copy_text(st_sb *b, const char *v)
 {

@@ -40,6 +40,9 @@ ms_status pg_q(pg_store *s, const char *sql, int n, const char *const *params,
 ms_status pg_exec(pg_store *s, const char *sql, ms_error *err);
 void pg_rollback(pg_store *s);
 ms_status pg_ready(pg_store *s, ms_error *err);
+/* Run the CREATE ... IF NOT EXISTS script `ddl` in one transaction, once per connection
+ * (*ready is the connection's flag for it, cleared by a reconnect). */
+ms_status pg_schema_once(pg_store *s, const char *ddl, int *ready, ms_error *err);
 void pg_copy_text(st_sb *b, const char *v);
 ms_status pg_copy_send(pg_store *s, st_sb *b, ms_error *err);
 ms_status pg_copy_end(pg_store *s, const char *errmsg, ms_error *err);

@@ -43,14 +43,7 @@ static const char *SCHEMA =
 
 static ms_status schema(pg_store *s, ms_error *err)
 {
-    ms_status st = pg_ready(s, err);
-    if (st != MS_OK || s->schema_ready) return st;
-    st = pg_exec(s, "BEGIN", err);
-    if (st == MS_OK) st = pg_exec(s, SCHEMA, err);
-    if (st == MS_OK) st = pg_exec(s, "COMMIT", err);
-    pg_rollback(s);
-    if (st == MS_OK) s->schema_ready = 1;
-    return st;
+    return pg_schema_once(s, SCHEMA, &s->schema_ready, err);
 }
 
 ms_status pg_runs_ready(pg_store *s, ms_error *err) { return schema(s, err); }

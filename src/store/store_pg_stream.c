@@ -43,14 +43,7 @@ static const char *STREAM_SCHEMA =
 
 static ms_status stream_ready(pg_store *s, ms_error *err)
 {
-    ms_status st = pg_ready(s, err);
-    if (st != MS_OK || s->stream_ready) return st;
-    st = pg_exec(s, "BEGIN", err);
-    if (st == MS_OK) st = pg_exec(s, STREAM_SCHEMA, err);
-    if (st == MS_OK) st = pg_exec(s, "COMMIT", err);
-    pg_rollback(s);
-    if (st == MS_OK) s->stream_ready = 1;
-    return st;
+    return pg_schema_once(s, STREAM_SCHEMA, &s->stream_ready, err);
 }
 
 static const char *val(const PGresult *res, int row, int col)
