@@ -71,7 +71,7 @@ typedef struct ms_kctx {
                                  * folded from weights), so prepare may cache what it derives */
     uint8_t post_relu;          /* apply max(x, 0) to output 0 (a Relu fused into this node;
                                  * only set for kernels whose entry has fuse_relu) */
-    struct ms_shared_slot *shared; /* prepare: this node's slot in the model (ms_kshare) */
+    struct ms_shared_slot *shared; /* planning run and prepare: this node's slot in the model (ms_kshare) */
 } ms_kctx;
 
 struct ms_kernel {

@@ -264,12 +264,12 @@ static ms_status plan_node(ms_session *s, int i, void **tmp, size_t *bytes_of, m
     void *scratch = c.scratch_size ? ms_aligned_alloc(c.scratch_size) : NULL;
     if (c.scratch_size && !scratch) return FAIL(err, MS_ERR_RUNTIME, "out of memory planning");
     c.scratch = scratch ? scratch : no_scratch;
+    /* the planning run may already build what prepare would (a tree ensemble): it can share
+     * it through the model's slot, so prepare finds it instead of building it again */
+    c.shared = s->m->shared ? &s->m->shared[i] : NULL;
     st = k->run(&c);
     ms_aligned_free(scratch);
-    if (!st && k->prepare && !rt->folded) {
-        c.shared = s->m->shared ? &s->m->shared[i] : NULL;
-        st = k->prepare(&c, &rt->state);
-    }
+    if (!st && k->prepare && !rt->folded) st = k->prepare(&c, &rt->state);
     return st;
 }
 

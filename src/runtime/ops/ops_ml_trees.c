@@ -464,11 +464,18 @@ static ms_status trees_prepare(ms_kctx *c, void **state)
 static ms_status trees_run(ms_kctx *c)
 {
     if (c->state) return trees_compute(c, c->state);
-    /* planning runs a node before prepare: build a temporary ensemble (planning may allocate) */
+    /* planning runs a node before prepare: build the ensemble (planning may allocate) and
+     * share it as prepare would, so prepare finds it: a 200-tree ensemble built once, not
+     * twice, before the first prediction (cold start). Unshared, it is freed here. */
     const ms_tensor *x = c->in[0];
+    int64_t width = x->shape[x->ndim - 1];
+    const tree_op *have = ms_kshared(c, (uint64_t)width);
+    if (have) return trees_compute(c, have);
     tree_op *op;
-    ms_status st = op_build(c->node, c->opset, x->shape[x->ndim - 1], &op, c->err);
+    ms_status st = op_build(c->node, c->opset, width, &op, c->err);
     if (st) return st;
+    const tree_op *sh = ms_kshare(c, (uint64_t)width, op, trees_release);
+    if (sh) return trees_compute(c, sh);
     st = trees_compute(c, op);
     op_free(op);
     return st;
