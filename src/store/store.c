@@ -14,6 +14,12 @@
 
 /* ==== helpers =========================================================================== */
 
+void st_table_schema_free(st_table_schema *sc)
+{
+    for (int i = 0; i < sc->n; i++) free(sc->cols[i]);
+    free(sc->cols);
+}
+
 ms_status st_not_built(ms_error *err, const char *what, const char *knob, const char *pkg)
 {
     return bs_fail(err, MS_ERR_UNSUPPORTED,

@@ -93,6 +93,15 @@ extern const int st_sqlite_built, st_pg_built, st_redis_built;
 
 /* ---- helpers (store.c) ---------------------------------------------------------------- */
 
+/* A feature table's shape as the change feed reads it (SQLite and PostgreSQL): the key
+ * column, the feature columns in table order, and whether the change columns exist. */
+typedef struct st_table_schema {
+    char key[64];
+    char **cols;
+    int n, has_change;
+} st_table_schema;
+void st_table_schema_free(st_table_schema *sc);
+
 /* MS_ERR_UNSUPPORTED "mlship was built without X support (...)". */
 ms_status st_not_built(ms_error *err, const char *what, const char *knob, const char *pkg);
 

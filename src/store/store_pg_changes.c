@@ -72,19 +72,7 @@ ms_status pg_change_commit(pg_store *s, const char *table, ms_error *err)
                    "FROM mlship_upsert_stage) WHERE tbl = $1", 1, p, NULL, err);
 }
 
-typedef struct pg_schema {
-    char key[64];
-    char **cols;
-    int n, has_change;
-} pg_schema;
-
-static void schema_free(pg_schema *sc)
-{
-    for (int i = 0; i < sc->n; i++) free(sc->cols[i]);
-    free(sc->cols);
-}
-
-static ms_status read_schema(pg_store *s, const char *table, pg_schema *sc, ms_error *err)
+static ms_status read_schema(pg_store *s, const char *table, st_table_schema *sc, ms_error *err)
 {
     memset(sc, 0, sizeof *sc);
     const char *p[1] = {table};
@@ -114,12 +102,12 @@ static ms_status read_schema(pg_store *s, const char *table, pg_schema *sc, ms_e
     if (st == MS_OK && (!sc->key[0] || !sc->has_change))
         st = bs_fail(err, MS_ERR_INVALID, "postgresql store %s: table '%s' has no %s; it gets one at its next "
                      "`mlship features load`", s->where, table, sc->key[0] ? "change numbers" : "primary key");
-    if (st != MS_OK) schema_free(sc);
+    if (st != MS_OK) st_table_schema_free(sc);
     return st;
 }
 
 typedef struct change_ctx {
-    pg_schema *sc;
+    st_table_schema *sc;
     st_change_fn fn;
     void *ctx;
     double *vals;
@@ -142,7 +130,7 @@ ms_status pg_changes(st_store *base, const char *table, int64_t since, size_t li
     pg_store *s = (pg_store *)base;
     ms_status st = pg_ready(s, err);
     if (st == MS_OK) st = pg_exec(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
-    pg_schema sc;
+    st_table_schema sc;
     if (st == MS_OK) st = read_schema(s, table, &sc, err);
     if (st != MS_OK) { pg_rollback(s); return st; }
     st_sb q = {0};
@@ -166,7 +154,7 @@ ms_status pg_changes(st_store *base, const char *table, int64_t since, size_t li
     pg_rollback(s);
     free(c.vals);
     st_sb_free(&q);
-    schema_free(&sc);
+    st_table_schema_free(&sc);
     return st;
 }
 

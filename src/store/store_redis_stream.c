@@ -124,6 +124,20 @@ static const char *field(const redisReply *r, const char *name)
     return NULL;
 }
 
+/* HGETALL of the hash prefix + id (one event's result, one ticket) into *out. */
+static ms_status hgetall(rd_store *s, const char *prefix, const char *id, const char *what,
+                         redisReply **out, ms_error *err)
+{
+    ms_status st = rd_ready(s, err);
+    if (st != MS_OK) return st;
+    rd_args a = {0};
+    args_add(&a, "HGETALL");
+    args_key(&a, prefix, id, NULL);
+    st = rd_run(s, &a, what, out, err);
+    args_free(&a);
+    return st;
+}
+
 static const char *str_at(const redisReply *r, size_t i)
 {
     return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str
@@ -194,15 +208,8 @@ ms_status rd_stream_put(st_store *base, const st_stream_row *rows, size_t n, int
 ms_status rd_stream_event(st_store *base, const char *event_id, st_event_fn fn, void *ctx,
                           ms_error *err)
 {
-    rd_store *s = (rd_store *)base;
-    ms_status st = rd_ready(s, err);
-    if (st != MS_OK) return st;
-    rd_args a = {0};
-    args_add(&a, "HGETALL");
-    args_key(&a, "mlship:se:", event_id, NULL);
     redisReply *r;
-    st = rd_run(s, &a, "stream result", &r, err);
-    args_free(&a);
+    ms_status st = hgetall((rd_store *)base, "mlship:se:", event_id, "stream result", &r, err);
     if (st != MS_OK) return st;
     if (!field(r, "scored_at")) {
         fn(ctx, NULL, NULL);
@@ -403,15 +410,8 @@ ms_status rd_ticket_claim(st_store *base, const st_ticket *fresh, int64_t pendin
 ms_status rd_ticket_get(st_store *base, const char *ticket, st_ticket *out, int *found,
                         ms_error *err)
 {
-    rd_store *s = (rd_store *)base;
-    ms_status st = rd_ready(s, err);
-    if (st != MS_OK) return st;
-    rd_args a = {0};
-    args_add(&a, "HGETALL");
-    args_key(&a, "mlship:tk:", ticket, NULL);
     redisReply *r;
-    st = rd_run(s, &a, "ticket", &r, err);
-    args_free(&a);
+    ms_status st = hgetall((rd_store *)base, "mlship:tk:", ticket, "ticket", &r, err);
     if (st != MS_OK) return st;
     const char *ms = field(r, "created_ms");
     *found = ms != NULL;

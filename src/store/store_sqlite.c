@@ -519,20 +519,8 @@ static ms_status sq_upsert_commit(st_upsert *base, ms_error *err)
 
 /* ==== feature changes ==================================================================== */
 
-typedef struct sq_schema {
-    char key[64];
-    char **cols;
-    int n, has_change;
-} sq_schema;
-
-static void schema_free(sq_schema *sc)
-{
-    for (int i = 0; i < sc->n; i++) free(sc->cols[i]);
-    free(sc->cols);
-}
-
 /* The key column (the primary key) and the feature columns, in table order. */
-static ms_status read_schema(sq_store *s, const char *table, sq_schema *sc, ms_error *err)
+static ms_status read_schema(sq_store *s, const char *table, st_table_schema *sc, ms_error *err)
 {
     memset(sc, 0, sizeof *sc);
     sqlite3_stmt *st = NULL;
@@ -558,7 +546,7 @@ static ms_status read_schema(sq_store *s, const char *table, sq_schema *sc, ms_e
     else if (r == MS_OK && (!sc->key[0] || !sc->has_change))
         r = bs_fail(err, MS_ERR_INVALID, "sqlite store '%s': table '%s' has no %s; it gets one at its next "
                     "`mlship features load`", s->path, table, sc->key[0] ? "change numbers" : "primary key");
-    if (r != MS_OK) schema_free(sc);
+    if (r != MS_OK) st_table_schema_free(sc);
     return r;
 }
 
@@ -567,7 +555,7 @@ static ms_status sq_changes(st_store *base, const char *table, int64_t since, si
 {
     sq_store *s = (sq_store *)base;
     ms_status r = sq_exec(s, "BEGIN", err); /* one snapshot for the schema and the rows */
-    sq_schema sc;
+    st_table_schema sc;
     if (r == MS_OK) r = read_schema(s, table, &sc, err);
     if (r != MS_OK) { sq_rollback(s); return r; }
     st_sb q = {0};
@@ -599,7 +587,7 @@ static ms_status sq_changes(st_store *base, const char *table, int64_t since, si
     sq_rollback(s);
     free(vals);
     st_sb_free(&q);
-    schema_free(&sc);
+    st_table_schema_free(&sc);
     return r;
 }
 
