@@ -32,7 +32,9 @@ echo "# backend: $BK; agent: ${AGENT_RUN:+$AGENT_RUN }$AM"
 make -s build/tcompare >/dev/null || { echo "FAIL cannot build build/tcompare"; echo "0 passed, 1 failed"; exit 1; }
 FIX=tests/fixtures/ml/sk_gb_clf_binary
 T=$(mktemp -d); PUB=$T/pub; ST=$T/state
-BASE=$((20000 + $$ % 20000)); NG=$BASE; SLOW=$((BASE + 1)); AP=$((BASE + 2))
+# ports nobody listens on now (one derived from the PID can collide with a test service's)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+NG=$(free_port); SLOW=$(free_port); AP=$(free_port)
 NGPID=""; APID=""; LPID=""
 cleanup() {
   for p in $LPID $APID $NGPID; do kill "$p" 2>/dev/null; done

@@ -19,7 +19,10 @@ make -s build/tcompare >/dev/null || { echo "FAIL cannot build build/tcompare"; 
 command -v sqlite3 >/dev/null || { echo "FAIL sqlite3 not installed"; echo "0 passed, 1 failed"; exit 1; }
 FIX=tests/fixtures/ml/sk_gb_clf_binary
 T=$(mktemp -d); PUB=$T/pub; ST=$T/state; DB=$T/features.db
-BASE=$((20000 + ($$ + 7919) % 20000)); BP=$BASE; AP=$((BASE + 1))
+# ports nobody listens on now (a port derived from the PID collided once with a test
+# service's random port: the agent could not listen and every later check failed)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BP=$(free_port); AP=$(free_port)
 BPID=""; APID=""
 cleanup() { for p in $APID $BPID; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
