@@ -73,7 +73,7 @@ stage conformance make conformance
 stage cross       sh tests/cross/run.sh
 stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
 # the agent cross-built above runs the fault matrix under qemu-aarch64 (publisher and backend native)
-[ -x build/arm64/mlship ] && stage edge-agent-arm64 env AGENT_WAIT=400 AGENT_RUN="qemu-aarch64 -L /" \
+[ -x build/arm64/mlship ] && stage edge-agent-arm64 env AGENT_WAIT=400 UPDATE_WAIT=90 AGENT_RUN="qemu-aarch64 -L /" \
   sh tests/edge/test_agent.sh build/mlship build/arm64/mlship
 stage edge-wasm   sh tests/edge/test_wasm.sh
 
