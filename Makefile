@@ -26,6 +26,14 @@ STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_
               $(if $(filter 1,$(WITH_REDIS)),-lhiredis)
 STORE_CFLAGS = -DMS_WITH_SQLITE=$(WITH_SQLITE) -DMS_WITH_PG=$(WITH_PG) \
                -DMS_WITH_REDIS=$(WITH_REDIS) -I/usr/include/postgresql
+# Queue engines (src/queue/) beyond SQLite and Redis, the same way: WITH_NATS=0 (libnats-dev),
+# WITH_KAFKA=0 (librdkafka-dev), WITH_MQTT=0 (libmosquitto-dev) build stubs that say so.
+WITH_NATS  ?= 1
+WITH_KAFKA ?= 1
+WITH_MQTT  ?= 1
+STORE_LIBS   += $(if $(filter 1,$(WITH_NATS)),-lnats) $(if $(filter 1,$(WITH_KAFKA)),-lrdkafka) \
+                $(if $(filter 1,$(WITH_MQTT)),-lmosquitto)
+STORE_CFLAGS += -DMS_WITH_NATS=$(WITH_NATS) -DMS_WITH_KAFKA=$(WITH_KAFKA) -DMS_WITH_MQTT=$(WITH_MQTT)
 
 RUNTIME_SRC := $(sort $(wildcard src/runtime/*.c src/runtime/ops/*.c))
 BASE_SRC    := $(sort $(wildcard src/base/*.c))
@@ -147,7 +155,7 @@ $(BUILD)/libmlship_stream.a: $(STREAM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# src/queue/: event streams (sqlite, redis); the same WITH_* knobs as the store.
+# src/queue/: event streams (sqlite, redis, nats, kafka, mqtt); the same WITH_* knobs as the store.
 $(QUEUE_OBJ): ALL_CFLAGS += $(STORE_CFLAGS)
 $(BUILD)/libmlship_queue.a: $(QUEUE_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Starts (and stops) a throwaway PostgreSQL 15 and Redis for the tests, on 127.0.0.1, on free
+# Starts (and stops) a throwaway PostgreSQL 15, Redis, nats-server (JetStream) and mosquitto for
+# the tests, on 127.0.0.1, on free
 # ports, with their data in a temporary directory. Installs the Debian packages when missing.
 #
-#   scripts/services.sh start   # writes build/services.env: MLSHIP_TEST_PG_URL, MLSHIP_TEST_REDIS_URL
+#   scripts/services.sh start   # writes build/services.env: MLSHIP_TEST_PG_URL, MLSHIP_TEST_REDIS_URL,
+#                               # MLSHIP_TEST_NATS (host:port), MLSHIP_TEST_MQTT (host:port)
 #   . build/services.env        # then run the tests
 #   scripts/services.sh stop    # stops both, removes the directory and build/services.env
 #
@@ -28,9 +30,16 @@ free_port() { # a TCP port nobody listens on now
   fi
 }
 
+wait_port() { # port log: until something accepts on 127.0.0.1:port (10 s)
+  i=0
+  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { cat "$2" >&2; exit 1; }; sleep 0.1
+  done
+}
+
 install_missing() {
   missing=""
-  for p in postgresql-15 redis-server; do
+  for p in postgresql-15 redis-server nats-server mosquitto; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
   done
   [ -z "$missing" ] && return 0
@@ -46,8 +55,10 @@ start() {
   mkdir -p build
   dir=$(mktemp -d /tmp/mlship-services.XXXXXX)
   chmod 755 "$dir"
-  mkdir "$dir/pg" "$dir/redis"
+  mkdir "$dir/pg" "$dir/redis" "$dir/nats" "$dir/mqtt"
   [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
+  # mosquitto started as root drops to its own user, which must write its log and store
+  [ "$(id -u)" -eq 0 ] && id mosquitto >/dev/null 2>&1 && chown mosquitto "$dir/mqtt"
 
   pgport=$(free_port)
   as_postgres "$PGBIN/initdb -D '$dir/pg/data' -U postgres --auth=trust -E UTF8 --no-sync >'$dir/pg/initdb.log' 2>&1" ||
@@ -65,16 +76,36 @@ start() {
     i=$((i + 1)); [ $i -gt 100 ] && { cat "$dir/redis/redis.log" >&2; exit 1; }; sleep 0.1
   done
 
+  # JetStream with file storage under the directory, the server's default sync_interval
+  # (docs/queue-nats.md says what that means for durability)
+  nport=$(free_port)
+  nats-server -a 127.0.0.1 -p "$nport" -js -sd "$dir/nats/js" -P "$dir/nats/nats.pid" \
+    -l "$dir/nats/nats.log" >/dev/null 2>&1 &
+  # mosquitto 2.0 drops QoS 1 messages past max_queued_messages (1000 by default) for a slow
+  # subscriber while the publisher is acknowledged: the tests' broker queues without a limit
+  mport=$(free_port)
+  printf '%s\n' "listener $mport 127.0.0.1" "allow_anonymous true" "persistence true" \
+    "persistence_location $dir/mqtt/" "max_queued_messages 0" "max_inflight_messages 0" \
+    "pid_file $dir/mqtt/mosquitto.pid" "log_dest file $dir/mqtt/mosquitto.log" \
+    >"$dir/mqtt/mosquitto.conf"
+  mosquitto -c "$dir/mqtt/mosquitto.conf" -d
+  wait_port "$nport" "$dir/nats/nats.log"
+  wait_port "$mport" "$dir/mqtt/mosquitto.log"
+
   cat > "$ENV" <<EOF
 MLSHIP_SERVICES_DIR=$dir
 MLSHIP_TEST_PG_PORT=$pgport
 MLSHIP_TEST_REDIS_PORT=$rport
 MLSHIP_TEST_PG_URL=postgresql://postgres@127.0.0.1:$pgport/mlship?connect_timeout=10
 MLSHIP_TEST_REDIS_URL=redis://127.0.0.1:$rport/0
-export MLSHIP_TEST_PG_URL MLSHIP_TEST_REDIS_URL
+MLSHIP_TEST_NATS=127.0.0.1:$nport
+MLSHIP_TEST_MQTT=127.0.0.1:$mport
+export MLSHIP_TEST_PG_URL MLSHIP_TEST_REDIS_URL MLSHIP_TEST_NATS MLSHIP_TEST_MQTT
 EOF
   echo "postgresql://postgres@127.0.0.1:$pgport/mlship?connect_timeout=10"
   echo "redis://127.0.0.1:$rport/0"
+  echo "nats://127.0.0.1:$nport"
+  echo "mqtt://127.0.0.1:$mport"
 }
 
 stop() {
@@ -86,6 +117,9 @@ stop() {
     as_postgres "$PGBIN/pg_ctl -D '$dir/pg/data' -m fast -w stop >/dev/null" || true
   fi
   if [ -n "$rport" ]; then redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true; fi
+  for pidf in "$dir/nats/nats.pid" "$dir/mqtt/mosquitto.pid"; do # stopped by PID
+    [ -f "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null || true
+  done
   rm -rf "$dir" "$ENV"
   echo "services stopped"
 }

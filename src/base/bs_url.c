@@ -106,11 +106,11 @@ oom:
     return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
 }
 
-/* [userinfo@]host[:port] up to `end`, for both kinds of URL. */
-static ms_status parse_redis_host(const char *url, const char *kind, const char *end,
-                                  bs_url *u, ms_error *err)
+/* [userinfo@]host[:port] from `p` up to `end` (default port `defport`), for every scheme with
+ * one host; `form` is the expected shape, quoted when the port is bad. */
+static ms_status parse_host_at(const char *url, const char *kind, const char *p, const char *end,
+                               int defport, const char *form, bs_url *u, ms_error *err)
 {
-    const char *p = url + strlen("redis://");
     const char *at = NULL;
     for (const char *q = p; q < end; q++)
         if (*q == '@') at = q; /* the last '@': a password may hold one */
@@ -123,18 +123,25 @@ static ms_status parse_redis_host(const char *url, const char *kind, const char 
     while (hend < end && *hend != ':') hend++;
     u->host = hend > p ? dup_n(p, (size_t)(hend - p)) : dup_n("127.0.0.1", 9);
     if (!u->host) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
-    u->port = 6379;
+    u->port = defport;
     if (hend < end) {
         char *e;
         long port = strtol(hend + 1, &e, 10);
         if (e != end || hend + 1 == end || port < 1 || port > 65535)
             return bs_fail(err, MS_ERR_INVALID, "invalid %s URL '%s': bad port (expected %s)",
-                           kind, url,
-                           strcmp(kind, "queue") == 0 ? "redis://host:port/STREAM"
-                                                      : "redis://host:port/db");
+                           kind, url, form);
         u->port = (int)port;
     }
     return MS_OK;
+}
+
+static ms_status parse_redis_host(const char *url, const char *kind, const char *end,
+                                  bs_url *u, ms_error *err)
+{
+    return parse_host_at(url, kind, url + strlen("redis://"), end, 6379,
+                         strcmp(kind, "queue") == 0 ? "redis://host:port/STREAM"
+                                                    : "redis://host:port/db",
+                         u, err);
 }
 
 /* A database number: digits only, 0 to 1000000; -1 otherwise. */
@@ -212,6 +219,88 @@ ms_status bs_url_parse(const char *url, bs_url *u, ms_error *err)
     return st;
 }
 
+/* The raw query after '?' (backends check their own parameters) and the path before it. */
+static ms_status split_query(const char *url, const char *path, bs_url *u, const char **pend,
+                             ms_error *err)
+{
+    const char *q = strchr(path, '?');
+    if (strchr(path, '#'))
+        return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': unexpected '#' (an MQTT "
+                       "multi-level wildcard is written %%23)", url);
+    *pend = q ? q : path + strlen(path);
+    if (q && !(u->query = dup_n(q + 1, strlen(q + 1))))
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    return MS_OK;
+}
+
+/* nats://[user:pw@]host[:port]/STREAM[?k=v&...]  and  mqtt://[user:pw@]host[:port]/TOPIC */
+static ms_status parse_single_host_queue(const char *url, const char *prefix, int defport,
+                                         const char *form, bs_url *u, ms_error *err)
+{
+    const char *p = url + strlen(prefix), *end = p + strcspn(p, "/?#");
+    ms_status st = parse_host_at(url, "queue", p, end, defport, form, u, err);
+    const char *pend;
+    if (st == MS_OK) st = split_query(url, end, u, &pend, err);
+    if (st != MS_OK) return st;
+    if (*end == '/' && pend > end + 1) u->stream = dup_n(end + 1, (size_t)(pend - end - 1));
+    return MS_OK;
+}
+
+/* kafka://host[:port][,host[:port]...]/TOPIC[?k=v&...]: the broker list kept as given for
+ * librdkafka's bootstrap.servers, each entry checked to be host or host:port. */
+static ms_status parse_kafka_queue(const char *url, bs_url *u, ms_error *err)
+{
+    const char *p = url + strlen("kafka://"), *end = p + strcspn(p, "/?#");
+    if (end == p || memchr(p, '@', (size_t)(end - p)))
+        return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': expected "
+                       "kafka://host:port[,host:port...]/TOPIC (no user info)", url);
+    for (const char *h = p; h < end;) {
+        const char *he = memchr(h, ',', (size_t)(end - h));
+        if (!he) he = end;
+        const char *colon = memchr(h, ':', (size_t)(he - h));
+        int ok = he > h && colon != h;
+        if (ok && colon) {
+            char *e;
+            long port = strtol(colon + 1, &e, 10);
+            ok = e == he && colon + 1 < he && port >= 1 && port <= 65535;
+        }
+        if (!ok)
+            return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': bad broker '%.*s' "
+                           "(expected host:port)", url, (int)(he - h), h);
+        h = he < end ? he + 1 : end;
+    }
+    if (!(u->hosts = dup_n(p, (size_t)(end - p)))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    const char *pend;
+    ms_status st = split_query(url, end, u, &pend, err);
+    if (st != MS_OK) return st;
+    if (*end == '/' && pend > end + 1) u->stream = dup_n(end + 1, (size_t)(pend - end - 1));
+    return MS_OK;
+}
+
+/* MQTT's topic filter may hold '/', '+' and '#' (%23 in a URL); the queue's stream name is
+ * derived from it ('/' -> '.', '+' -> "_any", '#' -> "_all") for dead letters and messages. */
+static ms_status parse_mqtt_queue(const char *url, bs_url *u, ms_error *err)
+{
+    ms_status st = parse_single_host_queue(url, "mqtt://", 1883, "mqtt://host:port/TOPIC", u,
+                                           err);
+    if (st != MS_OK) return st;
+    if (!u->stream || pct_decode(u->stream) || !u->stream[0])
+        return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': expected "
+                       "mqtt://host:port/TOPIC-FILTER (a topic is required)", url);
+    u->topic = u->stream;
+    size_t n = strlen(u->topic);
+    if (!(u->stream = malloc(n * 4 + 1))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    char *w = u->stream;
+    for (const char *r = u->topic; *r; r++) {
+        if (*r == '/') *w++ = '.';
+        else if (*r == '+') memcpy(w, "_any", 4), w += 4;
+        else if (*r == '#') memcpy(w, "_all", 4), w += 4;
+        else *w++ = *r;
+    }
+    *w = 0;
+    return MS_OK;
+}
+
 ms_status bs_url_parse_queue(const char *url, bs_url *u, ms_error *err)
 {
     memset(u, 0, sizeof *u);
@@ -224,12 +313,24 @@ ms_status bs_url_parse_queue(const char *url, bs_url *u, ms_error *err)
     } else if (has_prefix(url, "redis://")) {
         u->scheme = BS_URL_REDIS;
         st = parse_redis_queue(url, u, err);
+    } else if (has_prefix(url, "nats://")) {
+        u->scheme = BS_URL_NATS;
+        st = parse_single_host_queue(url, "nats://", 4222, "nats://host:port/STREAM", u, err);
+    } else if (has_prefix(url, "kafka://")) {
+        u->scheme = BS_URL_KAFKA;
+        st = parse_kafka_queue(url, u, err);
+    } else if (has_prefix(url, "mqtt://")) {
+        u->scheme = BS_URL_MQTT;
+        st = parse_mqtt_queue(url, u, err);
     } else {
         st = bs_fail(err, MS_ERR_INVALID,
                      "unknown queue URL '%.200s': expected sqlite:///path/queue.db[?stream=NAME] "
-                     "or redis://host:port/STREAM",
+                     "redis://host:port/STREAM, nats://host:port/STREAM, "
+                     "kafka://host:port[,host:port]/TOPIC or mqtt://host:port/TOPIC-FILTER",
                      url);
     }
+    if (st == MS_OK && !u->stream && !(u->stream = dup_n("events", 6)))
+        st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     if (st != MS_OK) bs_url_free(u);
     return st;
 }
@@ -241,5 +342,8 @@ void bs_url_free(bs_url *u)
     free(u->user);
     free(u->password);
     free(u->stream);
+    free(u->hosts);
+    free(u->topic);
+    free(u->query);
     memset(u, 0, sizeof *u);
 }

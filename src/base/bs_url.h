@@ -12,6 +12,11 @@
  *   redis://[[user]:password@][host][:port][/STREAM][?db=N]   (the path is the stream here,
  *       not the database number, which moves to the query)
  *
+ *   nats://[[user]:password@][host][:port][/STREAM][?k=v&...]   (port 4222)
+ *   kafka://host[:port][,host[:port]...][/TOPIC][?k=v&...]       (the broker list kept whole)
+ *   mqtt://[[user]:password@][host][:port]/TOPIC-FILTER[?k=v&...] (port 1883; '#' as %23; the
+ *       stream is derived from the filter: '/' -> '.', '+' -> "_any", '#' -> "_all")
+ *
  * The stream's characters are the queue layer's to check (base/bs_name); the parser only cuts
  * it out. An unknown query parameter is refused, so a typo is not silently ignored.
  *
@@ -26,17 +31,24 @@ typedef enum bs_scheme {
     BS_URL_SQLITE = 1,
     BS_URL_POSTGRES,
     BS_URL_REDIS,
+    BS_URL_NATS,  /* queues only */
+    BS_URL_KAFKA, /* queues only */
+    BS_URL_MQTT,  /* queues only */
 } bs_scheme;
 
 typedef struct bs_url {
     const char *url;       /* the whole URL as given (not copied) */
     bs_scheme scheme;
     char *path;            /* sqlite: the file path (":memory:" for sqlite::memory:) */
-    char *host;            /* redis */
-    int port;              /* redis */
+    char *host;            /* redis, nats, mqtt */
+    int port;              /* redis (6379), nats (4222), mqtt (1883) */
     int db;                /* redis */
     char *user, *password; /* redis AUTH, or NULL */
     char *stream;          /* queue URLs only: the stream ("events" when not given) */
+    char *hosts;           /* kafka: the broker list "h1:9092,h2:9092" as given */
+    char *topic;           /* mqtt: the topic filter, %-decoded (may hold / + #) */
+    char *query;           /* nats, kafka, mqtt: the raw text after '?', or NULL; the backend
+                              checks its parameters and refuses unknown ones */
 } bs_url;
 
 /* Parse `url` into *u (zeroed first). On failure *u holds nothing to free. */

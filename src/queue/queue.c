@@ -1,6 +1,6 @@
 /* queue.c: opening a queue by URL, checking every name, option and argument once for all
  * backends, and the helpers the backends share (batches, dead-letter fields). The backends
- * live in queue_sqlite.c and queue_redis.c; their table is queue_int.h's qu_backend_ops. */
+ * live in queue_<name>.c; their table is queue_int.h's qu_backend_ops. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,7 +183,10 @@ ms_status qu_open(const char *url, const qu_opts *o, qu_queue **out, ms_error *e
         return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     }
     static const qu_backend_ops *const by_scheme[] = {[BS_URL_SQLITE] = &qu_sqlite_ops,
-                                                      [BS_URL_REDIS] = &qu_redis_ops};
+                                                      [BS_URL_REDIS] = &qu_redis_ops,
+                                                      [BS_URL_NATS] = &qu_nats_ops,
+                                                      [BS_URL_KAFKA] = &qu_kafka_ops,
+                                                      [BS_URL_MQTT] = &qu_mqtt_ops};
     const qu_backend_ops *ops = by_scheme[u.scheme];
     qu_cfg cfg;
     st = make_cfg(&u, o, shown, &cfg, err);

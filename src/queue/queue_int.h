@@ -49,7 +49,7 @@ struct qu_queue {
     qu_cfg cfg;
 };
 
-extern const qu_backend_ops qu_sqlite_ops, qu_redis_ops;
+extern const qu_backend_ops qu_sqlite_ops, qu_redis_ops, qu_nats_ops, qu_kafka_ops, qu_mqtt_ops;
 
 /* ---- helpers (queue.c) --------------------------------------------------------------- */
 
