@@ -104,7 +104,7 @@ else
     while IFS= read -r line; do
       cmd=$(echo "$line" | awk '{ print $2 }')
       if ! grep -qx "$cmd" "$T/cmds"; then bad "$f: 'mlship $cmd' is not a command of $MLSHIP: $line"; continue; fi
-      sub=$(echo "$line" | awk '{ print $3 }')
+      sub=$(echo "$line" | awk '$3 ~ /^[a-z][a-z0-9-]*$/ { print $3 }')
       "$MLSHIP" "$cmd" --help >"$T/help" 2>&1
       # a subcommand the command's usage names: its own help (stream work, ...)
       if echo "$sub" | grep -qE '^[a-z][a-z0-9-]*$' && { grep -qE "mlship $cmd $sub( |\$)" "$T/help" || grep -qE "^  $sub  " "$T/help"; }; then
