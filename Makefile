@@ -202,6 +202,11 @@ $(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libm
 # matrix suite's fixture tool, which that test uses to cut finite rows out of a fixture.
 $(BUILD)/sm_check: tests/faults/sm_check.c $(UPPER_LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+# The fault matrix's loopback proxy (cut and heal a worker's broker connection) and its test.
+$(BUILD)/tcp_proxy: tests/faults/tcp_proxy.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+$(BUILD)/tcp_proxy_test: tests/faults/tcp_proxy_test.c
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
 $(BUILD)/mxtool: tests/matrix/mxtool.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
