@@ -686,8 +686,9 @@ static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
  * configuration errors and stop the start. */
 static ms_status start_anyway(const thr *t, ms_status st, ms_error *err)
 {
-    const char *failed = t->q ? t->w->store_url : t->w->queue_url; /* the queue opens first */
-    if (st != MS_ERR_RUNTIME || !strncmp(failed, "sqlite:", 7)) return st;
+    const sm_worker *w = t->w; /* open_queue opens the queue, then --out, then the store */
+    const char *failed = !t->q ? w->queue_url : !t->out ? w->out_url : w->store_url;
+    if (st != MS_ERR_RUNTIME || !failed || !strncmp(failed, "sqlite:", 7)) return st;
     fprintf(stderr, "mlship stream: %s; starting anyway, retrying in the background\n", err->msg);
     err->msg[0] = 0;
     return MS_OK;

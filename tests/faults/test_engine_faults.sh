@@ -1,13 +1,13 @@
 #!/bin/sh
 # test_engine_faults.sh: the fault matrix (issue 12 section 5, Jepsen-style): one scenario run
 # on every queue backend that has a hook file, with the faults that backend has:
-#   - a paced producer (sm_check produce: unique ids "P-i", resends a batch whose send failed)
-#     and two `mlship stream work` processes, each serving /metrics;
+#   - a paced producer (sm_check produce: unique ids "P-i", resends a batch whose send failed,
+#     same ids) and two `mlship stream work` processes, each serving /metrics;
 #   - worker-kill: a worker killed with SIGKILL and restarted, KILLS (20) times over the run;
 #   - broker-kill: the broker killed with SIGKILL and restarted mid-run;
-#   - proxy-cut: the workers reach the broker (and the store, when the hook says how) through
-#     tests/faults/tcp_proxy.c, which cuts every connection and refuses new ones for CUT_MS,
-#     CUTS (2) times. During a cut each worker must keep answering /metrics with
+#   - proxy-cut: the workers and the producer reach the broker (the workers the store too,
+#     when the hook says how) through tests/faults/tcp_proxy.c, which cuts every connection
+#     and refuses new ones for CUT_MS, CUTS (2) times. During a cut each worker must keep answering /metrics with
 #     mlship_stream_queue_up 0, a worker restarted during the cut must start anyway, and after
 #     the heal each must be back (queue_up 1, mlship_stream_reconnects_total >= 1) having
 #     logged the outage in a few lines (one per back-off step), not a flood;
@@ -178,6 +178,7 @@ run_engine() { # name
   if command -v engine_store >/dev/null 2>&1; then S=$(engine_store "$D"); else S=sqlite://$D/store.db; fi
   WQ=$Q WS=$S PXP=""
   if has proxy-cut; then
+    : >"$D/proxy.out"
     "$PROXY" -k $(engine_addr) </dev/null >"$D/proxy.out" 2>"$D/proxy.err" &
     PXP=$!; track_pid "$PXP"
     i=0; while [ $i -lt 50 ] && ! grep -q '^port ' "$D/proxy.out"; do sleep 0.05; i=$((i + 1)); done
@@ -186,7 +187,8 @@ run_engine() { # name
     command -v engine_store_via >/dev/null 2>&1 && WS=$(engine_store_via "$PP")
   fi
   prefix="$NAME-$$"
-  "$CHK" produce --queue "$Q" --x "$T/X.npy" --n "$N" --prefix "$prefix" --rate "$RATE" >"$D/produce.log" 2>&1 &
+  # the producer's connection is cut too: what it was told was sent must all be scored
+  "$CHK" produce --queue "$WQ" --x "$T/X.npy" --n "$N" --prefix "$prefix" --rate "$RATE" >"$D/produce.log" 2>&1 &
   prod=$!; track_pid "$prod"
   MP1=$(free_port); MP2=$(free_port); KILLED=0
   start_worker w1 "$MP1"; W1=$WPID; start_worker w2 "$MP2"; W2=$WPID
