@@ -21,8 +21,8 @@
 
 static const adv_device_info devices[] = {
     [ADV_DEVICE_CORTEX_M4] = {"cortex-m4",
-                              "STM32F407VG (Cortex-M4F, 168 MHz, 1 MiB flash, 192 KiB RAM; "
-                              "128 KiB flash and 32 KiB RAM left to the firmware)",
+                              "an STM32F407VG (Cortex-M4F, 168 MHz, 1 MiB flash, 192 KiB RAM, of which "
+                              "128 KiB flash and 32 KiB RAM are left to the firmware)",
                               (1024 - 128) * 1024, (192 - 32) * 1024,
                               /* 2.5 instructions per multiply-add (bench/RESULTS.md, issue
                                * 13), about one instruction per cycle */
@@ -105,7 +105,7 @@ void adv_fmt_seconds(char *dst, int cap, double s)
     if (s < 1e-3) snprintf(dst, (size_t)cap, "%.3g us", s * 1e6);
     else if (s < 1) snprintf(dst, (size_t)cap, "%.3g ms", s * 1e3);
     else if (s < 120) snprintf(dst, (size_t)cap, "%.3g s", s);
-    else if (s < 7200) snprintf(dst, (size_t)cap, "%.3g min", s / 60);
+    else if (s < 3600) snprintf(dst, (size_t)cap, "%.3g min", s / 60);
     else if (s < 172800) snprintf(dst, (size_t)cap, "%.3g h", s / 3600);
     else snprintf(dst, (size_t)cap, "%.3g d", s / 86400);
 }
@@ -218,7 +218,7 @@ static int decide_offline(const adv_ask *a, const adv_facts *f, adv_advice *o, c
     if (o->fits == 0)
         return refuse(o, "--offline needs the model on the device, and it cannot run on %s: %s",
                       di->name, o->fit_why);
-    if (o->fits == 1) REASON("fits %s (%s): %s", di->name, di->part, o->fit_why);
+    if (o->fits == 1) REASON("fits %s, taken as %s: %s", di->name, di->part, o->fit_why);
     else REASON("fit on %s not checked: give MODEL to measure it", di->name);
     if (a->latency_s > 0 && o->device_latency_s > 0) {
         adv_fmt_seconds(x, sizeof x, o->device_latency_s);
@@ -259,7 +259,7 @@ static void rt_load(const adv_ask *a, const adv_facts *f, adv_advice *o)
     REASON("batch-1 latency here: %s median, %.0f rows/s on one core", x,
            f->lat1_mean_s > 0 ? 1 / f->lat1_mean_s : 0);
     if (a->requests_per_s >= 0)
-        REASON("--requests-per-s %g takes %.3g cores of scoring (%.0f CPU-s a day)", a->requests_per_s,
+        REASON("--requests-per-s %g takes %.3g cores of scoring (%.3g CPU-s a day)", a->requests_per_s,
                a->requests_per_s * f->lat1_mean_s, o->realtime_cpu_s_day);
 }
 
@@ -331,7 +331,7 @@ static int decide_batch(const adv_ask *a, const adv_facts *f, adv_advice *o, con
     if (o->batch_run_s >= 0) {
         adv_fmt_seconds(x, sizeof x, o->batch_run_s);
         o->batch_cpu_s_day = o->batch_run_s * 86400 / o->period_s;
-        REASON("one run of %.0f entities takes %s here at %.0f rows/s (batch %lld, one core): %.0f CPU-s a day",
+        REASON("one run of %.0f entities takes %s here at %.0f rows/s (batch %lld, one core): %.3g CPU-s a day",
                a->entities, x, f->rows_per_s_batch, (long long)f->batch_rows, o->batch_cpu_s_day);
     }
     if (o->batch_cpu_s_day >= 0 && o->realtime_cpu_s_day >= 0) {
@@ -339,12 +339,12 @@ static int decide_batch(const adv_ask *a, const adv_facts *f, adv_advice *o, con
         if (o->realtime_cpu_s_day < o->batch_cpu_s_day) {
             o->mode = ADV_MODE_REALTIME;
             o->runner_up = ADV_MODE_BATCH;
-            REASON("real-time at --requests-per-s %g costs %.0f CPU-s a day, less than batch's %.0f: score only what is asked",
+            REASON("real-time at --requests-per-s %g costs %.3g CPU-s a day, less than batch's %.3g: score only what is asked",
                    a->requests_per_s, o->realtime_cpu_s_day, o->batch_cpu_s_day);
-            FLIP("more than %.3g requests/s (where both cost %.0f CPU-s a day): batch", even, o->batch_cpu_s_day);
+            FLIP("more than %.3g requests/s (where both cost %.3g CPU-s a day): batch", even, o->batch_cpu_s_day);
             return 0;
         }
-        REASON("real-time at --requests-per-s %g would cost %.0f CPU-s a day, batch %.0f", a->requests_per_s,
+        REASON("real-time at --requests-per-s %g would cost %.3g CPU-s a day, batch %.3g", a->requests_per_s,
                o->realtime_cpu_s_day, o->batch_cpu_s_day);
         FLIP("fewer than %.3g requests/s: real-time costs less", even);
     }
