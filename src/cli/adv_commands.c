@@ -39,7 +39,7 @@ static void add(adv_commands *c, const char *fmt, ...)
 
 /* the places, quoted once */
 typedef struct quoted { char model[1100], name[300], ident[300], input[1100], key[300],
-                        store[1100], queue[1100], dir[1100], backend[1100]; } quoted;
+                        store[1100], queue[1100], dir[1100], backend[1100], port[64]; } quoted;
 
 static void quote_all(const adv_places *p, quoted *q)
 {
@@ -52,6 +52,7 @@ static void quote_all(const adv_places *p, quoted *q)
     adv_shell_quote(q->queue, sizeof q->queue, p->queue);
     adv_shell_quote(q->dir, sizeof q->dir, p->dir);
     adv_shell_quote(q->backend, sizeof q->backend, p->backend);
+    adv_shell_quote(q->port, sizeof q->port, p->port);
 }
 
 static void batch_units(const adv_advice *o, const adv_places *p, const quoted *q, adv_commands *c)
@@ -103,7 +104,7 @@ void adv_commands_build(const adv_advice *o, const adv_places *p, double request
     quote_all(p, &q);
     switch (o->mode) {
     case ADV_MODE_REALTIME:
-        add(c, "mlship serve --model %s --host 0.0.0.0 --port 8080", q.model);
+        add(c, "mlship serve --model %s --host 0.0.0.0 --port %s", q.model, q.port);
         break;
     case ADV_MODE_BATCH:
         add(c, "mlship batch --resume --model %s --input %s --key %s --name %s --store %s", q.model,

@@ -15,7 +15,7 @@ typedef struct adv_places {
     const char *model;   /* absolute path, or "MODEL" without one */
     const char *name;    /* model name (store, units, edge) */
     const char *ident;   /* the name as a C identifier (export-c) */
-    const char *input, *key, *store, *queue, *dir, *backend;
+    const char *input, *key, *store, *queue, *dir, *backend, *port;
     const char *mlship;  /* the binary for ExecStart= (absolute) */
 } adv_places;
 

@@ -54,6 +54,7 @@ static void usage(FILE *f)
             "  --queue URL         the stream queue in the commands (default %s)\n"
             "  --dir DIR           export-c's output / the edge publish directory (default edge)\n"
             "  --backend URL       where devices fetch DIR from (default http://127.0.0.1:8000)\n"
+            "  --port N            the port in the serve command (default 8080)\n"
             "  --write-units DIR   batch: also write DIR/mlship-NAME.service and .timer\n"
             "  -h, --help          show this help\n"
             "\n"
@@ -117,7 +118,7 @@ static int parse_place(int argc, char **argv, int *i, advise_opts *o, int *match
         {"--input", offsetof(adv_places, input)}, {"--key", offsetof(adv_places, key)},
         {"--name", offsetof(adv_places, name)},   {"--store", offsetof(adv_places, store)},
         {"--queue", offsetof(adv_places, queue)}, {"--dir", offsetof(adv_places, dir)},
-        {"--backend", offsetof(adv_places, backend)},
+        {"--backend", offsetof(adv_places, backend)}, {"--port", offsetof(adv_places, port)},
     };
     const char *v;
     *matched = 1;
@@ -147,7 +148,7 @@ static int parse_args(int argc, char **argv, advise_opts *o)
     o->places = (adv_places){.input = "/srv/data/entities.csv", .key = "id",
                              .store = "sqlite:///var/lib/mlship/store.db",
                              .queue = "sqlite:///var/lib/mlship/queue.db", .dir = "edge",
-                             .backend = "http://127.0.0.1:8000"};
+                             .backend = "http://127.0.0.1:8000", .port = "8080"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int matched = 0, given = o->given, rc;
