@@ -276,7 +276,10 @@ static int decide_live(const adv_ask *a, const adv_facts *f, adv_advice *o, cons
     if (di && o->fits != 0) {
         o->mode = ADV_MODE_EDGE;
         o->runner_up = ADV_MODE_REALTIME;
-        REASON("--latency %s is under %g s and --device %s is named: on the device there is no network round trip", lat, ADV_LIVE_S, di->name);
+        if (a->latency_s > 0)
+            REASON("--latency %s is under %g s and --device %s is named: on the device there is no network round trip", lat, ADV_LIVE_S, di->name);
+        else
+            REASON("--device %s is named: the model runs there, with no network round trip", di->name);
         if (o->fits == 1) REASON("fits %s: %s", di->name, o->fit_why);
         else REASON("fit on %s not checked: give MODEL to measure it", di->name);
         if (o->device_latency_s > 0) {
@@ -389,7 +392,7 @@ int adv_decide(const adv_ask *a, const adv_facts *f, adv_advice *o)
     if (a->latency_s > 0 && a->latency_s < ADV_LIVE_S) return decide_live(a, f, o, lat);
     if (a->latency_s > 0 && a->latency_s < ADV_BATCH_S) return decide_seconds(a, f, o, lat);
     if (a->latency_s >= ADV_BATCH_S || a->entities >= 0) return decide_batch(a, f, o, lat);
-    if (a->device != ADV_DEVICE_NONE) return decide_live(a, f, o, "(none given)");
+    if (a->device != ADV_DEVICE_NONE) return decide_live(a, f, o, lat);
     if (a->requests_per_s >= 0) {
         o->mode = ADV_MODE_REALTIME;
         o->runner_up = ADV_MODE_BATCH;
