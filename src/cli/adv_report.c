@@ -40,9 +40,11 @@ static void text_facts(FILE *out, const adv_advice *o, const adv_measured *m)
         }
         fprintf(out, "\n");
     }
-    if (o->batch_cpu_s_day >= 0 || o->batch_run_s >= 0)
-        fprintf(out, "  batch: one run %.3g s, every %.0f s: %.3g CPU-s a day\n", o->batch_run_s, o->period_s,
+    if (o->batch_run_s >= 0) {
+        adv_fmt_seconds(a, sizeof a, o->batch_run_s), adv_fmt_seconds(b, sizeof b, o->period_s);
+        fprintf(out, "  batch: one run %s, every %s: %.3g CPU-s a day\n", a, b,
                 o->batch_run_s * 86400 / o->period_s);
+    }
     if (o->realtime_cpu_s_day >= 0)
         fprintf(out, "  real-time: %.3g CPU-s a day of scoring\n", o->realtime_cpu_s_day);
 }
