@@ -52,6 +52,7 @@ stage unit        make -j"$JOBS" unit
 stage unit-asan   make -j"$JOBS" unit-asan
 stage conformance make conformance
 [ -f tests/cli/test_cli.sh ] && stage cli sh tests/cli/test_cli.sh build/mlship
+[ -f tests/cli/test_advise.sh ] && stage advise sh tests/cli/test_advise.sh build/mlship
 [ -f tests/docs/test_readme_c.sh ] && stage docs-readme-c sh tests/docs/test_readme_c.sh build/mlship
 [ -f tests/store/test_features_cli.sh ] && stage store-cli sh tests/store/test_features_cli.sh build/mlship
 [ -f tests/serve/test_serve.sh ] && stage serve sh tests/serve/test_serve.sh build/mlship

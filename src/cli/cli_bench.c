@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "base/bs_clock.h"
+#include "cli/cli_bench.h"
 #include "cli/cli_common.h"
 #include "codec/codec_file.h"
 
@@ -279,21 +280,18 @@ static int cmp_double(const void *a, const void *b)
 
 /* ---- the command ----------------------------------------------------------------------- */
 
-typedef struct bench_opts {
-    const char *model;
-    long batch, threads, warmup;
-    double seconds;
-    int batch_set;
-    const char *files[MS_MAX_IO];
-    int n_files;
-} bench_opts;
-
-static int parse_args(int argc, char **argv, bench_opts *o)
+void cli_bench_defaults(cli_bench_opts *o)
 {
+    memset(o, 0, sizeof *o);
     o->batch = 1;
     o->threads = 1;
     o->warmup = 10;
     o->seconds = 3;
+}
+
+static int parse_args(int argc, char **argv, cli_bench_opts *o)
+{
+    cli_bench_defaults(o);
     int only_pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -331,7 +329,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 }
 
 typedef struct bench_state {
-    ms_model *model;
+    const ms_model *model; /* borrowed */
     int n_in, n_out;
     mc_oip_request files[MS_MAX_IO];
     int n_files;
@@ -349,7 +347,7 @@ static int input_index(const ms_model *m, const char *name)
     return -1;
 }
 
-static ms_status load_files(const bench_opts *o, bench_state *b, ms_error *err)
+static ms_status load_files(const cli_bench_opts *o, bench_state *b, ms_error *err)
 {
     int pos = 0;
     for (int k = 0; k < o->n_files; k++) {
@@ -385,7 +383,7 @@ static ms_status load_files(const bench_opts *o, bench_state *b, ms_error *err)
     return MS_OK;
 }
 
-static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
+static ms_status bench(const cli_bench_opts *o, bench_state *b, cli_bench_result *r, ms_error *err)
 {
     ms_status st = ms_model_check_supported(b->model, err);
     if (st != MS_OK) return st;
@@ -467,20 +465,15 @@ static ms_status bench(const bench_opts *o, bench_state *b, ms_error *err)
     size_t p99 = (size_t)ceil(0.99 * (double)n);
     double p99v = b->lat[p99 ? p99 - 1 : 0];
 
-    mc_buf out = {0};
-    mc_buf_puts(&out, "{\"model\":");
-    mc_buf_put_json_str(&out, o->model);
-    mc_buf_printf(&out,
-                  ",\"batch\":%lld,\"threads\":%d,\"calls\":%zu,\"seconds\":%.3f,"
-                  "\"median_us_per_call\":%.2f,\"p99_us_per_call\":%.2f,"
-                  "\"mean_us_per_call\":%.2f,\"rows_per_s\":%.1f}\n",
-                  (long long)batch, threads, n, total / 1e6, median, p99v, sum / (double)n,
-                  (double)n * (double)batch / (total / 1e6));
-    if (mc_buf_failed(&out)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
-    else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)
-        st = bs_fail(err, MS_ERR_RUNTIME, "cannot write to stdout");
-    mc_buf_free(&out);
-    return st;
+    r->batch = batch;
+    r->threads = threads;
+    r->calls = n;
+    r->seconds = total / 1e6;
+    r->median_us = median;
+    r->p99_us = p99v;
+    r->mean_us = sum / (double)n;
+    r->rows_per_s = (double)n * (double)batch / (total / 1e6);
+    return MS_OK;
 }
 
 static void bench_free(bench_state *b)
@@ -496,24 +489,52 @@ static void bench_free(bench_state *b)
     for (int i = 0; i < MS_MAX_IO; i++) ms_free(b->full[i].data);
     for (int i = 0; i < b->n_files; i++) mc_oip_request_free(&b->files[i]);
     free(b->lat);
-    if (b->model) ms_model_free(b->model);
+}
+
+ms_status cli_bench_measure(const cli_bench_opts *o, const ms_model *m, cli_bench_result *r,
+                            ms_error *err)
+{
+    memset(r, 0, sizeof *r);
+    bench_state *b = calloc(1, sizeof *b);
+    if (!b) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    b->model = m;
+    ms_status st = bench(o, b, r, err);
+    bench_free(b);
+    free(b);
+    return st;
+}
+
+static ms_status print_result(const cli_bench_opts *o, const cli_bench_result *r, ms_error *err)
+{
+    mc_buf out = {0};
+    ms_status st = MS_OK;
+    mc_buf_puts(&out, "{\"model\":");
+    mc_buf_put_json_str(&out, o->model);
+    mc_buf_printf(&out,
+                  ",\"batch\":%lld,\"threads\":%d,\"calls\":%zu,\"seconds\":%.3f,"
+                  "\"median_us_per_call\":%.2f,\"p99_us_per_call\":%.2f,"
+                  "\"mean_us_per_call\":%.2f,\"rows_per_s\":%.1f}\n",
+                  (long long)r->batch, r->threads, r->calls, r->seconds, r->median_us, r->p99_us,
+                  r->mean_us, r->rows_per_s);
+    if (mc_buf_failed(&out)) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0)
+        st = bs_fail(err, MS_ERR_RUNTIME, "cannot write to stdout");
+    mc_buf_free(&out);
+    return st;
 }
 
 int cli_bench(int argc, char **argv)
 {
-    bench_opts o;
-    memset(&o, 0, sizeof o);
+    cli_bench_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    bench_state *b = calloc(1, sizeof *b);
-    if (!b) return cli_fail("bench", MS_ERR_RUNTIME, "out of memory");
-    rc = cli_load_model("bench", o.model, &b->model);
-    if (rc == 0) {
-        ms_error err = {{0}};
-        ms_status st = bench(&o, b, &err);
-        if (st != MS_OK) rc = cli_fail("bench", st, err.msg);
-    }
-    bench_free(b);
-    free(b);
+    ms_model *m = NULL;
+    if ((rc = cli_load_model("bench", o.model, &m))) return rc;
+    ms_error err = {{0}};
+    cli_bench_result r;
+    ms_status st = cli_bench_measure(&o, m, &r, &err);
+    if (st == MS_OK) st = print_result(&o, &r, &err);
+    if (st != MS_OK) rc = cli_fail("bench", st, err.msg);
+    ms_model_free(m);
     return rc;
 }

@@ -25,6 +25,7 @@ int cli_stream(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_edge(int argc, char **argv);
 int cli_agent(int argc, char **argv);
+int cli_advise(int argc, char **argv);
 
 /* "mlship CMD: message" + a hint to --help, on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)

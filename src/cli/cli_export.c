@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "  --output OUT  the float output to write (default: the first float output, i.e.\n"
             "                the probabilities of a classifier)\n"
             "  --report      print flash (weights) and RAM (arena, tree keys, stack estimate)\n"
-            "                as JSON\n"
+            "                and the multiply-adds per row (Gemm, MatMul, Conv, linear\n"
+            "                models; trees count none) as JSON\n"
             "  --kernels-only  write DIR/NAME_kernels.c instead: the runtime's kernel table\n"
             "                naming only the kernel families this model uses, for a program that\n"
             "                runs model blobs with libmlship_core.a (`make core`); linked before\n"
@@ -52,11 +53,12 @@ static void usage(FILE *f)
 static void report(const char *name, const ex_report *r)
 {
     printf("{\"name\": \"%s\", \"input_size\": %lld, \"output_size\": %lld, \"layers\": %d,\n"
+           " \"multiply_adds\": %lld,\n"
            " \"flash\": {\"weights_bytes\": %lld, \"code_bytes\": null,\n"
            "           \"code_note\": \"compile %s.c for the target and run size: text minus weights_bytes\"},\n"
            " \"ram\": {\"arena_bytes\": %lld, \"tree_keys_bytes\": %lld, \"stack_bytes_estimate\": %lld},\n"
            " \"heap_bytes\": 0, \"nan_defined\": %s}\n",
-           name, (long long)r->input_size, (long long)r->output_size, r->n_layers,
+           name, (long long)r->input_size, (long long)r->output_size, r->n_layers, (long long)r->macs,
            (long long)r->weight_bytes, name, (long long)r->arena_bytes, (long long)r->keys_bytes,
            (long long)r->stack_bytes,
            r->nan_ok ? "true" : "false");

@@ -9,6 +9,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"advise", cli_advise, "which deployment mode for a model and its constraints, and the commands"},
     {"inspect", cli_inspect, "show a model's inputs, outputs, opsets and operators (JSON)"},
     {"predict", cli_predict, "run a model on input tensors (.npy, .pb, JSON)"},
     {"bench", cli_bench, "measure latency and throughput of a model"},

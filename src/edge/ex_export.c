@@ -49,6 +49,7 @@ ms_status ex_export(const char *model_path, const char *name, const char *dir, c
                     ex_report *rep, ms_error *err)
 {
     memset(rep, 0, sizeof *rep);
+    rep->macs = -1;
     err->msg[0] = 0;
     ms_status st = bs_check_ident("C", name, err);
     if (st) return st;
@@ -56,10 +57,11 @@ ms_status ex_export(const char *model_path, const char *name, const char *dir, c
     if ((st = ms_model_load_file(model_path, &m, err))) return st;
     ex_plan p = {.m = m, .name = name, .err = err};
     st = ex_graph_shapes(&p, output);
+    if (!st) rep->macs = ex_macs(&p);
     if (!st) st = ex_lower(&p);
     if (!st) {
         ex_layout(&p);
-        st = write_files(&p, dir, err);
+        if (dir) st = write_files(&p, dir, err);
     }
     if (!st) {
         rep->input_size = p.in_n, rep->output_size = p.out_n;

@@ -13,14 +13,18 @@ typedef struct ex_report {
     int64_t arena_bytes;             /* the static arena (RAM) */
     int64_t keys_bytes;              /* a tree model's static feature keys (RAM) */
     int64_t stack_bytes;             /* an estimate of NAME_predict's deepest stack */
+    int64_t macs;                    /* multiply-adds per row (ex_cost.c); -1 before the
+                                      * shapes are known */
     int n_layers;
     int nan_ok;                      /* the model defines NaN inputs */
 } ex_report;
 
 /* Export `model_path` as `name` (a C identifier) into `dir` (which must exist). `output`
- * names the output to write (NULL: the first float output). Statuses: MS_ERR_INVALID for a
- * bad model file, name or output; MS_ERR_UNSUPPORTED naming the operator and node export-c
- * cannot write; MS_ERR_RUNTIME for I/O. */
+ * names the output to write (NULL: the first float output). `dir` NULL plans the export and
+ * fills `rep` without writing a file (what `mlship advise` asks: would it fit the device?).
+ * Statuses: MS_ERR_INVALID for a bad model file, name or output; MS_ERR_UNSUPPORTED naming
+ * the operator and node export-c cannot write; MS_ERR_RUNTIME for I/O. rep->macs is set once
+ * the shapes are known, so also when lowering then fails with MS_ERR_UNSUPPORTED. */
 ms_status ex_export(const char *model_path, const char *name, const char *dir, const char *output,
                     ex_report *rep, ms_error *err);
 

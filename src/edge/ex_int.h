@@ -116,6 +116,8 @@ void ex_trees_emit_call(FILE *f, const ex_trees *t, int id, const char *x, const
 /* ex_emit.c: write NAME.h and NAME.c */
 ms_status ex_emit(const ex_plan *p, FILE *h, FILE *c);
 int64_t ex_weight_bytes(const ex_plan *p);
+/* ex_cost.c: multiply-adds per row (after ex_graph_shapes) */
+int64_t ex_macs(const ex_plan *p);
 
 /* ex_ktext.c: the kernels as C text */
 extern const char ex_k_common[];
