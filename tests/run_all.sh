@@ -76,6 +76,9 @@ stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
 [ -x build/arm64/mlship ] && stage edge-agent-arm64 env AGENT_WAIT=400 UPDATE_WAIT=90 AGENT_RUN="qemu-aarch64 -L /" \
   sh tests/edge/test_agent.sh build/mlship build/arm64/mlship
 stage edge-wasm   sh tests/edge/test_wasm.sh
+# every examples/*/check.sh (the README's commands run as written), after the stages that build
+# what they reuse: build/mlship, web/mlship.wasm (edge-wasm), build/edge-npm (playwright-core)
+[ -f tests/examples/run.sh ] && stage examples sh tests/examples/run.sh build/mlship
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
