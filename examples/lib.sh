@@ -84,7 +84,7 @@ close_all() {
   awk -v tol="$3" 'NR == FNR { w[FNR] = $1; n = FNR; next }
     { m = FNR; d = $1 - w[FNR]; if (d < 0) d = -d; a = w[FNR] < 0 ? -w[FNR] : w[FNR];
       if ($1 == "" || d > tol * (1 + a)) { bad++; if (bad == 1) printf "line %d: %s vs %s; ", FNR, $1, w[FNR] }
-      if (d > worst) worst = d }
+      if (d / (1 + a) > worst) worst = d / (1 + a) }
     END { if (m != n) { printf "%d values, want %d", m, n; exit 1 }
-          printf "%d values, max |diff| %.3g", n, worst; exit bad > 0 }' "$2" "$1"
+          printf "%d values, max |diff|/(1+|ref|) %.3g", n, worst; exit bad > 0 }' "$2" "$1"
 }
