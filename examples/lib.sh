@@ -70,9 +70,10 @@ run_readme() {
   wait $!
 }
 
-# section PATTERN: what the first command matching PATTERN (a grep -E on the command) printed
+# section PATTERN [N]: what the Nth (default first) command matching PATTERN (an awk regular
+# expression on the command) printed
 section() {
-  awk -v pat="$1" 'index($0, ">>> ") == 1 { if (on) exit; c = substr($0, 5); if (c ~ pat) on = 1; next }
+  awk -v pat="$1" -v want="${2:-1}" 'index($0, ">>> ") == 1 { if (on) exit; if (substr($0, 5) ~ pat && ++n == want) on = 1; next }
                    on && $0 != "" { print }' "$T/out"
 }
 
