@@ -7,7 +7,8 @@
 #
 # In a check:   . "$(dirname "$0")/../lib.sh"   then   ex_setup NAME "$@"
 # Globals after ex_setup: ROOT (repository), EX (the example's folder), M (mlship), T (scratch
-# dir, removed at exit), W (the scratch copy of the example, the commands' working directory).
+# dir, removed at exit), W (the scratch copy of the example, the commands' working directory;
+# ../../tests in it is the repository's tests/).
 # Counting: ok / bad / skip MESSAGE, finish (prints "N passed, N failed, N skipped").
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,7 +42,10 @@ ex_setup() { # NAME [path/to/mlship]
   [ -x "$M" ] || { bad "no mlship binary at $M (make all)"; finish; }
   ln -s "$M" "$T/bin/mlship"
   PATH=$T/bin:$PATH; export PATH
-  W=$T/work/$1
+  # the copy sits where it does in the repository (../../tests is the repository's tests/, for
+  # a README that builds with tests/cross/m4.ld): $T/work/examples/NAME
+  mkdir -p "$T/work/examples"; ln -s "$ROOT/tests" "$T/work/tests"
+  W=$T/work/examples/$1
   cp -R "$EX" "$W"
 }
 
