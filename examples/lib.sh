@@ -23,10 +23,10 @@ finish() {
 
 EX_PGIDS=""
 ex_cleanup() {
-  for g in $EX_PGIDS; do kill -TERM -- "-$g" 2>/dev/null; done
+  for g in $EX_PGIDS; do kill -TERM "-$g" 2>/dev/null; done
   for g in $EX_PGIDS; do
-    i=0; while kill -0 -- "-$g" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -KILL -- "-$g" 2>/dev/null
+    i=0; while kill -0 "-$g" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "-$g" 2>/dev/null
   done
   [ -n "${T:-}" ] && rm -rf "$T"
 }
