@@ -3,7 +3,8 @@
 # again under ASan+UBSan, ONNX conformance, CLI end-to-end, the README's C example against
 # `make install`, fuzz-corpus replay, and the runtime
 # cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
-# (qemu, Node), and the WebAssembly package (web/) in Node and headless Chromium.
+# (qemu, Node), the WebAssembly package (web/) in Node and headless Chromium, and every
+# examples/*/check.sh (each use case's README commands, against the frameworks' outputs).
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
