@@ -59,7 +59,8 @@ stage conformance make conformance
 [ -f tests/serve/test_serve_batch.sh ] && stage serve-batch sh tests/serve/test_serve_batch.sh build/mlship
 [ -f tests/serve/test_serve_stream.sh ] && stage serve-stream sh tests/serve/test_serve_stream.sh build/mlship
 [ -f tests/docs/test_readme.sh ] && stage docs-readme sh tests/docs/test_readme.sh build/mlship
-[ -f tests/docs/check_docs.sh ] && stage docs-drift sh tests/docs/check_docs.sh
+[ -f tests/docs/check_docs.sh ] && stage docs-drift sh tests/docs/check_docs.sh build/mlship
+[ -f tests/docs/test_openapi.sh ] && stage docs-openapi sh tests/docs/test_openapi.sh build/mlship
 [ -f bench/check.sh ] && stage bench-check sh bench/check.sh
 [ -f tests/batch/test_batch.sh ] && stage batch sh tests/batch/test_batch.sh build/mlship
 [ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship

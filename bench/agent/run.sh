@@ -20,7 +20,9 @@ make -s -j2 all build/mxtool >/dev/null || exit 1
 [ -f bench/stream/out/gbdt.onnx ] || $PY bench/stream/make_data.py || exit 1
 MODEL=bench/stream/out/gbdt.onnx
 T=$(mktemp -d); PUB=$T/pub; ST=$T/state
-BP=$((30000 + $$ % 10000)); AP=$((BP + 1)); SP=$((BP + 2)); BPID=""; APID=""
+# ports from the kernel (bind 0): ports derived from the PID collided with other services
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BP=$(free_port); AP=$(free_port); SP=$(free_port); BPID=""; APID=""
 cleanup() { for p in $APID $BPID; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
 wait_up() { i=0; until curl -sf "http://127.0.0.1:$1/v2/health/live" >/dev/null 2>&1; do i=$((i + 1)); [ $i -gt 400 ] && return 1; sleep 0.05; done; }

@@ -254,8 +254,8 @@ static ms_status parse_kafka_queue(const char *url, bs_url *u, ms_error *err)
     if (end == p || memchr(p, '@', (size_t)(end - p)))
         return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': expected "
                        "kafka://host:port[,host:port...]/TOPIC (no user info)", url);
-    for (const char *h = p; h < end;) {
-        const char *he = memchr(h, ',', (size_t)(end - h));
+    for (const char *h = p, *he = p; he < end; h = he + 1) { /* "a:1," has an empty second */
+        he = memchr(h, ',', (size_t)(end - h));
         if (!he) he = end;
         const char *colon = memchr(h, ':', (size_t)(he - h));
         int ok = he > h && colon != h;
@@ -267,7 +267,6 @@ static ms_status parse_kafka_queue(const char *url, bs_url *u, ms_error *err)
         if (!ok)
             return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': bad broker '%.*s' "
                            "(expected host:port)", url, (int)(he - h), h);
-        h = he < end ? he + 1 : end;
     }
     if (!(u->hosts = dup_n(p, (size_t)(end - p)))) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
     const char *pend;

@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "  --pubkey KEY        the publisher's public key: 64 hex digits or a KEYFILE.pub\n"
             "  --listen HOST:PORT  where local predictions are served (default 127.0.0.1:8090;\n"
             "                      port 0 picks one, printed at start)\n"
+            "  --socket PATH       serve on a Unix socket instead (mode 0660; a stale socket\n"
+            "                      file is replaced; curl --unix-socket PATH http://agent/...)\n"
             "  --poll-s N          seconds between update checks (default 30)\n"
             "  --confirm-s N       a new model serving this long is confirmed (default 10)\n"
             "  --max-blob BYTES    refuse larger models (default 268435456)\n"
@@ -276,7 +278,7 @@ static int agent_predict(int argc, char **argv)
 }
 
 typedef struct agent_args {
-    const char *state, *backend, *name, *pubkey, *listen, *api, *features_url, *backend_token;
+    const char *state, *backend, *name, *pubkey, *listen, *socket, *api, *features_url, *backend_token;
     long poll_s, confirm_s, max_blob, connect_s, stall_s, threads, page_rows;
 } agent_args;
 
@@ -289,6 +291,7 @@ static int parse(int argc, char **argv, agent_args *a)
             {"--state", &a->state, NULL, 0, 0},   {"--backend", &a->backend, NULL, 0, 0},
             {"--name", &a->name, NULL, 0, 0},     {"--pubkey", &a->pubkey, NULL, 0, 0},
             {"--listen", &a->listen, NULL, 0, 0}, {"--api-token", &a->api, NULL, 0, 0},
+            {"--socket", &a->socket, NULL, 0, 0},
             {"--poll-s", NULL, &a->poll_s, 1, 86400},   {"--confirm-s", NULL, &a->confirm_s, 0, 86400},
             {"--max-blob", NULL, &a->max_blob, 1, 1L << 40}, {"--connect-s", NULL, &a->connect_s, 1, 600},
             {"--stall-s", NULL, &a->stall_s, 1, 3600},  {"--threads", NULL, &a->threads, 1, 256},
@@ -310,6 +313,10 @@ static int parse(int argc, char **argv, agent_args *a)
     }
     if (!a->state || !a->backend || !a->name || !a->pubkey)
         return cli_usage_error("agent", "give --state DIR, --backend URL, --name NAME and --pubkey KEY");
+    if (a->socket && a->listen)
+        return cli_usage_error("agent", "give --listen HOST:PORT or --socket PATH, not both");
+    if (a->socket && !a->socket[0]) return cli_usage_error("agent", "--socket needs a path");
+    if (!a->listen) a->listen = "127.0.0.1:8090";
     if (!sv_name_ok(a->name)) return cli_usage_error("agent", "--name: invalid model name '%s' ([A-Za-z0-9._-]+)", a->name);
     if (strncmp(a->backend, "http://", 7) != 0 && strncmp(a->backend, "https://", 8) != 0)
         return cli_usage_error("agent", "--backend '%s' must be an http:// or https:// URL", a->backend);
@@ -370,7 +377,7 @@ static void default_features_url(const char *backend, char *dst, size_t cap)
 int cli_agent(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "predict") == 0) return agent_predict(argc - 1, argv + 1);
-    agent_args a = {.listen = "127.0.0.1:8090", .api = getenv("MLSHIP_API_TOKEN"), .poll_s = 30, .confirm_s = 10,
+    agent_args a = {.api = getenv("MLSHIP_API_TOKEN"), .poll_s = 30, .confirm_s = 10,
                     .max_blob = 256L << 20, .connect_s = 5, .stall_s = 30, .threads = 2,
                     .backend_token = getenv("MLSHIP_BACKEND_TOKEN"), .page_rows = 5000};
     int rc = parse(argc, argv, &a);
@@ -409,15 +416,19 @@ int cli_agent(int argc, char **argv)
         sv_repo_free(c.server.repo);
         return cli_fail("agent", st, err.msg);
     }
-    sv_http_opts ho = {host, (int)port, (int)a.threads, 16u << 20, 60, handle, done, &c, 0};
+    sv_http_opts ho = {host, (int)port, (int)a.threads, 16u << 20, 60, handle, done, &c, 0, a.socket};
     sv_http *http = NULL;
     if ((st = sv_http_start(&ho, &http, &err)) != MS_OK) {
         ag_agent_free(c.agent);
         sv_repo_free(c.server.repo);
         return cli_fail("agent", st, err.msg);
     }
-    sv_log_event("agent listening on http://%s:%d (model %s, version %lld serving, backend %s)", host, sv_http_port(http),
-                 a.name, (long long)ag_agent_serving(c.agent), a.backend);
+    if (a.socket)
+        sv_log_event("agent listening on unix:%s (model %s, version %lld serving, backend %s)", a.socket, a.name,
+                     (long long)ag_agent_serving(c.agent), a.backend);
+    else
+        sv_log_event("agent listening on http://%s:%d (model %s, version %lld serving, backend %s)", host,
+                     sv_http_port(http), a.name, (long long)ag_agent_serving(c.agent), a.backend);
     run_loop(&c, a.poll_s);
     atomic_store(&c.server.draining, 1);
     sv_http_quiesce(http);
@@ -426,6 +437,7 @@ int cli_agent(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     sv_http_stop(http);
+    if (a.socket) unlink(a.socket); /* ours: nobody else could bind it while we listened */
     ag_agent_free(c.agent);
     sv_routes_free_pool(&c.server);
     sv_repo_free(c.server.repo);

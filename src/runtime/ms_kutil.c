@@ -205,19 +205,32 @@ void *ms_kshared(const ms_kctx *c, uint64_t key)
     return sh && sh->key == key ? sh->state : NULL;
 }
 
-void *ms_kshare(const ms_kctx *c, uint64_t key, void *state, void (*release)(void *state))
+/* Publish `state` under `key` in one node's slot: the first to publish wins (sessions on other
+ * threads may race here). Returns the state to use, or NULL when another key is published. */
+static void *share_in(struct ms_shared_slot *slot, uint64_t key, void *state,
+                      void (*release)(void *state))
 {
-    if (!c->shared) return NULL;
     ms_shared *mine = ms_malloc(sizeof *mine);
     if (!mine) return NULL; /* not shared, still correct: the session keeps its own */
     mine->key = key;
     mine->state = state;
     mine->release = release;
     ms_shared *cur = NULL;
-    /* the first to publish wins; sessions on other threads may race here */
-    if (atomic_compare_exchange_strong(&c->shared->p, &cur, mine)) return state;
+    if (atomic_compare_exchange_strong(&slot->p, &cur, mine)) return state;
     ms_free(mine);
     if (cur->key != key) return NULL;
     release(state);
     return cur->state;
+}
+
+void *ms_kshare(const ms_kctx *c, uint64_t key, void *state, void (*release)(void *state))
+{
+    return c->shared ? share_in(c->shared, key, state, release) : NULL;
+}
+
+void *ms_model_share(const struct ms_model *m, const ms_node *n, uint64_t key, void *state,
+                     void (*release)(void *state))
+{
+    if (!m->shared || n < m->nodes || n >= m->nodes + m->n_nodes) return NULL;
+    return share_in(&m->shared[n - m->nodes], key, state, release);
 }

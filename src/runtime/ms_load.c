@@ -45,12 +45,13 @@ ms_status ms_model_load(const void *buf, size_t len, ms_model **out, ms_error *e
     /* XGBoost's JSON model starts with '{'; everything else is read as ONNX */
     ms_status st = ms_xgboost_sniff(buf, len) ? ms_xgboost_load(m, buf, len, err)
                                               : ms_onnx_load(m, buf, len, err);
-    if (!st) st = check_nodes(m, err);
+    /* the slots first: a check may publish what it built (ms_model_share) */
     if (!st && m->n_nodes > 0) {
         m->shared = ms_malloc((size_t)m->n_nodes * sizeof *m->shared);
         if (!m->shared) st = MS_ERR_RUNTIME, snprintf(err->msg, sizeof err->msg, "out of memory");
         for (int32_t i = 0; m->shared && i < m->n_nodes; i++) atomic_init(&m->shared[i].p, NULL);
     }
+    if (!st) st = check_nodes(m, err);
     if (st) {
         ms_model_free(m);
         return st;

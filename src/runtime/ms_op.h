@@ -118,6 +118,11 @@ const ms_tensor *ms_attr_tensor(const ms_node *n, const char *name);
  * the call returns NULL: yours stays private to the session. A shared state is read-only. */
 void *ms_kshared(const ms_kctx *c, uint64_t key);
 void *ms_kshare(const ms_kctx *c, uint64_t key, void *state, void (*release)(void *state));
+/* The same from a kernel's load-time check (which has the model, not a context): a check that
+ * builds what prepare would (a tree ensemble, to validate it) offers it here, so the first
+ * plan finds it instead of building it again. Same answers as ms_kshare. */
+void *ms_model_share(const struct ms_model *m, const ms_node *n, uint64_t key, void *state,
+                     void (*release)(void *state));
 
 ms_status ms_kfail(ms_kctx *c, ms_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

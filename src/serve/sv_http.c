@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +189,7 @@ static enum MHD_Result send_response(sv_req *r)
             else if (sa->sa_family == AF_INET6)
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, remote, sizeof remote);
         }
+        if (!remote[0] && h->o.unix_path) snprintf(remote, sizeof remote, "unix");
         h->o.done(h->o.ctx, r, remote, len);
     }
     return ret;
@@ -301,6 +304,45 @@ static ms_status listen_on(const struct addrinfo *ai, const sv_http_opts *o, int
     return MS_OK;
 }
 
+/* A Unix socket at o->unix_path. A socket file left by a server that died is replaced (it can
+ * only be stale if nobody answers on it); a live socket or any other file is refused, so a
+ * typo never deletes a user's file and two agents never share one path. */
+static ms_status listen_unix(const sv_http_opts *o, int *out, ms_error *err)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (!o->unix_path[0] || strlen(o->unix_path) >= sizeof sa.sun_path)
+        return bs_fail(err, MS_ERR_INVALID, "--socket '%s': a path of 1 to %zu bytes is needed",
+                       o->unix_path, sizeof sa.sun_path - 1);
+    memcpy(sa.sun_path, o->unix_path, strlen(o->unix_path) + 1);
+    struct stat stt;
+    if (lstat(o->unix_path, &stt) == 0) {
+        if (!S_ISSOCK(stt.st_mode))
+            return bs_fail(err, MS_ERR_INVALID, "--socket '%s': a file that is not a socket is there", o->unix_path);
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0) close(probe);
+        if (live)
+            return bs_fail(err, MS_ERR_RUNTIME, "cannot listen on %s: address already in use (a server answers there)",
+                           o->unix_path);
+        unlink(o->unix_path);
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return bs_fail(err, MS_ERR_RUNTIME, "cannot listen on %s: %s", o->unix_path, strerror(errno));
+    mode_t old = umask(0117); /* the socket file is created 0660 */
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc == 0) rc = listen(fd, 1024);
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        return bs_fail(err, MS_ERR_RUNTIME, "cannot listen on %s: %s", o->unix_path, strerror(e));
+    }
+    *out = fd;
+    return MS_OK;
+}
+
 static int bound_port(int fd)
 {
     struct sockaddr_storage sa;
@@ -310,9 +352,9 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in *)&sa)->sin_port);
 }
 
-ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
+/* host:port through getaddrinfo (the first address it gives). */
+static ms_status listen_inet(const sv_http_opts *o, int *fd, int *family, ms_error *err)
 {
-    *out = NULL;
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -323,10 +365,17 @@ ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
     int gai = getaddrinfo(o->host, port, &hints, &ai);
     if (gai != 0 || !ai)
         return bs_fail(err, MS_ERR_INVALID, "cannot resolve --host '%s': %s", o->host, gai_strerror(gai));
-    int fd = -1;
-    ms_status st = listen_on(ai, o, &fd, err);
-    int family = ai->ai_family;
+    ms_status st = listen_on(ai, o, fd, err);
+    *family = ai->ai_family;
     freeaddrinfo(ai);
+    return st;
+}
+
+ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
+{
+    *out = NULL;
+    int fd = -1, family = AF_UNIX;
+    ms_status st = o->unix_path ? listen_unix(o, &fd, err) : listen_inet(o, &fd, &family, err);
     if (st != MS_OK) return st;
     sv_http *h = calloc(1, sizeof *h);
     if (!h) { close(fd); return bs_fail(err, MS_ERR_RUNTIME, "out of memory"); }
@@ -346,10 +395,13 @@ ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err)
     if (!h->d) {
         close(fd);
         free(h);
+        if (o->unix_path)
+            return bs_fail(err, MS_ERR_RUNTIME, "cannot start the HTTP server on %s (libmicrohttpd refused)",
+                           o->unix_path);
         return bs_fail(err, MS_ERR_RUNTIME, "cannot start the HTTP server on %s:%d (libmicrohttpd refused)",
                        o->host, o->port);
     }
-    h->port = bound_port(fd);
+    h->port = o->unix_path ? 0 : bound_port(fd);
     if (h->port < 0) h->port = o->port;
     *out = h;
     return MS_OK;

@@ -60,6 +60,9 @@ typedef struct sv_http_opts {
     void *ctx;
     int reuse_port;        /* SO_REUSEPORT: share the port with other servers (else a taken
                             * port is an error: "address already in use") */
+    const char *unix_path; /* non-NULL: listen on this Unix socket instead of host:port (a
+                            * stale socket file is replaced; anything else there is refused;
+                            * mode 0660, so the owner's group may connect) */
 } sv_http_opts;
 
 ms_status sv_http_start(const sv_http_opts *o, sv_http **out, ms_error *err);

@@ -275,7 +275,44 @@ check_predict "predictions after 20 updates"
 inst=$(curl -s "http://127.0.0.1:$AP/metrics" | sed -n 's/^mlship_agent_installs_total //p')
 [ "${inst:-0}" -ge 21 ] && ok "/metrics counts the installs ($inst)" || bad "/metrics" "installs_total '$inst'"
 
-agent_stop; ng_stop
+# 18. --socket PATH: the same routes on a Unix socket (curl --unix-socket); a live socket is not
+# taken over, a stale one (its agent killed -9) is replaced, a regular file is never removed,
+# and SIGTERM removes the socket
+agent_stop
+SK=$T/agent.sock
+sock_start() { # [options]: an agent on $SK, waited for
+  $AGENT_RUN "$AM" agent --state "$ST" --backend "http://127.0.0.1:$NG$PFX" --name gb --pubkey "$T/key.pub" \
+    --socket "$SK" --poll-s 1 --confirm-s 1 "$@" >>"$T/agent.log" 2>&1 & APID=$!
+  i=0; until curl -sf --unix-socket "$SK" http://agent/v2/health/ready >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt ${AGENT_WAIT:-100} ] && break; sleep 0.05; done
+}
+sock_start
+curl -s --unix-socket "$SK" -XPOST http://agent/v2/models/gb/infer -H 'Content-Type: application/json' \
+  -d @"$T/req.json" > "$T/resp.json"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps(r["outputs"][1]))' "$T/resp.json" > "$T/p.json" 2>/dev/null
+if build/tcompare "$T/p.json" "$FIX/output_1.npy" >/dev/null 2>&1; then ok "--socket: /v2 infer over the Unix socket equals scikit-learn"
+else bad "--socket infer" "$(head -c 300 "$T/resp.json")"; fi
+[ "$(stat -c %a "$SK" 2>/dev/null)" = 660 ] && ok "--socket: the socket file is mode 0660" || bad "--socket mode" "$(stat -c %a "$SK" 2>&1)"
+out=$($AGENT_RUN "$AM" agent --state "$T/st2" --backend "http://127.0.0.1:$NG$PFX" --name gb --pubkey "$T/key.pub" \
+  --socket "$SK" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "address already in use" && curl -sf --unix-socket "$SK" http://agent/v2/health/live >/dev/null \
+  && ok "--socket: a second agent on a live socket is refused, the first keeps answering" || bad "--socket live" "rc $rc: $out"
+kill -9 "$APID"; wait "$APID" 2>/dev/null; APID=""
+sock_start
+curl -sf --unix-socket "$SK" http://agent/v2/health/ready >/dev/null && ok "--socket: a stale socket (agent killed -9) is replaced" \
+  || bad "--socket stale" "$(tail -n 3 "$T/agent.log")"
+agent_stop
+[ ! -e "$SK" ] && ok "--socket: SIGTERM removes the socket file" || bad "--socket cleanup" "$(ls -l "$SK")"
+echo keep > "$T/notasock"
+out=$($AGENT_RUN "$AM" agent --state "$T/st2" --backend "http://127.0.0.1:$NG$PFX" --name gb --pubkey "$T/key.pub" \
+  --socket "$T/notasock" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "not a socket" && [ "$(cat "$T/notasock")" = keep ] \
+  && ok "--socket: a regular file at the path is refused and kept" || bad "--socket file" "rc $rc: $out"
+out=$("$AM" agent --state "$T/st2" --backend "http://127.0.0.1:$NG" --name gb --pubkey "$T/key.pub" --socket "$SK" \
+  --listen 127.0.0.1:1 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "not both" && ok "--socket with --listen: usage error" || bad "--socket --listen" "rc $rc: $out"
+
+ng_stop
 [ $fail -ne 0 ] && { echo "--- agent log (tail)"; tail -n 30 "$T/agent.log"; }
 echo "edge-agent: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -503,7 +503,9 @@ ms_status ms_ml_trees_check_node(const ms_node *n, int64_t n_features, ms_error 
     return st;
 }
 
-/* the kernel's load-time check: the input width when the graph declares it, else -1 */
+/* the kernel's load-time check: the input width when the graph declares it, else -1. With a
+ * known width the ensemble built to check it is the one prepare would build: the model keeps
+ * it (ms_model_share), so loading and the first plan build a 200-tree ensemble once. */
 static ms_status trees_check(const struct ms_model *m, const ms_node *n, ms_error *err)
 {
     int64_t width = -1;
@@ -511,5 +513,10 @@ static ms_status trees_check(const struct ms_model *m, const ms_node *n, ms_erro
         const ms_tensor *t = &m->values[n->in[0]].t;
         if (t->ndim >= 1 && t->ndim <= 2 && t->shape[t->ndim - 1] >= 0) width = t->shape[t->ndim - 1];
     }
-    return ms_ml_trees_check_node(n, width, err);
+    if (width < 0) return ms_ml_trees_check_node(n, width, err);
+    tree_op *op;
+    ms_status st = op_build(n, n->opset, width, &op, err);
+    if (st) return st;
+    if (!ms_model_share(m, n, (uint64_t)width, op, trees_release)) op_free(op);
+    return MS_OK;
 }

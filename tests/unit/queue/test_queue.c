@@ -667,7 +667,16 @@ TEST(redis_password_hidden)
 TEST(bad_urls)
 {
     const char *bad[][2] = {
-        {"kafka://h/s", "unknown queue URL 'kafka://h/s'"},
+        {"amqp://h/s", "unknown queue URL 'amqp://h/s'"},
+        {"kafka://h:0/t", "bad broker 'h:0'"},
+        {"kafka://a:9092,/t", "bad broker ''"},
+        {"kafka://u@h:9092/t", "no user info"},
+        {"nats://h:70000/s", "bad port"},
+        {"nats://h/s#x", "unexpected '#'"},
+        {"nats://h/bad*stream", "'bad*stream'"},
+        {"mqtt://h:1883", "a topic is required"},
+        {"mqtt://h/", "a topic is required"},
+        {"mqtt://h/a%zz", "a topic is required"},
         {"sqlite::memory:", "invalid queue URL 'sqlite::memory:'"},
         {"sqlite:///tmp/q.db?stream=a b", "'a b'"},
         {"sqlite:///tmp/q.db?stream=x/y", "'x/y'"},
