@@ -35,4 +35,8 @@ swaps=$(uniq "$T/cls" | wc -l)
 last=$(section '^curl -s -X POST' 2)
 echo "$last" | sed -n 's/^{"prediction":\[\(.*\)\]}$/\1/p' >"$T/g2"; echo "$v2" >"$T/w2"
 if r=$(close_all "$T/g2" "$T/w2" 1e-5); then ok "after the update the device answers XGBoost v2's prediction ($r)"; else bad "v2 answer '$last': $r"; fi
+# the README's sample of the client's answers: v1's prediction, then v2's
+sed -n '/^## Run it/,/^## /p' "$EX/README.md" | sed -n 's/^ *[0-9][0-9]* {"prediction":\[\(.*\)\]} 200$/\1/p' >"$T/shown"
+printf '%s\n%s\n' "$v1" "$v2" >"$T/w12"
+if r=$(close_all "$T/shown" "$T/w12" 1e-5); then ok "the README's sample shows v1's then v2's prediction ($r)"; else bad "the README's sample answers: $r"; fi
 finish
