@@ -198,10 +198,18 @@ $(BUILD)/conformance: tests/conformance.c $(BUILD)/libmlship_codec.a $(BUILD)/li
 $(BUILD)/tcompare: tests/cli/tcompare.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
-# The streaming fault tests' producer and checker (tests/faults/test_stream_faults.sh) and the
+# The streaming fault tests' producer and checker (tests/faults/test_engine_faults.sh), its queue
+# probe (poison messages, dead letters) and the
 # matrix suite's fixture tool, which that test uses to cut finite rows out of a fixture.
 $(BUILD)/sm_check: tests/faults/sm_check.c $(UPPER_LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+$(BUILD)/qtool: tests/faults/qtool.c $(UPPER_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(UPPER_LIBS) $(LDLIBS) $(STORE_LIBS)
+# The fault matrix's loopback proxy (cut and heal a worker's broker connection) and its test.
+$(BUILD)/tcp_proxy: tests/faults/tcp_proxy.c
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+$(BUILD)/tcp_proxy_test: tests/faults/tcp_proxy_test.c
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
 $(BUILD)/mxtool: tests/matrix/mxtool.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 

@@ -9,7 +9,8 @@
  *   ack     XACK;  dead: MULTI, XADD <dead> ..., XACK, EXEC
  *   status  XLEN, XINFO GROUPS, XINFO CONSUMERS, XPENDING (summary), XRANGE
  *
- * The connection: when it drops (a server restart), the next call reconnects once, logs in
+ * The connection: connects time out after CONNECT_TIMEOUT_S, replies after IO_TIMEOUT_S (so
+ * a cut network is an error, not a hang). When it drops (a server restart), the next call reconnects once, logs in
  * again, re-creates the group if it is gone, and repeats commands that are safe to repeat
  * (reads, acks, status). A send or a dead letter whose reply was lost may have been applied:
  * it is reported as an error naming the URL, never as success. */
@@ -40,6 +41,7 @@ const qu_backend_ops qu_redis_ops = {.version = QU_OPS_VERSION, .name = "redis",
 #include <time.h>
 
 #define IO_TIMEOUT_S 30  /* a reply slower than this is a dead server */
+#define CONNECT_TIMEOUT_S 3 /* a connect that takes longer: down or cut off (retried with back-off) */
 #define BLOCK_STEP_MS 20000 /* a longer wait is several XREADGROUPs, each within IO_TIMEOUT_S */
 
 typedef struct rq_queue {
@@ -210,7 +212,7 @@ static ms_status ensure_group(rq_queue *q, ms_error *err)
 static ms_status connect_to(rq_queue *q, ms_error *err)
 {
     if (q->c) redisFree(q->c);
-    struct timeval tv = {10, 0};
+    struct timeval tv = {CONNECT_TIMEOUT_S, 0};
     q->c = redisConnectWithTimeout(q->host, q->port, tv);
     if (!q->c || q->c->err)
         return bs_fail(err, MS_ERR_RUNTIME, "cannot connect to queue %s: %s", q->base.cfg.shown,

@@ -337,19 +337,13 @@ static const char *pool_str(loader *L, const ms_pb_field *f)
 
 /* ---- attributes ------------------------------------------------------------------------ */
 
-static ms_status attr_read_list(loader *L, const uint8_t *buf, size_t len, ms_attr *a)
+/* The list elements, counted by attr_read's pass (repeated fields may come packed or one per
+ * occurrence), copied into the model's pool in a second pass. */
+static ms_status attr_read_list(loader *L, const uint8_t *buf, size_t len, ms_attr *a, int64_t nf,
+                                int64_t ni, int64_t ns)
 {
-    /* count first: repeated fields may come packed or one per occurrence */
-    int64_t nf = 0, ni = 0, ns = 0;
-    ms_pb r = ms_pb_init(buf, len);
+    ms_pb r;
     ms_pb_field f;
-    while (ms_pb_next(&r, &f) > 0) {
-        int64_t c = f.num == AP_FLOATS ? ms_pb_count(&f, 4) : f.num == AP_INTS ? ms_pb_count(&f, 0) : 1;
-        if (c < 0) return MALFORMED(L->err, "attribute list");
-        if (f.num == AP_FLOATS) nf += c;
-        else if (f.num == AP_INTS) ni += c;
-        else if (f.num == AP_STRINGS) ns += c;
-    }
     if (nf > INT32_MAX || ni > INT32_MAX || ns > INT32_MAX) return MALFORMED(L->err, "attribute list");
     float *fl = ms_pool_alloc(&L->m->pool, (size_t)nf * 4, 8);
     int64_t *in = ms_pool_alloc(&L->m->pool, (size_t)ni * 8, 8);
@@ -389,8 +383,10 @@ static ms_status attr_read(loader *L, const ms_pb_field *af, ms_attr *a)
     ms_pb r = ms_pb_sub(af);
     ms_pb_field f;
     int rc, has_list = 0;
+    int64_t nf = 0, ni = 0, ns = 0; /* list elements, counted in this one pass */
     a->name = "";
     while ((rc = ms_pb_next(&r, &f)) > 0) {
+        int64_t c;
         switch (f.num) {
         case AP_NAME: a->name = pool_str(L, &f); break;
         case AP_TYPE:
@@ -412,7 +408,14 @@ static ms_status attr_read(loader *L, const ms_pb_field *af, ms_attr *a)
         }
         case AP_REF:
             return FAIL(L->err, MS_ERR_UNSUPPORTED, "attribute references (functions) are not supported");
-        case AP_FLOATS: case AP_INTS: case AP_STRINGS: has_list = 1; break;
+        case AP_FLOATS: case AP_INTS: case AP_STRINGS:
+            has_list = 1;
+            c = f.num == AP_FLOATS ? ms_pb_count(&f, 4) : f.num == AP_INTS ? ms_pb_count(&f, 0) : 1;
+            if (c < 0) return MALFORMED(L->err, "attribute list");
+            if (f.num == AP_FLOATS) nf += c;
+            else if (f.num == AP_INTS) ni += c;
+            else ns += c;
+            break;
         default: break;
         }
         if (!a->name) return FAIL(L->err, MS_ERR_RUNTIME, "out of memory");
@@ -424,7 +427,7 @@ static ms_status attr_read(loader *L, const ms_pb_field *af, ms_attr *a)
     }
     if (a->type == MS_ATTR_STRING && !a->s) a->s = "";
     if (has_list || a->type == MS_ATTR_FLOATS || a->type == MS_ATTR_INTS || a->type == MS_ATTR_STRINGS)
-        return attr_read_list(L, af->data, af->len, a);
+        return attr_read_list(L, af->data, af->len, a, nf, ni, ns);
     if (a->type == MS_ATTR_TENSOR && !a->t)
         return FAIL(L->err, MS_ERR_INVALID, "invalid model: tensor attribute '%s' has no tensor", a->name);
     return MS_OK;

@@ -1,7 +1,7 @@
 /* ms_pb.c: protobuf wire-format reader (see ms_pb.h for why it exists). */
 #include "ms_pb.h"
 
-int ms_pb_varint(ms_pb *r, uint64_t *v)
+int ms_pb_varint_slow(ms_pb *r, uint64_t *v)
 {
     uint64_t x = 0;
     for (int shift = 0; shift < 64; shift += 7) {

@@ -158,6 +158,7 @@ typedef struct builder {
     nindex index;
     int64_t *tchild, *fchild, *indeg, *wstart, *wcount, *worder, *tree_of, *stack;
     int64_t *tree_first; /* per tree: first node index in listing order */
+    int64_t *tree_count; /* per tree: its number of nodes (with tree_first) */
     uint8_t *seen;       /* per node: laid out (reached from its tree's root) */
 } builder;
 
@@ -206,9 +207,10 @@ static ms_status build_alloc(builder *b)
     b->tree_of = ms_calloc(nn, sizeof(int64_t));
     b->stack = ms_calloc(nn, sizeof(int64_t) * 2);
     b->tree_first = ms_calloc(nn, sizeof(int64_t));
+    b->tree_count = ms_calloc(nn, sizeof(int64_t));
     b->seen = ms_calloc(nn, 1);
     if (!b->keys || !b->index.slot || !b->tchild || !b->fchild || !b->indeg || !b->wstart || !b->wcount ||
-        !b->worder || !b->tree_of || !b->stack || !b->tree_first || !b->seen)
+        !b->worder || !b->tree_of || !b->stack || !b->tree_first || !b->tree_count || !b->seen)
         return BFAIL(b, MS_ERR_RUNTIME, "out of memory building a tree ensemble");
     return MS_OK;
 }
@@ -226,6 +228,7 @@ static void build_release(builder *b)
     ms_free(b->tree_of);
     ms_free(b->stack);
     ms_free(b->tree_first);
+    ms_free(b->tree_count);
     ms_free(b->seen);
 }
 
@@ -318,14 +321,16 @@ static ms_status build_trees(builder *b)
     const ms_trees_src *s = b->s;
     int64_t n = s->n_nodes, nt = 0;
     for (int64_t k = 0; k < n; k++) {
-        if (k == 0 || b->keys[k].tree != b->keys[k - 1].tree) b->tree_first[nt++] = b->keys[k].idx;
+        if (k == 0 || b->keys[k].tree != b->keys[k - 1].tree) b->tree_first[nt] = b->keys[k].idx, nt++;
         else if (b->keys[k].idx < b->tree_first[nt - 1]) b->tree_first[nt - 1] = b->keys[k].idx;
+        b->tree_count[nt - 1]++;
     }
     /* order trees by first appearance: sort the first indices */
     for (int64_t a = 1; a < nt; a++) { /* insertion sort is fine: trees are few */
-        int64_t v = b->tree_first[a], c = a;
-        while (c > 0 && b->tree_first[c - 1] > v) b->tree_first[c] = b->tree_first[c - 1], c--;
-        b->tree_first[c] = v;
+        int64_t v = b->tree_first[a], w = b->tree_count[a], c = a;
+        for (; c > 0 && b->tree_first[c - 1] > v; c--)
+            b->tree_first[c] = b->tree_first[c - 1], b->tree_count[c] = b->tree_count[c - 1];
+        b->tree_first[c] = v, b->tree_count[c] = w;
     }
     ms_trees *t = b->t;
     t->n_trees = nt;
@@ -450,9 +455,9 @@ static ms_status build_flatten(builder *b, int64_t tree, int64_t *pos)
         b->stack[sp++] = l, b->stack[sp++] = -1; /* left: next in pre-order */
         if (s->feature_ids[i] + 1 > t->n_features) t->n_features = s->feature_ids[i] + 1;
     }
-    int64_t in_tree = 0;
-    for (int64_t i = first; i < s->n_nodes; i++) in_tree += s->tree_ids[i] == tid;
-    if (count != in_tree) {
+    /* counted once per ensemble in build_trees: a scan to the end per tree was quadratic
+     * (12M instructions for 200 trees) */
+    if (count != b->tree_count[tree]) {
         for (int64_t i = first; i < s->n_nodes; i++) /* name one unreached node */
             if (s->tree_ids[i] == tid && !b->seen[i] && b->indeg[i] == 0)
                 return BFAIL(b, MS_ERR_INVALID, "tree %lld node %lld is not reachable from the "

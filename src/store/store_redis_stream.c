@@ -200,6 +200,12 @@ ms_status rd_stream_put(st_store *base, const st_stream_row *rows, size_t n, int
     }
     redisReply *rep;
     st = rd_run(s, &a, "store stream results", &rep, err);
+    /* A connection that dropped since the last call (a server restart, a cut network: found
+     * only now) is reconnected once and the call repeated: the script is idempotent (rows
+     * keyed by event id; per key the newest order wins), so a lost reply is harmless, and the
+     * worker is spared failing a batch that would go back to the queue to wait for its lease. */
+    if (st != MS_OK && s->c->err && rd_ready(s, err) == MS_OK)
+        st = rd_run(s, &a, "store stream results", &rep, err);
     if (st == MS_OK) freeReplyObject(rep);
     args_free(&a);
     return st;

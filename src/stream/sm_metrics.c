@@ -63,6 +63,7 @@ void sm_metrics_text(sm_metrics *m, mc_buf *b)
     counter(b, "mlship_stream_events_failed_total", "Events given an error result (not scored).", atomic_load(&m->failed));
     counter(b, "mlship_stream_events_dead_lettered_total", "Events moved to the dead-letter stream.", atomic_load(&m->dead));
     counter(b, "mlship_stream_batches_retried_total", "Batches left unacked after a store or queue failure (redelivered).", atomic_load(&m->retried));
+    counter(b, "mlship_stream_reconnects_total", "Queue or store connections reopened after a failure.", atomic_load(&m->reconnects));
     pthread_mutex_lock(&m->mu);
     sm_hist batch = m->batch, lat = m->latency;
     pthread_mutex_unlock(&m->mu);
@@ -74,4 +75,10 @@ void sm_metrics_text(sm_metrics *m, mc_buf *b)
     mc_buf_printf(b, "# HELP mlship_stream_pending Events delivered and not yet acked.\n"
                      "# TYPE mlship_stream_pending gauge\nmlship_stream_pending %lld\n",
                   (long long)atomic_load(&m->pending));
+    mc_buf_printf(b, "# HELP mlship_stream_queue_up 1 when every worker thread holds a working queue connection, else 0 (reconnecting).\n"
+                     "# TYPE mlship_stream_queue_up gauge\nmlship_stream_queue_up %d\n",
+                  atomic_load(&m->queue_down) == 0);
+    mc_buf_printf(b, "# HELP mlship_stream_store_up 1 when every worker thread holds a working store connection (or there is no store), else 0.\n"
+                     "# TYPE mlship_stream_store_up gauge\nmlship_stream_store_up %d\n",
+                  atomic_load(&m->store_down) == 0);
 }

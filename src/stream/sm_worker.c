@@ -23,7 +23,9 @@
 
 #define READ_BLOCK_MS 200 /* the longest a thread waits before it looks at the stop flag */
 #define MAX_FEAT_STORES 8 /* feature-store handles a thread keeps (one per URL) */
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MIN_MS 100   /* the first retry's delay; doubled per failure in a row */
+#define BACKOFF_MAX_MS 2000  /* ... up to this (a healed broker is used within ~2 s) */
+#define BACKOFF_LOG_MS 30000 /* at the cap, the failure is logged again this often */
 
 typedef struct feat_handle {
     char *url;
@@ -42,7 +44,14 @@ typedef struct thr {
     int nfeat;
     int64_t backoff_ms;
     char default_model[ST_NAME_MAX];
-    time_t last_complaint;
+    char results[QU_NAME_MAX + 16]; /* "<stream>:results", or "" for out_url's own stream */
+    /* The failure streak (back_off): the first failure's text, logged once per back-off
+     * step; how many retries, since when; the connections lost (for the metrics). */
+    char why[600];
+    int64_t logged_step_ms, logged_ns, failures;
+    uint64_t failing_since_ns;
+    unsigned rng;
+    int q_lost, s_lost;
     /* One batch's working arrays, carved from one block that lives as long as the thread:
      * allocating and zeroing them per batch (ten callocs of up to 50 KB) cost about 4,000
      * instructions per event in callgrind, a tenth of the worker's time. */
@@ -54,7 +63,6 @@ typedef struct thr {
 struct sm_worker {
     sm_worker_cfg cfg;
     char *queue_url, *out_url, *store_url, *consumer;
-    char results[QU_NAME_MAX + 16]; /* "<stream>:results", or "" for out_url's own stream */
     atomic_int stop;
     sm_metrics met;
     int nthr;
@@ -85,13 +93,21 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A failure a person must see, at most once per second per thread. */
+/* A failure a person must see. Every failure ends in back_off, which logs the first one of
+ * the batch once per back-off step (a broker down for a minute is a few lines, not a flood). */
 static void complain(thr *t, const char *what, const ms_error *err)
 {
-    time_t now = time(NULL);
-    if (now == t->last_complaint) return;
-    t->last_complaint = now;
-    fprintf(stderr, "mlship stream: %s: %s (retrying)\n", what, err->msg);
+    if (!t->why[0]) snprintf(t->why, sizeof t->why, "%s: %s", what, err->msg);
+}
+
+/* A connection of the thread was lost (down = 1) or is back (0): the "up" gauges count the
+ * threads without one; each reconnection after a loss is counted. */
+static void mark_lost(thr *t, int *lost, atomic_int_fast64_t *down, int now_lost)
+{
+    if (*lost == now_lost) return;
+    *lost = now_lost;
+    atomic_fetch_add(down, now_lost ? 1 : -1);
+    if (!now_lost) atomic_fetch_add(&t->w->met.reconnects, 1);
 }
 
 /* ==== connections ======================================================================= */
@@ -109,15 +125,30 @@ static ms_status open_queue(thr *t, ms_error *err)
         if (w->out_url) st = qu_open(w->out_url, &o, &t->out, err);
         else t->out = t->q;
     }
-    if (st == MS_OK && !t->store && w->store_url) st = st_open(w->store_url, &t->store, err);
+    if (st == MS_OK && !w->out_url) snprintf(t->results, sizeof t->results, "%s:results", qu_stream(t->q));
+    if (st == MS_OK) mark_lost(t, &t->q_lost, &w->met.queue_down, 0);
+    else if (st == MS_ERR_RUNTIME) mark_lost(t, &t->q_lost, &w->met.queue_down, 1);
+    if (st == MS_OK && !t->store && w->store_url) {
+        st = st_open(w->store_url, &t->store, err);
+        if (st == MS_OK || st == MS_ERR_RUNTIME) mark_lost(t, &t->s_lost, &w->met.store_down, st != MS_OK);
+    }
     return st;
 }
 
+/* After a failure (the handle is dropped; open_queue makes a new one and counts it). */
 static void close_queue(thr *t)
 {
     if (t->out != t->q) qu_close(t->out);
     qu_close(t->q);
     t->q = t->out = NULL;
+    mark_lost(t, &t->q_lost, &t->w->met.queue_down, 1);
+}
+
+static void close_store(thr *t)
+{
+    st_close(t->store);
+    t->store = NULL;
+    mark_lost(t, &t->s_lost, &t->w->met.store_down, 1);
 }
 
 static void close_all(thr *t)
@@ -169,13 +200,36 @@ static void feat_drop(thr *t, const char *url)
         }
 }
 
-/* Sleep the back-off (100 ms doubling to 2 s), waking for stop. */
+/* Sleep the back-off, waking for stop: exponential (BACKOFF_MIN_MS doubling to
+ * BACKOFF_MAX_MS), jittered to between half and all of the step so that the workers a broker
+ * restart disconnected together do not all come back in the same millisecond. The failure is
+ * logged when the step grows (and every BACKOFF_LOG_MS at the cap), with the retry count. */
 static void back_off(thr *t)
 {
-    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : 100;
+    uint64_t now = bs_now_ns();
+    if (!t->failures++) t->failing_since_ns = now;
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (t->backoff_ms > BACKOFF_MAX_MS) t->backoff_ms = BACKOFF_MAX_MS;
-    for (int64_t slept = 0; slept < t->backoff_ms && !atomic_load(&t->w->stop); slept += 50)
-        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+    int64_t half = t->backoff_ms / 2, sleep_ms = half + (int64_t)(rand_r(&t->rng) % (unsigned)(half + 1));
+    if (t->why[0] && (t->backoff_ms != t->logged_step_ms || now - (uint64_t)t->logged_ns >= BACKOFF_LOG_MS * 1000000ull)) {
+        fprintf(stderr, "mlship stream: %s: %s (retry %lld in %lld ms)\n", t->consumer, t->why,
+                (long long)t->failures, (long long)sleep_ms);
+        t->logged_step_ms = t->backoff_ms, t->logged_ns = (int64_t)now;
+    }
+    t->why[0] = 0;
+    for (int64_t slept = 0; slept < sleep_ms && !atomic_load(&t->w->stop); slept += 50) {
+        int64_t step = sleep_ms - slept < 50 ? sleep_ms - slept : 50;
+        nanosleep(&(struct timespec){0, step * 1000000L}, NULL);
+    }
+}
+
+/* A call went through: the streak, if any, is over (said once). */
+static void recovered(thr *t)
+{
+    if (t->failures)
+        fprintf(stderr, "mlship stream: %s: working again after %lld retries (%.1f s)\n", t->consumer,
+                (long long)t->failures, (double)(bs_now_ns() - t->failing_since_ns) / 1e9);
+    t->failures = 0, t->backoff_ms = 0, t->logged_step_ms = 0;
 }
 
 /* ==== one batch ========================================================================= */
@@ -391,12 +445,11 @@ static int finish(thr *t, item *it, size_t n, group *g, const mc_buf *out)
     m = j;
     if (t->store && st_stream_put(t->store, sr, m, w->cfg.result_ttl_s, &err) != MS_OK) {
         complain(t, w->store_url, &err);
-        st_close(t->store);
-        t->store = NULL;
+        close_store(t);
         rc = -1;
         goto done;
     }
-    if (qu_send(t->out, w->results[0] ? w->results : NULL, msgs, nf, m, w->cfg.results_maxlen, NULL, &err) != MS_OK) {
+    if (qu_send(t->out, t->results[0] ? t->results : NULL, msgs, nf, m, w->cfg.results_maxlen, NULL, &err) != MS_OK) {
         complain(t, "publishing results", &err);
         close_queue(t);
         rc = -1;
@@ -587,7 +640,8 @@ static void *thread_main(void *arg)
             continue;
         }
         qu_batch a = {0}, b = {0};
-        if (read_batch(t, &a, &b, &err) != MS_OK) {
+        int read_ok = read_batch(t, &a, &b, &err) == MS_OK;
+        if (!read_ok) {
             complain(t, w->queue_url, &err);
             close_queue(t);
             back_off(t);
@@ -601,8 +655,10 @@ static void *thread_main(void *arg)
                 atomic_fetch_add(&w->met.retried, 1);
                 back_off(t);
             } else {
-                t->backoff_ms = 0;
+                recovered(t);
             }
+        } else if (read_ok) {
+            recovered(t);
         }
         qu_batch_free(&a);
         qu_batch_free(&b);
@@ -623,6 +679,20 @@ static void free_worker(sm_worker *w)
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+/* A broker or server that does not answer at start is not fatal: the worker starts, says so,
+ * and its threads connect with back-off (a worker restarted during a broker restart must not
+ * exit). A bad URL, a backend not built in, and a local SQLite file that cannot be opened are
+ * configuration errors and stop the start. */
+static ms_status start_anyway(const thr *t, ms_status st, ms_error *err)
+{
+    const sm_worker *w = t->w; /* open_queue opens the queue, then --out, then the store */
+    const char *failed = !t->q ? w->queue_url : !t->out ? w->out_url : w->store_url;
+    if (st != MS_ERR_RUNTIME || !failed || !strncmp(failed, "sqlite:", 7)) return st;
+    fprintf(stderr, "mlship stream: %s; starting anyway, retrying in the background\n", err->msg);
+    err->msg[0] = 0;
+    return MS_OK;
+}
 
 ms_status sm_worker_start(const sm_worker_cfg *cfg, sm_worker **out, ms_error *err)
 {
@@ -659,9 +729,10 @@ ms_status sm_worker_start(const sm_worker_cfg *cfg, sm_worker **out, ms_error *e
         t->id = i;
         if (w->consumer) snprintf(t->consumer, sizeof t->consumer, w->nthr > 1 ? "%.100s-%d" : "%.100s", w->consumer, i);
         else snprintf(t->consumer, sizeof t->consumer, w->nthr > 1 ? "%.60s-%ld-%d" : "%.60s-%ld", host, (long)getpid(), i);
+        t->rng = (unsigned)getpid() * 2654435761u + (unsigned)i;
         st = open_queue(t, err); /* the URLs are checked here, before any thread runs */
+        st = start_anyway(t, st, err);
     }
-    if (st == MS_OK && !w->out_url) snprintf(w->results, sizeof w->results, "%s:results", qu_stream(w->thr[0].q));
     for (int i = 0; i < w->nthr && st == MS_OK; i++) {
         if (pthread_create(&w->thr[i].t, NULL, thread_main, &w->thr[i]) != 0)
             st = bs_fail(err, MS_ERR_RUNTIME, "cannot start worker thread %d", i);
