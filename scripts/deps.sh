@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, only when some are missing (idempotent).
-# Usage: scripts/deps.sh build|test|wasm|bench|bench-models
+# Usage: scripts/deps.sh build|test|wasm|bench|bench-models|examples-models
 set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev
        libsodium-dev libcurl4-openssl-dev libnats-dev librdkafka-dev libmosquitto-dev"
@@ -9,7 +9,7 @@ test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-1
       qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium
       libc6-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64
       libpq5:arm64 libhiredis-dev:arm64 libsodium-dev:arm64 libcurl4-openssl-dev:arm64 nginx-light
-      nats-server mosquitto mosquitto-clients"
+      nats-server mosquitto mosquitto-clients jq"
 # make wasm: clang for wasm32 with wasi-libc (web/mlship.wasm), Node for its tests
 wasm="clang llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs"
 case "${1:-build}" in
@@ -25,7 +25,9 @@ case "${1:-build}" in
                redis-server redis-tools python3-redis"
          command -v npm >/dev/null 2>&1 || want="$want npm" ;;
   bench-models) want="python3-torch python3-onnx python3-numpy libopenblas0-pthread" ;;
-  *) echo "usage: $0 build|test|wasm|bench|bench-models" >&2; exit 2 ;;
+  # examples-models: only to regenerate examples/*/ models and references (committed)
+  examples-models) want="python3-sklearn python3-xgboost python3-onnx python3-numpy" ;;
+  *) echo "usage: $0 build|test|wasm|bench|bench-models|examples-models" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

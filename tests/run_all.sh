@@ -3,7 +3,8 @@
 # again under ASan+UBSan, ONNX conformance, CLI end-to-end, the README's C example against
 # `make install`, fuzz-corpus replay, and the runtime
 # cross-built for Cortex-M4, AArch64, armhf and WebAssembly with its unit tests run there
-# (qemu, Node), and the WebAssembly package (web/) in Node and headless Chromium.
+# (qemu, Node), the WebAssembly package (web/) in Node and headless Chromium, and every
+# examples/*/check.sh (each use case's README commands, against the frameworks' outputs).
 # Each stage prints "N passed, N failed"; the last line adds them up for CI.
 cd "$(dirname "$0")/.." || exit 2
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -78,6 +79,9 @@ stage cross-arm64 sh tests/cross/test_arm64_cli.sh build/mlship
 [ -x build/arm64/mlship ] && stage edge-agent-arm64 env AGENT_WAIT=400 UPDATE_WAIT=90 AGENT_RUN="qemu-aarch64 -L /" \
   sh tests/edge/test_agent.sh build/mlship build/arm64/mlship
 stage edge-wasm   sh tests/edge/test_wasm.sh
+# every examples/*/check.sh (the README's commands run as written), after the stages that build
+# what they reuse: build/mlship, web/mlship.wasm (edge-wasm), build/edge-npm (playwright-core)
+[ -f tests/examples/run.sh ] && stage examples sh tests/examples/run.sh build/mlship
 
 echo "total: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -1,5 +1,5 @@
 // test_wasm_browser.mjs: the wasm package in a real browser, headless Chromium (Debian's) driven
-// by playwright-core. A person's path through the demo (examples/edge-web/): the page loads the
+// by playwright-core. A person's path through the demo (examples/in-the-browser/): the page loads the
 // model, a field per feature appears, rows of the fixture are typed in field by field, Predict
 // is clicked, and the label and class probabilities the page shows are read back and compared
 // with scikit-learn's (tests/fixtures/ml/pipeline_scaler_logreg, which the demo's model.onnx is a
@@ -43,12 +43,12 @@ try {
   page.on('pageerror', e => errors.push(e.message));
   page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
   await fetch(`${server.base}/__log?clear=1`);
-  await page.goto(`${server.base}/examples/edge-web/index.html`);
+  await page.goto(`${server.base}/examples/in-the-browser/index.html`);
   await page.waitForFunction(() => /^Ready|^Could not/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
   const status = await page.textContent('#status');
   check(/^Ready: model.onnx, 6 features in/.test(status), `the demo loads its model: "${status}"`);
-  check(fs.readFileSync(path.join(ROOT, 'examples/edge-web/model.onnx')).equals(fs.readFileSync(path.join(ROOT, FIX, 'model.onnx'))),
-    'examples/edge-web/model.onnx is the fixture the references belong to');
+  check(fs.readFileSync(path.join(ROOT, 'examples/in-the-browser/model.onnx')).equals(fs.readFileSync(path.join(ROOT, FIX, 'model.onnx'))),
+    'examples/in-the-browser/model.onnx is the fixture the references belong to');
   const fields = await page.$$('#features input');
   check(fields.length === 6, `one field per feature (${fields.length})`);
 
@@ -83,8 +83,8 @@ try {
 
   const log = await (await fetch(`${server.base}/__log?clear=1`)).json();
   const files = log.map(e => `${e.path} ${e.status}`).sort();
-  check(JSON.stringify(files) === JSON.stringify(['/examples/edge-web/app.js 200', '/examples/edge-web/index.html 200',
-    '/examples/edge-web/model.onnx 200', '/web/mlship.mjs 200', '/web/mlship.wasm 200']), `the page fetched only its own files, the module and the wasm: ${files.join('; ')}`);
+  check(JSON.stringify(files) === JSON.stringify(['/examples/in-the-browser/app.js 200', '/examples/in-the-browser/index.html 200',
+    '/examples/in-the-browser/model.onnx 200', '/web/mlship.mjs 200', '/web/mlship.wasm 200']), `the page fetched only its own files, the module and the wasm: ${files.join('; ')}`);
   check(await page.evaluate(() => self.crossOriginIsolated === false), 'the page is not cross-origin isolated (no COOP/COEP needed)');
 
   // the package API from a page: the bench MLP against PyTorch's outputs, and bad bytes
