@@ -22,6 +22,9 @@ WITH_REDIS  ?= 1
 # PQ_LIB: a cross build links the target's libpq.so.5 by name (Debian's libpq-dev is not
 # multiarch: installing the arm64 one would remove the host's), e.g. PQ_LIB=-l:libpq.so.5
 PQ_LIB     ?= -lpq
+# the agent's SHA-256 (libcrypto, which libcurl and libpq load anyway); a cross build names it
+# the same way: CRYPTO_LIB=-l:libcrypto.so.3
+CRYPTO_LIB ?= -lcrypto
 STORE_LIBS  = $(if $(filter 1,$(WITH_SQLITE)),-lsqlite3) $(if $(filter 1,$(WITH_PG)),$(PQ_LIB)) \
               $(if $(filter 1,$(WITH_REDIS)),-lhiredis)
 STORE_CFLAGS = -DMS_WITH_SQLITE=$(WITH_SQLITE) -DMS_WITH_PG=$(WITH_PG) \
@@ -48,7 +51,7 @@ STREAM_SRC  := $(sort $(wildcard src/stream/*.c))
 EDGE_SRC    := $(sort $(wildcard src/edge/*.c))
 # the device agent's update logic (src/edge/agent/): libsodium for signatures, libcurl to fetch
 AGENT_SRC   := $(sort $(wildcard src/edge/agent/*.c))
-AGENT_LIBS   = -lsodium -lcurl
+AGENT_LIBS   = -lsodium -lcurl $(CRYPTO_LIB)
 # unit tests: tests/unit/test_*.c and, mirroring src/, tests/unit/<layer>/test_*.c; each is
 # built into $(BUILD)/tests/<name> (names are unique across the folders)
 UNIT_SRC    := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))

@@ -8,7 +8,7 @@ test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-1
       gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
       qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium
       libc6-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64
-      libpq5:arm64 libhiredis-dev:arm64 libsodium-dev:arm64 libcurl4-openssl-dev:arm64 nginx-light
+      libpq5:arm64 libhiredis-dev:arm64 libsodium-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64 nginx-light
       nats-server mosquitto mosquitto-clients jq"
 # make wasm: clang for wasm32 with wasi-libc (web/mlship.wasm), Node for its tests
 wasm="clang llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs"

@@ -218,9 +218,12 @@ static ms_status put_blob(const pub_args *p, ag_manifest *m, ms_error *err)
     mc_buf b = {0};
     ms_status st = mc_read_file(p->model, &b, err);
     if (st != MS_OK) return st;
-    uint8_t d[AG_SHA_BYTES];
-    crypto_hash_sha256(d, (const unsigned char *)b.data, b.len);
-    ag_hex(m->sha256, d, AG_SHA_BYTES);
+    ag_sha256 h;
+    if (ag_sha256_init(&h) == MS_OK) ag_sha256_update(&h, b.data, b.len);
+    if (ag_sha256_final(&h, m->sha256) != MS_OK) {
+        mc_buf_free(&b);
+        return bs_fail(err, MS_ERR_RUNTIME, "SHA-256 of '%s' failed (libcrypto)", p->model);
+    }
     m->size = (int64_t)b.len;
     snprintf(m->blob, sizeof m->blob, "blobs/%s", m->sha256);
     snprintf(path, sizeof path, "%s/blobs", p->dir);

@@ -38,6 +38,13 @@ ms_status ag_verify(const uint8_t pk[AG_PK_BYTES], const void *msg, size_t len, 
 
 /* SHA-256 of a file in hex; MS_ERR_INVALID (names the file) if it cannot be read. */
 ms_status ag_sha256_file(const char *path, char hex[AG_SHA_HEX], ms_error *err);
+/* The same over bytes given piece by piece: init, update..., final (which frees). */
+typedef struct ag_sha256 {
+    void *ctx; /* libcrypto's EVP_MD_CTX */
+} ag_sha256;
+ms_status ag_sha256_init(ag_sha256 *h);
+void ag_sha256_update(ag_sha256 *h, const void *p, size_t n);
+ms_status ag_sha256_final(ag_sha256 *h, char hex[AG_SHA_HEX]);
 
 /* Hex of n bytes into dst (2n + 1 bytes); parse exactly 2n hex digits (0 on success). */
 void ag_hex(char *dst, const uint8_t *src, size_t n);

@@ -4,6 +4,7 @@
  * message or the signature failing to verify. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -50,6 +51,14 @@ TEST(test_sha256_abc)
     ms_error err;
     CHECK(ag_sha256_file(path, hex, &err) == MS_OK);
     CHECK_MSG(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0, "%s", hex);
+    /* FIPS 180-2's long vector: a million 'a', across many 64 KiB reads */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    char a[1000];
+    memset(a, 'a', sizeof a);
+    for (int i = 0; i < 1000; i++) CHECK(write(fd, a, sizeof a) == (ssize_t)sizeof a);
+    close(fd);
+    CHECK(ag_sha256_file(path, hex, &err) == MS_OK);
+    CHECK_MSG(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0, "%s", hex);
     unlink(path);
     CHECK(ag_sha256_file(path, hex, &err) == MS_ERR_INVALID && strstr(err.msg, path));
 }
