@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|wasm|bench|bench-models|examples-models
 set -e
 build="gcc make libc6-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libhiredis-dev
-       libsodium-dev libcurl4-openssl-dev libnats-dev librdkafka-dev libmosquitto-dev"
+       libsodium-dev libcurl4-openssl-dev libssl-dev libnats-dev librdkafka-dev libmosquitto-dev"
 test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-15 redis-server pkgconf
       gcc-arm-none-eabi libnewlib-arm-none-eabi gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
       qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium
