@@ -308,7 +308,7 @@ out=$($AGENT_RUN "$AM" agent --state "$T/st2" --backend "http://127.0.0.1:$NG$PF
   --socket "$T/notasock" 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$out" | grep -q "not a socket" && [ "$(cat "$T/notasock")" = keep ] \
   && ok "--socket: a regular file at the path is refused and kept" || bad "--socket file" "rc $rc: $out"
-out=$("$AM" agent --state "$T/st2" --backend "http://127.0.0.1:$NG" --name gb --pubkey "$T/key.pub" --socket "$SK" \
+out=$($AGENT_RUN "$AM" agent --state "$T/st2" --backend "http://127.0.0.1:$NG" --name gb --pubkey "$T/key.pub" --socket "$SK" \
   --listen 127.0.0.1:1 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "not both" && ok "--socket with --listen: usage error" || bad "--socket --listen" "rc $rc: $out"
 
