@@ -193,12 +193,11 @@ static ms_status pq_open(const bs_url *u, const qu_cfg *cfg, qu_queue **out, ms_
     q->base.ops = &qu_part_ops;
     q->base.cfg = *cfg;
     q->n = n;
-    for (int i = 0; i < n && st == MS_OK; i++) st = open_part(q, u, i, err);
     char want[16], have[32] = "";
     snprintf(want, sizeof want, "%d", n);
-    if (st == MS_OK && (part_name(q, q->base.cfg.stream, 0, q->registry) ||
-                        strlen(q->registry) + 12 >= QU_NAME_MAX))
+    if (part_name(q, q->base.cfg.stream, 0, q->registry) || strlen(q->registry) + 12 >= QU_NAME_MAX)
         st = bs_fail(err, MS_ERR_INVALID, "queue %s: stream name too long", cfg->shown);
+    if (st == MS_OK) st = open_part(q, u, 0, err); /* partition 0 pins N before any other opens */
     if (st == MS_OK) {
         snprintf(q->pin, sizeof q->pin, "%s:partitions", q->registry);
         strcat(q->registry, ":workers");
@@ -209,6 +208,7 @@ static ms_status pq_open(const bs_url *u, const qu_cfg *cfg, qu_queue **out, ms_
                      "queue %s: stream '%s' has %s partitions (%s), not %d: producers and "
                      "workers must name the same count",
                      cfg->shown, cfg->stream, have, q->pin, n);
+    for (int i = 1; i < n && st == MS_OK; i++) st = open_part(q, u, i, err);
     if (st != MS_OK) {
         pq_close(&q->base);
         return st;
