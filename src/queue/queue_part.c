@@ -16,6 +16,11 @@
  *            partition's pending entries to the new owner (XAUTOCLAIM, no minimum idle), then
  *            hands them out oldest first, before any new entry: per-key order holds. So does a
  *            qu_release of a failed batch: those entries come again before newer ones.
+ *   fencing  a consumer sends results for a partition only while its lease surely holds
+ *            (renewed less than lease_ms ago by its own clock): one paused past its lease
+ *            (a stall, SIGSTOP) is refused and its batch redone by the new owner, so a stale
+ *            batch never lands after the new owner's on the results stream. The store is
+ *            safe anyway: newest event per key wins by queue order.
  *   checks   producers and consumers must agree on N: the first handle pins N in
  *            "{S:p0}:partitions" and every later one with another N is refused.
  *
@@ -41,6 +46,8 @@ typedef struct part {
     int history;             /* hand out this consumer's own pending entries first */
     char cursor[QU_ID_MAX];  /* where the history read goes on ("0": the start) */
     int64_t inflight;        /* handed out, not yet acked, dead-lettered or released */
+    uint64_t valid_until_ns; /* the lease surely holds until then (bs_now_ns at the renewal
+                                request + the lease): after it, results are refused */
 } part;
 
 typedef struct pq_queue {
@@ -228,9 +235,10 @@ static int nowned(const pq_queue *q)
 
 /* Partition i is ours now (taken from a dead owner, or ours again after a restart under the
  * same consumer name): everything pending in it becomes ours and is handed out first. */
-static ms_status took(pq_queue *q, int i, ms_error *err)
+static ms_status took(pq_queue *q, int i, uint64_t asked_ns, ms_error *err)
 {
     part *p = &q->p[i];
+    p->valid_until_ns = asked_ns + (uint64_t)q->base.cfg.lease_ms * 1000000u;
     ms_status st = qu_redis_claim_all(p->q, err);
     if (st != MS_OK) return st;
     p->owned = 1, p->history = 1, p->inflight = 0;
@@ -254,9 +262,19 @@ static ms_status beat(pq_queue *q, ms_error *err)
     int target = (q->n + live - 1) / live;
     for (int i = 0; i < q->n && st == MS_OK; i++) {
         if (!q->p[i].owned) continue;
+        uint64_t asked = bs_now_ns();
         st = qu_redis_lease(q->p[i].q, q->p[i].owner_key, c->consumer, c->lease_ms,
                             QU_LEASE_TAKE, &got, NULL, err);
-        if (st == MS_OK && got == 0) q->p[i].owned = 0; /* lost it (stalled past the lease) */
+        if (st != MS_OK) break;
+        if (got == 0) {
+            q->p[i].owned = 0; /* lost it (stalled past the lease) */
+        } else if (asked > q->p[i].valid_until_ns) {
+            /* ours again, but it may have lapsed meanwhile: what is in hand stays refused
+             * (valid_until stays past); once given back, take the partition afresh */
+            if (q->p[i].inflight == 0) st = took(q, i, asked, err);
+        } else {
+            q->p[i].valid_until_ns = asked + (uint64_t)c->lease_ms * 1000000u;
+        }
     }
     for (int i = q->n - 1; i >= 0 && st == MS_OK && nowned(q) > target; i--) {
         part *p = &q->p[i];
@@ -268,9 +286,10 @@ static ms_status beat(pq_queue *q, ms_error *err)
     for (int k = 0; k < q->n && st == MS_OK && nowned(q) < target; k++) {
         int i = (start + k) % q->n;
         if (q->p[i].owned) continue;
+        uint64_t asked = bs_now_ns();
         st = qu_redis_lease(q->p[i].q, q->p[i].owner_key, c->consumer, c->lease_ms,
                             QU_LEASE_TAKE, &got, NULL, err);
-        if (st == MS_OK && got) st = took(q, i, err);
+        if (st == MS_OK && got) st = took(q, i, asked, err);
     }
     return st;
 }
@@ -298,6 +317,13 @@ static ms_status pq_send(qu_queue *base, const char *stream, const qu_field *con
         char name[QU_NAME_MAX];
         if (part_name(q, stream, i, name))
             st = bs_fail(err, MS_ERR_INVALID, "queue %s: stream name '%s' too long", base->cfg.shown, stream);
+        if (st == MS_OK && q->consuming && strcmp(stream, base->cfg.stream) != 0 &&
+            (!q->p[i].owned || bs_now_ns() > q->p[i].valid_until_ns))
+            st = bs_fail(err, MS_ERR_RUNTIME,
+                         "queue %s: partition %d is no longer this consumer's (its lease ran "
+                         "out: a pause longer than %lld ms?); its results are not published, "
+                         "the new owner scores those events again",
+                         base->cfg.shown, i, (long long)base->cfg.lease_ms);
         if (st == MS_OK) st = q->p[i].q->ops->send(q->p[i].q, name, pm, pnf, m, maxlen, pid, err);
         for (size_t k = 0; st == MS_OK && ids && k < m; k++)
             join_id(ids[who[k]], i, pid[k]);

@@ -5,7 +5,8 @@
  * bs_hash), stable, and every id names it; ids round-trip through ack, release and dead; a
  * range merges the partitions oldest first and pages; two consumers split the partitions; one
  * that stops renewing loses them after the lease, and the taker hands out the dead one's
- * pending entries first, in order, before newer ones; a count mismatch and partitions on
+ * pending entries first, in order, before newer ones, and the stalled one may no longer
+ * publish results for that partition; a count mismatch and partitions on
  * SQLite are refused. Every test uses its own stream (pid and a counter). */
 #include <stdint.h>
 #include <stdio.h>
@@ -297,6 +298,17 @@ TEST(ownership_split_and_takeover)
     qu_stats st = {0};
     CHECK(qu_status(p, &st, &err) == MS_OK && st.pending == 0);
     qu_stats_free(&st);
+    /* b, paused past its lease, may not publish results for what it held: a's are there */
+    if (fromb.n) {
+        char rs[128], kb[16];
+        snprintf(rs, sizeof rs, "%s:results", stream);
+        qu_field f[1] = {fs("key", val(&fromb.msgs[0], "key", kb, sizeof kb))};
+        const qu_field *m[1] = {f};
+        int one[1] = {1};
+        CHECK(qu_send(b, rs, m, one, 1, 0, NULL, &err) == MS_ERR_RUNTIME &&
+              strstr(err.msg, "no longer this consumer's"));
+        CHECK(qu_send(a, rs, m, one, 1, 0, NULL, &err) == MS_OK);
+    }
     /* b comes back: its leases are gone, its acks of taken-over ids are harmless */
     CHECK(qu_ack(b, &fromb, &err) == MS_OK);
     qu_batch_free(&fromb);
