@@ -12,10 +12,10 @@
 # REPS rounds, the worker counts alternating in each; one JSON line per measurement (with the
 # load average), then the medians.
 #   REPS=3 sh bench/stream/partitions.sh
-# env: REPS (3), N (20000), K (200)
+# env: REPS (3), N (60000), K (200)
 set -e
 cd "$(dirname "$0")/../.."
-REPS=${REPS:-3}; N=${N:-20000}; K=${K:-200}
+REPS=${REPS:-3}; N=${N:-60000}; K=${K:-200}
 M=$PWD/build/mlship
 make -s all build/sm_check build/mxtool
 CHK=$PWD/build/sm_check MX=$PWD/build/mxtool
@@ -43,7 +43,7 @@ run() { # workers round
   w=$1 q="redis://$HOSTS/bench-$1-$2-$$" wp=""
   for i in $(seq 1 "$w"); do
     "$M" stream work --model $FX/model.json --queue "$q" --store "$STORE" --consumer "w$i" \
-      --batch 64 --lease-ms 2000 >>"$T/w.log" 2>&1 &
+      --batch 64 --lease-ms 5000 >>"$T/w.log" 2>&1 &
     wp="$wp $!"
   done
   PIDS="$PIDS $wp"
@@ -53,9 +53,11 @@ run() { # workers round
     [ "$o" = "$w" ] && ! grep -q '"owner":""' "$T/s.json" && break
     sleep 0.1; i=$((i + 1))
   done
+  kill -STOP $wp
+  "$CHK" produce --queue "$q" --x "$T/X.npy" --n "$N" --prefix "b$w-$2-$$" --keys "$K" >/dev/null
   load=$(cut -d' ' -f1 /proc/loadavg)
   t0=$(now_ms)
-  "$CHK" produce --queue "$q" --x "$T/X.npy" --n "$N" --prefix "b$w-$2-$$" --keys "$K" >/dev/null
+  kill -CONT $wp
   while :; do
     "$M" stream status --queue "$q" --json 2>/dev/null | sed 's/,"consumers".*//' >"$T/s.json"
     grep -q '"pending":0,' "$T/s.json" && grep -q '"lag":0,' "$T/s.json" && break
@@ -69,7 +71,7 @@ run() { # workers round
   echo "{\"workers\":$w,\"round\":$2,\"events\":$N,\"ms\":$((t1 - t0)),\"events_per_s\":$eps,\"load\":$load}" | tee -a "$T/all.jsonl"
 }
 for r in $(seq 1 "$REPS"); do for w in 1 2 3; do run "$w" "$r"; done; done
-echo "medians (events/s, produce start -> drained, every result verified):"
+echo "medians (events/s, backlog of $N: resume -> drained, every result verified):"
 for w in 1 2 3; do
   med=$(grep "\"workers\":$w," "$T/all.jsonl" | sed 's/.*"events_per_s":\([0-9]*\).*/\1/' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   echo "  $w worker(s): $med"

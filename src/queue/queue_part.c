@@ -516,7 +516,8 @@ static void id_before(const char *id, char dst[QU_ID_MAX])
     unsigned long long ms = 0, seq = 0;
     if (sscanf(id, "%llu-%llu", &ms, &seq) != 2 || (ms == 0 && seq == 0)) dst[0] = 0;
     else if (seq) snprintf(dst, QU_ID_MAX, "%llu-%llu", ms, seq - 1);
-    else snprintf(dst, QU_ID_MAX, "%llu-18446744073709551615", ms - 1);
+    else snprintf(dst, QU_ID_MAX, "%llu-%llu", ms - 1, 1ULL << 62); /* the highest seq a
+                                                                     Redis id here may hold */
 }
 
 /* All partitions' `stream` merged oldest first by (order, partition); `after` is an id this
