@@ -9,6 +9,11 @@
  *   ack     XACK;  dead: MULTI, XADD <dead> ..., XACK, EXEC
  *   status  XLEN, XINFO GROUPS, XINFO CONSUMERS, XPENDING (summary), XRANGE
  *
+ * For the partitioned queue (queue_part.c, docs/partitions.md), a few more, declared in
+ * queue_int.h: owner leases and the consumer registry as short EVAL scripts (atomic on the
+ * server), a takeover's XAUTOCLAIM of a whole pending list, and XREADGROUP from an id (this
+ * consumer's own pending entries, oldest first) as well as from ">".
+ *
  * The connection: when it drops (a server restart), the next call reconnects once, logs in
  * again, re-creates the group if it is gone, and repeats commands that are safe to repeat
  * (reads, acks, status). A send or a dead letter whose reply was lost may have been applied:
