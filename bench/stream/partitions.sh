@@ -2,7 +2,8 @@
 # Partitioned queue scaling (issue 12 section 4; docs/partitions.md): events/s end to end with
 # 1, 2 and 3 `mlship stream work` processes on a queue of three partitions over three
 # redis-server processes on loopback (started here, no persistence, stopped by PID), the
-# results into a Redis store on the first server.
+# results into a Redis store on the first server; and, for reference, one worker on an
+# ordinary (unpartitioned) stream of the first server.
 # One measurement: the workers start on an empty stream and are given time to split the
 # partitions (stream status shows W owners), then tests/faults/sm_check.c produces N events
 # (K keys, a per-key seq) as fast as it can, and the time runs from its start to the queue
@@ -39,15 +40,18 @@ HOSTS="127.0.0.1:$1,127.0.0.1:$2,127.0.0.1:$3"; STORE="redis://127.0.0.1:$1/0"
 for p in $PORTS; do i=0; while [ $i -lt 100 ] && ! redis-cli -p "$p" ping >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done; done
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-run() { # workers round
+run() { # workers round ("u": one worker on an unpartitioned stream of the first server)
   w=$1 q="redis://$HOSTS/bench-$1-$2-$$" wp=""
+  unp=""
+  if [ "$w" = u ]; then q="redis://$(echo "$HOSTS" | cut -d, -f1)/bench-u-$2-$$"; w=1; unp=1; fi
   for i in $(seq 1 "$w"); do
     "$M" stream work --model $FX/model.json --queue "$q" --store "$STORE" --consumer "w$i" \
       --batch 64 --lease-ms 5000 >>"$T/w.log" 2>&1 &
     wp="$wp $!"
   done
   PIDS="$PIDS $wp"
-  i=0; while [ $i -lt 100 ]; do # the partitions split: W distinct owners, none free
+  i=0; [ -n "$unp" ] && i=100
+  while [ $i -lt 100 ]; do # the partitions split: W distinct owners, none free
     "$M" stream status --queue "$q" --json >"$T/s.json" 2>/dev/null || true
     o=$(grep -o '"owner":"[^"]*"' "$T/s.json" | sort -u | grep -vc '"owner":""' || true)
     [ "$o" = "$w" ] && ! grep -q '"owner":""' "$T/s.json" && break
@@ -68,11 +72,12 @@ run() { # workers round
   "$CHK" verify --store "$STORE" --model default --n "$N" --prefix "b$w-$2-$$" --ref "$T/REF.npy" \
     --output predictions --results "$q" --keys "$K" >"$T/v.log" || { cat "$T/v.log"; exit 1; }
   eps=$(( N * 1000 / (t1 - t0) ))
-  echo "{\"workers\":$w,\"round\":$2,\"events\":$N,\"ms\":$((t1 - t0)),\"events_per_s\":$eps,\"load\":$load}" | tee -a "$T/all.jsonl"
+  [ -n "$unp" ] && w=u
+  echo "{\"workers\":\"$w\",\"round\":$2,\"events\":$N,\"ms\":$((t1 - t0)),\"events_per_s\":$eps,\"load\":$load}" | tee -a "$T/all.jsonl"
 }
-for r in $(seq 1 "$REPS"); do for w in 1 2 3; do run "$w" "$r"; done; done
+for r in $(seq 1 "$REPS"); do for w in u 1 2 3; do run "$w" "$r"; done; done
 echo "medians (events/s, backlog of $N: resume -> drained, every result verified):"
-for w in 1 2 3; do
-  med=$(grep "\"workers\":$w," "$T/all.jsonl" | sed 's/.*"events_per_s":\([0-9]*\).*/\1/' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-  echo "  $w worker(s): $med"
+for w in u 1 2 3; do
+  med=$(grep "\"workers\":\"$w\"," "$T/all.jsonl" | sed 's/.*"events_per_s":\([0-9]*\).*/\1/' | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  [ "$w" = u ] && echo "  1 worker, unpartitioned stream: $med" || echo "  $w worker(s), 3 partitions: $med"
 done

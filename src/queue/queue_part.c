@@ -206,7 +206,8 @@ static ms_status pq_open(const bs_url *u, const qu_cfg *cfg, qu_queue **out, ms_
         st = bs_fail(err, MS_ERR_INVALID, "queue %s: stream name too long", cfg->shown);
     if (st == MS_OK) st = open_part(q, u, 0, err); /* partition 0 pins N before any other opens */
     if (st == MS_OK) {
-        snprintf(q->pin, sizeof q->pin, "%s:partitions", q->registry);
+        memcpy(q->pin, q->registry, sizeof q->pin); /* room checked above */
+        strcat(q->pin, ":partitions");
         strcat(q->registry, ":workers");
         st = qu_redis_pin(q->p[0].q, q->pin, want, have, sizeof have, err);
     }

@@ -165,6 +165,28 @@ fenced=$(grep -c "no longer this consumer's" "$T/pause-w2.log" || true)
 if verify pause "$QP" "pause-$$"; then ok "paused worker: $(tail -n 1 "$T/pause.verify.log") (stale batches refused: $fenced)"
 else bad "paused worker: $(tail -n 1 "$T/pause.verify.log")"; show pause; fi
 
+# ---- serve --queue URL --partitions N: tickets through a partitioned queue ----------------
+"$M" serve --port 0 --model $FX/model.json --store "$STORE" --queue "redis://127.0.0.1:$P2/serve-$$" \
+  --partitions 3 --stream-workers 2 >"$T/serve.log" 2>&1 &
+SP=$!; PIDS="$PIDS $SP"; SPORT=""
+for i in $(seq 1 100); do
+  SPORT=$(sed -n 's/.*listening on http:\/\/[^ ]*:\([0-9][0-9]*\) .*/\1/p' "$T/serve.log" | head -n 1)
+  [ -n "$SPORT" ] && break; sleep 0.05
+done
+ntk=0; done_=0
+for k in ka kb kc kd ke kf; do
+  r=$(curl -s -X POST "http://127.0.0.1:$SPORT/v1/models/default/predictions/$k" -d '{"features":[1,2,3,4,5,6,7,8,9,10]}')
+  tk=$(printf '%s' "$r" | sed -n 's/.*"ticket":"\([^"]*\)".*/\1/p')
+  [ -n "$tk" ] && ntk=$((ntk + 1)) &&
+    curl -s "http://127.0.0.1:$SPORT/v1/tickets/$tk?wait_ms=5000" | grep -q '"status":"done"' && done_=$((done_ + 1))
+done
+[ $ntk = 6 ] && [ $done_ = 6 ] && ok "serve --partitions 3 --stream-workers 2: 6 tickets triggered and done" ||
+  { bad "serve on a partitioned queue: $ntk tickets, $done_ done"; tail -n 5 "$T/serve.log"; }
+"$M" stream status --queue "redis://127.0.0.1:$P2/serve-$$" --partitions 3 >"$T/sstatus.txt" 2>&1
+[ "$(grep -c 'owner [^(]' "$T/sstatus.txt")" = 3 ] && ok "stream status --partitions 3: every partition owned by a server worker" ||
+  { bad "serve's partitions not all owned"; cat "$T/sstatus.txt"; }
+kill -TERM "$SP"; wait "$SP" 2>/dev/null
+
 # ---- the checker fails when order breaks ----------------------------------------------------
 # A results stream written by hand: events 2,3 of 0..3 before 0,1 (K=2: both keys reversed).
 QC="redis://127.0.0.1:$P2/craft-$$"
