@@ -13,10 +13,10 @@
 # REPS rounds, the worker counts alternating in each; one JSON line per measurement (with the
 # load average), then the medians.
 #   REPS=3 sh bench/stream/partitions.sh
-# env: REPS (3), N (60000), K (200)
+# env: REPS (3), N (150000), K (200)
 set -e
 cd "$(dirname "$0")/../.."
-REPS=${REPS:-3}; N=${N:-60000}; K=${K:-200}
+REPS=${REPS:-3}; N=${N:-150000}; K=${K:-200}
 M=$PWD/build/mlship
 make -s all build/sm_check build/mxtool
 CHK=$PWD/build/sm_check MX=$PWD/build/mxtool
