@@ -46,6 +46,7 @@ typedef struct part {
     int history;             /* hand out this consumer's own pending entries first */
     char cursor[QU_ID_MAX];  /* where the history read goes on ("0": the start) */
     int64_t inflight;        /* handed out, not yet acked, dead-lettered or released */
+    uint64_t handed_ns;      /* when a read last handed some out */
     uint64_t valid_until_ns; /* the lease surely holds until then (bs_now_ns at the renewal
                                 request + the lease): after it, results are refused */
 } part;
@@ -283,6 +284,15 @@ static ms_status beat(pq_queue *q, ms_error *err)
         st = qu_redis_lease(p->q, p->owner_key, c->consumer, 1, QU_LEASE_RELEASE, &got, NULL, err);
         p->owned = 0;
     }
+    /* entries of ours may be pending that no one will settle (a caller that dropped a batch
+     * without ack or release, an ack count gone wrong): with nothing in hand, or nothing
+     * settled for a whole lease, hand them out again, first, as a lease expiry would */
+    uint64_t now = bs_now_ns(), lease_ns = (uint64_t)c->lease_ms * 1000000u;
+    for (int i = 0; i < q->n; i++) {
+        part *p = &q->p[i];
+        if (p->owned && p->inflight > 0 && now - p->handed_ns > lease_ns) p->inflight = 0;
+        if (p->owned && p->inflight == 0 && !p->history) p->history = 1, strcpy(p->cursor, "0");
+    }
     int start = (int)((int64_t)rank * q->n / live);
     for (int k = 0; k < q->n && st == MS_OK && nowned(q) < target; k++) {
         int i = (start + k) % q->n;
@@ -353,7 +363,7 @@ static ms_status pass(pq_queue *q, size_t max, qu_batch *b, ms_error *err)
         if (st == MS_OK && !p->history && b->n < max)
             st = qu_redis_read_from(p->q, ">", max - b->n, 0, b, &nraw, last, err);
         for (size_t j = from; j < b->n; j++) prefix_id(&b->msgs[j], i);
-        p->inflight += (int64_t)(b->n - from);
+        if (b->n > from) p->inflight += (int64_t)(b->n - from), p->handed_ns = bs_now_ns();
     }
     q->rr = (q->rr + 1) % q->n;
     return st;
@@ -380,7 +390,7 @@ static ms_status pq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
             char last[QU_ID_MAX];
             st = qu_redis_read_from(q->p[one].q, ">", max, wait_ms, b, &nraw, last, err);
             for (size_t j = 0; j < b->n; j++) prefix_id(&b->msgs[j], one);
-            q->p[one].inflight += (int64_t)b->n;
+            if (b->n) q->p[one].inflight += (int64_t)b->n, q->p[one].handed_ns = bs_now_ns();
             if (st != MS_OK || b->n) return st;
         } else {
             int ms = nowned(q) == 0 ? wait_ms : wait_ms < POLL_MS ? wait_ms : POLL_MS;

@@ -4,7 +4,8 @@
 #   - events for K keys, each key's events numbered (tests/faults/sm_check.c --keys K), go
 #     through redis://h1,h2,h3/STREAM; one worker, then three workers of which one is killed
 #     with SIGKILL mid-run (its partitions are taken over after the lease), restarted, and a
-#     second one killed; a worker paused with SIGSTOP past its lease and resumed;
+#     second one killed; the store killed and restarted under two workers (failed batches
+#     are given back and redone in order); a worker paused with SIGSTOP past its lease;
 #   - after the drain, sm_check verify: nothing lost, nothing duplicated in the store, nothing
 #     reordered per key (the order each key's results were written), every value equal to the
 #     framework's reference (XGBoost's own predictions, tests/fixtures/ml/xgb_reg_json); the
@@ -91,6 +92,14 @@ if "$M" stream send --queue "$Q0" --partitions 4 --key x --features '[1]' >/dev/
 else grep -q "has 3 partitions" "$T/send.err" && ok "a producer with another partition count is refused" ||
   bad "wrong refusal: $(cat "$T/send.err")"; fi
 
+# bad input: clear refusals with exit 2, nothing sent
+"$M" stream send --queue "sqlite://$T/q.db" --partitions 3 --key a >/dev/null 2>"$T/e1"; r1=$?
+"$M" stream status --queue "redis://$HOSTS/x?partitions=3" --partitions 3 >/dev/null 2>"$T/e2"; r2=$?
+"$M" stream status --queue "redis://127.0.0.1:$P1,,127.0.0.1:$P2/x" >/dev/null 2>"$T/e3"; r3=$?
+[ $r1 = 2 ] && grep -q "needs a redis:// queue URL" "$T/e1" && [ $r2 = 2 ] && grep -q "already names its partitions" "$T/e2" &&
+  [ $r3 = 2 ] && grep -q "an empty host in the list" "$T/e3" && ok "bad --partitions uses and host lists refused with exit 2" ||
+  { bad "bad input: exits $r1 $r2 $r3"; cat "$T/e1" "$T/e2" "$T/e3"; }
+
 # ---- one worker, every partition ------------------------------------------------------------
 Q1="redis://$HOSTS/one-$$"
 "$CHK" produce --queue "$Q1" --x "$T/X.npy" --n "$N" --prefix "one-$$" --keys "$K" >"$T/one.produce.log" 2>&1 ||
@@ -148,6 +157,33 @@ if drained "$Q3"; then ok "three workers (two kills, one restart): drained"; els
 kill -TERM "$w2" "$w3" 2>/dev/null; wait "$w2" "$w3" 2>/dev/null
 if verify three "$Q3" "three-$$"; then ok "three workers, two killed: $(tail -n 1 "$T/three.verify.log")"
 else bad "three workers, two killed: $(tail -n 1 "$T/three.verify.log")"; show three; fi
+
+# ---- the store fails mid-run: failed batches are given back and redone in order -----------
+# A fourth redis-server holds this case's store (AOF, appendfsync always); it is killed with
+# SIGKILL and restarted 0.3 s later (less than the lease, so the release path is what
+# brings the failed batches back, not a lapsed lease), every batch in between failing.
+SPT=$(free_port); mkdir -p "$T/st"
+start_store() {
+  redis-server --bind 127.0.0.1 --port "$SPT" --appendonly yes --appendfsync always --save '' \
+    --dir "$T/st" --daemonize no >>"$T/store.log" 2>&1 &
+  STP=$!; PIDS="$PIDS $STP"
+  i=0; while [ $i -lt 100 ] && ! redis-cli -p "$SPT" ping >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done
+}
+start_store
+QS="redis://$HOSTS/storefail-$$"
+"$CHK" produce --queue "$QS" --x "$T/X.npy" --n "$N" --prefix "sf-$$" --keys "$K" --rate "$RATE" >"$T/sf.produce.log" 2>&1 &
+prod=$!; PIDS="$PIDS $prod"
+s1=$(STORE="redis://127.0.0.1:$SPT/0" start_worker sf-w1 "$QS"); s2=$(STORE="redis://127.0.0.1:$SPT/0" start_worker sf-w2 "$QS")
+PIDS="$PIDS $s1 $s2"
+sleep 1; kill -9 "$STP"; wait "$STP" 2>/dev/null; sleep 0.3; start_store
+wait "$prod" || bad "store failure: producer failed"
+if drained "$QS"; then ok "store killed for a second mid-run: drained"; else bad "store failure: not drained"; cat "$T/status.json"; fi
+kill -TERM "$s1" "$s2" 2>/dev/null; wait "$s1" "$s2" 2>/dev/null
+retried=$(cat "$T/sf-w1.log" "$T/sf-w2.log" | grep -c "retrying" || true)
+if STORE="redis://127.0.0.1:$SPT/0" verify storefail "$QS" "sf-$$"; then
+  ok "store failure: $(tail -n 1 "$T/storefail.verify.log") (failure lines logged: $retried)"
+else bad "store failure: $(tail -n 1 "$T/storefail.verify.log")"; show storefail; fi
+kill -9 "$STP" 2>/dev/null; wait "$STP" 2>/dev/null
 
 # ---- a worker paused (SIGSTOP) past its lease, then resumed ----------------------------------
 # Its partitions are taken over while it sleeps; when it wakes with a batch in hand it may not

@@ -222,6 +222,29 @@ TEST(release_comes_first)
     qu_close(q);
 }
 
+TEST(unacked_comes_back)
+{
+    char stream[96];
+    const char *url = url_n(2, stream);
+    qu_queue *q = open_c(url, "c1", 400); /* leases renewed every 100 ms */
+    if (!q) return;
+    send_kv(q, "beta", 0, NULL);
+    qu_batch b = {0}, c = {0};
+    ms_error err = {{0}};
+    CHECK(qu_read(q, 10, 0, &b, &err) == MS_OK && b.n == 1);
+    /* the caller drops the batch without ack or release: after the lease (and a renewal)
+     * the entry is handed out again */
+    char id[QU_ID_MAX] = "";
+    if (b.n) strcpy(id, b.msgs[0].id);
+    qu_batch_free(&b);
+    b.n = 0;
+    for (int i = 0; i < 40 && c.n == 0; i++) CHECK(qu_read(q, 10, 50, &c, &err) == MS_OK);
+    CHECK_MSG(c.n == 1 && !strcmp(c.msgs[0].id, id) && c.msgs[0].deliveries == 2, "got %zu", c.n);
+    CHECK(qu_ack(q, &c, &err) == MS_OK);
+    qu_batch_free(&c);
+    qu_close(q);
+}
+
 /* Owners of the partitions per the status: how many are a's and b's. */
 static void owners(qu_queue *q, int *na, int *nb, int *nfree)
 {
@@ -355,6 +378,7 @@ int main(void)
         RUN(routing_by_key_hash);
         RUN(ids_round_trip);
         RUN(release_comes_first);
+        RUN(unacked_comes_back);
         RUN(ownership_split_and_takeover);
         RUN(refusals);
     }
