@@ -172,27 +172,94 @@ static ms_status parse_redis(const char *url, bs_url *u, ms_error *err)
     return MS_OK;
 }
 
+/* A number from lo to hi in [s, end); -1 otherwise. */
+static long parse_num(const char *s, const char *end, long lo, long hi)
+{
+    if (s == end || end - s > 9) return -1;
+    long v = 0;
+    for (const char *p = s; p < end; p++) {
+        if (!is_digit(*p)) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v >= lo && v <= hi ? v : -1;
+}
+
+/* ?db=N&partitions=N, each at most once, in any order. */
+static ms_status parse_redis_queue_query(const char *url, const char *q, bs_url *u,
+                                         ms_error *err)
+{
+    int seen_db = 0, seen_parts = 0;
+    for (const char *p = q + 1; q;) {
+        const char *e = p + strcspn(p, "&"), *eq = memchr(p, '=', (size_t)(e - p));
+        size_t kl = eq ? (size_t)(eq - p) : 0;
+        if (eq && kl == 2 && !memcmp(p, "db", 2) && !seen_db++) {
+            if ((u->db = (int)parse_num(eq + 1, e, 0, 1000000)) < 0)
+                return bs_fail(err, MS_ERR_INVALID,
+                               "invalid queue URL '%s': ?db= must be a number from 0 to 1000000", url);
+        } else if (eq && kl == 10 && !memcmp(p, "partitions", 10) && !seen_parts++) {
+            if ((u->partitions = (int)parse_num(eq + 1, e, 1, BS_URL_PARTITIONS_MAX)) < 0)
+                return bs_fail(err, MS_ERR_INVALID,
+                               "invalid queue URL '%s': ?partitions= must be a number from 1 to %d",
+                               url, BS_URL_PARTITIONS_MAX);
+        } else {
+            return bs_fail(err, MS_ERR_INVALID,
+                           "invalid queue URL '%s': the parameters are '?db=N' and "
+                           "'?partitions=N', each at most once (joined by '&')", url);
+        }
+        if (!*e) break;
+        p = e + 1;
+    }
+    return MS_OK;
+}
+
+/* host[:port][,host[:port]...] after the user info: u->hostv (u->host/port: the first). The
+ * user info ends at the last '@' of the authority, so a password may hold ',' and '@'. */
+static ms_status parse_redis_hosts(const char *url, const char *end, bs_url *u, ms_error *err)
+{
+    const char *p = url + strlen("redis://"), *hp = p;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@') hp = q + 1;
+    int n = 1;
+    for (const char *q = hp; q < end; q++) n += *q == ',';
+    if (!(u->hostv = calloc((size_t)n, sizeof *u->hostv)))
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const char *se = hp + strcspn(hp, ","); /* hp < end: the authority has no ',' past end */
+        if (se > end) se = end;
+        if (n > 1 && (se == hp || *hp == ':'))
+            return bs_fail(err, MS_ERR_INVALID,
+                           "invalid queue URL '%s': an empty host in the list (expected "
+                           "redis://host:port,host:port/STREAM)", url);
+        ms_status st = parse_host_at(url, "queue", i ? hp : p, se, 6379,
+                                     n > 1 ? "redis://host:port,host:port/STREAM"
+                                           : "redis://host:port/STREAM", u, err);
+        if (st != MS_OK) return st;
+        u->hostv[i] = (struct bs_host){u->host, u->port};
+        u->host = NULL;
+        u->nhosts = i + 1;
+        hp = se + 1;
+    }
+    if (!(u->host = dup_n(u->hostv[0].host, strlen(u->hostv[0].host))))
+        return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+    u->port = u->hostv[0].port;
+    return MS_OK;
+}
+
 static ms_status parse_redis_queue(const char *url, bs_url *u, ms_error *err)
 {
     const char *end = url + strlen("redis://");
     end += strcspn(end, "/?#");
     if (*end == '#')
         return bs_fail(err, MS_ERR_INVALID, "invalid queue URL '%s': unexpected '#'", url);
-    ms_status st = parse_redis_host(url, "queue", end, u, err);
+    ms_status st = parse_redis_hosts(url, end, u, err);
     if (st != MS_OK) return st;
     const char *q = strchr(end, '?');
     const char *send = q ? q : end + strlen(end);
     if (*end == '/' && send > end + 1) u->stream = dup_n(end + 1, (size_t)(send - end - 1));
     else u->stream = dup_n("events", 6);
     if (!u->stream) return bs_fail(err, MS_ERR_RUNTIME, "out of memory");
-    char *db = NULL;
-    if ((st = parse_query(url, q, "db", NULL, &db, err)) != MS_OK) return st;
-    u->db = db ? parse_db(db, db + strlen(db)) : 0;
-    free(db);
-    if (u->db < 0)
-        return bs_fail(err, MS_ERR_INVALID,
-                       "invalid queue URL '%s': ?db= must be a number from 0 to 1000000", url);
-    return MS_OK;
+    u->db = 0;
+    return q ? parse_redis_queue_query(url, q, u, err) : MS_OK;
 }
 
 ms_status bs_url_parse(const char *url, bs_url *u, ms_error *err)
@@ -344,5 +411,7 @@ void bs_url_free(bs_url *u)
     free(u->hosts);
     free(u->topic);
     free(u->query);
+    for (int i = 0; u->hostv && i < u->nhosts; i++) free(u->hostv[i].host);
+    free(u->hostv);
     memset(u, 0, sizeof *u);
 }

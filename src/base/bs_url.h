@@ -9,8 +9,10 @@
  *
  *   sqlite:///abs/q.db[?stream=NAME]   sqlite://rel/q.db[?stream=NAME]   (no :memory:: a
  *       queue is shared by processes through its file)
- *   redis://[[user]:password@][host][:port][/STREAM][?db=N]   (the path is the stream here,
- *       not the database number, which moves to the query)
+ *   redis://[[user]:password@][host][:port][/STREAM][?db=N][&partitions=N]   (the path is the
+ *       stream here, not the database number, which moves to the query)
+ *   redis://[[user]:password@]host[:port],host[:port][,...][/STREAM][?...]   several servers:
+ *       a partitioned queue (docs/partitions.md); the user info applies to every host
  *
  *   nats://[[user]:password@][host][:port][/STREAM][?k=v&...]   (port 4222)
  *   kafka://host[:port][,host[:port]...][/TOPIC][?k=v&...]       (the broker list kept whole)
@@ -49,7 +51,17 @@ typedef struct bs_url {
     char *topic;           /* mqtt: the topic filter, %-decoded (may hold / + #) */
     char *query;           /* nats, kafka, mqtt: the raw text after '?', or NULL; the backend
                               checks its parameters and refuses unknown ones */
+    int nhosts;            /* redis queue URLs: entries of hostv (1 for one host, the same as
+                              host/port, which also hold the first of a list) */
+    struct bs_host {
+        char *host;
+        int port;
+    } *hostv;
+    int partitions;        /* redis queue URLs: ?partitions=N (1 to BS_URL_PARTITIONS_MAX),
+                              0 when not given */
 } bs_url;
+
+#define BS_URL_PARTITIONS_MAX 1024
 
 /* Parse `url` into *u (zeroed first). On failure *u holds nothing to free. */
 ms_status bs_url_parse(const char *url, bs_url *u, ms_error *err);

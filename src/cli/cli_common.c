@@ -87,3 +87,18 @@ void cli_model_name(char *dst, size_t cap, const char *path)
     }
     snprintf(dst, cap, "%.*s", (int)n, base);
 }
+
+int cli_queue_partitions(const char *cmd, const char *url, long n, char **out)
+{
+    *out = NULL;
+    if (n == 0) return 0;
+    if (strncmp(url, "redis://", 8) != 0)
+        return cli_usage_error(cmd, "--partitions needs a redis:// queue URL, not '%.200s'", url);
+    const char *q = strchr(url, '?');
+    if (q && strstr(q, "partitions="))
+        return cli_usage_error(cmd, "the queue URL already names its partitions: drop --partitions");
+    size_t len = strlen(url) + 32;
+    if (!(*out = malloc(len))) return cli_fail(cmd, MS_ERR_RUNTIME, "out of memory");
+    snprintf(*out, len, "%s%spartitions=%ld", url, q ? "&" : "?", n);
+    return 0;
+}

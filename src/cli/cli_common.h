@@ -49,6 +49,12 @@ int cli_parse_double(const char *s, double lo, double hi, double *out);
 int cli_load_model(const char *cmd, const char *path, ms_model **out);
 
 
+/* --partitions N on a queue command: the queue URL with "partitions=N" added to its query
+ * (the two forms mean the same; docs/partitions.md) into *out (malloc'd; NULL when n is 0).
+ * A URL that is not redis:// or already names partitions is a usage error (the exit code is
+ * returned; 0 on success). */
+int cli_queue_partitions(const char *cmd, const char *url, long n, char **out);
+
 /* "models/iris.onnx" -> "iris" (into dst). */
 void cli_model_name(char *dst, size_t cap, const char *path);
 

@@ -71,6 +71,9 @@ static void usage(FILE *f)
             "                      ticket (GET /v1/tickets/T long-polls its result); needs\n"
             "                      --store (tickets and results live there). sqlite:///q.db,\n"
             "                      sqlite://rel.db, redis://host:port/STREAM\n"
+            "  --partitions N      --queue is a partitioned Redis queue of N partitions (as the\n"
+            "                      URL's ?partitions=N; docs/partitions.md): events go to the\n"
+            "                      partition of their key, stream workers own partitions\n"
             "  --stream-workers N  run N stream workers in the server, scoring the queue's\n"
             "                      events with this repository into --store (default 0)\n"
             "  --stream-retention S  delete stream results and tickets older than S seconds\n"
@@ -136,7 +139,7 @@ int cli_serve(int argc, char **argv)
     const char *models = NULL, *model = NULL, *host = "127.0.0.1", *store = NULL;
     const char *admin = getenv("MLSHIP_ADMIN_TOKEN"), *api = getenv("MLSHIP_API_TOKEN");
     const char *access_log = NULL, *queue = NULL, *edge_dir = NULL;
-    long stream_workers = 0, stream_retention = 604800;
+    long stream_workers = 0, stream_retention = 604800, partitions = 0;
     const char *schedule = NULL, *b_input = NULL, *b_key = NULL, *b_model = NULL, *b_features = NULL;
     long b_threads = 1, minute_ms = 0, edge_rate = 0;
     int reuse_port = 0, require_models = 0;
@@ -161,6 +164,7 @@ int cli_serve(int argc, char **argv)
             {"--batch-features", &b_features, NULL, 0, 0},
             {"--batch-threads", NULL, &b_threads, 1, 255},
             {"--queue", &queue, NULL, 0, 0},        {"--stream-workers", NULL, &stream_workers, 0, 64},
+            {"--partitions", NULL, &partitions, 1, 1024},
             {"--stream-retention", NULL, &stream_retention, 0, 31622400L * 10},
             {"--edge-dir", &edge_dir, NULL, 0, 0},
             /* test-only, undocumented in --help: a cron minute lasts N ms (see sv_sched.h);
@@ -193,6 +197,11 @@ int cli_serve(int argc, char **argv)
     if (b_model && !sv_name_ok(b_model)) return cli_usage_error("serve", "--batch-model: invalid model name '%s'", b_model);
     if (queue && !store) return cli_usage_error("serve", "--queue needs --store URL (tickets and stream results are kept there)");
     if (stream_workers && !queue) return cli_usage_error("serve", "--stream-workers needs --queue URL");
+    if (partitions && !queue) return cli_usage_error("serve", "--partitions needs --queue URL");
+    char *parted = NULL; /* the queue URL with ?partitions=N; lives as long as the server */
+    int prc = queue ? cli_queue_partitions("serve", queue, partitions, &parted) : 0;
+    if (prc) return prc;
+    if (parted) queue = parted;
     if (admin && !admin[0]) admin = NULL;
     if (api && !api[0]) api = NULL;
     if (!threads) {

@@ -116,7 +116,7 @@ static void work_usage(FILE *f)
             "usage: mlship stream work (--model FILE | --models DIR) --queue URL [--store URL]\n"
             "         [--out URL] [--batch N] [--linger-ms T] [--threads N] [--consumer NAME]\n"
             "         [--max-deliveries N] [--lease-ms MS] [--result-ttl S] [--results-maxlen N]\n"
-            "         [--metrics-port P]\n"
+            "         [--metrics-port P] [--partitions N]\n"
             "\n"
             "Consume events from the queue in micro-batches (up to N events, or what came within\n"
             "T ms), score them, store each result once per event id (--store), publish it on the\n"
@@ -142,26 +142,33 @@ static void work_usage(FILE *f)
             "  --result-ttl S       Redis store: results expire after S seconds (default: never)\n"
             "  --results-maxlen N   cap the results stream at about N entries (default 1000000; 0: none)\n"
             "  --metrics-port P     serve Prometheus metrics on http://0.0.0.0:P/metrics\n"
+            "  --partitions N       a partitioned Redis queue of N partitions (the same as the\n"
+            "                       URL's ?partitions=N; a host list redis://h1,h2,h3/STREAM has one\n"
+            "                       per host by default): this worker owns some, per-key order\n"
+            "                       holds (docs/partitions.md)\n"
             "  -h, --help           show this help\n");
 }
 
 static int stream_work(int argc, char **argv)
 {
     const char *file = NULL, *dir = NULL, *queue = NULL, *store = NULL, *out = NULL, *consumer = NULL;
-    long batch = 64, linger = 0, threads = 1, maxdel = 5, lease = 30000, ttl = 0, maxlen = 1000000, port = 0;
+    long batch = 64, linger = 0, threads = 1, maxdel = 5, lease = 30000, ttl = 0, maxlen = 1000000, port = 0, parts = 0;
     opt o[] = {{"--model", &file}, {"--models", &dir}, {"--queue", &queue}, {"--store", &store},
                {"--out", &out}, {"--consumer", &consumer},
                {"--batch", NULL, &batch, NULL, 1, 100000}, {"--linger-ms", NULL, &linger, NULL, 0, 60000},
                {"--threads", NULL, &threads, NULL, 1, 256}, {"--max-deliveries", NULL, &maxdel, NULL, 1, 1000000},
                {"--lease-ms", NULL, &lease, NULL, 100, 86400000}, {"--result-ttl", NULL, &ttl, NULL, 0, 1L << 40},
                {"--results-maxlen", NULL, &maxlen, NULL, 0, 1L << 40}, {"--metrics-port", NULL, &port, NULL, 1, 65535},
-               {NULL}};
+               {"--partitions", NULL, &parts, NULL, 1, 1024}, {NULL}};
     int rc = parse_opts(argc, argv, o, work_usage, "work");
     if (rc) return rc == 1 ? 0 : rc;
     if (!queue) return cli_usage_error("stream work", "missing --queue URL");
+    char *parted = NULL;
+    if ((rc = cli_queue_partitions("stream work", queue, parts, &parted)) != 0) return rc;
+    if (parted) queue = parted; /* lives until exit */
     sv_repo *repo = NULL;
     sm_models models;
-    if ((rc = open_models("work", file, dir, store, &repo, &models)) != 0) return rc;
+    if ((rc = open_models("work", file, dir, store, &repo, &models)) != 0) return free(parted), rc;
     sm_worker_cfg cfg = {.queue_url = queue, .out_url = out, .store_url = store, .models = &models,
                          .batch = (int)batch, .linger_ms = (int)linger, .threads = (int)threads,
                          .consumer = consumer, .max_deliveries = (int)maxdel, .lease_ms = lease,
@@ -172,7 +179,9 @@ static int stream_work(int argc, char **argv)
     ms_status st = sm_worker_start(&cfg, &w, &err);
     if (st) {
         sv_repo_free(repo);
-        return cli_fail("stream work", st, err.msg);
+        rc = cli_fail("stream work", st, err.msg);
+        free(parted);
+        return rc;
     }
     struct MHD_Daemon *d = NULL;
     if (port) {
@@ -190,6 +199,7 @@ static int stream_work(int argc, char **argv)
     if (d) MHD_stop_daemon(d);
     sm_worker_stop(w); /* finishes the batch in hand and acks it */
     sv_repo_free(repo);
+    free(parted);
     fprintf(stderr, "mlship stream work: stopped\n");
     return 0;
 }
@@ -258,8 +268,9 @@ static int stream_pipe(int argc, char **argv)
 static void send_usage(FILE *f)
 {
     fprintf(f,
-            "usage: mlship stream send --queue URL --file EVENTS.jsonl\n"
-            "       mlship stream send --queue URL --key K [--features JSON] [--id ID] [--model NAME]\n"
+            "usage: mlship stream send --queue URL [--partitions N] --file EVENTS.jsonl\n"
+            "       mlship stream send --queue URL [--partitions N] --key K [--features JSON] [--id ID]\n"
+            "                          [--model NAME]\n"
             "\n"
             "Append events to the queue and print each one's queue id, one a line. A file holds one\n"
             "event object a line: {\"id\":..,\"key\":..,\"features\":[..],\"model\":..,\"ts\":..}\n"
@@ -273,6 +284,8 @@ static void send_usage(FILE *f)
             "  --features JSON   its features: [0.1, 2.5], \"0.1,2.5\" or {\"input\": [..]}\n"
             "  --id ID           its event id (default: the queue assigns the message id)\n"
             "  --model NAME      the model that scores it (a worker with --models DIR)\n"
+            "  --partitions N    a partitioned Redis queue (as ?partitions=N): each event goes to the\n"
+            "                    partition of its key's hash; the ids printed are p<i>/<id>\n"
             "  -h, --help        show this help\n", SEND_CHUNK);
 }
 
@@ -332,8 +345,9 @@ static int send_file(qu_queue *q, const char *path)
 static int stream_send(int argc, char **argv)
 {
     const char *queue = NULL, *file = NULL, *key = NULL, *features = NULL, *id = NULL, *model = NULL;
+    long parts = 0;
     opt o[] = {{"--queue", &queue}, {"--file", &file}, {"--key", &key}, {"--features", &features},
-               {"--id", &id}, {"--model", &model}, {NULL}};
+               {"--id", &id}, {"--model", &model}, {"--partitions", NULL, &parts, NULL, 1, 1024}, {NULL}};
     int rc = parse_opts(argc, argv, o, send_usage, "send");
     if (rc) return rc == 1 ? 0 : rc;
     if (!queue) return cli_usage_error("stream send", "missing --queue URL");
@@ -350,13 +364,20 @@ static int stream_send(int argc, char **argv)
         if (sm_event_parse(&m, &ev, &err) != MS_OK) return cli_usage_error("stream send", "%s", err.msg);
         sm_event_free(&ev);
     }
+    char *parted = NULL;
+    if ((rc = cli_queue_partitions("stream send", queue, parts, &parted)) != 0) return rc;
+    if (parted) queue = parted;
     qu_opts qo = qu_opts_default();
     qu_queue *q;
     ms_error err = {{0}};
     ms_status st = qu_open(queue, &qo, &q, &err);
-    if (st) return cli_fail("stream send", st, err.msg);
+    if (st) {
+        free(parted);
+        return cli_fail("stream send", st, err.msg);
+    }
     rc = file ? send_file(q, file) : send_chunk(q, &one, 1);
     qu_close(q);
+    free(parted);
     return rc;
 }
 
@@ -365,7 +386,7 @@ static int stream_send(int argc, char **argv)
 static void status_usage(FILE *f)
 {
     fprintf(f,
-            "usage: mlship stream status --queue URL [--json]\n"
+            "usage: mlship stream status --queue URL [--partitions N] [--json]\n"
             "\n"
             "Print the queue's state: entries in the stream, events delivered and not acked\n"
             "(pending, per consumer with its idle time), lag (not yet delivered; -1 when the server\n"
@@ -373,6 +394,8 @@ static void status_usage(FILE *f)
             "\n"
             "options:\n"
             "  --queue URL   sqlite:///abs/q.db, sqlite://rel/q.db, redis://host:port/STREAM\n"
+            "  --partitions N  a partitioned Redis queue (as ?partitions=N): the sums, then each\n"
+            "                partition's server, owner, length, pending and lag\n"
             "  --json        one JSON object instead of text\n"
             "  -h, --help    show this help\n");
 }
@@ -381,14 +404,19 @@ static int stream_status(int argc, char **argv)
 {
     const char *queue = NULL;
     int json = 0;
-    opt o[] = {{"--queue", &queue}, {"--json", NULL, NULL, &json}, {NULL}};
+    long parts = 0;
+    opt o[] = {{"--queue", &queue}, {"--json", NULL, NULL, &json},
+               {"--partitions", NULL, &parts, NULL, 1, 1024}, {NULL}};
     int rc = parse_opts(argc, argv, o, status_usage, "status");
     if (rc) return rc == 1 ? 0 : rc;
     if (!queue) return cli_usage_error("stream status", "missing --queue URL");
+    char *parted = NULL;
+    if ((rc = cli_queue_partitions("stream status", queue, parts, &parted)) != 0) return rc;
     qu_opts qo = qu_opts_default();
-    qu_queue *q;
+    qu_queue *q = NULL;
     ms_error err = {{0}};
-    ms_status st = qu_open(queue, &qo, &q, &err);
+    ms_status st = qu_open(parted ? parted : queue, &qo, &q, &err);
+    free(parted);
     qu_stats s = {0};
     if (st == MS_OK) st = qu_status(q, &s, &err);
     if (st) {
@@ -411,7 +439,18 @@ static int stream_status(int argc, char **argv)
             mc_buf_printf(&b, ",\"pending\":%lld,\"idle_ms\":%lld}", (long long)s.consumers[i].pending,
                           (long long)s.consumers[i].idle_ms);
         }
-        mc_buf_puts(&b, "]}\n");
+        mc_buf_puts(&b, "]");
+        if (s.npartitions) mc_buf_puts(&b, ",\"partitions\":[");
+        for (size_t i = 0; i < s.npartitions; i++) {
+            const qu_partition_stat *p = &s.partitions[i];
+            mc_buf_printf(&b, "%s{\"partition\":%zu,\"host\":", i ? "," : "", i);
+            mc_buf_put_json_str(&b, p->host);
+            mc_buf_puts(&b, ",\"owner\":");
+            mc_buf_put_json_str(&b, p->owner);
+            mc_buf_printf(&b, ",\"length\":%lld,\"pending\":%lld,\"lag\":%lld}", (long long)p->length,
+                          (long long)p->pending, (long long)p->lag);
+        }
+        mc_buf_puts(&b, s.npartitions ? "]}\n" : "}\n");
     } else {
         mc_buf_printf(&b, "queue:        %s (%s)\nstream:       %s\nlength:       %lld\npending:      %lld\n"
                           "lag:          %lld\ndead letters: %lld\noldest age:   %lld ms\nconsumers:    %zu\n",
@@ -420,6 +459,13 @@ static int stream_status(int argc, char **argv)
         for (size_t i = 0; i < s.nconsumers; i++)
             mc_buf_printf(&b, "  %s: %lld pending, idle %lld ms\n", s.consumers[i].name,
                           (long long)s.consumers[i].pending, (long long)s.consumers[i].idle_ms);
+        if (s.npartitions) mc_buf_printf(&b, "partitions:   %zu\n", s.npartitions);
+        for (size_t i = 0; i < s.npartitions; i++) {
+            const qu_partition_stat *p = &s.partitions[i];
+            mc_buf_printf(&b, "  p%zu on %s: owner %s, length %lld, pending %lld, lag %lld\n", i, p->host,
+                          p->owner[0] ? p->owner : "(none)", (long long)p->length, (long long)p->pending,
+                          (long long)p->lag);
+        }
     }
     fputs(b.data ? b.data : "", stdout);
     mc_buf_free(&b);

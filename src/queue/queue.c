@@ -163,8 +163,12 @@ static ms_status make_cfg(const bs_url *u, const qu_opts *o, const char *shown, 
     if (o->max_deliveries < 1)
         return bs_fail(err, MS_ERR_INVALID, "queue %s: max_deliveries %d must be at least 1",
                        shown, o->max_deliveries);
+    if (o->partitions < 0 || o->partitions > BS_URL_PARTITIONS_MAX)
+        return bs_fail(err, MS_ERR_INVALID, "queue %s: partitions %d out of range (1 to %d)",
+                       shown, o->partitions, BS_URL_PARTITIONS_MAX);
     c->lease_ms = o->lease_ms;
     c->max_deliveries = o->max_deliveries;
+    c->partitions = o->partitions;
     return MS_OK;
 }
 
@@ -188,8 +192,14 @@ ms_status qu_open(const char *url, const qu_opts *o, qu_queue **out, ms_error *e
                                                       [BS_URL_KAFKA] = &qu_kafka_ops,
                                                       [BS_URL_MQTT] = &qu_mqtt_ops};
     const qu_backend_ops *ops = by_scheme[u.scheme];
+    int parted = u.nhosts > 1 || u.partitions > 1 || o->partitions > 1;
+    if (parted && u.scheme == BS_URL_REDIS) ops = &qu_part_ops; /* docs/partitions.md */
     qu_cfg cfg;
     st = make_cfg(&u, o, shown, &cfg, err);
+    if (st == MS_OK && parted && u.scheme != BS_URL_REDIS)
+        st = bs_fail(err, MS_ERR_INVALID,
+                     "queue %s: partitions need a redis:// queue (the %s queue has none)", shown,
+                     ops->name);
     if (st == MS_OK && ops->version != QU_OPS_VERSION)
         st = bs_fail(err, MS_ERR_RUNTIME, "queue backend %s has table version %d, expected %d",
                      ops->name, ops->version, QU_OPS_VERSION);
@@ -318,6 +328,18 @@ ms_status qu_dead(qu_queue *q, const qu_msg *m, const char *reason, ms_error *er
     return q->ops->dead(q, m, reason, err);
 }
 
+ms_status qu_release(qu_queue *q, const char *const *ids, size_t n, ms_error *err)
+{
+    ERR_OR_SCRATCH(err);
+    if (n == 0) return MS_OK;
+    if (!ids) return bs_fail(err, MS_ERR_INVALID, "queue %s: release without ids", q->cfg.shown);
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i] || !ids[i][0] || strlen(ids[i]) >= QU_ID_MAX)
+            return bs_fail(err, MS_ERR_INVALID,
+                           "queue %s: release of an empty or overlong id (#%zu)", q->cfg.shown, i);
+    return q->ops->release ? q->ops->release(q, ids, n, err) : MS_OK; /* lease redelivers */
+}
+
 /* ==== status ============================================================================ */
 
 ms_status qu_status(qu_queue *q, qu_stats *st, ms_error *err)
@@ -334,6 +356,7 @@ void qu_stats_free(qu_stats *st)
 {
     if (!st) return;
     free(st->consumers);
+    free(st->partitions);
     memset(st, 0, sizeof *st);
 }
 

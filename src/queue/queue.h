@@ -7,6 +7,11 @@
  *     sqlite://rel/queue.db[?stream=NAME]    synchronous=FULL (durable when send returns);
  *                                            several processes on one machine share the file
  *     redis://[user:pw@]host[:port]/STREAM[?db=N]   Redis Streams with a consumer group
+ *     redis://h1:6379,h2:6379,h3:6379/STREAM        a partitioned queue over several servers,
+ *     redis://host:port/STREAM?partitions=N         or N partitions on one (queue_part.c,
+ *                                                   docs/partitions.md): events routed by a
+ *                                                   hash of their "key", one owner per
+ *                                                   partition at a time, so per-key order holds
  *
  * The stream defaults to "events". Other streams of the same queue (results, dead letters)
  * are named "<stream>:results" and "<stream>:dead" by default; on SQLite they are rows of the
@@ -61,6 +66,8 @@ typedef struct qu_opts {
     int64_t lease_ms;      /* an unacked message is taken over after this; default 30000 */
     int max_deliveries;    /* qu_read dead-letters a message delivered more often; default 5 */
     const char *dead;      /* dead-letter stream; NULL: "<stream>:dead" */
+    int partitions;        /* Redis: N partitions (as ?partitions=N; 0 or 1: none unless the
+                              URL names several hosts or partitions) */
 } qu_opts;
 qu_opts qu_opts_default(void);
 
@@ -124,6 +131,11 @@ ms_status qu_ack_ids(qu_queue *q, const char *const *ids, size_t n, ms_error *er
  * "source_id", and ack it, in one step (SQLite: one transaction; Redis: MULTI/EXEC). */
 ms_status qu_dead(qu_queue *q, const qu_msg *m, const char *reason, ms_error *err);
 void qu_batch_free(qu_batch *b); /* zeroes b; a zeroed b is fine */
+/* Hand messages back unprocessed (a batch that failed): they are not acked and come again.
+ * A partitioned queue hands them out again first, before any newer message of their
+ * partition, so per-key order holds; the other backends redeliver them after the lease, as
+ * if this was never called (it is then a no-op). */
+ms_status qu_release(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
 
 /* ---- status --------------------------------------------------------------------------- */
 
@@ -133,6 +145,12 @@ typedef struct qu_consumer_stat {
     int64_t idle_ms; /* since it last read */
 } qu_consumer_stat;
 
+typedef struct qu_partition_stat {
+    char owner[QU_NAME_MAX]; /* the consumer holding its lease, "" when none */
+    char host[QU_NAME_MAX];  /* host:port of its server */
+    int64_t length, pending, lag;
+} qu_partition_stat;
+
 typedef struct qu_stats {
     int64_t length;        /* entries in the stream (Redis XLEN; SQLite rows not yet acked) */
     int64_t pending;       /* delivered, not acked (all consumers) */
@@ -141,6 +159,9 @@ typedef struct qu_stats {
     int64_t oldest_age_ms; /* age of the oldest message not acked (0 when none) */
     size_t nconsumers;
     qu_consumer_stat *consumers; /* malloc'd; free with qu_stats_free */
+    size_t npartitions;          /* a partitioned queue's partitions (0 otherwise); the fields
+                                    above are their sums (lag -1 when one cannot say) */
+    qu_partition_stat *partitions; /* malloc'd; free with qu_stats_free */
 } qu_stats;
 ms_status qu_status(qu_queue *q, qu_stats *st, ms_error *err);
 void qu_stats_free(qu_stats *st);

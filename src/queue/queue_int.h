@@ -14,13 +14,14 @@
 #include "base/bs_url.h"
 #include "queue/queue.h"
 
-#define QU_OPS_VERSION 1 /* raised when a member is added; queue.c refuses other versions */
+#define QU_OPS_VERSION 2 /* raised when a member is added (2: release); queue.c refuses others */
 
 /* Everything a backend needs besides its URL: the names and options, checked and defaulted. */
 typedef struct qu_cfg {
     char stream[QU_NAME_MAX], group[QU_NAME_MAX], consumer[QU_NAME_MAX], dead[QU_NAME_MAX];
     int64_t lease_ms;
     int max_deliveries;
+    int partitions;    /* qu_opts.partitions (0: not asked) */
     const char *shown; /* the URL with the password hidden, for messages */
 } qu_cfg;
 
@@ -41,6 +42,8 @@ typedef struct qu_backend_ops {
     ms_status (*status)(qu_queue *q, qu_stats *st, ms_error *err); /* st is zeroed */
     ms_status (*range)(qu_queue *q, const char *stream, const char *after, size_t max,
                        qu_batch *b, ms_error *err); /* after: never NULL ("" = start) */
+    /* ids checked; NULL: a no-op (the lease redelivers) */
+    ms_status (*release)(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
 } qu_backend_ops;
 
 /* Every backend's handle starts with this; queue.c owns cfg.shown. */
@@ -49,7 +52,40 @@ struct qu_queue {
     qu_cfg cfg;
 };
 
-extern const qu_backend_ops qu_sqlite_ops, qu_redis_ops, qu_nats_ops, qu_kafka_ops, qu_mqtt_ops;
+extern const qu_backend_ops qu_sqlite_ops, qu_redis_ops, qu_nats_ops, qu_kafka_ops, qu_mqtt_ops,
+    qu_part_ops;
+
+/* ---- Redis internals the partitioned queue builds on (queue_redis.c) ------------------- */
+/* A partition is a Redis sub-queue (qu_redis_ops.open with the partition's host and names,
+ * which may hold the '{' '}' of a Cluster hash tag); these are the few commands it needs
+ * beyond the table. Without Redis support they answer MS_ERR_UNSUPPORTED. */
+
+enum { QU_LEASE_TAKE, QU_LEASE_RELEASE, QU_LEASE_PEEK };
+/* A lease `key` on q's server, atomically (one Lua script). TAKE: take it for `owner` for ms
+ * when free, renew it when owner holds it; *got 2 (taken now), 1 (renewed) or 0 (someone
+ * else's). RELEASE: delete it when owner holds it (*got 1), else *got 0. PEEK: *got 0. holder
+ * (may be NULL) gets who holds it after the call ("" for nobody). */
+ms_status qu_redis_lease(qu_queue *q, const char *key, const char *owner, int64_t ms, int op,
+                         int *got, char holder[QU_NAME_MAX], ms_error *err);
+/* A heartbeat in the registry `key` (a sorted set scored by expiry in the server's clock):
+ * member stays live for ttl_ms (0: it leaves now); expired members are removed. *live: the
+ * live members; *rank: member's place among them sorted by name (0-based; -1 when absent). */
+ms_status qu_redis_heartbeat(qu_queue *q, const char *key, const char *member, int64_t ttl_ms,
+                             int *live, int *rank, ms_error *err);
+/* SET key value NX, then the value key holds (the first writer's) into have[cap]. */
+ms_status qu_redis_pin(qu_queue *q, const char *key, const char *value, char *have, size_t cap,
+                       ms_error *err);
+/* Every pending entry of q's stream, whoever's, becomes q's consumer's (XAUTOCLAIM with no
+ * minimum idle time, JUSTID, to the end of the pending list): the new owner's takeover. */
+ms_status qu_redis_claim_all(qu_queue *q, ms_error *err);
+/* XREADGROUP from `from`: ">" for new entries (waiting up to block_ms), or an id for this
+ * consumer's own pending entries after it, oldest first (their delivery counts raised; one
+ * past max_deliveries is dead-lettered and not returned). *nraw: entries the server returned
+ * (fewer than max: the end), last: the id of the last of them ("" when none). */
+ms_status qu_redis_read_from(qu_queue *q, const char *from, size_t max, int block_ms,
+                             qu_batch *b, size_t *nraw, char last[QU_ID_MAX], ms_error *err);
+/* The host:port a Redis sub-queue talks to, for status output. */
+void qu_redis_where(const qu_queue *q, char *dst, size_t cap);
 
 /* ---- helpers (queue.c) --------------------------------------------------------------- */
 

@@ -9,6 +9,11 @@
  *   ack     XACK;  dead: MULTI, XADD <dead> ..., XACK, EXEC
  *   status  XLEN, XINFO GROUPS, XINFO CONSUMERS, XPENDING (summary), XRANGE
  *
+ * For the partitioned queue (queue_part.c, docs/partitions.md), a few more, declared in
+ * queue_int.h: owner leases and the consumer registry as short EVAL scripts (atomic on the
+ * server), a takeover's XAUTOCLAIM of a whole pending list, and XREADGROUP from an id (this
+ * consumer's own pending entries, oldest first) as well as from ">".
+ *
  * The connection: connects time out after CONNECT_TIMEOUT_S, replies after IO_TIMEOUT_S (so
  * a cut network is an error, not a hang). When it drops (a server restart), the next call reconnects once, logs in
  * again, re-creates the group if it is gone, and repeats commands that are safe to repeat
@@ -22,6 +27,7 @@
 #endif
 
 #if !MS_WITH_REDIS
+#include <stdio.h>
 
 static ms_status rq_open_stub(const bs_url *u, const qu_cfg *cfg, qu_queue **out, ms_error *err)
 {
@@ -30,6 +36,33 @@ static ms_status rq_open_stub(const bs_url *u, const qu_cfg *cfg, qu_queue **out
 static void rq_close_stub(qu_queue *q) {}
 const qu_backend_ops qu_redis_ops = {.version = QU_OPS_VERSION, .name = "redis",
                                      .open = rq_open_stub, .close = rq_close_stub};
+
+static ms_status no_redis(ms_error *err)
+{
+    return qu_not_built(err, "Redis", "WITH_REDIS", "libhiredis-dev");
+}
+ms_status qu_redis_lease(qu_queue *q, const char *key, const char *owner, int64_t ms, int op,
+                         int *got, char holder[QU_NAME_MAX], ms_error *err)
+{
+    return no_redis(err);
+}
+ms_status qu_redis_heartbeat(qu_queue *q, const char *key, const char *member, int64_t ttl_ms,
+                             int *live, int *rank, ms_error *err)
+{
+    return no_redis(err);
+}
+ms_status qu_redis_pin(qu_queue *q, const char *key, const char *value, char *have, size_t cap,
+                       ms_error *err)
+{
+    return no_redis(err);
+}
+ms_status qu_redis_claim_all(qu_queue *q, ms_error *err) { return no_redis(err); }
+ms_status qu_redis_read_from(qu_queue *q, const char *from, size_t max, int block_ms,
+                             qu_batch *b, size_t *nraw, char last[QU_ID_MAX], ms_error *err)
+{
+    return no_redis(err);
+}
+void qu_redis_where(const qu_queue *q, char *dst, size_t cap) { snprintf(dst, cap, "?"); }
 
 #else
 
@@ -760,6 +793,179 @@ static ms_status rq_range(qu_queue *base, const char *stream, const char *after,
     }
     freeReplyObject(r);
     return st;
+}
+
+/* ==== what the partitioned queue builds on (queue_int.h) ================================= */
+
+/* EVAL of a short script: one reply, checked for errors, into *out. */
+static ms_status eval(rq_queue *q, const char *script, const char *key, int nargv,
+                      const char *const *argv, redisReply **out, ms_error *err)
+{
+    rq_args a = {0};
+    args(&a, "EVAL"), args(&a, script), args(&a, "1"), args(&a, key);
+    for (int i = 0; i < nargv; i++) args(&a, argv[i]);
+    ms_status st = cmd(q, &a, out, err); /* each script is safe to repeat */
+    args_free(&a);
+    return st;
+}
+
+static const char LEASE_LUA[] =
+    "local v = redis.call('GET', KEYS[1])\n"
+    "if ARGV[3] == 'take' then\n"
+    "  if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return {1, v} end\n"
+    "  if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return {2, ARGV[1]} end\n"
+    "  return {0, v}\n"
+    "elseif ARGV[3] == 'release' and v == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1]) return {1, ''}\n"
+    "end\n"
+    "return {0, v or ''}\n";
+
+ms_status qu_redis_lease(qu_queue *base, const char *key, const char *owner, int64_t ms, int op,
+                         int *got, char holder[QU_NAME_MAX], ms_error *err)
+{
+    rq_queue *q = (rq_queue *)base;
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)(ms > 0 ? ms : 1));
+    const char *argv[] = {owner, num,
+                          op == QU_LEASE_TAKE ? "take" : op == QU_LEASE_RELEASE ? "release" : "peek"};
+    redisReply *r = NULL;
+    ms_status st = eval(q, LEASE_LUA, key, 3, argv, &r, err);
+    if (st != MS_OK) return st;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return rq_err(q, err, "lease script", "unexpected reply");
+    }
+    *got = (int)r->element[0]->integer;
+    if (holder)
+        snprintf(holder, QU_NAME_MAX, "%s", is_str(r->element[1]) ? r->element[1]->str : "");
+    freeReplyObject(r);
+    return MS_OK;
+}
+
+static const char HEARTBEAT_LUA[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "if tonumber(ARGV[2]) > 0 then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+    "else redis.call('ZREM', KEYS[1], ARGV[1]) end\n"
+    "local all = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "table.sort(all)\n"
+    "local rank = -1\n"
+    "for i, m in ipairs(all) do if m == ARGV[1] then rank = i - 1 end end\n"
+    "return {#all, rank}\n";
+
+ms_status qu_redis_heartbeat(qu_queue *base, const char *key, const char *member, int64_t ttl_ms,
+                             int *live, int *rank, ms_error *err)
+{
+    rq_queue *q = (rq_queue *)base;
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 0));
+    const char *argv[] = {member, num};
+    redisReply *r = NULL;
+    ms_status st = eval(q, HEARTBEAT_LUA, key, 2, argv, &r, err);
+    if (st != MS_OK) return st;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        return rq_err(q, err, "heartbeat script", "unexpected reply");
+    }
+    *live = (int)r->element[0]->integer;
+    *rank = (int)r->element[1]->integer;
+    freeReplyObject(r);
+    return MS_OK;
+}
+
+static const char PIN_LUA[] =
+    "redis.call('SET', KEYS[1], ARGV[1], 'NX')\n"
+    "return redis.call('GET', KEYS[1])\n";
+
+ms_status qu_redis_pin(qu_queue *base, const char *key, const char *value, char *have, size_t cap,
+                       ms_error *err)
+{
+    rq_queue *q = (rq_queue *)base;
+    const char *argv[] = {value};
+    redisReply *r = NULL;
+    ms_status st = eval(q, PIN_LUA, key, 1, argv, &r, err);
+    if (st != MS_OK) return st;
+    snprintf(have, cap, "%s", is_str(r) ? r->str : "");
+    freeReplyObject(r);
+    return MS_OK;
+}
+
+ms_status qu_redis_claim_all(qu_queue *base, ms_error *err)
+{
+    rq_queue *q = (rq_queue *)base;
+    char cursor[QU_ID_MAX] = "0-0";
+    for (int rounds = 0; rounds < 100000; rounds++) {
+        const char *v[] = {"XAUTOCLAIM", q->base.cfg.stream, q->base.cfg.group,
+                           q->base.cfg.consumer, "0", cursor, "COUNT", "1000", "JUSTID"};
+        rq_args a = {0};
+        for (int i = 0; i < 9; i++) args(&a, v[i]);
+        redisReply *r = NULL;
+        ms_status st = cmd(q, &a, &r, err);
+        args_free(&a);
+        if (st != MS_OK) return st;
+        int ok = r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && is_str(r->element[0]);
+        if (ok) snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        freeReplyObject(r);
+        if (!ok) return rq_err(q, err, "XAUTOCLAIM", "unexpected reply");
+        if (strcmp(cursor, "0-0") == 0) return MS_OK;
+    }
+    return rq_err(q, err, "XAUTOCLAIM", "the pending list did not end");
+}
+
+ms_status qu_redis_read_from(qu_queue *base, const char *from, size_t max, int block_ms,
+                             qu_batch *b, size_t *nraw, char last[QU_ID_MAX], ms_error *err)
+{
+    rq_queue *q = (rq_queue *)base;
+    *nraw = 0;
+    last[0] = 0;
+    int history = strcmp(from, ">") != 0;
+    if (history) {
+        ms_status st = check_id(q, from, err);
+        if (st != MS_OK && strcmp(from, "0") != 0) return st;
+    }
+    char count[24], block[24];
+    snprintf(count, sizeof count, "%zu", max);
+    snprintf(block, sizeof block, "%d", block_ms);
+    rq_args a = {0};
+    const char *v[] = {"XREADGROUP", "GROUP", q->base.cfg.group, q->base.cfg.consumer, "COUNT",
+                       count};
+    for (int i = 0; i < 6; i++) args(&a, v[i]);
+    if (!history && block_ms > 0) args(&a, "BLOCK"), args(&a, block);
+    args(&a, "STREAMS"), args(&a, q->base.cfg.stream), args(&a, from);
+    redisReply *r = NULL;
+    ms_status st = cmd(q, &a, &r, err);
+    args_free(&a);
+    if (st != MS_OK) return st;
+    size_t from_n = b->n;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+        const redisReply *es = r->element[0]->element[1];
+        *nraw = es->elements;
+        for (size_t i = 0; i < es->elements && st == MS_OK; i++) {
+            const redisReply *e = es->element[i];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 && is_str(e->element[0]))
+                snprintf(last, QU_ID_MAX, "%s", e->element[0]->str);
+            int bad;
+            qu_msg *m = add_entry(b, e, &bad);
+            if (m) m->deliveries = 1;
+            else if (!bad) st = bs_fail(err, MS_ERR_RUNTIME, "out of memory");
+            /* bad: an entry deleted from the stream while pending ([id, nil]): nothing to do */
+        }
+    } else if (r->type != REDIS_REPLY_NIL) {
+        st = rq_err(q, err, "XREADGROUP", "unexpected reply");
+    }
+    freeReplyObject(r);
+    if (st == MS_OK && history && b->n > from_n) st = delivery_counts(q, b, from_n, err);
+    if (st == MS_OK && history) st = dead_exhausted(q, b, from_n, err);
+    return st;
+}
+
+void qu_redis_where(const qu_queue *base, char *dst, size_t cap)
+{
+    const rq_queue *q = (const rq_queue *)base;
+    snprintf(dst, cap, "%s:%d", q->host, q->port);
 }
 
 const qu_backend_ops qu_redis_ops = {

@@ -503,6 +503,19 @@ static int arena_reserve(thr *t, size_t n)
     return 0;
 }
 
+/* An event left for redelivery holds back every later event of its key in the batch: none of
+ * them is stored, published or acked now, so a partitioned queue, which hands the whole batch
+ * out again oldest first (qu_release), scores the key's events in their order. */
+static void keep_key_order(item *it, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].state != IT_SKIP || !it[i].ev.key) continue;
+        for (size_t j = i + 1; j < n; j++)
+            if (it[j].state != IT_SKIP && it[j].ev.key && strcmp(it[j].ev.key, it[i].ev.key) == 0)
+                it[j].state = IT_SKIP;
+    }
+}
+
 /* Everything one batch of messages needs, then finish. 0, or -1 to back off. */
 static int process(thr *t, const qu_msg *const *msgs, size_t n)
 {
@@ -530,6 +543,7 @@ static int process(thr *t, const qu_msg *const *msgs, size_t n)
             if (it[i].state == IT_SCORED) it[i].state = IT_SKIP;
         rc = -1;
     }
+    keep_key_order(it, n);
     if (finish(t, it, n, g, &out) < 0) rc = -1;
     for (size_t i = 0; i < n; i++) rc = it[i].state == IT_SKIP ? -1 : rc;
     for (int k = 0; k < ng; k++)
@@ -625,6 +639,25 @@ static ms_status read_batch(thr *t, qu_batch *a, qu_batch *b, ms_error *err)
     return qu_read(t->q, (size_t)c->batch - a->n, 0, b, err);
 }
 
+/* A batch that failed: what was not acked comes again, first (qu_release: a partitioned queue
+ * keeps per-key order this way; others redeliver after the lease). Releasing an id that was
+ * acked changes nothing. A closed queue needs nothing: the next handle takes over the pending
+ * entries of its partitions before anything new. */
+static void give_back(thr *t, const qu_msg *const *msgs, size_t n)
+{
+    if (!t->q) return;
+    const char **ids = malloc(n * sizeof *ids);
+    ms_error err = {{0}};
+    for (size_t i = 0; ids && i < n; i++) ids[i] = msgs[i]->id;
+    if (ids && qu_release(t->q, ids, n, &err) != MS_OK) {
+        complain(t, "releasing a failed batch", &err);
+        close_queue(t);
+    } else if (!ids) {
+        close_queue(t); /* out of memory: a new handle re-reads the pending entries first */
+    }
+    free(ids);
+}
+
 static void *thread_main(void *arg)
 {
     thr *t = arg;
@@ -644,6 +677,7 @@ static void *thread_main(void *arg)
         if (!read_ok) {
             complain(t, w->queue_url, &err);
             close_queue(t);
+            qu_batch_free(&a); /* read before the failure: pending, handed out again later */
             back_off(t);
         }
         size_t n = 0;
@@ -653,6 +687,7 @@ static void *thread_main(void *arg)
             atomic_fetch_add(&w->met.consumed, n);
             if (process(t, msgs, n) < 0) {
                 atomic_fetch_add(&w->met.retried, 1);
+                give_back(t, msgs, n);
                 back_off(t);
             } else {
                 recovered(t);

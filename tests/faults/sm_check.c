@@ -17,6 +17,15 @@
  *       cannot exist (the store keys results by event id), so the store side has no
  *       "duplicated" count; a second result for one key shows as "wrong" (newest-wins). 
  *
+ * Per-key order (issue 12 sections 4 and 5), with --keys K on both commands: event i has key
+ * "P-k<i mod K>" and a field "seq" = i / K (its place among its key's events, in produce
+ * order). verify then checks the newest prediction of each key is its last event's, counts a
+ * second stored row for one event id ("duplicated in the store": must be 0), and, with
+ * --results, counts "reordered per key": an event whose first result on the results stream
+ * comes after the first result of a later event of its key (each key's results are appended
+ * in the order they were written; a repeat of an event already seen is a redelivery, counted
+ * as duplicated, not as reordered). Any reordering fails verify.
+ *
  * The reference is the framework's own output (a fixture .npy), never mlship's. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -34,16 +43,16 @@
 
 typedef struct opts {
     const char *queue, *store, *x, *ref, *prefix, *model, *output, *results;
-    long n, from, col;
+    long n, from, col, keys;
     double rate, atol, rtol;
 } opts;
 
 static int usage(void)
 {
     fprintf(stderr, "usage: sm_check produce --queue URL --x X.npy --n N --prefix P [--model M]"
-                    " [--from I] [--rate R]\n"
+                    " [--from I] [--rate R] [--keys K]\n"
                     "       sm_check verify --store URL --model M --n N --prefix P --ref REF.npy"
-                    " --output NAME [--col C] [--results QUEUE_URL] [--atol A] [--rtol R]\n");
+                    " --output NAME [--col C] [--results QUEUE_URL] [--atol A] [--rtol R] [--keys K]\n");
     return 2;
 }
 
@@ -66,9 +75,10 @@ static int parse_opts(int argc, char **argv, opts *o)
         else if (!strcmp(k, "--rate")) o->rate = atof(v);
         else if (!strcmp(k, "--atol")) o->atol = atof(v);
         else if (!strcmp(k, "--rtol")) o->rtol = atof(v);
+        else if (!strcmp(k, "--keys")) o->keys = atol(v);
         else return fprintf(stderr, "sm_check: unknown option %s\n", k), -1;
     }
-    return o->prefix && o->n > 0 ? 0 : -1;
+    return o->prefix && o->n > 0 && o->keys >= 0 ? 0 : -1;
 }
 
 static int load_npy(const char *path, ms_tensor *t)
@@ -118,11 +128,11 @@ static void features_json(mc_buf *b, const ms_tensor *x, long row)
 
 #define BATCH 64
 
-static ms_status send_batch(qu_queue **q, const opts *o, qu_field (*f)[4], long n)
+static ms_status send_batch(qu_queue **q, const opts *o, qu_field (*f)[5], long n)
 {
     const qu_field *msgs[BATCH];
     int nf[BATCH];
-    for (long i = 0; i < n; i++) msgs[i] = f[i], nf[i] = 4;
+    for (long i = 0; i < n; i++) msgs[i] = f[i], nf[i] = o->keys ? 5 : 4;
     uint64_t deadline = bs_now_ns() + 60 * (uint64_t)1000000000;
     for (;;) {
         ms_error err = {{0}};
@@ -146,21 +156,23 @@ static int produce(const opts *o)
     qu_queue *q = NULL;
     if (qu_open(o->queue, NULL, &q, &err) != MS_OK)
         return fprintf(stderr, "sm_check: %s\n", err.msg), 1;
-    mc_buf ids[BATCH] = {{0}}, keys[BATCH] = {{0}}, feats[BATCH] = {{0}};
-    qu_field f[BATCH][4];
+    mc_buf ids[BATCH] = {{0}}, keys[BATCH] = {{0}}, feats[BATCH] = {{0}}, seqs[BATCH] = {{0}};
+    qu_field f[BATCH][5];
     int64_t t0 = (int64_t)bs_now_ns();
     long sent = 0;
     for (long i = o->from; i < o->n; i += BATCH) {
         long n = o->n - i < BATCH ? o->n - i : BATCH;
         for (long j = 0; j < n; j++) {
-            mc_buf_reset(&ids[j]), mc_buf_reset(&keys[j]), mc_buf_reset(&feats[j]);
+            mc_buf_reset(&ids[j]), mc_buf_reset(&keys[j]), mc_buf_reset(&feats[j]), mc_buf_reset(&seqs[j]);
             mc_buf_printf(&ids[j], "%s-%ld", o->prefix, i + j);
-            mc_buf_printf(&keys[j], "%s-k%ld", o->prefix, i + j);
+            mc_buf_printf(&keys[j], "%s-k%ld", o->prefix, o->keys ? (i + j) % o->keys : i + j);
+            mc_buf_printf(&seqs[j], "%ld", o->keys ? (i + j) / o->keys : 0);
             features_json(&feats[j], &x, (i + j) % x.shape[0]);
             f[j][0] = (qu_field){"id", 2, ids[j].data, ids[j].len};
             f[j][1] = (qu_field){"key", 3, keys[j].data, keys[j].len};
             f[j][2] = (qu_field){"features", 8, feats[j].data, feats[j].len};
             f[j][3] = (qu_field){"model", 5, o->model, strlen(o->model)};
+            f[j][4] = (qu_field){"seq", 3, seqs[j].data, seqs[j].len};
         }
         if (send_batch(&q, o, f, n) != MS_OK) {
             fprintf(stderr, "sm_check: gave up sending at event %ld\n", i);
@@ -176,7 +188,8 @@ static int produce(const opts *o)
             }
         }
     }
-    for (int j = 0; j < BATCH; j++) mc_buf_free(&ids[j]), mc_buf_free(&keys[j]), mc_buf_free(&feats[j]);
+    for (int j = 0; j < BATCH; j++)
+        mc_buf_free(&ids[j]), mc_buf_free(&keys[j]), mc_buf_free(&feats[j]), mc_buf_free(&seqs[j]);
     qu_close(q);
     free(x.data);
     printf("produced %ld\n", sent);
@@ -203,7 +216,7 @@ typedef struct vstate {
     const opts *o;
     const ms_tensor *ref;
     long i;
-    int found;  /* stored result for the event */
+    int found;  /* stored results for the event (more than 1: duplicated in the store) */
     int wrong;
     char why[200];
 } vstate;
@@ -212,7 +225,7 @@ static int on_event(void *ctx, const st_pred_row *row, const char *error)
 {
     vstate *v = ctx;
     if (!row) return 0;
-    v->found = 1;
+    if (v->found++) return 0; /* a second row: counted as duplicated, checked once */
     if (error || !row->outputs) {
         snprintf(v->why, sizeof v->why, "stored error: %s", error ? error : "(no outputs)");
         v->wrong = 1;
@@ -254,13 +267,34 @@ static int on_latest(void *ctx, size_t i, const st_pred_row *row)
     return 0;
 }
 
-/* Count each id on the results stream: counts[i] for id "P-i". */
-static int count_results(const opts *o, unsigned char *counts, long *foreign)
+/* Per-key order on the results stream (--keys K): the first result of event i (key i mod K,
+ * seq i / K) must come after the first results of its key's earlier events. maxseq[k]: the
+ * highest seq of key k seen so far. */
+static void check_order(const opts *o, long i, const unsigned char *counts, long *maxseq,
+                        long *reordered)
 {
+    if (!o->keys || counts[i] != 0) return; /* not per key, or a repeat (a redelivery) */
+    long k = i % o->keys, seq = i / o->keys;
+    if (seq < maxseq[k]) {
+        if ((*reordered)++ < 5)
+            printf("reordered %s-%ld: key %s-k%ld seq %ld's first result after seq %ld's\n",
+                   o->prefix, i, o->prefix, k, seq, maxseq[k]);
+    } else {
+        maxseq[k] = seq;
+    }
+}
+
+/* Count each id on the results stream: counts[i] for id "P-i"; with --keys, the events
+ * whose first result came out of their key's order into *reordered. */
+static int count_results(const opts *o, unsigned char *counts, long *foreign, long *reordered)
+{
+    long *maxseq = o->keys ? malloc((size_t)o->keys * sizeof *maxseq) : NULL;
+    if (o->keys && !maxseq) return fprintf(stderr, "sm_check: out of memory\n"), -1;
+    for (long k = 0; k < o->keys; k++) maxseq[k] = -1;
     ms_error err = {{0}};
     qu_queue *q;
     if (qu_open(o->results, NULL, &q, &err) != MS_OK)
-        return fprintf(stderr, "sm_check: %s\n", err.msg), -1;
+        return free(maxseq), fprintf(stderr, "sm_check: %s\n", err.msg), -1;
     char stream[QU_NAME_MAX + 16], after[QU_ID_MAX] = "";
     snprintf(stream, sizeof stream, "%s:results", qu_stream(q));
     size_t plen = strlen(o->prefix);
@@ -269,6 +303,7 @@ static int count_results(const opts *o, unsigned char *counts, long *foreign)
         if (qu_range(q, stream, after, 1000, &b, &err) != MS_OK) {
             fprintf(stderr, "sm_check: reading %s: %s\n", stream, err.msg);
             qu_close(q);
+            free(maxseq);
             return -1;
         }
         if (b.n == 0) break;
@@ -283,6 +318,7 @@ static int count_results(const opts *o, unsigned char *counts, long *foreign)
                 long i = (strncmp(id, o->prefix, plen) == 0 && id[plen] == '-')
                              ? strtol(id + plen + 1, &end, 10) : -1;
                 if (i >= 0 && i < o->n && *end == 0) {
+                    check_order(o, i, counts, maxseq, reordered);
                     if (counts[i] < 255) counts[i]++;
                 } else {
                     (*foreign)++;
@@ -293,6 +329,7 @@ static int count_results(const opts *o, unsigned char *counts, long *foreign)
         qu_batch_free(&b);
     }
     qu_close(q);
+    free(maxseq);
     return 0;
 }
 
@@ -303,14 +340,18 @@ static int verify(const opts *o)
     if (!o->store || !o->ref || !o->output || load_npy(o->ref, &ref)) return usage();
     st_store *s;
     if (st_open(o->store, &s, &err) != MS_OK) return fprintf(stderr, "sm_check: %s\n", err.msg), 1;
-    long ok = 0, lost = 0, wrong = 0, shown = 0;
+    long ok = 0, lost = 0, wrong = 0, shown = 0, store_dup = 0;
     for (long i = 0; i < o->n; i++) {
         char id[160], key[160];
         snprintf(id, sizeof id, "%s-%ld", o->prefix, i);
         snprintf(key, sizeof key, "%s-k%ld", o->prefix, i);
         vstate v = {.o = o, .ref = &ref, .i = i};
         ms_status st = st_stream_event(s, id, on_event, &v, &err);
-        if (st == MS_OK && v.found && !v.wrong) {
+        if (o->keys) snprintf(key, sizeof key, "%s-k%ld", o->prefix, i % o->keys);
+        if (v.found > 1) store_dup += v.found - 1;
+        /* newest wins: the key's prediction is its last event's (with --keys, only the last
+         * event of each key is that one) */
+        if (st == MS_OK && v.found && !v.wrong && !(o->keys && i + o->keys < o->n)) {
             const char *keys[1] = {key};
             st = st_pred_latest(s, o->model, keys, 1, on_latest, &v, &err);
         }
@@ -327,10 +368,10 @@ static int verify(const opts *o)
     }
     st_close(s);
     free(ref.data);
-    long s_lost = 0, s_dup = 0, foreign = 0;
+    long s_lost = 0, s_dup = 0, foreign = 0, reordered = 0;
     if (o->results) {
         unsigned char *counts = calloc((size_t)o->n, 1);
-        if (!counts || count_results(o, counts, &foreign)) return free(counts), 1;
+        if (!counts || count_results(o, counts, &foreign, &reordered)) return free(counts), 1;
         for (long i = 0; i < o->n; i++) {
             if (counts[i] == 0) s_lost++;
             if (counts[i] > 1) s_dup += counts[i] - 1;
@@ -341,8 +382,12 @@ static int verify(const opts *o)
     if (o->results)
         printf("; results stream: missing %ld, duplicated %ld (at-least-once), other ids %ld",
                s_lost, s_dup, foreign);
+    if (o->keys) {
+        printf("; %ld keys: duplicated in the store %ld", o->keys, store_dup);
+        if (o->results) printf(", reordered per key %ld", reordered);
+    }
     printf("\n");
-    return lost || wrong || s_lost ? 1 : 0;
+    return lost || wrong || s_lost || store_dup || reordered ? 1 : 0;
 }
 
 int main(int argc, char **argv)

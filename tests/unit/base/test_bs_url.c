@@ -188,7 +188,8 @@ TEST(queue_redis)
     queue_bad("redis://h:0/s", "bad port (expected redis://host:port/STREAM)");
     queue_bad("redis://h/s?db=x", "?db= must be a number");
     queue_bad("redis://h/s?db=-1", "?db= must be a number");
-    queue_bad("redis://h/s?stream=x", "the only parameter is '?db=...'");
+    queue_bad("redis://h/s?stream=x", "the parameters are '?db=N' and '?partitions=N'");
+    queue_bad("redis://h/s?db=1&db=2", "each at most once");
     queue_bad("redis://u:%zz@h/s", "invalid queue URL 'redis://u:%zz@h/s': bad %-escape");
     queue_bad("postgresql://h/db", "unknown queue URL 'postgresql://h/db'");
     queue_bad("", "no queue URL given");
@@ -197,6 +198,30 @@ TEST(queue_redis)
     u = parse_ok("redis://h/3?x");
     CHECK(u.db == 3 && u.stream == NULL);
     bs_url_free(&u);
+}
+
+/* Issue 12 section 4: a host list and ?partitions=N (docs/partitions.md). */
+TEST(queue_redis_partitions)
+{
+    bs_url u = queue_ok("redis://h1:6379,h2:6380,h3/events");
+    CHECK(u.nhosts == 3 && eq(u.hostv[0].host, "h1") && u.hostv[0].port == 6379 &&
+          eq(u.hostv[1].host, "h2") && u.hostv[1].port == 6380 && eq(u.hostv[2].host, "h3") &&
+          u.hostv[2].port == 6379 && eq(u.host, "h1") && u.port == 6379 && u.partitions == 0 &&
+          eq(u.stream, "events"));
+    bs_url_free(&u);
+    u = queue_ok("redis://h:7000/s"); /* one host: as before, plus a one-entry list */
+    CHECK(u.nhosts == 1 && eq(u.hostv[0].host, "h") && u.hostv[0].port == 7000 && eq(u.host, "h"));
+    bs_url_free(&u);
+    u = queue_ok("redis://al:p,w@d@h1,h2:7/s?partitions=8&db=2"); /* the password holds , and @ */
+    CHECK(eq(u.user, "al") && eq(u.password, "p,w@d") && u.nhosts == 2 && eq(u.hostv[0].host, "h1") &&
+          eq(u.hostv[1].host, "h2") && u.hostv[1].port == 7 && u.partitions == 8 && u.db == 2);
+    bs_url_free(&u);
+    queue_bad("redis://h1,,h3/s", "an empty host in the list");
+    queue_bad("redis://h1,:6379/s", "an empty host in the list");
+    queue_bad("redis://h1,h2:0/s", "bad port (expected redis://host:port,host:port/STREAM)");
+    queue_bad("redis://h/s?partitions=0", "?partitions= must be a number from 1 to 1024");
+    queue_bad("redis://h/s?partitions=5000", "?partitions= must be a number from 1 to 1024");
+    queue_bad("redis://h/s?partitions=2&partitions=2", "each at most once");
 }
 
 TEST(free_is_safe)
@@ -218,6 +243,7 @@ int main(void)
     RUN(unknown_or_missing);
     RUN(queue_sqlite);
     RUN(queue_redis);
+    RUN(queue_redis_partitions);
     RUN(free_is_safe);
     return mstest_summary();
 }
