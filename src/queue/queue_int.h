@@ -14,7 +14,8 @@
 #include "base/bs_url.h"
 #include "queue/queue.h"
 
-#define QU_OPS_VERSION 1 /* raised when a member is added; queue.c refuses other versions */
+#define QU_OPS_VERSION 2 /* raised when a member is added; queue.c refuses other versions
+                          * (2: nak and touch) */
 
 /* Everything a backend needs besides its URL: the names and options, checked and defaulted. */
 typedef struct qu_cfg {
@@ -41,6 +42,10 @@ typedef struct qu_backend_ops {
     ms_status (*status)(qu_queue *q, qu_stats *st, ms_error *err); /* st is zeroed */
     ms_status (*range)(qu_queue *q, const char *stream, const char *after, size_t max,
                        qu_batch *b, ms_error *err); /* after: never NULL ("" = start) */
+    /* version 2; NULL: queue.c answers MS_OK and the lease simply runs its course */
+    ms_status (*nak)(qu_queue *q, const char *const *ids, size_t n, int64_t delay_ms,
+                     ms_error *err);
+    ms_status (*touch)(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
 } qu_backend_ops;
 
 /* Every backend's handle starts with this; queue.c owns cfg.shown. */
