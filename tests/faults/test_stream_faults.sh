@@ -1,10 +1,12 @@
 #!/bin/sh
 # test_stream_faults.sh: the streaming guarantees under faults (issue 11 section 6), on the
-# embedded queue + SQLite store and on Redis Streams + the Redis store:
+# embedded queue + SQLite store, on Redis Streams + the Redis store, and on NATS JetStream + a
+# SQLite store:
 #   - two `mlship stream work` processes consume a paced stream of events while one of them is
 #     killed with SIGKILL at random moments, at least KILLS (20) times, and restarted;
 #   - on Redis, the server itself (AOF, appendfsync always) is killed with SIGKILL and
-#     restarted mid-run; the producer resends a batch whose send failed (same ids);
+#     restarted mid-run, and so is nats-server (file storage, same store dir); the producer
+#     resends a batch whose send failed (same ids);
 # then, once the queue is drained, tests/faults/sm_check.c classifies every event id: its
 # result is stored exactly once and equals the framework's output for its features (the
 # fixture's reference .npy), the newest prediction of its key is its event's, and the id is on
@@ -58,8 +60,8 @@ drained() { # queue
   return 1
 }
 
-run_case() { # name queue store [redis-pid-file]
-  name=$1 q=$2 s=$3 rfile=${4:-}
+run_case() { # name queue store [function that kills and restarts the broker mid-run]
+  name=$1 q=$2 s=$3 restart=${4:-}
   prefix="$name-$$"
   "$CHK" produce --queue "$q" --x "$T/X.npy" --n "$N" --prefix "$prefix" --rate "$RATE" \
     >"$T/$name.produce.log" 2>&1 &
@@ -71,7 +73,7 @@ run_case() { # name queue store [redis-pid-file]
     sleep_ms "$(rand_ms 150 450)"
     if [ $((k % 2)) -eq 0 ]; then kill -9 "$w1" 2>/dev/null; wait "$w1" 2>/dev/null; w1=$(start_worker "$name-w1" "$q" "$s"); PIDS="$PIDS $w1"
     else kill -9 "$w2" 2>/dev/null; wait "$w2" 2>/dev/null; w2=$(start_worker "$name-w2" "$q" "$s"); PIDS="$PIDS $w2"; fi
-    if [ -n "$rfile" ] && [ $k -eq $((KILLS / 2)) ]; then restart_redis; fi
+    if [ -n "$restart" ] && [ $k -eq $((KILLS / 2)) ]; then $restart; fi
     k=$((k + 1))
   done
   if wait "$prod"; then ok "$name: producer sent $N events (resending after failed sends)"
@@ -109,10 +111,39 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
   mkdir -p "$T/redis"
   RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 6399)
   if start_redis; then
-    run_case redis "redis://127.0.0.1:$RPORT/events" "redis://127.0.0.1:$RPORT/0" yes
+    run_case redis "redis://127.0.0.1:$RPORT/events" "redis://127.0.0.1:$RPORT/0" restart_redis
   else bad "cannot start redis-server"; fi
 else
   echo "skip - redis-server not installed"; skip=$((skip + 1))
+fi
+
+# ---- NATS JetStream queue (file storage) + SQLite store, on a server of our own ------------
+# JetStream writes every message to its files before the PubAck and fsyncs them every 2 minutes
+# (sync_interval): a process kill loses nothing that was acknowledged (the page cache survives
+# it), which is what this case checks; a machine crash could (docs/queue-nats.md).
+NPORT=""
+start_nats() {
+  nats-server -js -a 127.0.0.1 -p "$NPORT" -sd "$T/nats" >>"$T/nats.log" 2>&1 &
+  NPID=$!; PIDS="$PIDS $NPID"
+  i=0; while [ $i -lt 100 ]; do (echo >/dev/tcp/127.0.0.1/$NPORT) 2>/dev/null && return 0
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$NPORT),0.2)" 2>/dev/null && return 0
+    sleep 0.05; i=$((i + 1)); done
+  return 1
+}
+restart_nats() {
+  kill -9 "$NPID"; wait "$NPID" 2>/dev/null
+  if start_nats; then ok "nats: nats-server killed with SIGKILL and restarted mid-run (same port and store dir)"
+  else bad "nats-server did not restart"; fi
+}
+if command -v nats-server >/dev/null; then
+  mkdir -p "$T/nats"
+  NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 4299)
+  if start_nats; then
+    run_case nats "nats://127.0.0.1:$NPORT/events" "sqlite://$T/nstore.db" restart_nats
+    kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null
+  else bad "cannot start nats-server"; fi
+else
+  echo "skip - nats-server not installed"; skip=$((skip + 1))
 fi
 
 echo "$pass passed, $fail failed, $skip skipped"
