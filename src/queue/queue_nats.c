@@ -80,6 +80,9 @@ typedef struct nq_queue {
     nq_known known[MAX_STREAMS];
     int nknown;
     nq_pub pub;
+    natsInbox *inbox;         /* where the servers' replies to our last acks come */
+    natsSubscription *replies;
+    int barriers;             /* replies to those acks not yet taken */
 } nq_queue;
 
 /* ==== names and errors ================================================================== */
@@ -333,13 +336,17 @@ static ms_status ensure_sub(nq_queue *q, ms_error *err)
 
 static void pub_acked(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae, void *closure);
 
+static void ack_barrier(nq_queue *q);
+
 static void nq_close(qu_queue *base)
 {
     nq_queue *q = (nq_queue *)base;
+    if (q->nc && natsConnection_Status(q->nc) == NATS_CONN_STATUS_CONNECTED) ack_barrier(q);
+    if (q->replies) natsSubscription_Destroy(q->replies);
+    natsInbox_Destroy(q->inbox);
     for (size_t i = 0; i < q->nheld; i++) natsMsg_Destroy(q->held[i].m);
     free(q->held);
     if (q->sub) natsSubscription_Destroy(q->sub); /* the durable consumer stays */
-    if (q->nc) natsConnection_FlushTimeout(q->nc, 1000); /* acks still buffered */
     jsCtx_Destroy(q->js);
     natsConnection_Destroy(q->nc);
     pthread_mutex_destroy(&q->pub.mu);
@@ -396,6 +403,8 @@ static ms_status connect_to(nq_queue *q, const bs_url *u, ms_error *err)
     jo.PublishAsync.AckHandler = pub_acked;
     jo.PublishAsync.AckHandlerClosure = q;
     s = natsConnection_JetStream(&q->js, q->nc, &jo);
+    if (s == NATS_OK) s = natsInbox_Create(&q->inbox);
+    if (s == NATS_OK) s = natsConnection_SubscribeSync(&q->replies, q->nc, q->inbox);
     if (s != NATS_OK)
         return bs_fail(err, MS_ERR_RUNTIME, "queue %s: JetStream context: %s", q->base.cfg.shown,
                        natsStatus_GetText(s));
@@ -667,7 +676,7 @@ static ms_status fetch(nq_queue *q, size_t max, int wait_ms, int no_wait, qu_bat
 
 /* How long a read with block_ms 0 waits on an empty stream: the server answers a pull at once
  * only when messages are there (or with no expiry at all, which libnats cannot wait for). */
-#define POLL_MS 5
+#define POLL_MS 20
 
 static ms_status nq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, ms_error *err)
 {
@@ -689,6 +698,29 @@ static ms_status nq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
     return st;
 }
 
+/* Take the replies to our acks that have come, waiting up to wait_ms for the rest. */
+static void ack_replies(nq_queue *q, int64_t wait_ms)
+{
+    while (q->barriers > 0) {
+        int queued = 0, bytes = 0;
+        if (wait_ms <= 0 && (natsSubscription_GetPending(q->replies, &queued, &bytes) != NATS_OK ||
+                             queued == 0))
+            return; /* none in yet: not waited for */
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, q->replies, wait_ms > 0 ? wait_ms : 1);
+        if (s != NATS_OK) {
+            if (wait_ms > 0) q->barriers = 0; /* lost (a reconnect): counts may lag, no more */
+            return;
+        }
+        natsMsg_Destroy(m);
+        q->barriers--;
+    }
+}
+
+/* Until the server has applied this handle's acks (sent without waiting): before status
+ * counts them, and before close. */
+static void ack_barrier(nq_queue *q) { ack_replies(q, API_WAIT_MS); }
+
 /* Apply op to the held deliveries named by ids: 0 ack, 1 nak (delay_ms), 2 in progress. */
 static ms_status settle(nq_queue *q, const char *const *ids, size_t n, int op, int64_t delay_ms,
                         ms_error *err)
@@ -700,6 +732,7 @@ static ms_status settle(nq_queue *q, const char *const *ids, size_t n, int op, i
     }
     natsStatus s = NATS_OK;
     uint64_t until = bs_now_ns() + (uint64_t)q->base.cfg.lease_ms * 1000000u;
+    natsMsg *last = NULL; /* the last ack, sent with a reply awaited */
     for (size_t i = 0; i < n && s == NATS_OK; i++) {
         uint64_t seq;
         parse_seq(ids[i], &seq);
@@ -710,11 +743,24 @@ static ms_status settle(nq_queue *q, const char *const *ids, size_t n, int op, i
             h->until = until;
             continue;
         }
-        s = op == 0 ? natsMsg_Ack(h->m, NULL) : natsMsg_NakWithDelay(h->m, delay_ms, NULL);
+        if (op == 0 && last) s = natsMsg_Ack(last, NULL);
+        natsMsg_Destroy(last);
+        last = NULL;
+        if (op == 0) last = h->m, h->m = NULL;
+        else s = natsMsg_NakWithDelay(h->m, delay_ms, NULL);
         held_drop(q, (size_t)(h - q->held));
     }
-    /* the server has them when this returns: not lost in our buffer if the process dies */
-    if (s == NATS_OK) s = natsConnection_FlushTimeout(q->nc, API_WAIT_MS);
+    /* The last ack asks for a reply, which is not awaited here (a round trip per batch cost a
+     * fifth of the worker's rate) but by ack_barrier: the server takes one connection's acks in
+     * order, so the reply says every ack before it is applied. */
+    if (last && s == NATS_OK) {
+        const char *reply = natsMsg_GetReply(last);
+        s = reply ? natsConnection_PublishRequestString(q->nc, reply, q->inbox, "+ACK")
+                  : natsMsg_Ack(last, NULL);
+        if (s == NATS_OK && reply) q->barriers++;
+    }
+    natsMsg_Destroy(last);
+    ack_replies(q, 0);
     static const char *const what[] = {"ack", "nak", "in progress"};
     return s == NATS_OK ? MS_OK : nq_fail(q, err, what[op], q->base.cfg.stream, s, 0);
 }
@@ -772,6 +818,7 @@ static ms_status nq_status(qu_queue *base, qu_stats *st, ms_error *err)
 {
     nq_queue *q = (nq_queue *)base;
     const qu_cfg *c = &base->cfg;
+    ack_barrier(q);
     ms_status rs = stream_msgs(q, c->stream, &st->length, err);
     if (rs == MS_OK) rs = stream_msgs(q, c->dead, &st->dead, err);
     if (rs != MS_OK) return rs;

@@ -56,6 +56,8 @@ drain() { # NAME QUEUE ARGS...
   name=$1; q=$2; shift 2
   "$M" stream work --queue "$q" "$@" >"$T/$name.work.log" 2>&1 &
   wp=$!; PIDS="$PIDS $wp"
+  i=0   # started (its SIGTERM handler set) before it is stopped, however fast the queue drains
+  while [ $i -lt 100 ] && ! grep -q consuming "$T/$name.work.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
   i=0
   while [ $i -lt 300 ]; do
     "$M" stream status --queue "$q" --json >"$T/st.json" 2>/dev/null &&
