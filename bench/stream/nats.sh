@@ -6,7 +6,8 @@
 #                 fetch(100) -> ack -> result publish, file storage, flowing)
 #   mlship        `mlship stream work --model gbdt.onnx --queue nats://.../bev --batch 100`
 #                 (the GBDT of bench/stream/run.sh as ONNX-ML), full speed
-#   mlship_paced  the same at RATE (2,000) events/s offered: event-to-result p50/p99
+#   mlship_t2     the same with --threads 2 (two connections, each a pull consumer's reader)
+#   mlship_paced  the first at RATE (2,000) events/s offered: event-to-result p50/p99
 # The driver (nats_bench drive) is bench/stream/run.sh's producer shape: id, ts and the 30
 # features as comma-separated text, rows of X.npy in turn; it reads every result off the
 # results subject and checks it against scikit-learn's own predict_proba (REF.npy): a wrong or
@@ -41,19 +42,21 @@ emit() { # config json-line load
   line=$(echo "$2" | sed "s/^{/{\"config\":\"$1\",\"load\":$3,/")
   echo "$line" | tee -a "$RES"
 }
-run_mlship() { # config n rate
+run_mlship() { # config n rate worker-args...
+  cfg=$1 n=$2 rate=$3; shift 3
   $B reset $HP bev; l=$(load)
-  "$M" stream work --model $O/gbdt.onnx --queue "nats://$HP/bev" --batch 100 $WORKER_ARGS >$O/nats-worker.log 2>&1 &
+  "$M" stream work --model $O/gbdt.onnx --queue "nats://$HP/bev" --batch 100 "$@" >$O/nats-worker.log 2>&1 &
   CPID=$!
   $B ready $HP bev
-  out=$($B drive $HP "$2" "$3" $O/X.npy $O/REF.npy bev) || { echo "$1: $out" >&2; exit 1; }
+  out=$($B drive $HP "$n" "$rate" $O/X.npy $O/REF.npy bev) || { echo "$cfg: $out" >&2; exit 1; }
   kill -TERM $CPID; wait $CPID 2>/dev/null || true; CPID=""
-  emit "$1" "$out" "$l"
+  emit "$cfg" "$out" "$l"
 }
 
 for rep in $(seq 1 "$REPS"); do
   l=$(load); emit ceiling "$($B ceiling $HP "$NCEIL" 100)" "$l"
   run_mlship mlship "$N" 0
+  run_mlship mlship_t2 "$N" 0 --threads 2
   run_mlship mlship_paced "$NPACED" "$RATE"
 done
 
@@ -61,9 +64,11 @@ med() { # config key
   grep "\"config\":\"$1\"" "$RES" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" | sort -n |
     awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'
 }
-c=$(med ceiling msgs_per_s); m=$(med mlship events_per_s)
+c=$(med ceiling msgs_per_s); m=$(med mlship events_per_s); m2=$(med mlship_t2 events_per_s)
+ratio() { awk -v m="$1" -v c="$2" 'BEGIN{printf "%.2f", m / c}'; }
 echo "medians ($REPS rounds):"
 echo "  ceiling       msgs/s    $c"
-echo "  mlship        events/s  $m   ratio $(awk -v m="$m" -v c="$c" 'BEGIN{printf "%.2f", m / c}')"
+echo "  mlship        events/s  $m   ratio $(ratio "$m" "$c")   (1 thread)"
+echo "  mlship_t2     events/s  $m2   ratio $(ratio "$m2" "$c")   (--threads 2)"
 echo "  mlship_paced  p50 ms    $(med mlship_paced p50_ms)   p99 ms $(med mlship_paced p99_ms)   (at $RATE events/s offered)"
 echo "results: $RES"
