@@ -10,7 +10,8 @@
  *   read    fetch with NoWait; when empty and block_ms > 0, a fetch of 1 waiting block_ms
  *           then a NoWait fetch of the rest. Deliveries from the message metadata; a message
  *           delivered more than max_deliveries times is dead-lettered by the read
- *   ack     natsMsg_Ack of the messages this handle holds (kept by sequence until acked)
+ *   ack     natsMsg_Ack of the messages this handle holds (kept by sequence until acked), not
+ *           awaited; the last asks for a reply, which status and close wait for
  *   dead    publish to the dead stream (Nats-Msg-Id "<stream>:<seq>": a repeat is dropped),
  *           then ack
  *   nak     natsMsg_NakWithDelay; touch: natsMsg_InProgress (resets AckWait)
