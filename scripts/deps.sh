@@ -9,7 +9,7 @@ test="$build clang libclang-rt-14-dev libonnx-testdata curl sqlite3 postgresql-1
       qemu-user qemu-system-arm llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs chromium
       libc6-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64
       libpq5:arm64 libhiredis-dev:arm64 libsodium-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64 nginx-light
-      nats-server mosquitto mosquitto-clients jq"
+      nats-server mosquitto mosquitto-clients jq python3"
 # make wasm: clang for wasm32 with wasi-libc (web/mlship.wasm), Node for its tests
 wasm="clang llvm-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 nodejs"
 case "${1:-build}" in
@@ -22,7 +22,7 @@ case "${1:-build}" in
   # when no npm is on PATH. bench-models: torch, only to regenerate bench/models/ (committed).
   bench) want="$build wrk curl time nginx-light python3-flask gunicorn python3-numpy python3-onnx
                python3-sklearn python3-pandas python3-xgboost libopenblas0-pthread
-               redis-server redis-tools python3-redis"
+               redis-server redis-tools python3-redis nats-server"
          command -v npm >/dev/null 2>&1 || want="$want npm" ;;
   bench-models) want="python3-torch python3-onnx python3-numpy libopenblas0-pthread" ;;
   # examples-models: only to regenerate examples/*/ models and references (committed)

@@ -87,15 +87,16 @@ qu_opts qu_opts_default(void)
     return (qu_opts){.lease_ms = 30000, .max_deliveries = 5};
 }
 
-/* The URL with the password of redis://user:pw@host replaced by "***". */
+/* The URL with the password of redis://user:pw@host (nats:// too) replaced by "***". */
 static char *url_shown(const char *url)
 {
     size_t n = strlen(url);
     char *s = malloc(n + 4);
     if (!s) return NULL;
     memcpy(s, url, n + 1);
-    if (strncmp(url, "redis://", 8) != 0) return s;
-    const char *auth = url + 8, *end = auth + strcspn(auth, "/?#"), *at = NULL;
+    size_t skip = strncmp(url, "redis://", 8) == 0 ? 8 : strncmp(url, "nats://", 7) == 0 ? 7 : 0;
+    if (!skip) return s;
+    const char *auth = url + skip, *end = auth + strcspn(auth, "/?#"), *at = NULL;
     for (const char *p = auth; p < end; p++)
         if (*p == '@') at = p;
     if (!at) return s;
@@ -314,6 +315,37 @@ ms_status qu_ack(qu_queue *q, const qu_batch *b, ms_error *err)
     ms_status st = qu_ack_ids(q, ids, b->n, err);
     free(ids);
     return st;
+}
+
+/* The ids of nak and touch, checked as qu_ack_ids checks them. */
+static ms_status check_ids(qu_queue *q, const char *what, const char *const *ids, size_t n,
+                           ms_error *err)
+{
+    if (n && !ids) return bs_fail(err, MS_ERR_INVALID, "queue %s: %s without ids", q->cfg.shown, what);
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i] || !ids[i][0] || strlen(ids[i]) >= QU_ID_MAX)
+            return bs_fail(err, MS_ERR_INVALID, "queue %s: %s of an empty or overlong id (#%zu)",
+                           q->cfg.shown, what, i);
+    return MS_OK;
+}
+
+ms_status qu_nak(qu_queue *q, const char *const *ids, size_t n, int64_t delay_ms, ms_error *err)
+{
+    ERR_OR_SCRATCH(err);
+    ms_status st = check_ids(q, "nak", ids, n, err);
+    if (st != MS_OK || n == 0) return st;
+    if (delay_ms < 0 || delay_ms > QU_LEASE_MAX)
+        return bs_fail(err, MS_ERR_INVALID, "queue %s: nak delay %lld ms out of range (0 to %lld)",
+                       q->cfg.shown, (long long)delay_ms, (long long)QU_LEASE_MAX);
+    return q->ops->nak ? q->ops->nak(q, ids, n, delay_ms, err) : MS_OK; /* the lease will do */
+}
+
+ms_status qu_touch(qu_queue *q, const char *const *ids, size_t n, ms_error *err)
+{
+    ERR_OR_SCRATCH(err);
+    ms_status st = check_ids(q, "touch", ids, n, err);
+    if (st != MS_OK || n == 0) return st;
+    return q->ops->touch ? q->ops->touch(q, ids, n, err) : MS_OK;
 }
 
 ms_status qu_dead(qu_queue *q, const qu_msg *m, const char *reason, ms_error *err)

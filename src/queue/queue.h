@@ -1,6 +1,6 @@
 /* queue.h: the queue layer: durable event streams with consumer groups, leases and dead
  * letters, for the stream workers (src/stream/) and serve's triggers. One interface; one
- * backend per file (queue_sqlite.c, queue_redis.c; NATS JetStream and Kafka next), chosen by
+ * backend per file (queue_sqlite.c, queue_redis.c, queue_nats.c; Kafka next), chosen by
  * URL and validated once in queue.c, as the store does it:
  *
  *     sqlite:///abs/queue.db[?stream=NAME]   the embedded default: no server; WAL,
@@ -12,6 +12,8 @@
  *                                                   docs/partitions.md): events routed by a
  *                                                   hash of their "key", one owner per
  *                                                   partition at a time, so per-key order holds
+ *     nats://[user:pw@]host[:port]/STREAM[?retention=workqueue|limits]   NATS JetStream: a
+ *                                            stream, a durable pull consumer per group
  *
  * The stream defaults to "events". Other streams of the same queue (results, dead letters)
  * are named "<stream>:results" and "<stream>:dead" by default; on SQLite they are rows of the
@@ -75,7 +77,7 @@ qu_opts qu_opts_default(void);
  * of the stream with MKSTREAM, so messages sent before the first worker started are read). */
 ms_status qu_open(const char *url, const qu_opts *o, qu_queue **out, ms_error *err);
 void qu_close(qu_queue *q); /* NULL is fine */
-const char *qu_backend(const qu_queue *q); /* "sqlite" or "redis" */
+const char *qu_backend(const qu_queue *q); /* "sqlite", "redis" or "nats" */
 const char *qu_stream(const qu_queue *q);  /* the stream the URL names */
 unsigned qu_caps(const qu_queue *q);
 /* The URL with any password replaced by "***", for messages and status output. */
@@ -136,6 +138,17 @@ void qu_batch_free(qu_batch *b); /* zeroes b; a zeroed b is fine */
  * partition, so per-key order holds; the other backends redeliver them after the lease, as
  * if this was never called (it is then a no-op). */
 ms_status qu_release(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
+
+/* Hand these messages back for another delivery after delay_ms (0: at once), instead of when
+ * their lease expires: for a batch that failed in a way worth retrying (a store was down).
+ * JetStream: Nak with delay. A backend without it (SQLite, Redis) does nothing and answers
+ * MS_OK: the messages come back when their lease expires, as they would anyway. Ids this
+ * consumer does not hold are ignored, as for acks. */
+ms_status qu_nak(qu_queue *q, const char *const *ids, size_t n, int64_t delay_ms, ms_error *err);
+/* Extend the lease of these messages by lease_ms from now: for a batch that runs long.
+ * JetStream: InProgress. A backend without it does nothing (MS_OK): keep batches shorter than
+ * the lease there. */
+ms_status qu_touch(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
 
 /* ---- status --------------------------------------------------------------------------- */
 

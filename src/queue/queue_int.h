@@ -14,7 +14,8 @@
 #include "base/bs_url.h"
 #include "queue/queue.h"
 
-#define QU_OPS_VERSION 2 /* raised when a member is added (2: release); queue.c refuses others */
+#define QU_OPS_VERSION 2 /* raised when a member is added; queue.c refuses other versions
+                          * (2: release, nak and touch) */
 
 /* Everything a backend needs besides its URL: the names and options, checked and defaulted. */
 typedef struct qu_cfg {
@@ -44,6 +45,10 @@ typedef struct qu_backend_ops {
                        qu_batch *b, ms_error *err); /* after: never NULL ("" = start) */
     /* ids checked; NULL: a no-op (the lease redelivers) */
     ms_status (*release)(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
+    /* version 2; NULL: queue.c answers MS_OK and the lease simply runs its course */
+    ms_status (*nak)(qu_queue *q, const char *const *ids, size_t n, int64_t delay_ms,
+                     ms_error *err);
+    ms_status (*touch)(qu_queue *q, const char *const *ids, size_t n, ms_error *err);
 } qu_backend_ops;
 
 /* Every backend's handle starts with this; queue.c owns cfg.shown. */

@@ -395,6 +395,44 @@ static void describe(thr *t, const item *x, const group *g, out_row *o)
         copy_str(o->model, sizeof o->model, t->default_model[0] ? t->default_model : "default");
 }
 
+/* Nak (hand back after delay_ms) or touch (extend the lease of) every message of the batch:
+ * on queues that lack these (SQLite, Redis) both do nothing and the lease runs its course. */
+static void settle_batch(thr *t, const item *it, size_t n, int nak, int64_t delay_ms)
+{
+    const char **ids = t->q && n ? malloc(n * sizeof *ids) : NULL;
+    if (!ids) return;
+    for (size_t i = 0; i < n; i++) ids[i] = it[i].m->id;
+    ms_error err = {{0}};
+    ms_status st = nak ? qu_nak(t->q, ids, n, delay_ms, &err) : qu_touch(t->q, ids, n, &err);
+    if (st != MS_OK) complain(t, nak ? "handing a batch back" : "extending a lease", &err);
+    free(ids);
+}
+
+/* A store write failed (retriable): the batch comes back after 1 s, doubling with each
+ * delivery, at most the lease. Not sooner: every nak is a delivery, and max_deliveries of them
+ * dead-letter the event, so this lets a store be down for 1 + 2 + 4 + 8 + 16 s (about half a
+ * minute at the default 5 deliveries, each step capped at the lease) before events are
+ * dead-lettered; raise --max-deliveries for longer outages. */
+static int64_t retry_delay_ms(const thr *t, const item *it, size_t n)
+{
+    int64_t d = 1, lease = t->w->cfg.lease_ms > 0 ? t->w->cfg.lease_ms : qu_opts_default().lease_ms;
+    for (size_t i = 0; i < n; i++)
+        if (it[i].m->deliveries > d) d = it[i].m->deliveries;
+    int64_t ms = 1000LL << (d - 1 < 20 ? d - 1 : 20);
+    return ms < lease ? ms : lease;
+}
+
+/* A batch running past half its lease (slow feature store, huge batch): extend it, so the
+ * queue does not hand the events to another worker while this one is still on them. */
+static void keep_lease(thr *t, const item *it, size_t n, uint64_t *since_ns)
+{
+    int64_t lease = t->w->cfg.lease_ms > 0 ? t->w->cfg.lease_ms : qu_opts_default().lease_ms;
+    uint64_t now = bs_now_ns();
+    if (now - *since_ns < (uint64_t)lease * 500000u) return; /* lease / 2, in ns */
+    settle_batch(t, it, n, 0, 0);
+    *since_ns = now;
+}
+
 /* Store, publish, dead-letter and ack what the batch decided. 0, or -1 when the queue or
  * store failed (nothing more is acked; the lease hands the rest out again). */
 static int finish(thr *t, item *it, size_t n, group *g, const mc_buf *out)
@@ -446,6 +484,7 @@ static int finish(thr *t, item *it, size_t n, group *g, const mc_buf *out)
     if (t->store && st_stream_put(t->store, sr, m, w->cfg.result_ttl_s, &err) != MS_OK) {
         complain(t, w->store_url, &err);
         close_store(t);
+        settle_batch(t, it, n, 1, retry_delay_ms(t, it, n)); /* NATS: back after a delay */
         rc = -1;
         goto done;
     }
@@ -533,10 +572,12 @@ static int process(thr *t, const qu_msg *const *msgs, size_t n)
         }
     }
     ng = group_items(t, it, n, g);
+    uint64_t since = bs_now_ns();
     for (int k = 0; k < ng; k++) {
         if (g[k].ok != 1) continue;
         if (fetch_features(t, it, n, k, &g[k].ref) < 0) rc = -1;
         if (score_group(t, it, n, k, &g[k].ref, &out) < 0) rc = -1;
+        keep_lease(t, it, n, &since);
     }
     if (mc_buf_failed(&out)) {
         for (size_t i = 0; i < n; i++)

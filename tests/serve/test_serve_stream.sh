@@ -11,15 +11,15 @@
 # ticket surviving a server restart (and scored by the worker of the next server); long-polls
 # not holding the only HTTP thread; backpressure 503 + Retry-After; a failed ticket with its
 # reason; unknown ticket 404; no --queue -> 501. Then the same flow with queue and store both on
-# Redis (MLSHIP_TEST_REDIS_URL), and the store on PostgreSQL (MLSHIP_TEST_PG_URL); each counted as
-# skipped when its variable is unset.
+# Redis (MLSHIP_TEST_REDIS_URL), the queue on NATS JetStream (MLSHIP_TEST_NATS), and the store on
+# PostgreSQL (MLSHIP_TEST_PG_URL); each counted as skipped when its variable is unset.
 # Usage: sh tests/serve/test_serve_stream.sh [path/to/mlship]   Ends with "N passed, N failed, N skipped".
 cd "$(dirname "$0")/../.." || exit 2
 M=${1:-build/mlship}
 BLD=$(dirname "$M")
 case "$M" in /*) ;; *) M="$PWD/$M" ;; esac
 ROOT=$PWD
-[ -f build/services.env ] && [ -z "$MLSHIP_TEST_REDIS_URL$MLSHIP_TEST_PG_URL" ] && . ./build/services.env
+[ -f build/services.env ] && [ -z "$MLSHIP_TEST_REDIS_URL$MLSHIP_TEST_PG_URL$MLSHIP_TEST_NATS" ] && . ./build/services.env
 T=$(mktemp -d) || exit 2
 PIDS=""
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$T"; }
@@ -77,7 +77,35 @@ echo "$MODELS" | while read -r id model in outs; do
   "$M" features load --store "$FSTORE" --table "t_$id" --key id -q "$T/$id.csv" >"$T/fl.out" 2>&1 || { cat "$T/fl.out"; exit 1; }
   cols=$(seq -s '","' -f 'f%g' 0 $(($("$X" cols "$in") - 1)))
   printf '{"features":{"store":"%s","table":"t_%s","key":"id","columns":["%s"]}}\n' "$FSTORE" "$id" "$cols" >"$R/$id/config.json"
-done || { bad "fixtures"; # ---- 5. PostgreSQL store (embedded queue): tickets and results in SQL ------------------------
+done || { bad "fixtures"; # ---- 4b. NATS JetStream queue (SQLite store) -------------------------------------------------
+if [ -z "$MLSHIP_TEST_NATS" ]; then
+  skipped "NATS stream flow (MLSHIP_TEST_NATS unset)"
+else
+  NQ=nats://$MLSHIP_TEST_NATS/nev_$$; NS=sqlite://$T/sn.db
+  start nats --models "$R" --store "$NS" --queue "$NQ" || exit 1
+  NK=n_$$; NB="{\"features\":[$(sed -n "s/^k_$r0,//p" "$T/mlp.csv")]}"
+  req "nats: trigger" 202 POST "$U/v1/models/mlp/predictions/$NK" -d "$NB"
+  NT=$(ticket_of)
+  mkdir "$T/nhot"
+  seq 200 | xargs -P 16 -I{} curl -s -X POST -o "$T/nhot/{}" -d "$NB" "$U/v1/models/mlp/predictions/$NK"
+  nt=$(cat "$T/nhot"/* | grep -o '"ticket":"[^"]*"' | sort -u)
+  [ "$nt" = "\"ticket\":\"$NT\"" ] && ok || bad "nats: concurrent triggers got other tickets: $(echo "$nt" | head -n 3)"
+  # the stream as the server reports it (raw protocol, not libnats): one event for 201 triggers
+  python3 tests/unit/queue/nats_req.py "${MLSHIP_TEST_NATS%:*}" "${MLSHIP_TEST_NATS##*:}" "\$JS.API.STREAM.INFO.nev_$$" >"$T/nsi.json" 2>&1
+  has "nats: 201 triggers for one key, one event on the stream" nsi.json '"messages":1,'
+  stop $PID
+  start nats2 --models "$R" --store "$NS" --queue "$NQ" --stream-workers 1 || exit 1
+  req "nats: ticket after restart" 200 GET "$U/v1/tickets/$NT?wait_ms=10000"
+  has "nats: done" body '"status":"done"'
+  cat "$T/body" >"$T/n.done"; echo >>"$T/n.done"
+  "$X" check --rtol 1e-5 --lines bench/models/mlp.REF.npy "$r0" "$T/n.done" "*.outputs.output" >"$T/j.out" 2>&1 &&
+    ok || bad "nats: outputs: $(cat "$T/j.out")"
+  req "nats: from the store" 200 POST "$U/v1/models/mlp/predictions/$NK"
+  has "nats: source stream" body '"source":"stream"'
+  stop $PID
+fi
+
+# ---- 5. PostgreSQL store (embedded queue): tickets and results in SQL ------------------------
 if [ -z "$MLSHIP_TEST_PG_URL" ]; then
   skipped "PostgreSQL stream flow (MLSHIP_TEST_PG_URL unset)"
 else

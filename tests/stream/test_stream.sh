@@ -1,6 +1,7 @@
 #!/bin/sh
-# test_stream.sh: the streaming deployment end to end (docs/streaming.md), on the SQLite queue
-# and on Redis Streams (MLSHIP_TEST_REDIS_URL; skip-counted when unset): events sent in the
+# test_stream.sh: the streaming deployment end to end (docs/streaming.md), on the SQLite queue,
+# on Redis Streams (MLSHIP_TEST_REDIS_URL) and on NATS JetStream (MLSHIP_TEST_NATS; each
+# skip-counted when unset): events sent in the
 # array, text and json forms (and key-only, features from a SQLite feature store) for each
 # model format (ONNX network, ONNX-ML classifier with a label map and one without, a regressor,
 # XGBoost JSON), a worker run until drained, and each stored result and results-stream entry
@@ -55,6 +56,8 @@ drain() { # NAME QUEUE ARGS...
   name=$1; q=$2; shift 2
   "$M" stream work --queue "$q" "$@" >"$T/$name.work.log" 2>&1 &
   wp=$!; PIDS="$PIDS $wp"
+  i=0   # started (its SIGTERM handler set) before it is stopped, however fast the queue drains
+  while [ $i -lt 100 ] && ! grep -q consuming "$T/$name.work.log" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
   i=0
   while [ $i -lt 300 ]; do
     "$M" stream status --queue "$q" --json >"$T/st.json" 2>/dev/null &&
@@ -276,6 +279,56 @@ if [ -n "${MLSHIP_TEST_REDIS_URL:-}" ]; then
 else
   skip=$((skip + 1))
   echo "SKIP redis (MLSHIP_TEST_REDIS_URL is unset)"
+fi
+
+# ---- NATS JetStream -------------------------------------------------------------------------------
+if [ -n "${MLSHIP_TEST_NATS:-}" ]; then
+  nbase="nats://$MLSHIP_TEST_NATS"; nhost=${MLSHIP_TEST_NATS%:*}; nport=${MLSHIP_TEST_NATS##*:}
+  NR="python3 tests/unit/queue/nats_req.py $nhost $nport"   # the raw protocol: JetStream seen from outside
+  stream=mlship_test_$$
+  run_backend nats "$nbase/${stream}_%s" "sqlite://$T/sn.db" "$T/sn.db"
+  # the results stream is the JetStream stream <stream>:results on subject <stream>.results
+  id=sk_gb_clf_binary
+  $NR "\$JS.API.STREAM.INFO.${stream}_$id:results" >"$T/nres.json"
+  check "nats: results stream on subject ${stream}_$id.results" "grep -q '\"subjects\":\[\"${stream}_$id.results\"\]' '$T/nres.json'"
+  # poison published by another program straight to the subject, then a good event
+  d=$FX/$id; nq="$nbase/${stream}_poison"
+  feats=$("$X" emit instances "$d/input_0.npy" 0 | sed 's/.*\[\[\(.*\)\]\].*/\1/')
+  "$M" stream send --queue "$nq" --key k --id n-arity --features '[1, 2]' >/dev/null
+  $NR "${stream}_poison" 'not json at all' >/dev/null
+  "$M" stream send --queue "$nq" --key k --id n-good --features "[$feats]" >/dev/null
+  drain nats-poison "$nq" --model "$d/model.onnx" --store "sqlite://$T/sn.db"
+  "$M" stream status --queue "$nq" >"$T/nstatus.txt"
+  check "nats: stream status counts 2 dead letters ($(tr '\n' ' ' <"$T/nstatus.txt"))" "grep -q 'dead letters: 2$' '$T/nstatus.txt'"
+  check "nats: the good event after the poison is scored" "[ -n \"\$(sqlite3 '$T/sn.db' \"select outputs from mlship_stream_events where event_id = 'n-good' and error is null\")\" ]"
+  check "nats: wrong arity has an error result" "sqlite3 '$T/sn.db' \"select error from mlship_stream_events where event_id = 'n-arity'\" | grep -q 'expects 8 numbers, got 2'"
+  # an event a ghost consumer pulled and never acked, past --max-deliveries: dead-lettered by
+  # the read on redelivery, and still given an error result
+  nq="$nbase/${stream}_ghost"
+  "$M" stream work --queue "$nq" --model "$d/model.onnx" --store "sqlite://$T/sn.db" --lease-ms 300 --max-deliveries 1 >/dev/null 2>&1 &
+  wp=$!; PIDS="$PIDS $wp"; i=0
+  while [ $i -lt 50 ] && ! $NR "\$JS.API.CONSUMER.INFO.${stream}_ghost.mlship" 2>/dev/null | grep -q durable_name; do sleep 0.1; i=$((i + 1)); done
+  kill -STOP $wp; sleep 0.5   # its pending pull expires; the ghost's will get the event
+  "$M" stream send --queue "$nq" --key k --id n-ghost --features "[$feats]" >/dev/null
+  $NR "\$JS.API.CONSUMER.MSG.NEXT.${stream}_ghost.mlship" '{"batch":1,"expires":2000000000}' >"$T/ghost.txt" 2>&1
+  check "nats: a ghost consumer took the event ($(head -c 80 "$T/ghost.txt"))" "grep -q n-ghost '$T/ghost.txt'"
+  kill -CONT $wp; sleep 2.5; kill -TERM $wp; wait $wp
+  e=$(sqlite3 "$T/sn.db" "select error from mlship_stream_events where event_id = 'n-ghost'")
+  check "nats: an event past max-deliveries gets an error result ($e)" "echo '$e' | grep -q 'dead-lettered: delivered 1 time$'"
+  # kill -9 a worker mid-run; a second takes over after the lease (AckWait): each id once
+  nq="$nbase/${stream}_k9"; input=$FX/$id/input_0.npy; rows=$("$X" rows "$input" 100)
+  : >"$T/nmany.jsonl"
+  for k in 1 2 3 4 5; do make_events "$input" "$rows" "nk9-$k-" >>"$T/nmany.jsonl"; done
+  n=$(wc -l <"$T/nmany.jsonl")
+  "$M" stream send --queue "$nq" --file "$T/nmany.jsonl" >/dev/null
+  "$M" stream work --queue "$nq" --model "$d/model.onnx" --store "sqlite://$T/sn.db" --batch 8 --lease-ms 1000 >/dev/null 2>&1 &
+  wp=$!; PIDS="$PIDS $wp"; sleep 0.3; kill -9 $wp; wait $wp 2>/dev/null
+  drain nats-takeover "$nq" --model "$d/model.onnx" --store "sqlite://$T/sn.db" --lease-ms 1000
+  got=$(sqlite3 "$T/sn.db" "select count(*), count(distinct event_id) from mlship_stream_events where event_id like 'nk9-%'")
+  check "nats: after kill -9 and take-over every event has exactly one stored result ($got of $n)" "[ '$got' = '$n|$n' ]"
+else
+  skip=$((skip + 1))
+  echo "SKIP nats (MLSHIP_TEST_NATS is unset)"
 fi
 
 echo "$pass passed, $fail failed, $skip skipped"

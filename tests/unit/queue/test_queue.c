@@ -6,9 +6,13 @@
  * and by qu_dead, ack idempotence, status numbers, maxlen, qu_range, refusals naming what is
  * wrong; SQLite: two processes sharing a queue get every message exactly once, the body is
  * readable JSON, a foreign bad row is dead-lettered; Redis: a group created after a message
- * was sent still reads it, and a killed connection is reconnected. The sqlite3 and redis-cli
- * tools play the outside world (scripts/deps.sh test installs both), so this file links
- * neither library and builds with WITH_SQLITE=0 or WITH_REDIS=0 too. */
+ * was sent still reads it, and a killed connection is reconnected; NATS JetStream (when
+ * MLSHIP_TEST_NATS is set): the stream, subjects and consumer as the server reports them, names
+ * JetStream cannot hold refused, Nats-Msg-Id de-duplication, a foreign message dead-lettered,
+ * limits retention with two groups. nak and touch on every backend (no-ops but on NATS). The
+ * sqlite3 and redis-cli tools and nats_req.py (raw NATS protocol) play the outside world
+ * (scripts/deps.sh test installs them), so this file links none of those libraries and builds
+ * with WITH_SQLITE=0, WITH_REDIS=0 or WITH_NATS=0 too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +23,11 @@
 #include "mstest.h"
 #include "queue/queue.h"
 
-enum { B_SQLITE, B_REDIS };
+enum { B_SQLITE, B_REDIS, B_NATS };
 static int g_backend;
 static char g_dir[64];          /* the SQLite files */
 static char g_redis_base[256];  /* "redis://host:port" */
+static char g_nats_base[256];   /* "nats://host:port" */
 static int g_ntest;
 
 static void sleep_ms(int ms)
@@ -49,7 +54,8 @@ static const char *fresh_url(const char *tag, char *stream_out)
     if (g_backend == B_SQLITE)
         snprintf(url, sizeof url, "sqlite://%s/%s.db?stream=%s", g_dir, tag, stream);
     else
-        snprintf(url, sizeof url, "%s/%s", g_redis_base, stream);
+        snprintf(url, sizeof url, "%s/%s", g_backend == B_NATS ? g_nats_base : g_redis_base,
+                 stream);
     return url;
 }
 
@@ -237,13 +243,13 @@ TEST(max_deliveries_dead)
     send_n(q, NULL, 1, 0, id);
     qu_batch b;
     ms_error err = {{0}};
-    for (int d = 1; d <= 2; d++) {
-        CHECK(qu_read(q, 5, 0, &b, &err) == MS_OK && b.n == 1);
+    for (int d = 1; d <= 2; d++) { /* blocking: JetStream redelivers on a server timer */
+        CHECK(qu_read(q, 5, 300, &b, &err) == MS_OK && b.n == 1);
         CHECK(b.n == 1 && b.msgs[0].deliveries == d);
         qu_batch_free(&b);
         sleep_ms(150);
     }
-    CHECK_MSG(qu_read(q, 5, 0, &b, &err) == MS_OK, "%s", err.msg);
+    CHECK_MSG(qu_read(q, 5, 300, &b, &err) == MS_OK, "%s", err.msg);
     CHECK_MSG(b.n == 0, "a third delivery of a max-2 message (%zu)", b.n);
     qu_batch_free(&b);
     CHECK_MSG(qu_range(q, dead, NULL, 10, &b, &err) == MS_OK, "%s", err.msg);
@@ -313,7 +319,7 @@ TEST(ack_ids)
     qu_stats st;
     CHECK(qu_status(q, &st, &err) == MS_OK && st.pending == 1);
     qu_stats_free(&st);
-    const char *unknown[] = {g_backend == B_SQLITE ? "999999" : "1-1"};
+    const char *unknown[] = {g_backend == B_REDIS ? "1-1" : "999999"};
     CHECK(qu_ack_ids(q, unknown, 1, &err) == MS_OK); /* not there: not an error */
     const char *bad[] = {"not-an-id"};
     CHECK(qu_ack_ids(q, bad, 1, &err) == MS_ERR_INVALID && strstr(err.msg, "not-an-id"));
@@ -345,8 +351,10 @@ TEST(status_numbers)
     CHECK_MSG(st.oldest_age_ms >= 50 && st.oldest_age_ms < 5000, "oldest %lld",
               (long long)st.oldest_age_ms);
     CHECK_MSG(st.nconsumers == 1, "%zu consumers", st.nconsumers);
+    /* JetStream knows the group's durable consumer, not the readers sharing it */
+    const char *who = g_backend == B_NATS ? "mlship" : "worker-1";
     if (st.nconsumers == 1) {
-        CHECK(strcmp(st.consumers[0].name, "worker-1") == 0 && st.consumers[0].pending == 2);
+        CHECK(strcmp(st.consumers[0].name, who) == 0 && st.consumers[0].pending == 2);
         CHECK_MSG(st.consumers[0].idle_ms >= 50 && st.consumers[0].idle_ms < 5000, "idle %lld",
                   (long long)st.consumers[0].idle_ms);
     }
@@ -354,8 +362,9 @@ TEST(status_numbers)
     CHECK(qu_ack(q, &b, &err) == MS_OK);
     qu_batch_free(&b);
     CHECK(qu_status(q, &st, &err) == MS_OK);
-    /* SQLite counts rows not yet acked; a Redis stream keeps acked entries (XLEN) */
-    CHECK(st.length == (g_backend == B_SQLITE ? 3 : 5) && st.pending == 0 && st.lag == 3);
+    /* SQLite counts rows not yet acked, as a JetStream work queue does (acked messages are
+     * removed); a Redis stream keeps acked entries (XLEN) */
+    CHECK(st.length == (g_backend == B_REDIS ? 5 : 3) && st.pending == 0 && st.lag == 3);
     CHECK(st.nconsumers == 1 && st.consumers[0].pending == 0);
     qu_stats_free(&st);
     qu_close(q);
@@ -372,7 +381,7 @@ TEST(maxlen_trim)
     qu_batch b;
     ms_error err = {{0}};
     CHECK_MSG(qu_range(q, results, NULL, 1000, &b, &err) == MS_OK, "%s", err.msg);
-    if (g_backend == B_SQLITE) CHECK_MSG(b.n == 50, "kept %zu of 300", b.n);
+    if (g_backend != B_REDIS) CHECK_MSG(b.n == 50, "kept %zu of 300", b.n); /* JetStream MaxMsgs */
     else CHECK_MSG(b.n >= 50 && b.n < 300, "kept %zu of 300 (MAXLEN ~ 50)", b.n); /* ~: whole nodes */
     CHECK(b.n > 0 && strcmp(b.msgs[b.n - 1].id, ids[299]) == 0); /* the newest are kept */
     CHECK(b.n > 0 && strcmp(b.msgs[0].id, ids[0]) != 0); /* the oldest are gone */
@@ -416,10 +425,12 @@ TEST(bad_arguments)
     qu_queue *q = open_q(url, "w", 0, 0);
     if (!q) return;
     ms_error err = {{0}};
-    CHECK(strcmp(qu_backend(q), g_backend == B_SQLITE ? "sqlite" : "redis") == 0);
+    static const char *const names[] = {"sqlite", "redis", "nats"};
+    CHECK(strcmp(qu_backend(q), names[g_backend]) == 0);
     CHECK(strcmp(qu_stream(q), stream) == 0);
-    CHECK(((qu_caps(q) & QU_CAP_BLOCKING) != 0) == (g_backend == B_REDIS));
-    CHECK(((qu_caps(q) & QU_CAP_MULTI_HOST) != 0) == (g_backend == B_REDIS));
+    CHECK(((qu_caps(q) & QU_CAP_BLOCKING) != 0) == (g_backend != B_SQLITE));
+    CHECK(((qu_caps(q) & QU_CAP_MULTI_HOST) != 0) == (g_backend != B_SQLITE));
+    CHECK(((qu_caps(q) & QU_CAP_REPLAY) != 0) == (g_backend == B_NATS));
     CHECK(qu_caps(q) & QU_CAP_TRIM);
     qu_field f = fs("a", "b");
     const qu_field *rows[] = {&f};
@@ -662,6 +673,243 @@ TEST(redis_password_hidden)
               err.msg);
 }
 
+/* ==== every backend: nak and touch ===================================================== */
+
+/* JetStream: a nak hands a message back at once (or after its delay), a touch keeps it past
+ * its lease. The others do nothing (MS_OK): the message returns when the lease expires. */
+TEST(nak_and_touch)
+{
+    const char *url = fresh_url("nak", NULL);
+    char urlc[512];
+    snprintf(urlc, sizeof urlc, "%s", url);
+    qu_queue *a = open_q(urlc, "a", 400, 0), *c = open_q(urlc, "c", 400, 0);
+    if (!a || !c) return;
+    char ids[2][QU_ID_MAX];
+    send_n(a, NULL, 2, 0, ids);
+    qu_batch b;
+    ms_error err = {{0}};
+    CHECK(qu_read(a, 10, 0, &b, &err) == MS_OK && b.n == 2);
+    qu_batch_free(&b);
+    const char *first[] = {ids[0]}, *second[] = {ids[1]};
+    CHECK_MSG(qu_nak(a, first, 1, 0, &err) == MS_OK, "%s", err.msg);
+    CHECK_MSG(qu_nak(a, second, 1, 250, &err) == MS_OK, "%s", err.msg);
+    sleep_ms(50);
+    CHECK(qu_read(c, 10, 0, &b, &err) == MS_OK);
+    if (g_backend == B_NATS) { /* the first is back at once, the second not yet */
+        CHECK_MSG(b.n == 1 && strcmp(b.msgs[0].id, ids[0]) == 0 && b.msgs[0].deliveries == 2,
+                  "after nak: %zu", b.n);
+    } else {
+        CHECK_MSG(b.n == 0, "nak is a no-op here, yet %zu came back", b.n);
+    }
+    CHECK(qu_ack(c, &b, &err) == MS_OK);
+    qu_batch_free(&b);
+    sleep_ms(450); /* past the delay and the lease: the second is back everywhere */
+    CHECK(qu_read(c, 10, 0, &b, &err) == MS_OK);
+    CHECK_MSG(b.n >= 1 && strcmp(b.msgs[b.n - 1].id, ids[1]) == 0, "then %zu", b.n);
+    CHECK(qu_ack(c, &b, &err) == MS_OK);
+    qu_batch_free(&b);
+
+    /* touch: read with a 400 ms lease, touch at 250 ms; at 500 ms it is still held */
+    char one[1][QU_ID_MAX];
+    send_n(a, NULL, 1, 0, one);
+    CHECK(qu_read(a, 10, 0, &b, &err) == MS_OK && b.n == 1);
+    qu_batch_free(&b);
+    sleep_ms(250);
+    const char *t[] = {one[0]};
+    CHECK_MSG(qu_touch(a, t, 1, &err) == MS_OK, "%s", err.msg);
+    sleep_ms(250);
+    CHECK(qu_read(c, 10, 0, &b, &err) == MS_OK);
+    if (g_backend == B_NATS) CHECK_MSG(b.n == 0, "touched, yet taken over (%zu)", b.n);
+    else CHECK_MSG(b.n == 1, "touch is a no-op here, yet not taken over (%zu)", b.n);
+    qu_batch_free(&b);
+    const char *bad[] = {""};
+    CHECK(qu_nak(a, bad, 1, 0, &err) == MS_ERR_INVALID);
+    CHECK(qu_nak(a, t, 1, -1, &err) == MS_ERR_INVALID && strstr(err.msg, "delay"));
+    CHECK(qu_touch(a, bad, 1, &err) == MS_ERR_INVALID);
+    CHECK(qu_touch(a, NULL, 0, &err) == MS_OK);
+    qu_close(a);
+    qu_close(c);
+}
+
+/* ==== NATS only ========================================================================= */
+
+static char g_nats_host[128];
+static int g_nats_port;
+
+/* A request to the server through tests/unit/queue/nats_req.py (raw protocol, not libnats):
+ * the reply text into out. 0 on success. */
+static int nats_req(const char *subject, const char *payload, char *out, size_t cap)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "python3 tests/unit/queue/nats_req.py %s %d '%s' '%s'", g_nats_host,
+             g_nats_port, subject, payload ? payload : "");
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    return pclose(p) == 0 && n > 0 ? 0 : -1;
+}
+
+/* Streams, subjects and the consumer as JetStream shows them, and names it cannot hold. */
+TEST(nats_layout)
+{
+    char stream[96], info[8192], subj[300];
+    qu_queue *q = open_q(fresh_url("lay", stream), "w", 1500, 0);
+    if (!q) return;
+    char results[128];
+    snprintf(results, sizeof results, "%s:results", stream);
+    send_n(q, results, 1, 0, NULL);
+    qu_batch b;
+    ms_error err = {{0}};
+    send_n(q, NULL, 1, 0, NULL);
+    CHECK(qu_read(q, 1, 0, &b, &err) == MS_OK && b.n == 1);
+    qu_batch_free(&b);
+    snprintf(subj, sizeof subj, "$JS.API.STREAM.INFO.%s", stream);
+    CHECK(nats_req(subj, NULL, info, sizeof info) == 0);
+    char want[200];
+    snprintf(want, sizeof want, "\"subjects\":[\"%s\"]", stream);
+    CHECK_MSG(strstr(info, want) && strstr(info, "\"retention\":\"workqueue\"") &&
+                  strstr(info, "\"storage\":\"file\""),
+              "stream info: %.600s", info);
+    snprintf(subj, sizeof subj, "$JS.API.STREAM.INFO.%s", results);
+    CHECK(nats_req(subj, NULL, info, sizeof info) == 0);
+    snprintf(want, sizeof want, "\"subjects\":[\"%s.results\"]", stream);
+    CHECK_MSG(strstr(info, want) && strstr(info, "\"retention\":\"limits\""), "results: %.600s",
+              info);
+    snprintf(subj, sizeof subj, "$JS.API.CONSUMER.INFO.%s.mlship", stream);
+    CHECK(nats_req(subj, NULL, info, sizeof info) == 0);
+    CHECK_MSG(strstr(info, "\"durable_name\":\"mlship\"") && strstr(info, "\"ack_policy\":\"explicit\"") &&
+                  strstr(info, "\"ack_wait\":1500000000"),
+              "consumer: %.600s", info);
+    qu_close(q);
+
+    qu_queue *x = NULL;
+    char url[400];
+    snprintf(url, sizeof url, "%s/has.dot", g_nats_base);
+    CHECK(qu_open(url, NULL, &x, &err) == MS_ERR_INVALID && strstr(err.msg, "'has.dot'") && !x);
+    snprintf(url, sizeof url, "%s/a::b", g_nats_base);
+    CHECK(qu_open(url, NULL, &x, &err) == MS_ERR_INVALID && strstr(err.msg, "'a::b'") && !x);
+    snprintf(url, sizeof url, "%s/s?retention=forever", g_nats_base);
+    CHECK(qu_open(url, NULL, &x, &err) == MS_ERR_INVALID && strstr(err.msg, "retention=forever"));
+    snprintf(url, sizeof url, "%s/s?replicas=3", g_nats_base);
+    CHECK(qu_open(url, NULL, &x, &err) == MS_ERR_INVALID && strstr(err.msg, "replicas=3"));
+    /* the stream exists as a work queue: asking for limits is refused, not ignored */
+    snprintf(url, sizeof url, "%s/%s?retention=limits", g_nats_base, stream);
+    CHECK(qu_open(url, NULL, &x, &err) == MS_ERR_INVALID && strstr(err.msg, "workqueue") && !x);
+    CHECK(qu_open("nats://127.0.0.1:1/s", NULL, &x, &err) == MS_ERR_RUNTIME &&
+          strstr(err.msg, "nats://127.0.0.1:1/s") && !x);
+}
+
+/* Nats-Msg-Id from the "id" field: a produce sent twice is stored once. */
+TEST(nats_dedup)
+{
+    char stream[96];
+    qu_queue *q = open_q(fresh_url("dup", stream), "w", 0, 0);
+    if (!q) return;
+    qu_field f[] = {fs("id", "ev-1"), fs("features", "[1]")};
+    qu_field g[] = {fs("features", "[2]")};
+    const qu_field *rows[] = {f, g};
+    int nf[] = {2, 1};
+    char a[2][QU_ID_MAX], c[2][QU_ID_MAX];
+    ms_error err = {{0}};
+    CHECK(qu_send(q, NULL, rows, nf, 2, 0, a, &err) == MS_OK);
+    CHECK(qu_send(q, NULL, rows, nf, 2, 0, c, &err) == MS_OK); /* a retried produce */
+    CHECK_MSG(strcmp(a[0], c[0]) == 0, "ev-1 stored twice: %s, %s", a[0], c[0]);
+    CHECK(strcmp(a[1], c[1]) != 0); /* no id: no de-duplication */
+    qu_stats st;
+    CHECK(qu_status(q, &st, &err) == MS_OK && st.length == 3);
+    qu_stats_free(&st);
+    char subj[200], got[4096], pay[128];
+    snprintf(subj, sizeof subj, "$JS.API.STREAM.MSG.GET.%s", stream);
+    snprintf(pay, sizeof pay, "{\"seq\":%s}", a[0]);
+    CHECK(nats_req(subj, pay, got, sizeof got) == 0);
+    CHECK_MSG(strstr(got, "\nNats-Msg-Id: ev-1\r\n"), "message: %.400s", got);
+    qu_close(q);
+}
+
+/* A message another program published to the subject: dead-lettered with its body. */
+TEST(nats_foreign_message)
+{
+    char stream[96], dead[128], got[2048];
+    qu_queue *q = open_q(fresh_url("alien", stream), "w", 0, 0);
+    if (!q) return;
+    snprintf(dead, sizeof dead, "%s:dead", stream);
+    CHECK(nats_req(stream, "not json", got, sizeof got) == 0 && strstr(got, "\"seq\":1"));
+    send_n(q, NULL, 1, 0, NULL);
+    qu_batch b;
+    ms_error err = {{0}};
+    CHECK_MSG(qu_read(q, 10, 0, &b, &err) == MS_OK, "%s", err.msg);
+    CHECK_MSG(b.n == 1 && field_is(&b.msgs[0], "n", "0"), "read %zu", b.n);
+    CHECK(qu_ack(q, &b, &err) == MS_OK);
+    qu_batch_free(&b);
+    CHECK(qu_range(q, dead, NULL, 10, &b, &err) == MS_OK && b.n == 1);
+    CHECK(b.n == 1 && field_is(&b.msgs[0], "body", "not json") &&
+          field_is(&b.msgs[0], "source_id", "1") && field(&b.msgs[0], "reason"));
+    qu_batch_free(&b);
+    qu_stats st;
+    CHECK(qu_status(q, &st, &err) == MS_OK && st.length == 0 && st.dead == 1);
+    qu_stats_free(&st);
+    qu_close(q);
+}
+
+/* retention=limits: acked messages stay (replay), and two groups each read everything. */
+TEST(nats_limits_two_groups)
+{
+    char stream[96], url[400];
+    fresh_url("lim", stream);
+    snprintf(url, sizeof url, "%s/%s?retention=limits", g_nats_base, stream);
+    qu_queue *a = open_q(url, "a", 0, 0);
+    qu_opts o = qu_opts_default();
+    o.group = "audit";
+    qu_queue *c = NULL;
+    ms_error err = {{0}};
+    CHECK_MSG(qu_open(url, &o, &c, &err) == MS_OK, "%s", err.msg);
+    if (!a || !c) return;
+    send_n(a, NULL, 3, 0, NULL);
+    qu_batch b;
+    for (int k = 0; k < 2; k++) {
+        qu_queue *q = k ? c : a;
+        CHECK(qu_read(q, 10, 0, &b, &err) == MS_OK && b.n == 3);
+        CHECK(qu_ack(q, &b, &err) == MS_OK);
+        qu_batch_free(&b);
+    }
+    qu_stats st;
+    CHECK(qu_status(a, &st, &err) == MS_OK && st.length == 3 && st.pending == 0 && st.lag == 0);
+    qu_stats_free(&st);
+    CHECK(qu_range(a, NULL, NULL, 10, &b, &err) == MS_OK && b.n == 3); /* still there */
+    qu_batch_free(&b);
+    qu_close(a);
+    qu_close(c);
+    /* a work queue serves one group: a second is refused by name */
+    qu_queue *w = open_q(fresh_url("wq", NULL), "a", 0, 0);
+    if (!w) return;
+    char wurl[400];
+    snprintf(wurl, sizeof wurl, "%s", fresh_url("wq2", NULL));
+    qu_queue *w1 = open_q(wurl, "x", 0, 0), *w2 = NULL;
+    CHECK(qu_read(w1, 1, 0, &b, &err) == MS_OK);
+    qu_batch_free(&b);
+    CHECK(qu_open(wurl, &o, &w2, &err) == MS_OK);
+    CHECK(w2 && qu_read(w2, 1, 0, &b, &err) == MS_ERR_INVALID && strstr(err.msg, "work queue"));
+    qu_close(w);
+    qu_close(w1);
+    qu_close(w2);
+}
+
+/* The password never shows in messages. */
+TEST(nats_password_hidden)
+{
+    char url[400];
+    snprintf(url, sizeof url, "nats://alice:sekret@%s/s", g_nats_base + strlen("nats://"));
+    qu_queue *q = NULL;
+    ms_error err = {{0}};
+    if (qu_open(url, NULL, &q, &err) == MS_OK) { /* a server without auth lets anyone in */
+        CHECK(strstr(qu_url_shown(q), "nats://alice:***@") && !strstr(qu_url_shown(q), "sekret"));
+        qu_close(q);
+    } else {
+        CHECK_MSG(strstr(err.msg, "nats://alice:***@") && !strstr(err.msg, "sekret"), "%s", err.msg);
+    }
+}
+
 /* ==== driver ============================================================================ */
 
 TEST(bad_urls)
@@ -706,6 +954,7 @@ static void run_backend(int backend, const char *name)
     RUN(maxlen_trim);
     RUN(range_pages);
     RUN(bad_arguments);
+    RUN(nak_and_touch);
 }
 
 int main(void)
@@ -744,6 +993,24 @@ int main(void)
         RUN(redis_group_from_start);
         RUN(redis_reconnect);
         RUN(redis_password_hidden);
+    }
+    qu_close(probe);
+    probe = NULL;
+
+    const char *n = getenv("MLSHIP_TEST_NATS");
+    if (!n || !*n) {
+        printf("skip NATS queue tests: set MLSHIP_TEST_NATS (scripts/services.sh start)\n");
+    } else if (qu_open("nats://127.0.0.1:1/x", NULL, &probe, &err) == MS_ERR_UNSUPPORTED) {
+        printf("skip NATS queue tests: built without NATS\n");
+    } else {
+        snprintf(g_nats_base, sizeof g_nats_base, "nats://%s", n);
+        if (sscanf(n, "%127[^:]:%d", g_nats_host, &g_nats_port) != 2) g_nats_port = 4222;
+        run_backend(B_NATS, "NATS JetStream");
+        RUN(nats_layout);
+        RUN(nats_dedup);
+        RUN(nats_foreign_message);
+        RUN(nats_limits_two_groups);
+        RUN(nats_password_hidden);
     }
     qu_close(probe);
     return mstest_summary();
