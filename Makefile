@@ -213,13 +213,18 @@ $(BUILD)/tcp_proxy: tests/faults/tcp_proxy.c
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 $(BUILD)/tcp_proxy_test: tests/faults/tcp_proxy_test.c
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lpthread
+# librdkafka's mock Kafka cluster as a small process of its own, for the Kafka queue tests and
+# bench (tests/tools/kmock.c; built only with WITH_KAFKA=1, and the unit tests use it when there).
+$(BUILD)/kmock: tests/tools/kmock.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lrdkafka
 $(BUILD)/mxtool: tests/matrix/mxtool.c $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libmlship_codec.a $(BUILD)/libmlship_base.a $(BUILD)/libmlship.a $(LDLIBS)
 
 # ---- tests ------------------------------------------------------------------------------
 
-unit: $(UNIT_BIN)
-	@sh tests/run_unit.sh $(BUILD)/tests
+unit: $(UNIT_BIN) $(if $(filter 1,$(WITH_KAFKA)),$(BUILD)/kmock)
+	@MLSHIP_KMOCK=$(if $(filter 1,$(WITH_KAFKA)),$(BUILD)/kmock) sh tests/run_unit.sh $(BUILD)/tests
 
 # The unit tests once more under AddressSanitizer + UBSan, in a separate build tree.
 unit-asan:
