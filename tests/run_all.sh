@@ -64,6 +64,7 @@ stage conformance make conformance
 [ -f tests/matrix/test_matrix.sh ] && stage matrix sh tests/matrix/test_matrix.sh build/mlship
 [ -f tests/stream/test_stream.sh ] && stage stream sh tests/stream/test_stream.sh build/mlship
 [ -f tests/faults/test_stream_faults.sh ] && stage stream-faults sh tests/faults/test_stream_faults.sh build/mlship
+[ -f tests/stream/test_mqtt.sh ] && stage stream-mqtt sh tests/stream/test_mqtt.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent sh tests/edge/test_agent.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent-serve env EDGE_BACKEND=serve sh tests/edge/test_agent.sh build/mlship
 [ -f tests/edge/test_agent_features.sh ] && stage edge-agent-features sh tests/edge/test_agent_features.sh build/mlship

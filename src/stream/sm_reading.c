@@ -144,7 +144,9 @@ ms_status sm_reading_fields(const char *topic, size_t tlen, const char *payload,
     while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) e--;
     if (st == MS_OK && p == e) st = bs_fail(err, MS_ERR_INVALID, "payload is empty");
     if (st == MS_OK && *p == '{') {
-        cJSON *j = cJSON_ParseWithLength(p, (size_t)(e - p));
+        const char *end = NULL;
+        cJSON *j = cJSON_ParseWithLengthOpts(p, (size_t)(e - p), &end, 0);
+        if (j && end != e) cJSON_Delete(j), j = NULL; /* text after the object (e is trimmed) */
         if (!cJSON_IsObject(j)) st = bs_fail(err, MS_ERR_INVALID, "payload starts with '{' but is not one JSON object");
         cJSON_Delete(j);
         if (st == MS_OK) st = from_object(p, (size_t)(e - p), o, have_key, out, err);

@@ -286,6 +286,32 @@ check "no wrong result after kills and a broker restart ($(head -c 300 "$T/fk.ju
 check "lost at most the readings in hand at each kill ($lost <= $kills x $BATCH)" "[ $lost -le $((kills * BATCH)) ]"
 check "the restarted pipes scored the readings published while they were down ($uniq_n of $NK)" "[ $uniq_n -ge $((NK - kills * BATCH)) ]"
 
+# ---- what MQTT does not guarantee: a stock mosquitto drops acknowledged QoS 1 messages ----------
+# The same flow to a broker with Debian's defaults (max_queued_messages 1000) and to ours (0):
+# a subscriber with a persistent session that is away while 5,000 readings are published. The
+# publisher gets every PUBACK from both; the stock broker keeps 1,000 of them for the session.
+SP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$T/stock"
+printf '%s\n' "listener $SP 127.0.0.1" "allow_anonymous true" "user root" "pid_file $T/stock/m.pid" \
+  "log_dest file $T/stock/m.log" >"$T/stock/m.conf"
+"$MOSQ" -c "$T/stock/m.conf" -d 2>/dev/null
+i=0; until [ -s "$T/stock/m.pid" ] && echo "ping x" | "$Q" pub 127.0.0.1 "$SP" "ping-$$" >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1; done
+STOCK_PID=$(cat "$T/stock/m.pid" 2>/dev/null)
+PIDS="$PIDS $STOCK_PID"
+away() { # PORT NAME: create the session, publish 5,000 while it is away, then read what it kept
+  "$Q" dump 127.0.0.1 "$1" stock/t "away-$2" 0 1 2>/dev/null
+  "$Q" flood 127.0.0.1 "$1" stock/t 5000 0 "$T/rows6.txt" 2>"$T/$2.flood"
+  "$Q" dump 127.0.0.1 "$1" stock/t "away-$2" 5000 2 >"$T/$2.kept" 2>/dev/null
+}
+away "$SP" stock; away "$PORT" ours
+kill "$STOCK_PID" 2>/dev/null
+kept_stock=$(grep -c . "$T/stock.kept"); kept_ours=$(grep -c . "$T/ours.kept")
+echo "mqtt QoS 1, 5000 published and acknowledged to an absent persistent subscriber: a stock mosquitto kept $kept_stock, max_queued_messages 0 kept $kept_ours"
+check "both brokers acknowledged all 5000 to the publisher" "grep -q 'acked 5000' '$T/stock.flood' && grep -q 'acked 5000' '$T/ours.flood'"
+check "a stock mosquitto drops acknowledged QoS 1 messages past max_queued_messages ($kept_stock of 5000 kept)" "[ $kept_stock -lt 5000 ]"
+check "max_queued_messages 0 keeps all 5000 ($kept_ours)" "[ $kept_ours -eq 5000 ]"
+
 broker_stop
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
