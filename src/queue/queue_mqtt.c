@@ -20,6 +20,7 @@
  * fields (queue_body.c, as SQLite stores it). The connection: dropped (a broker restart), the
  * next read or send reconnects, retrying for up to RECONNECT_MS; a read returns what it has
  * (possibly nothing) meanwhile. */
+#define _DEFAULT_SOURCE /* TCP_QUICKACK */
 #include "queue/queue_int.h"
 
 #ifndef MS_WITH_MQTT
@@ -40,11 +41,14 @@ const qu_backend_ops qu_mqtt_ops = {.version = QU_OPS_VERSION, .name = "mqtt",
 #else
 
 #include <mosquitto.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,12 +146,27 @@ static const char *mq_err(int rc)
     return rc == MOSQ_ERR_ERRNO ? "a system call failed (see errno)" : mosquitto_strerror(rc);
 }
 
+/* Acknowledge TCP segments at once while waiting for PUBACKs: a broker with Nagle's algorithm
+ * on (mosquitto's default, set_tcp_nodelay false) holds each PUBACK until the previous one is
+ * ACKed, and a delayed ACK (up to 40 ms) would then pace a batch's acknowledgements. The flag
+ * does not stick in Linux, so it is set before every wait. */
+static void quick_ack(mq_conn *c)
+{
+#ifdef TCP_QUICKACK
+    int fd = mosquitto_socket(c->m), one = 1;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)c;
+#endif
+}
+
 /* Loop until cond(c) or the deadline; 0 when cond holds, else -1. */
 static int loop_until(mq_conn *c, int (*cond)(const mq_conn *), uint64_t deadline_ns)
 {
     while (!cond(c)) {
         uint64_t now = bs_now_ns();
         if (now >= deadline_ns || c->refused) return -1;
+        quick_ack(c);
         int ms = (int)((deadline_ns - now) / 1000000);
         int rc = mosquitto_loop(c->m, ms < 100 ? (ms < 1 ? 1 : ms) : 100, 1);
         if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) return -1;
