@@ -136,7 +136,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     snprintf(x->id, sizeof x->id, "%ld", ++q->counter);
     x->order = q->counter;
     x->enq_ms = (int64_t)(bs_now_ns() / 1000000);
-    x->deliveries = msg->retain ? 2 : 1; /* a retained message was delivered before */
+    x->deliveries = 1; /* the broker does not say whether it delivered this one before */
 }
 
 /* ==== connections ======================================================================= */
