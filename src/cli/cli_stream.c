@@ -159,6 +159,9 @@ static int stream_work(int argc, char **argv)
     int rc = parse_opts(argc, argv, o, work_usage, "work");
     if (rc) return rc == 1 ? 0 : rc;
     if (!queue) return cli_usage_error("stream work", "missing --queue URL");
+    if (strncmp(queue, "mqtt://", 7) == 0) /* no leases, no redelivery after a crash: not a work queue */
+        return cli_usage_error("stream work", "an MQTT topic is not a durable queue: bridge it into one with "
+                               "`stream pipe --in %s --out redis://...` (docs/queue-mqtt.md)", queue);
     sv_repo *repo = NULL;
     sm_models models;
     if ((rc = open_models("work", file, dir, store, &repo, &models)) != 0) return rc;
@@ -229,6 +232,17 @@ static void pipe_usage(FILE *f)
             "  -h, --help          show this help\n");
 }
 
+/* An output URL that is an MQTT topic filter: refused now, not at the first result. */
+static int mqtt_filter(const char *url)
+{
+    if (!url || strncmp(url, "mqtt://", 7) != 0) return 0;
+    const char *p = strchr(url + 7, '/');
+    size_t n = p ? strcspn(p, "?") : 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '+' || p[i] == '#' || (i + 2 < n && p[i] == '%' && p[i + 1] == '2' && p[i + 2] == '3')) return 1;
+    return 0;
+}
+
 static int stream_pipe(int argc, char **argv)
 {
     const char *file = NULL, *in = NULL, *out = NULL, *rule = NULL, *clear = NULL, *aout = NULL, *consumer = NULL,
@@ -245,6 +259,9 @@ static int stream_pipe(int argc, char **argv)
     if (!file && strcmp(out, "-") == 0)
         return cli_usage_error("stream pipe", "missing --model FILE (without one the pipe forwards events to a queue: --out URL)");
     if ((clear || aout) && !rule) return cli_usage_error("stream pipe", "--alert-clear and --alert-out need --alert");
+    if (mqtt_filter(out) || mqtt_filter(aout))
+        return cli_usage_error("stream pipe", "cannot publish to the topic filter '%s' (a filter with '+' or '#' is "
+                               "for --in; give one topic)", mqtt_filter(out) ? out : aout);
     if (keyfield && keylevel) return cli_usage_error("stream pipe", "give --key-from-topic or --key-field, not both");
     if ((keyfield || keylevel) && strncmp(in, "mqtt://", 7) != 0)
         return cli_usage_error("stream pipe", "--key-from-topic and --key-field are for MQTT input (--in mqtt://...)");

@@ -114,6 +114,25 @@ sk_rf_reg_average $FX/sk_rf_reg_average/model.onnx $FX/sk_rf_reg_average/input_0
 xgb_binary_json $FX/xgb_binary_json/model.json $FX/xgb_binary_json/input_0.npy probabilities:$FX/xgb_binary_json/output_0.npy
 "
 
+# ---- refusals, before anything runs --------------------------------------------------------------
+m0=$FX/sk_gb_clf_binary/model.onnx
+refuse() { # NAME WANT ARGS...
+  name=$1; want=$2; shift 2
+  "$M" "$@" >"$T/ref.out" 2>&1; rc=$?
+  check "$name (rc $rc: $(head -c 200 "$T/ref.out"))" "[ $rc -ne 0 ] && grep -q \"$want\" '$T/ref.out'"
+}
+refuse "publishing results to a topic filter is refused" "cannot publish to the topic filter" \
+  stream pipe --model "$m0" --in "$U/none/x" --out "$U/scores/+"
+refuse "an MQTT URL with a query parameter is refused" "unknown parameter 'qos=2'" \
+  stream pipe --model "$m0" --in "$U/a/b?qos=2" --out -
+refuse "stream work refuses an MQTT topic as its queue" "not a durable queue" \
+  stream work --model "$m0" --queue "$U/a/b"
+refuse "--key-field needs MQTT input" "are for MQTT input" stream pipe --model "$m0" --in - --out - --key-field dev
+refuse "a bridge (no --model) needs a queue to forward to" "missing --model FILE" stream pipe --in "$U/a/b" --out -
+refuse "--alert needs --model" "alert needs --model" stream pipe --in "$U/a/b" --out "sqlite://$T/x.db" --alert 'y > 1'
+"$M" stream pipe --help >"$T/help.txt" 2>&1
+check "stream pipe --help names the MQTT options" "grep -q -- '--key-from-topic N' '$T/help.txt' && grep -q -- '--key-field NAME' '$T/help.txt'"
+
 # ---- every model format, the three payload forms, the key from the topic -------------------------
 # rows in turn as {"features":[..]}, {"ts":"t<row>","values":[..]} and CSV text, on
 # sensors/<id>/reading: the key is topic level 2

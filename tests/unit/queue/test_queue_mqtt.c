@@ -137,7 +137,7 @@ TEST(max_and_persistent_session)
     qu_field f[7];
     const qu_field *msgs[7];
     int nf[7];
-    char txt[7][8];
+    char txt[7][16];
     for (int i = 0; i < 7; i++) {
         snprintf(txt[i], sizeof txt[i], "m%d", i);
         f[i] = (qu_field){"json", 4, txt[i], strlen(txt[i])};
