@@ -169,7 +169,12 @@ static int loop_until(mq_conn *c, int (*cond)(const mq_conn *), uint64_t deadlin
         quick_ack(c);
         int ms = (int)((deadline_ns - now) / 1000000);
         int rc = mosquitto_loop(c->m, ms < 100 ? (ms < 1 ? 1 : ms) : 100, 1);
-        if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) return -1;
+        /* any failure (no connection, lost, refused, a socket error) returns at once: looping
+           on would spin, since the loop then fails without waiting */
+        if (rc != MOSQ_ERR_SUCCESS) {
+            c->connected = 0;
+            return -1;
+        }
     }
     return 0;
 }
@@ -380,7 +385,8 @@ static ms_status mq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
         if (ms > 100) ms = 100;
         size_t before = q->pending.n;
         int rc = have ? mosquitto_loop_read(q->rd.m, 1) : mosquitto_loop(q->rd.m, ms, 1);
-        if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || !q->rd.connected) {
+        if (rc != MOSQ_ERR_SUCCESS || !q->rd.connected) { /* lost (or failing: never spin on it) */
+            q->rd.connected = 0;
             if (have) break; /* hand out what we have; reconnect on the next read */
             if ((st = conn_up(q, &q->rd, 1, err)) != MS_OK) return st;
             continue;

@@ -37,7 +37,7 @@ if ! command -v mosquitto >/dev/null && ! [ -x /usr/sbin/mosquitto ]; then
   echo "SKIP mosquitto is not installed (scripts/deps.sh test installs it)"; echo "0 passed, 0 failed, 1 skipped"; exit 0
 fi
 MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-if "$M" stream pipe --model tests/fixtures/ml/sk_gb_clf_binary/model.onnx --in mqtt://127.0.0.1:1/a --out - 2>&1 | grep -q "built without MQTT"; then
+if "$M" stream pipe --model tests/fixtures/ml/sk_gb_clf_binary/model.onnx --in 'mqtt://127.0.0.1:1/a?x=1' --out - 2>&1 | grep -q "built without MQTT"; then
   echo "SKIP mlship was built with WITH_MQTT=0"; echo "0 passed, 0 failed, 1 skipped"; exit 0
 fi
 X=$T/mxtool; Q=$T/mq_tool
