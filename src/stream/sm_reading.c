@@ -132,8 +132,8 @@ ms_status sm_reading_fields(const char *topic, size_t tlen, const char *payload,
         const char *s;
         size_t n;
         if (topic_level(topic, tlen, o->key_from_topic, &s, &n) != 0)
-            st = bs_fail(err, MS_ERR_INVALID, "topic '%.200s' has no level %d (--key-from-topic)",
-                         topic, o->key_from_topic);
+            st = bs_fail(err, MS_ERR_INVALID, "topic '%.*s' has no level %d (--key-from-topic)",
+                         (int)(tlen < 200 ? tlen : 200), topic, o->key_from_topic); /* not NUL-terminated */
         else if ((st = add(out, "key", s, n, err)) == MS_OK)
             have_key = 1;
     }
