@@ -8,7 +8,10 @@
  *            returns only after the PUBACK of every message), PUBLISH QoS 1 to the URL's
  *            topic (no wildcards), or to another stream's topic ('.' and ':' -> '/').
  *
- * The network loop is ours (mosquitto_loop in read and send, no thread): libmosquitto 2.0
+ * The network loop is ours (poll on the client's socket, then mosquitto_loop_read / _write /
+ * _misc, no thread; not mosquitto_loop, whose select also watches libmosquitto's internal
+ * wake-up pipe, which gets a byte per packet queued and gives back one per call, so a busy
+ * client's waits turned into spins): libmosquitto 2.0
  * reads one packet per loop call for a subscriber and sends a QoS 1 PUBACK as it reads the
  * PUBLISH, before our callback runs; there is no manual ack. So a message is acknowledged to
  * the broker when it is read from the socket: reading only as many as the caller asked for
@@ -43,6 +46,7 @@ const qu_backend_ops qu_mqtt_ops = {.version = QU_OPS_VERSION, .name = "mqtt",
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -160,6 +164,21 @@ static void quick_ack(mq_conn *c)
 #endif
 }
 
+/* One step of the network loop: wait up to ms for the socket, read one packet and write what
+ * is queued, keepalive. MOSQ_ERR_SUCCESS, or the error (no connection, lost, a socket error). */
+static int net_step(struct mosquitto *m, int ms)
+{
+    int fd = mosquitto_socket(m);
+    if (fd < 0) return MOSQ_ERR_NO_CONN;
+    struct pollfd p = {fd, (short)(POLLIN | (mosquitto_want_write(m) ? POLLOUT : 0)), 0};
+    int n = poll(&p, 1, ms);
+    int rc = MOSQ_ERR_SUCCESS;
+    if (n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) rc = mosquitto_loop_read(m, 1);
+    if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(m)) rc = mosquitto_loop_write(m, 1);
+    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(m);
+    return rc;
+}
+
 /* Loop until cond(c) or the deadline; 0 when cond holds, else -1. */
 static int loop_until(mq_conn *c, int (*cond)(const mq_conn *), uint64_t deadline_ns)
 {
@@ -168,7 +187,7 @@ static int loop_until(mq_conn *c, int (*cond)(const mq_conn *), uint64_t deadlin
         if (now >= deadline_ns || c->refused) return -1;
         quick_ack(c);
         int ms = (int)((deadline_ns - now) / 1000000);
-        int rc = mosquitto_loop(c->m, ms < 100 ? (ms < 1 ? 1 : ms) : 100, 1);
+        int rc = net_step(c->m, ms < 100 ? (ms < 1 ? 1 : ms) : 100);
         /* any failure (no connection, lost, refused, a socket error) returns at once: looping
            on would spin, since the loop then fails without waiting */
         if (rc != MOSQ_ERR_SUCCESS) {
@@ -251,7 +270,7 @@ static void conn_free(mq_conn *c)
     if (!c->m) return;
     if (c->connected) {
         mosquitto_disconnect(c->m);
-        mosquitto_loop(c->m, 10, 1); /* let the DISCONNECT go out */
+        net_step(c->m, 10); /* let the DISCONNECT go out */
     }
     mosquitto_destroy(c->m);
     c->m = NULL;
@@ -349,7 +368,7 @@ static ms_status mq_send(qu_queue *base, const char *stream, const qu_field *con
             st = bs_fail(err, MS_ERR_RUNTIME, "queue %s: publish to '%s' failed: %s", q->base.cfg.shown,
                          topic, mq_err(rc));
         if (ids && st == MS_OK) snprintf(ids[i], QU_ID_MAX, "%d", mid);
-        if (st == MS_OK && (i & 63) == 63) mosquitto_loop(q->wr.m, 0, 1); /* keep the socket moving */
+        if (st == MS_OK && (i & 63) == 63) net_step(q->wr.m, 0); /* keep the socket moving */
     }
     qu_sb_free(&body);
     uint64_t deadline = bs_now_ns() + (uint64_t)SEND_TIMEOUT_MS * 1000000;
@@ -376,7 +395,7 @@ static ms_status mq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
     uint64_t deadline = bs_now_ns() + (uint64_t)block_ms * 1000000;
     /* one packet per call: read until `max` are in hand, the wait is over, or (having some)
        the socket has nothing more right now. With messages in hand, mosquitto_loop_read alone
-       (no select: the socket is non-blocking); waiting, mosquitto_loop (select, keepalive). */
+       (no poll: the socket is non-blocking); waiting, net_step (poll, writes, keepalive). */
     for (;;) {
         size_t have = q->pending.n - q->pending_at;
         if (have >= max || have >= PENDING_MAX) break;
@@ -384,7 +403,7 @@ static ms_status mq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
         int ms = (int)(now >= deadline ? 0 : (deadline - now) / 1000000);
         if (ms > 100) ms = 100;
         size_t before = q->pending.n;
-        int rc = have ? mosquitto_loop_read(q->rd.m, 1) : mosquitto_loop(q->rd.m, ms, 1);
+        int rc = have ? mosquitto_loop_read(q->rd.m, 1) : net_step(q->rd.m, ms);
         if (rc != MOSQ_ERR_SUCCESS || !q->rd.connected) { /* lost (or failing: never spin on it) */
             q->rd.connected = 0;
             if (have) break; /* hand out what we have; reconnect on the next read */
@@ -393,7 +412,10 @@ static ms_status mq_read(qu_queue *base, size_t max, int block_ms, qu_batch *b, 
         }
         if (q->pending.n == before && (have || bs_now_ns() >= deadline)) break;
     }
-    if (q->pending.n != q->pending_at) mosquitto_loop_misc(q->rd.m); /* keepalive when busy */
+    if (q->pending.n != q->pending_at) { /* busy: PUBACKs a full socket held back, keepalive */
+        if (mosquitto_want_write(q->rd.m)) mosquitto_loop_write(q->rd.m, 1);
+        mosquitto_loop_misc(q->rd.m);
+    }
     for (; q->pending_at < q->pending.n && b->n < max; q->pending_at++) {
         qu_msg *src = &q->pending.msgs[q->pending_at];
         qu_msg *x = qu_batch_add(b, src->fields, src->nfields);
