@@ -68,6 +68,7 @@ stage conformance make conformance
 [ -f tests/stream/test_stream.sh ] && stage stream sh tests/stream/test_stream.sh build/mlship
 [ -f tests/faults/test_engine_faults.sh ] && stage engine-faults sh tests/faults/test_engine_faults.sh build/mlship
 [ -f tests/stream/test_partitions.sh ] && stage stream-partitions sh tests/stream/test_partitions.sh build/mlship
+[ -f tests/stream/test_mqtt.sh ] && stage stream-mqtt sh tests/stream/test_mqtt.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent sh tests/edge/test_agent.sh build/mlship
 [ -f tests/edge/test_agent.sh ] && stage edge-agent-serve env EDGE_BACKEND=serve sh tests/edge/test_agent.sh build/mlship
 [ -f tests/edge/test_agent_features.sh ] && stage edge-agent-features sh tests/edge/test_agent_features.sh build/mlship

@@ -163,6 +163,9 @@ static int stream_work(int argc, char **argv)
     int rc = parse_opts(argc, argv, o, work_usage, "work");
     if (rc) return rc == 1 ? 0 : rc;
     if (!queue) return cli_usage_error("stream work", "missing --queue URL");
+    if (strncmp(queue, "mqtt://", 7) == 0) /* no leases, no redelivery after a crash: not a work queue */
+        return cli_usage_error("stream work", "an MQTT topic is not a durable queue: bridge it into one with "
+                               "`stream pipe --in %s --out redis://...` (docs/queue-mqtt.md)", queue);
     char *parted = NULL;
     if ((rc = cli_queue_partitions("stream work", queue, parts, &parted)) != 0) return rc;
     if (parted) queue = parted; /* lives until exit */
@@ -209,35 +212,71 @@ static int stream_work(int argc, char **argv)
 static void pipe_usage(FILE *f)
 {
     fprintf(f,
-            "usage: mlship stream pipe --model FILE --in URL --out URL\n"
+            "usage: mlship stream pipe [--model FILE] --in URL --out URL\n"
             "         [--alert 'OUTPUT[COL] > X' [--alert-clear Y] [--alert-out URL]]\n"
+            "         [--key-from-topic N | --key-field NAME] [--batch N] [--consumer NAME]\n"
             "\n"
             "Continuous scoring: every input event gives one output event (its result, or an error\n"
             "result), in order. With --alert, a key whose OUTPUT[COL] rises above X raises one alert\n"
             "event, and one 'cleared' event when it falls below Y again (hysteresis; '<' for low\n"
             "alarms: raised below X, cleared above Y). Events carry their features.\n"
             "\n"
+            "MQTT (mqtt://host:1883/sensors/+/reading, QoS 1, persistent session): each message is a\n"
+            "reading, {\"features\": [...]} or {\"ts\": .., \"values\": [...]} or CSV text \"1.5,2,3\";\n"
+            "results are published as JSON. Without --model the pipe forwards readings as events to\n"
+            "a durable queue (--out redis://... or sqlite://...) for `stream work` (docs/queue-mqtt.md).\n"
+            "\n"
             "options:\n"
-            "  --model FILE       the model (ONNX or XGBoost model.json)\n"
-            "  --in URL           a queue URL, or - for JSON Lines on stdin (one event object a line)\n"
-            "  --out URL          a queue URL (its stream), or - for JSON Lines on stdout\n"
-            "  --alert RULE       OUTPUT > X, OUTPUT[COL] > X or < X; COL an index or a label\n"
-            "  --alert-clear Y    the clear level (default X)\n"
-            "  --alert-out URL    where alerts go (default: --out)\n"
-            "  --consumer NAME    queue input: the consumer name\n"
-            "  -h, --help         show this help\n");
+            "  --model FILE        the model (ONNX or XGBoost model.json); none: forward events\n"
+            "  --in URL            a queue URL (sqlite, redis, mqtt), or - for JSON Lines on stdin\n"
+            "  --out URL           a queue URL (its stream or topic), or - for JSON Lines on stdout\n"
+            "  --alert RULE        OUTPUT > X, OUTPUT[COL] > X or < X; COL an index or a label\n"
+            "  --alert-clear Y     the clear level (default X)\n"
+            "  --alert-out URL     where alerts go (default: --out)\n"
+            "  --key-from-topic N  MQTT: the key is the topic's N-th level (1-based)\n"
+            "  --key-field NAME    MQTT: the key is the JSON payload's member NAME\n"
+            "  --batch N           queue reads of up to N events (default 64; MQTT: a killed pipe\n"
+            "                      loses at most the N readings in hand, see the docs)\n"
+            "  --consumer NAME     queue input: the consumer name (MQTT: the client id; default\n"
+            "                      mlship-pipe-<hash of --in>, the same at every restart)\n"
+            "  -h, --help          show this help\n");
+}
+
+/* An output URL that is an MQTT topic filter: refused now, not at the first result. */
+static int mqtt_filter(const char *url)
+{
+    if (!url || strncmp(url, "mqtt://", 7) != 0) return 0;
+    const char *p = strchr(url + 7, '/');
+    size_t n = p ? strcspn(p, "?") : 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '+' || p[i] == '#' || (i + 2 < n && p[i] == '%' && p[i + 1] == '2' && p[i + 2] == '3')) return 1;
+    return 0;
 }
 
 static int stream_pipe(int argc, char **argv)
 {
-    const char *file = NULL, *in = NULL, *out = NULL, *rule = NULL, *clear = NULL, *aout = NULL, *consumer = NULL;
+    const char *file = NULL, *in = NULL, *out = NULL, *rule = NULL, *clear = NULL, *aout = NULL, *consumer = NULL,
+               *keyfield = NULL;
+    long keylevel = 0, batch = 64;
     opt o[] = {{"--model", &file}, {"--in", &in}, {"--out", &out}, {"--alert", &rule},
-               {"--alert-clear", &clear}, {"--alert-out", &aout}, {"--consumer", &consumer}, {NULL}};
+               {"--alert-clear", &clear}, {"--alert-out", &aout}, {"--consumer", &consumer},
+               {"--key-field", &keyfield}, {"--key-from-topic", NULL, &keylevel, NULL, 1, 1000},
+               {"--batch", NULL, &batch, NULL, 1, 100000}, {NULL}};
     int rc = parse_opts(argc, argv, o, pipe_usage, "pipe");
     if (rc) return rc == 1 ? 0 : rc;
-    if (!file) return cli_usage_error("stream pipe", "missing --model FILE");
     if (!in || !out) return cli_usage_error("stream pipe", "give --in URL and --out URL (- for stdin / stdout)");
+    if (!file && rule) return cli_usage_error("stream pipe", "--alert needs --model FILE");
+    if (!file && strcmp(out, "-") == 0)
+        return cli_usage_error("stream pipe", "missing --model FILE (without one the pipe forwards events to a queue: --out URL)");
     if ((clear || aout) && !rule) return cli_usage_error("stream pipe", "--alert-clear and --alert-out need --alert");
+    if (mqtt_filter(out) || mqtt_filter(aout))
+        return cli_usage_error("stream pipe", "cannot publish to the topic filter '%s' (a filter with '+' or '#' is "
+                               "for --in; give one topic)", mqtt_filter(out) ? out : aout);
+    if (keyfield && keylevel) return cli_usage_error("stream pipe", "give --key-from-topic or --key-field, not both");
+    if ((keyfield || keylevel) && strncmp(in, "mqtt://", 7) != 0)
+        return cli_usage_error("stream pipe", "--key-from-topic and --key-field are for MQTT input (--in mqtt://...)");
+    if (keyfield && (!keyfield[0] || strlen(keyfield) > 100))
+        return cli_usage_error("stream pipe", "--key-field: a member name of 1 to 100 bytes");
     double cl = 0;
     if (clear && cli_parse_double(clear, -1e300, 1e300, &cl))
         return cli_usage_error("stream pipe", "--alert-clear '%s' is not a number", clear);
@@ -247,13 +286,16 @@ static int stream_pipe(int argc, char **argv)
         return cli_usage_error("stream pipe", "%s", err.msg);
     sv_repo *repo = NULL;
     sm_models models;
-    if ((rc = open_models("pipe", file, NULL, NULL, &repo, &models)) != 0) {
+    if (file && (rc = open_models("pipe", file, NULL, NULL, &repo, &models)) != 0) {
         sm_alert_free(alert);
         return rc;
     }
     catch_signals();
-    sm_pipe_cfg c = {.in_url = in, .out_url = out, .alert_out_url = aout, .models = &models,
-                     .alert = alert, .consumer = consumer, .stop = &stop_flag};
+    sm_pipe_cfg c = {.in_url = in, .out_url = out, .alert_out_url = aout, .models = file ? &models : NULL,
+                     .reading = {(int)keylevel, keyfield}, .alert = alert, .batch = (int)batch,
+                     .consumer = consumer, .stop = &stop_flag};
+    if (strncmp(in, "mqtt://", 7) == 0)
+        fprintf(stderr, "mlship stream pipe: %s %s\n", file ? "scoring" : "forwarding", in);
     long events = 0, alerts = 0;
     ms_status st = sm_pipe_run(&c, &events, &alerts, &err);
     sm_alert_free(alert);

@@ -87,14 +87,15 @@ qu_opts qu_opts_default(void)
     return (qu_opts){.lease_ms = 30000, .max_deliveries = 5};
 }
 
-/* The URL with the password of redis://user:pw@host (nats:// too) replaced by "***". */
+/* The URL with the password of redis://user:pw@host (nats://, mqtt:// too) replaced by "***". */
 static char *url_shown(const char *url)
 {
     size_t n = strlen(url);
     char *s = malloc(n + 4);
     if (!s) return NULL;
     memcpy(s, url, n + 1);
-    size_t skip = strncmp(url, "redis://", 8) == 0 ? 8 : strncmp(url, "nats://", 7) == 0 ? 7 : 0;
+    size_t skip = strncmp(url, "redis://", 8) == 0 ? 8 : strncmp(url, "nats://", 7) == 0 ? 7
+                : strncmp(url, "mqtt://", 7) == 0 ? 7 : 0;
     if (!skip) return s;
     const char *auth = url + skip, *end = auth + strcspn(auth, "/?#"), *at = NULL;
     for (const char *p = auth; p < end; p++)

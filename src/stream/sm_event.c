@@ -541,3 +541,22 @@ ms_status sm_event_from_json(const char *json, size_t len, sm_fields *out, ms_er
     if (st) sm_fields_free(out);
     return st;
 }
+
+const char *sm_json_member(const char *json, size_t len, const char *name, size_t *vlen)
+{
+    const char *e = json + len, *p = skip_ws(json, e);
+    const char *end = p < e && *p == '{' ? skip_value(p, e, 0) : NULL;
+    if (!end || skip_ws(end, e) != e) return NULL;
+    size_t nn = strlen(name);
+    for (p = skip_ws(p + 1, e); *p != '}';) { /* the extent was checked: tokens are whole */
+        const char *ne = scan_string(p, e);
+        const char *vs = skip_ws(skip_ws(ne, e) + 1, e), *ve = skip_value(vs, e, 0);
+        if ((size_t)(ne - p - 2) == nn && memcmp(p + 1, name, nn) == 0) {
+            *vlen = (size_t)(ve - vs);
+            return vs;
+        }
+        p = skip_ws(ve, e);
+        if (*p == ',') p = skip_ws(p + 1, e);
+    }
+    return NULL;
+}

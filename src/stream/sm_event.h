@@ -74,4 +74,9 @@ typedef struct sm_fields {
 ms_status sm_event_from_json(const char *json, size_t len, sm_fields *out, ms_error *err);
 void sm_fields_free(sm_fields *f);
 
+/* The raw text of member `name` of the JSON object json[0..len) (top level only, the name
+ * unescaped as written), so numbers keep their spelling: its start, and its length in *vlen;
+ * NULL when json is not one well-formed object or has no such member. */
+const char *sm_json_member(const char *json, size_t len, const char *name, size_t *vlen);
+
 #endif

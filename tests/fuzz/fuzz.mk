@@ -13,9 +13,10 @@
 # Drivers: model (loader + planner + kernels), tensor (TensorProto decoding), npy and json
 # for the codecs, csvnum (CSV numbers and the float printer, differential against strtof),
 # predict (serve's /predict fast path against its general path), v2bin (serve's V2 body
-# parser with the binary tensor extension), event (the stream event parser) and manifest (the
-# edge agent's update manifest, round-tripped); the serve ones link src/serve/sv_body.c alone,
-# event src/stream/sm_event.c, manifest ag_manifest.c (FUZZ_SERVE lists them).
+# parser with the binary tensor extension), event (the stream event parser), reading (MQTT
+# sensor readings -> events) and manifest (the edge agent's update manifest, round-tripped);
+# the serve ones link src/serve/sv_body.c alone, event src/stream/sm_event.c, reading
+# sm_reading.c, manifest ag_manifest.c (FUZZ_SERVE lists them).
 # Their contract is in tests/fuzz/fuzz_common.h; fuzz_model also checks the model API's
 # (tests/fuzz/model_walk.h). To fuzz the XGBoost model.json loader alone, give it JSON seeds
 # and its dictionary:
@@ -26,10 +27,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 1
 FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS ?= model tensor $(if $(wildcard src/codec/codec_npy.h),npy) $(if $(wildcard src/codec/codec_json.h),json) \
-                $(if $(wildcard src/codec/codec_csv.h),csvnum) predict v2bin event manifest
+                $(if $(wildcard src/codec/codec_csv.h),csvnum) predict v2bin event reading manifest
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g $(FUZZ_SAN) -Iinclude -Isrc -Isrc/runtime
-FUZZ_SERVE   := src/serve/sv_body.c src/stream/sm_event.c src/edge/agent/ag_manifest.c
+FUZZ_SERVE   := src/serve/sv_body.c src/stream/sm_event.c src/stream/sm_reading.c src/edge/agent/ag_manifest.c
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(RUNTIME_SRC) $(BASE_SRC) $(CODEC_SRC) $(PREDICT_SRC) $(FUZZ_SERVE))
 # libFuzzer options: bounded time and memory per input; in fork mode go on after a finding.
 FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
@@ -57,7 +58,7 @@ fuzz-corpus: $(FUZZ_DIR)/corpus.stamp
 fuzz: fuzz-build fuzz-corpus
 	@fail=0; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/artifacts/$$t $(FUZZ_DIR)/corpus_$$t; \
-	  case $$t in model|tensor) dict=onnx;; csvnum|predict|v2bin|event|manifest) dict=json;; *) dict=$$t;; esac; \
+	  case $$t in model|tensor) dict=onnx;; csvnum|predict|v2bin|event|reading|manifest) dict=json;; *) dict=$$t;; esac; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPTS) $(FUZZ_FORK) -max_total_time=$(FUZZ_SECONDS) \
 	    -dict=tests/fuzz/$$dict.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t/ \

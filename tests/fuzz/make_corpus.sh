@@ -131,4 +131,13 @@ for s in '\000id\000e1\000key\000c_17\000features\000[0.1, 2.5, 3]' '\000key\000
          '\001[1, 2]' '\001{"key": "a\u0000b", "features": null}' '\001{"key": "k"} trailing'; do
   printf "$s" > "$ev/e$k"; k=$((k + 1))
 done
-echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum, $(ls "$p" | wc -l) predict, $(ls "$v" | wc -l) v2bin, $(ls "$ev" | wc -l) event"
+# Sensor readings: byte 0 the options (bits 0-1 --key-from-topic, bit 2 --key-field dev), then
+# TOPIC\nPAYLOAD: the three payload forms and the refusals.
+rd=$out/corpus_reading; mkdir -p "$rd"; k=0
+for s in '\002sensors/dev7/reading\n{"features": [1.5, 2, 3]}' '\002s/d/r\n{"ts": 17.5, "values": [1, null]}' \
+         '\000s/d/r\n1.5,2,,3' '\004t\n{"dev": "p3", "id": "e1", "model": "m", "features": "1,2"}' '\004t\n1,2' \
+         '\003a/b\n[1]' '\000t\n{"features": [1], "values": [2]}' '\000t\n{"x": {"features": [1]}}' '\000t\n' \
+         '\000t\n{"features": [1]} {}' '\004t\n{"dev": true, "features": [1]}' '\000t\n\001\002\377{'; do
+  printf "$s" > "$rd/r$k"; k=$((k + 1))
+done
+echo "corpus in $out: $(ls "$out/corpus_model" | wc -l) models, $(ls "$out/corpus_tensor" | wc -l) tensors, $(ls "$out/corpus_npy" | wc -l) npy, $(ls "$j" | wc -l) json, $(ls "$c" | wc -l) csvnum, $(ls "$p" | wc -l) predict, $(ls "$v" | wc -l) v2bin, $(ls "$ev" | wc -l) event, $(ls "$rd" | wc -l) reading"
