@@ -954,13 +954,13 @@ ms_status qu_redis_lease(qu_queue *base, const char *key, const char *owner, int
     ms_status st = eval(q, LEASE_LUA, key, 3, argv, &r, err);
     if (st != MS_OK) return st;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER) {
-        freeReplyObject(r);
+        reply_done(r);
         return rq_err(q, err, "lease script", "unexpected reply");
     }
     *got = (int)r->element[0]->integer;
     if (holder)
         snprintf(holder, QU_NAME_MAX, "%s", is_str(r->element[1]) ? r->element[1]->str : "");
-    freeReplyObject(r);
+    reply_done(r);
     return MS_OK;
 }
 
@@ -988,12 +988,12 @@ ms_status qu_redis_heartbeat(qu_queue *base, const char *key, const char *member
     if (st != MS_OK) return st;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->type != REDIS_REPLY_INTEGER) {
-        freeReplyObject(r);
+        reply_done(r);
         return rq_err(q, err, "heartbeat script", "unexpected reply");
     }
     *live = (int)r->element[0]->integer;
     *rank = (int)r->element[1]->integer;
-    freeReplyObject(r);
+    reply_done(r);
     return MS_OK;
 }
 
@@ -1010,7 +1010,7 @@ ms_status qu_redis_pin(qu_queue *base, const char *key, const char *value, char 
     ms_status st = eval(q, PIN_LUA, key, 1, argv, &r, err);
     if (st != MS_OK) return st;
     snprintf(have, cap, "%s", is_str(r) ? r->str : "");
-    freeReplyObject(r);
+    reply_done(r);
     return MS_OK;
 }
 
@@ -1029,7 +1029,7 @@ ms_status qu_redis_claim_all(qu_queue *base, ms_error *err)
         if (st != MS_OK) return st;
         int ok = r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && is_str(r->element[0]);
         if (ok) snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        freeReplyObject(r);
+        reply_done(r);
         if (!ok) return rq_err(q, err, "XAUTOCLAIM", "unexpected reply");
         if (strcmp(cursor, "0-0") == 0) return MS_OK;
     }
@@ -1078,7 +1078,7 @@ ms_status qu_redis_read_from(qu_queue *base, const char *from, size_t max, int b
     } else if (r->type != REDIS_REPLY_NIL) {
         st = rq_err(q, err, "XREADGROUP", "unexpected reply");
     }
-    freeReplyObject(r);
+    reply_done(r);
     if (st == MS_OK && history && b->n > from_n) st = delivery_counts(q, b, from_n, err);
     if (st == MS_OK && history) st = dead_exhausted(q, b, from_n, err);
     return st;
