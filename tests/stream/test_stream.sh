@@ -207,9 +207,18 @@ wait_drained() { # QUEUE
 }
 id=sk_gb_clf_binary; d=$FX/$id; rows=$("$X" rows "$d/input_0.npy" 6)
 mkdir -p "$T/repo/default/1" && cp "$d/model.onnx" "$T/repo/default/1/model.onnx"
-hq="sqlite://$T/q_hot.db"; hs="$T/s_hot.db"; mport=$(free_port)
-"$M" stream work --models "$T/repo" --queue "$hq" --store "sqlite://$hs" --metrics-port "$mport" >"$T/hot.log" 2>&1 &
-hp=$!; PIDS="$PIDS $hp"
+hq="sqlite://$T/q_hot.db"; hs="$T/s_hot.db"
+# the worker, waited for on its /metrics; a port taken between free_port and the bind (or any
+# early exit) is shown and the start tried again once on another port
+for try in 1 2; do
+  mport=$(free_port)
+  "$M" stream work --models "$T/repo" --queue "$hq" --store "sqlite://$hs" --metrics-port "$mport" >>"$T/hot.log" 2>&1 &
+  hp=$!; PIDS="$PIDS $hp"; i=0
+  until curl -sf -o /dev/null "http://127.0.0.1:$mport/metrics" || ! kill -0 $hp 2>/dev/null || [ $i -gt 200 ]; do
+    sleep 0.05; i=$((i + 1)); done
+  kill -0 $hp 2>/dev/null && break
+  echo "hot-reload worker exited at start (try $try):"; tail -n 5 "$T/hot.log"
+done
 make_events "$d/input_0.npy" "$rows" "v1-" >"$T/ev1.jsonl"
 "$M" stream send --queue "$hq" --file "$T/ev1.jsonl" >/dev/null 2>&1
 wait_drained "$hq"
@@ -226,6 +235,7 @@ n=$(echo "$rows" | tr ',' '\n' | grep -c .)
 v1=$(sqlite3 "$hs" "select count(*) from mlship_stream_events where event_id like 'v1-%' and model_version = '1'")
 v2=$(sqlite3 "$hs" "select count(*) from mlship_stream_events where event_id like 'v2-%' and model_version = '2'")
 check "hot reload: events before version 2 scored by 1 ($v1 of $n), after by 2 ($v2 of $n)" "[ '$v1' = '$n' ] && [ '$v2' = '$n' ]"
+[ "$v1" = "$n" ] && [ "$v2" = "$n" ] || { echo "--- hot-reload worker log"; tail -n 15 "$T/hot.log"; }
 stored "$hs" "v2-" "$rows" >"$T/hot.jsonl"
 judge "hot reload, version 2" "$T/hot.jsonl" "$rows" probabilities:$d/output_1.npy label:$d/output_0.npy
 metric() { sed -n "s/^$1 \([0-9.e+]*\)$/\1/p" "$T/metrics.txt"; }
