@@ -946,6 +946,7 @@ ms_status qu_redis_lease(qu_queue *base, const char *key, const char *owner, int
                          int *got, char holder[QU_NAME_MAX], ms_error *err)
 {
     rq_queue *q = (rq_queue *)base;
+    rq_reset(q); /* the previous operation's replies (a handle that only renews would grow) */
     char num[24];
     snprintf(num, sizeof num, "%lld", (long long)(ms > 0 ? ms : 1));
     const char *argv[] = {owner, num,
@@ -980,6 +981,7 @@ ms_status qu_redis_heartbeat(qu_queue *base, const char *key, const char *member
                              int *live, int *rank, ms_error *err)
 {
     rq_queue *q = (rq_queue *)base;
+    rq_reset(q); /* the previous operation's replies (a handle that only renews would grow) */
     char num[24];
     snprintf(num, sizeof num, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 0));
     const char *argv[] = {member, num};
@@ -1005,6 +1007,7 @@ ms_status qu_redis_pin(qu_queue *base, const char *key, const char *value, char 
                        ms_error *err)
 {
     rq_queue *q = (rq_queue *)base;
+    rq_reset(q); /* the previous operation's replies (a handle that only renews would grow) */
     const char *argv[] = {value};
     redisReply *r = NULL;
     ms_status st = eval(q, PIN_LUA, key, 1, argv, &r, err);
@@ -1017,6 +1020,7 @@ ms_status qu_redis_pin(qu_queue *base, const char *key, const char *value, char 
 ms_status qu_redis_claim_all(qu_queue *base, ms_error *err)
 {
     rq_queue *q = (rq_queue *)base;
+    rq_reset(q); /* the previous operation's replies (a handle that only renews would grow) */
     char cursor[QU_ID_MAX] = "0-0";
     for (int rounds = 0; rounds < 100000; rounds++) {
         const char *v[] = {"XAUTOCLAIM", q->base.cfg.stream, q->base.cfg.group,
@@ -1040,6 +1044,7 @@ ms_status qu_redis_read_from(qu_queue *base, const char *from, size_t max, int b
                              qu_batch *b, size_t *nraw, char last[QU_ID_MAX], ms_error *err)
 {
     rq_queue *q = (rq_queue *)base;
+    rq_reset(q); /* the previous operation's replies (a handle that only renews would grow) */
     *nraw = 0;
     last[0] = 0;
     int history = strcmp(from, ">") != 0;
