@@ -263,7 +263,7 @@ wait_status "\"serving_version\": $V,.*confirmed" >/dev/null
 n=0; upd_fail=0
 while [ $n -lt 20 ]; do
   pub "$FIX/model.onnx" --golden "$FIX/input_0.npy"
-  wait_status "\"serving_version\": $V,.*confirmed" "${UPDATE_WAIT:-20}" || upd_fail=$((upd_fail + 1))  # s per update; longer under QEMU
+  wait_status "\"serving_version\": $V,.*confirmed" "${UPDATE_WAIT:-45}" || upd_fail=$((upd_fail + 1))  # s per update; longer under QEMU
   n=$((n + 1))
 done
 kill $LPID; wait $LPID 2>/dev/null; LPID=""
